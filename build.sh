@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# build.sh: partmig's one entry point.
+#   ./build.sh            install missing Debian packages, build build/partmig
+#   ./build.sh test       build, run every test (also an ASan+UBSan build)
+#   ./build.sh demo       compile and apply the ERP example on a throwaway PostgreSQL
+#   ./build.sh bench      run the benchmarks, print and save the table
+#   ./build.sh golden     regenerate golden test outputs (review the diff)
+#   ./build.sh format     clang-format every C file in place
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(build-essential cmake pkg-config libpq-dev liblua5.4-dev libpcre2-dev libpg-query-dev
+          libjansson-dev libssl-dev postgresql-15 postgresql-15-partman postgresql-client-15
+          python3 clang-format valgrind)
+
+deps() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "build.sh: installing ${missing[*]}" >&2
+    local sudo=()
+    [ "$(id -u)" = 0 ] || sudo=(sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    # the Debian server package must not start a cluster of its own
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() { # build DIR [cmake args...]
+    local dir=$1; shift
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+    cmake --build "$dir" -j"$(nproc)" -- --no-print-directory
+}
+
+run_tests() {
+    build build
+    echo "== tests (build/)"
+    (cd build && ctest --output-on-failure -j"${PARTMIG_TEST_JOBS:-2}")
+    echo "== tests under ASan+UBSan (build-asan/)"
+    build build-asan -DPARTMIG_SANITIZE=ON
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        ctest --output-on-failure -j"${PARTMIG_TEST_JOBS:-2}" -LE integration)
+    echo "== format check"
+    check_format
+}
+
+check_format() {
+    local bad
+    bad=$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run 2>&1 | grep -c 'warning:' || true)
+    if [ "$bad" != 0 ]; then
+        echo "build.sh: clang-format finds $bad places to fix; run ./build.sh format" >&2
+        return 1
+    fi
+    echo "format: clean"
+}
+
+cmd=${1:-build}
+case "$cmd" in
+build) deps; build build; echo "built build/partmig" ;;
+test) deps; run_tests ;;
+demo) deps; build build; exec bash tests/demo.sh ;;
+bench) deps; build build; exec bash bench/run.sh ;;
+golden) deps; build build; exec bash tests/golden/regenerate.sh ;;
+format) git ls-files '*.c' '*.h' | xargs clang-format -i ;;
+*) echo "usage: ./build.sh [build|test|demo|bench|golden|format]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,130 @@
+/* fs.c: small file helpers. */
+#define _POSIX_C_SOURCE 200809L
+#include "fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool fs_read_all(const char *path, Arena *arena, char **text, size_t *len, Err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return err_set(err, PM_EINPUT, "cannot read \"%s\": %s", path, strerror(errno));
+    size_t cap = 65536, n = 0;
+    char *data = malloc(cap);
+    size_t got;
+    while (data && (got = fread(data + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            char *p = realloc(data, cap *= 2);
+            if (!p) {
+                free(data);
+                data = NULL;
+            } else
+                data = p;
+        }
+    }
+    bool failed = !data || ferror(f);
+    fclose(f);
+    if (failed) {
+        free(data);
+        return err_set(err, PM_EINPUT, "cannot read \"%s\"", path);
+    }
+    *text = arena_strndup(arena, data, n);
+    if (len)
+        *len = n;
+    free(data);
+    return true;
+}
+
+bool fs_write_atomic(const char *path, const char *data, size_t len, Err *err)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return err_set(err, PM_EINPUT, "cannot write \"%s\": %s", tmp, strerror(errno));
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return err_set(err, PM_EINPUT, "cannot write \"%s\": %s", tmp, strerror(e));
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return err_set(err, PM_EINPUT, "cannot write \"%s\": %s", path, strerror(e));
+    }
+    return true;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+bool fs_list(const char *dir, const char *suffix, bool missing_ok, Arena *arena,
+             const char ***names, int *n, Err *err)
+{
+    *names = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (missing_ok && errno == ENOENT)
+            return true;
+        return err_set(err, PM_EINPUT, "cannot read directory \"%s\": %s", dir, strerror(errno));
+    }
+    int cap = 0;
+    size_t slen = strlen(suffix);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len < slen || strcmp(e->d_name + len - slen, suffix) != 0)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *names = arena_grow(arena, (void *)*names, (size_t)*n, (size_t)cap, sizeof **names);
+        }
+        (*names)[(*n)++] = arena_strdup(arena, e->d_name);
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort((void *)*names, (size_t)*n, sizeof **names, cmp_str);
+    return true;
+}
+
+bool fs_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool fs_mkdirs(const char *path, Err *err)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+                return err_set(err, PM_EINPUT, "cannot create \"%s\": %s", tmp, strerror(errno));
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return err_set(err, PM_EINPUT, "cannot create \"%s\": %s", tmp, strerror(errno));
+    return true;
+}

@@ -1,0 +1,28 @@
+/* fs.h: small file helpers (read whole, write atomically, list a directory). */
+#ifndef PARTMIG_FS_H
+#define PARTMIG_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "arena.h"
+#include "err.h"
+
+/* Read a whole file into ARENA, NUL-terminated.  Errors: PM_EINPUT naming PATH. */
+bool fs_read_all(const char *path, Arena *arena, char **text, size_t *len, Err *err);
+
+/* Write DATA to PATH through a temporary file, fsync and rename (never a
+ * half-written file).  Errors: PM_EDB is wrong here, so PM_EINPUT naming PATH. */
+bool fs_write_atomic(const char *path, const char *data, size_t len, Err *err);
+
+/* Names in DIR ending in SUFFIX (e.g. ".sql"), sorted bytewise; owned by ARENA.
+ * A missing directory is an empty list when MISSING_OK. */
+bool fs_list(const char *dir, const char *suffix, bool missing_ok, Arena *arena,
+             const char ***names, int *n, Err *err);
+
+bool fs_is_dir(const char *path);
+
+/* mkdir -p */
+bool fs_mkdirs(const char *path, Err *err);
+
+#endif

@@ -1,0 +1,17 @@
+/* quote.h: the one place SQL text is quoted.  Works without a connection
+ * (the compiler's case): identifiers are always double-quoted, literals are
+ * standard-conforming ('' doubling; E'' never used, backslashes are plain). */
+#ifndef PARTMIG_QUOTE_H
+#define PARTMIG_QUOTE_H
+
+#include "buf.h"
+
+/* "name" with embedded quotes doubled. */
+void quote_ident(Buf *b, const char *name);
+/* "schema"."name" */
+void quote_qualified(Buf *b, const char *schema, const char *name);
+/* 'text' with embedded quotes doubled (standard_conforming_strings = on,
+ * which every partmig migration file sets). */
+void quote_literal(Buf *b, const char *text);
+
+#endif

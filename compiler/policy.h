@@ -1,0 +1,126 @@
+/* policy.h: the policy model, as loaded from Lua and as recorded in migration
+ * files (policy state JSON).  Every string is owned by the Arena the policy
+ * was loaded into. */
+#ifndef PARTMIG_POLICY_H
+#define PARTMIG_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/arena.h"
+#include "../common/buf.h"
+#include "../common/err.h"
+#include "../common/interval.h"
+
+typedef enum { PART_RANGE = 0, PART_LIST, PART_HASH } PartBy;
+typedef enum { EXISTING_COPY = 0, EXISTING_ATTACH, EXISTING_NONE } ExistingMethod;
+typedef enum { BACKEND_NATIVE = 0, BACKEND_PG_PARTMAN } Backend;
+typedef enum { ARCHIVE_NONE = 0, ARCHIVE_SCHEMA, ARCHIVE_DUMP } ArchiveKind;
+
+typedef struct StrList {
+    const char **items;
+    int n;
+} StrList;
+
+typedef struct IndexSpec {
+    const char *name;   /* NULL: derived "<table>_<col>_<col>_idx" */
+    StrList columns;
+    bool unique;
+    const char *method; /* "btree" (default), "hash", "gin", "gist", "brin" */
+} IndexSpec;
+
+typedef struct ListPartition {
+    const char *name;   /* partition suffix: "<table>_<name>" */
+    StrList values;
+} ListPartition;
+
+typedef struct TierRule {
+    Interval older_than;
+    const char *tablespace;
+} TierRule;
+
+typedef struct ColumnDef {
+    const char *name;
+    const char *type;   /* SQL type and column constraints, validated, emitted as is */
+} ColumnDef;
+
+typedef struct Retention {
+    bool set;
+    Interval keep;
+    bool keep_table;    /* default false */
+    bool keep_index;    /* default true */
+    ArchiveKind archive;
+    const char *archive_target; /* schema name or dump directory */
+} Retention;
+
+typedef struct Subpartition {
+    bool set;
+    PartBy by;          /* PART_HASH or PART_LIST */
+    const char *column;
+    int modulus;        /* hash */
+    ListPartition *lists; /* list */
+    int nlists;
+} Subpartition;
+
+typedef struct Existing {
+    ExistingMethod method;
+    int batch_size;     /* default 50000 */
+    int jobs;           /* default 1 */
+} Existing;
+
+typedef struct Policy {
+    const char *source_file; /* as given on the command line */
+    int source_line;         /* line of the `partition` call */
+
+    const char *schema;      /* default "public" */
+    const char *table;
+    PartBy by;
+    const char *column;
+    Interval interval;       /* range only */
+    const char *start;       /* range: "YYYY-MM-DD" or integer text; NULL: from the data */
+    int premake;             /* default 3 */
+    const char *timezone;    /* default "UTC" */
+    const char *naming;      /* naming template; NULL: naming_default(unit) */
+    bool default_partition;
+    int modulus;             /* hash */
+    ListPartition *lists;    /* list */
+    int nlists;
+    IndexSpec *indexes;
+    int nindexes;
+    Retention retention;
+    TierRule *tiers;
+    int ntiers;
+    Subpartition subpartition;
+    Existing existing;
+    Backend backend;
+    ColumnDef *columns;      /* NULL/0: the table must exist */
+    int ncolumns;
+    StrList primary_key;     /* optional; for existing tables: the new key to apply */
+} Policy;
+
+typedef struct PolicySet {
+    Policy *items;
+    int n;
+} PolicySet;
+
+/* Load one policy file into SET (appending) in a fresh Lua sandbox.
+ * Errors carry FILE:LINE and exit code PM_EINPUT. */
+bool policy_load_file(const char *path, Arena *arena, PolicySet *set, Err *err);
+
+/* Validate every policy (identifiers, intervals, dates, combinations) and
+ * that no two name the same table.  Errors carry the policy's file:line. */
+bool policy_validate(PolicySet *set, Err *err);
+
+/* Canonical JSON of a policy (sorted keys, no source location): the policy
+ * state recorded in migration files and registered in the ledger.  Two
+ * policies are the same exactly when their canonical JSON is equal.
+ * Returns a string owned by ARENA. */
+const char *policy_to_json(const Policy *p, Arena *arena);
+
+/* Parse canonical JSON back (what the runtime and incremental compile read). */
+bool policy_from_json(const char *json, Arena *arena, Policy *out, Err *err);
+
+/* "schema.table" (unquoted, for messages and ledger keys); owned by ARENA. */
+const char *policy_qualified_name(const Policy *p, Arena *arena);
+
+#endif

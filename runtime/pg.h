@@ -1,0 +1,51 @@
+/* pg.h: partmig's PostgreSQL client.  runtime/pg.c is the only file that
+ * includes libpq-fe.h; everything else talks through this interface.
+ * Values always travel as parameters (text format), never spliced into SQL. */
+#ifndef PARTMIG_PG_H
+#define PARTMIG_PG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/err.h"
+
+typedef struct PgConn PgConn;     /* owns a PGconn */
+typedef struct PgResult PgResult; /* owns a PGresult */
+
+/* Connect with PQconnectdbParams (expand_dbname for URL, fallback_application_name
+ * "partmig"), URL NULL: PARTMIG_DATABASE_URL, else libpq's PG* environment.
+ * Sets search_path = pg_catalog right after connecting.  Error messages never
+ * contain the password.  Failure: PM_EDB. */
+PgConn *pg_connect(const char *url, Err *err);
+void pg_close(PgConn *c);
+
+/* Run SQL with text parameters (NULL entries are SQL NULL).  On success
+ * *RES (if RES is not NULL) receives the result, to be freed with
+ * pg_result_free.  On failure: PM_EDB with the server message, and the
+ * SQLSTATE available via pg_last_sqlstate. */
+bool pg_exec(PgConn *c, const char *sql, int nparams, const char *const *params,
+             PgResult **res, Err *err);
+/* pg_exec for SQL without parameters and without a result to read. */
+bool pg_run(PgConn *c, const char *sql, Err *err);
+
+/* SQLSTATE of the last failed pg_exec on C ("" if none), e.g. "55P03". */
+const char *pg_last_sqlstate(const PgConn *c);
+
+int pg_nrows(const PgResult *r);
+int pg_ncols(const PgResult *r);
+/* Value as text; "" for NULL (check pg_isnull).  Owned by R. */
+const char *pg_get(const PgResult *r, int row, int col);
+bool pg_isnull(const PgResult *r, int row, int col);
+int64_t pg_get_int(const PgResult *r, int row, int col);
+void pg_result_free(PgResult *r);
+
+/* Server major version number (e.g. 150000 for 15.0). */
+int pg_server_version(const PgConn *c);
+/* True while in a transaction block. */
+bool pg_in_transaction(const PgConn *c);
+/* Ask the server to cancel the current query of C (from another thread). */
+void pg_cancel(PgConn *c);
+/* Connection is usable. */
+bool pg_ok(const PgConn *c);
+
+#endif

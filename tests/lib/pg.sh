@@ -1,0 +1,72 @@
+# tests/lib/pg.sh: start a throwaway PostgreSQL 15 for one test script.
+#
+#   . "$PARTMIG_SOURCE/tests/lib/pg.sh"
+#   pg_start            # exports PGHOST PGPORT PGUSER PGDATABASE, PARTMIG_TEST_DIR
+#   ...                 # psql/partmig just work; the cluster is removed on exit
+#
+# PostgreSQL refuses to run as root: as root the cluster runs as the
+# "postgres" system user (runuser); otherwise as the current user.
+# No test skips when PostgreSQL is missing: that is a failure.
+
+PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null)}
+
+pg_as_owner() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_free_port() {
+    python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+pg_stop() {
+    if [ -n "${PARTMIG_TEST_DIR:-}" ] && [ -d "$PARTMIG_TEST_DIR" ]; then
+        if [ -f "$PARTMIG_TEST_DIR/data/postmaster.pid" ]; then
+            pg_as_owner "$PG_BIN/pg_ctl" -D "$PARTMIG_TEST_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+        fi
+        rm -rf "$PARTMIG_TEST_DIR"
+    fi
+}
+
+# pg_start [extra postgresql.conf lines...]
+pg_start() {
+    if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; then
+        echo "FAIL: PostgreSQL 15 server binaries not found (install postgresql-15)" >&2
+        exit 1
+    fi
+    PARTMIG_TEST_DIR=$(mktemp -d /tmp/partmig-test.XXXXXX)
+    export PARTMIG_TEST_DIR
+    chmod 755 "$PARTMIG_TEST_DIR"
+    [ "$(id -u)" = 0 ] && chown postgres "$PARTMIG_TEST_DIR"
+    trap pg_stop EXIT
+    pg_as_owner "$PG_BIN/initdb" -D "$PARTMIG_TEST_DIR/data" -U postgres --auth=trust \
+        --encoding=UTF8 --locale=C.UTF-8 >"$PARTMIG_TEST_DIR/initdb.log" 2>&1 ||
+        { cat "$PARTMIG_TEST_DIR/initdb.log" >&2; exit 1; }
+    PGPORT=$(pg_free_port)
+    {
+        echo "listen_addresses = '127.0.0.1'"
+        echo "port = $PGPORT"
+        echo "unix_socket_directories = '$PARTMIG_TEST_DIR'"
+        echo "fsync = off"
+        echo "synchronous_commit = off"
+        echo "full_page_writes = off"
+        echo "max_connections = 50"
+        for line in "$@"; do echo "$line"; done
+    } | pg_as_owner tee -a "$PARTMIG_TEST_DIR/data/postgresql.conf" >/dev/null
+    pg_as_owner "$PG_BIN/pg_ctl" -D "$PARTMIG_TEST_DIR/data" -l "$PARTMIG_TEST_DIR/server.log" -w -t 60 start >/dev/null ||
+        { cat "$PARTMIG_TEST_DIR/server.log" >&2; exit 1; }
+    export PGHOST="$PARTMIG_TEST_DIR" PGPORT PGUSER=postgres PGDATABASE=postgres
+    unset PGPASSWORD PARTMIG_DATABASE_URL
+}
+
+# Restart the server (e.g. to test resume after a PostgreSQL restart).
+pg_restart() {
+    pg_as_owner "$PG_BIN/pg_ctl" -D "$PARTMIG_TEST_DIR/data" -m fast -w restart -l "$PARTMIG_TEST_DIR/server.log" >/dev/null
+}
+
+# psql_q SQL: one value, no alignment, stops the test on SQL errors.
+psql_q() {
+    psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"
+}
