@@ -1,0 +1,48 @@
+/* partitions.h: a policy's partition layout -- bounds, names and the DDL that
+ * creates them.  Shared by the compiler (partitions known at compile time)
+ * and the runtime (premake at apply time, partitions covering existing data
+ * when converting a table). */
+#ifndef PARTMIG_PARTITIONS_H
+#define PARTMIG_PARTITIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/arena.h"
+#include "../common/buf.h"
+#include "../common/err.h"
+#include "../common/interval.h"
+#include "policy.h"
+
+typedef struct PartitionSpec {
+    const char *name;      /* unqualified partition name (from the naming template, <= 63 bytes) */
+    const char *bound_sql; /* "FOR VALUES FROM (...) TO (...)", "FOR VALUES IN (...)",
+                              "FOR VALUES WITH (MODULUS m, REMAINDER r)" or "DEFAULT" */
+    WallTime lower, upper; /* range by time */
+    int64_t lower_int, upper_int; /* range by integer */
+} PartitionSpec;
+
+/* Range policies: the partitions covering [FROM, TO), FROM floored to the
+ * interval (anchored on the policy's start), TO rounded up.  FROM/TO are
+ * wall-clock text in the policy's timezone ("YYYY-MM-DD[ HH]") for time
+ * keys, or integer text for integer keys.  Errors (bad text, more than
+ * 100000 partitions): PM_EINPUT. */
+bool partitions_range(const Policy *p, const char *from, const char *to, Arena *arena,
+                      PartitionSpec **out, int *n, Err *err);
+
+/* Hash and list policies: every partition (plus DEFAULT when the policy has
+ * one).  Range policies: only the DEFAULT partition, if any. */
+void partitions_fixed(const Policy *p, Arena *arena, PartitionSpec **out, int *n);
+
+/* Appends "CREATE TABLE IF NOT EXISTS <schema>.<ps->name> PARTITION OF
+ * <schema>.<parent> <bound>" (+ "PARTITION BY ..." and the subpartitions'
+ * CREATE statements when the policy subpartitions), each statement ending
+ * in ";\n".  PARENT is the table the partitions hang off (the policy's table,
+ * or the shadow table during a conversion). */
+void partition_create_sql(Buf *b, const Policy *p, const char *parent, const PartitionSpec *ps);
+
+/* The bound literal for a time boundary: '2024-01-01 00:00:00 UTC' (zone
+ * name appended so PostgreSQL resolves it whatever the session's TimeZone). */
+void partition_bound_literal(Buf *b, const Policy *p, WallTime t);
+
+#endif

@@ -1,0 +1,40 @@
+/* convert.h: turning an existing plain table into the partitioned table its
+ * policy describes (SPEC.md "Converting an existing table"): pre-flight,
+ * online copy with mirror triggers and a short swap, or zero-copy attach;
+ * their undo, resume and `partmig finalize`. */
+#ifndef PARTMIG_CONVERT_H
+#define PARTMIG_CONVERT_H
+
+#include <stdbool.h>
+
+#include "../common/err.h"
+#include "../compiler/policy.h"
+#include "pg.h"
+
+typedef struct ConvertOptions {
+    int version, step;     /* the migration step doing the conversion (ledger key) */
+    int jobs;              /* --jobs, else the policy's existing.jobs */
+    int batch_size;        /* --batch-size, else the policy's existing.batch_size */
+    int sleep_ms;          /* --sleep between batches */
+    bool dry_run;          /* print what would happen, change nothing */
+    const char *db_url;    /* for opening extra connections (--jobs), may be NULL */
+} ConvertOptions;
+
+/* Pre-flight checks for converting the existing table of P, all problems
+ * reported at once (err->msg lists them, err->hint the fixes).  Changes
+ * nothing.  false with PM_EDB (or PM_EINPUT for policy fixes) when refused. */
+bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err);
+
+/* Convert (or resume converting) the existing unpartitioned table of P per
+ * p->existing.method.  Idempotent: a finished conversion is a no-op. */
+bool convert_run(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err);
+
+/* Undo a conversion of P's table: swap back (copy: rows written since the
+ * swap carried back) or detach (attach).  A no-op when nothing was converted. */
+bool convert_undo(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err);
+
+/* SQL (idempotent DDL) for the conversion's own ledger tables, run by
+ * ledger_ensure() inside the partmig schema setup. */
+const char *convert_ledger_ddl(void);
+
+#endif
