@@ -1,0 +1,185 @@
+/* pg.c: partmig's PostgreSQL client, the only file that includes libpq-fe.h. */
+#include "pg.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct PgConn {
+    PGconn *conn;
+    char sqlstate[6];
+};
+
+struct PgResult {
+    PGresult *res;
+};
+
+/* libpq's messages end in a newline and may span lines: keep the first
+ * line, drop the "ERROR:  " prefix the server adds. */
+static void set_server_error(Err *err, const char *what, const char *msg)
+{
+    char line[900];
+    const char *m = msg ? msg : "unknown error";
+    if (!strncmp(m, "ERROR:  ", 8))
+        m += 8;
+    snprintf(line, sizeof line, "%s", m);
+    line[strcspn(line, "\n")] = '\0';
+    err_set(err, PM_EDB, "%s: %s", what, line);
+}
+
+PgConn *pg_connect(const char *url, Err *err)
+{
+    if (!url || !*url)
+        url = getenv("PARTMIG_DATABASE_URL");
+    const char *keys[] = {"dbname", "fallback_application_name", NULL};
+    const char *vals[] = {url && *url ? url : NULL, "partmig", NULL};
+    if (!vals[0]) {
+        keys[0] = "fallback_application_name";
+        vals[0] = "partmig";
+        keys[1] = NULL;
+    }
+    PGconn *conn = PQconnectdbParams(keys, vals, 1 /* expand_dbname */);
+    if (!conn) {
+        err_set(err, PM_EDB, "cannot connect: out of memory");
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        /* libpq's connection errors name host, port and user, never the password */
+        set_server_error(err, "cannot connect to the database", PQerrorMessage(conn));
+        err_hint(err, "pass --db URL, set PARTMIG_DATABASE_URL, or the PG* environment variables");
+        PQfinish(conn);
+        return NULL;
+    }
+    PgConn *c = calloc(1, sizeof *c);
+    if (!c) {
+        PQfinish(conn);
+        err_set(err, PM_EDB, "out of memory");
+        return NULL;
+    }
+    c->conn = conn;
+    /* a safe search_path before anything else runs (CVE-2018-1058) */
+    PGresult *r = PQexec(conn, "SELECT pg_catalog.set_config('search_path', 'pg_catalog', false)");
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        set_server_error(err, "cannot set search_path", PQresultErrorMessage(r));
+    PQclear(r);
+    if (!ok) {
+        pg_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+void pg_close(PgConn *c)
+{
+    if (!c)
+        return;
+    PQfinish(c->conn);
+    free(c);
+}
+
+bool pg_exec(PgConn *c, const char *sql, int nparams, const char *const *params, PgResult **res, Err *err)
+{
+    if (res)
+        *res = NULL;
+    c->sqlstate[0] = '\0';
+    PGresult *r = PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+        const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+        if (msg)
+            err_set(err, PM_EDB, "%s", msg);
+        else
+            set_server_error(err, "database error", PQerrorMessage(c->conn));
+        const char *detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
+        const char *hint = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_HINT) : NULL;
+        if (hint)
+            err_hint(err, "%s", hint);
+        else if (detail)
+            err_hint(err, "%s", detail);
+        PQclear(r);
+        return false;
+    }
+    if (res) {
+        PgResult *pr = malloc(sizeof *pr);
+        if (!pr) {
+            PQclear(r);
+            return err_set(err, PM_EDB, "out of memory");
+        }
+        pr->res = r;
+        *res = pr;
+    } else
+        PQclear(r);
+    return true;
+}
+
+bool pg_run(PgConn *c, const char *sql, Err *err)
+{
+    return pg_exec(c, sql, 0, NULL, NULL, err);
+}
+
+const char *pg_last_sqlstate(const PgConn *c)
+{
+    return c->sqlstate;
+}
+
+int pg_nrows(const PgResult *r)
+{
+    return PQntuples(r->res);
+}
+
+int pg_ncols(const PgResult *r)
+{
+    return PQnfields(r->res);
+}
+
+const char *pg_get(const PgResult *r, int row, int col)
+{
+    return PQgetvalue(r->res, row, col);
+}
+
+bool pg_isnull(const PgResult *r, int row, int col)
+{
+    return PQgetisnull(r->res, row, col);
+}
+
+int64_t pg_get_int(const PgResult *r, int row, int col)
+{
+    return strtoll(PQgetvalue(r->res, row, col), NULL, 10);
+}
+
+void pg_result_free(PgResult *r)
+{
+    if (!r)
+        return;
+    PQclear(r->res);
+    free(r);
+}
+
+int pg_server_version(const PgConn *c)
+{
+    return PQserverVersion(c->conn);
+}
+
+bool pg_in_transaction(const PgConn *c)
+{
+    return PQtransactionStatus(c->conn) != PQTRANS_IDLE;
+}
+
+void pg_cancel(PgConn *c)
+{
+    PGcancel *cancel = PQgetCancel(c->conn);
+    if (!cancel)
+        return;
+    char buf[256];
+    PQcancel(cancel, buf, sizeof buf);
+    PQfreeCancel(cancel);
+}
+
+bool pg_ok(const PgConn *c)
+{
+    return c && PQstatus(c->conn) == CONNECTION_OK;
+}
