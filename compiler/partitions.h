@@ -6,6 +6,7 @@
 #define PARTMIG_PARTITIONS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../common/arena.h"
@@ -15,10 +16,10 @@
 #include "policy.h"
 
 typedef struct PartitionSpec {
-    const char *name;      /* unqualified partition name (from the naming template, <= 63 bytes) */
-    const char *bound_sql; /* "FOR VALUES FROM (...) TO (...)", "FOR VALUES IN (...)",
-                              "FOR VALUES WITH (MODULUS m, REMAINDER r)" or "DEFAULT" */
-    WallTime lower, upper; /* range by time */
+    const char *name;             /* unqualified partition name (from the naming template, <= 63 bytes) */
+    const char *bound_sql;        /* "FOR VALUES FROM (...) TO (...)", "FOR VALUES IN (...)",
+                                     "FOR VALUES WITH (MODULUS m, REMAINDER r)" or "DEFAULT" */
+    WallTime lower, upper;        /* range by time */
     int64_t lower_int, upper_int; /* range by integer */
 } PartitionSpec;
 
@@ -27,8 +28,8 @@ typedef struct PartitionSpec {
  * wall-clock text in the policy's timezone ("YYYY-MM-DD[ HH]") for time
  * keys, or integer text for integer keys.  Errors (bad text, more than
  * 100000 partitions): PM_EINPUT. */
-bool partitions_range(const Policy *p, const char *from, const char *to, Arena *arena,
-                      PartitionSpec **out, int *n, Err *err);
+bool partitions_range(const Policy *p, const char *from, const char *to, Arena *arena, PartitionSpec **out, int *n,
+                      Err *err);
 
 /* Hash and list policies: every partition (plus DEFAULT when the policy has
  * one).  Range policies: only the DEFAULT partition, if any. */
@@ -44,5 +45,10 @@ void partition_create_sql(Buf *b, const Policy *p, const char *parent, const Par
 /* The bound literal for a time boundary: '2024-01-01 00:00:00 UTC' (zone
  * name appended so PostgreSQL resolves it whatever the session's TimeZone). */
 void partition_bound_literal(Buf *b, const Policy *p, WallTime t);
+
+/* Longest suffix a subpartition adds to its partition's name ("_7",
+ * "_emea"); 0 without subpartitions.  Validation uses it to keep names
+ * within 63 bytes. */
+size_t partition_subname_suffix_max(const Policy *p);
 
 #endif

@@ -23,14 +23,14 @@ typedef struct StrList {
 } StrList;
 
 typedef struct IndexSpec {
-    const char *name;   /* NULL: derived "<table>_<col>_<col>_idx" */
+    const char *name; /* NULL: derived "<table>_<col>_<col>_idx" */
     StrList columns;
     bool unique;
     const char *method; /* "btree" (default), "hash", "gin", "gist", "brin" */
 } IndexSpec;
 
 typedef struct ListPartition {
-    const char *name;   /* partition suffix: "<table>_<name>" */
+    const char *name; /* partition suffix: "<table>_<name>" */
     StrList values;
 } ListPartition;
 
@@ -41,49 +41,49 @@ typedef struct TierRule {
 
 typedef struct ColumnDef {
     const char *name;
-    const char *type;   /* SQL type and column constraints, validated, emitted as is */
+    const char *type; /* SQL type and column constraints, validated, emitted as is */
 } ColumnDef;
 
 typedef struct Retention {
     bool set;
     Interval keep;
-    bool keep_table;    /* default false */
-    bool keep_index;    /* default true */
+    bool keep_table; /* default false */
+    bool keep_index; /* default true */
     ArchiveKind archive;
     const char *archive_target; /* schema name or dump directory */
 } Retention;
 
 typedef struct Subpartition {
     bool set;
-    PartBy by;          /* PART_HASH or PART_LIST */
+    PartBy by; /* PART_HASH or PART_LIST */
     const char *column;
-    int modulus;        /* hash */
+    int modulus;          /* hash */
     ListPartition *lists; /* list */
     int nlists;
 } Subpartition;
 
 typedef struct Existing {
     ExistingMethod method;
-    int batch_size;     /* default 50000 */
-    int jobs;           /* default 1 */
+    int batch_size; /* default 50000 */
+    int jobs;       /* default 1 */
 } Existing;
 
 typedef struct Policy {
     const char *source_file; /* as given on the command line */
     int source_line;         /* line of the `partition` call */
 
-    const char *schema;      /* default "public" */
+    const char *schema; /* default "public" */
     const char *table;
     PartBy by;
     const char *column;
-    Interval interval;       /* range only */
-    const char *start;       /* range: "YYYY-MM-DD" or integer text; NULL: from the data */
-    int premake;             /* default 3 */
-    const char *timezone;    /* default "UTC" */
-    const char *naming;      /* naming template; NULL: naming_default(unit) */
+    Interval interval;    /* range only */
+    const char *start;    /* range: "YYYY-MM-DD" or integer text; NULL: from the data */
+    int premake;          /* default 3 */
+    const char *timezone; /* default "UTC" */
+    const char *naming;   /* naming template; NULL: naming_default(unit) */
     bool default_partition;
-    int modulus;             /* hash */
-    ListPartition *lists;    /* list */
+    int modulus;          /* hash */
+    ListPartition *lists; /* list */
     int nlists;
     IndexSpec *indexes;
     int nindexes;
@@ -93,9 +93,9 @@ typedef struct Policy {
     Subpartition subpartition;
     Existing existing;
     Backend backend;
-    ColumnDef *columns;      /* NULL/0: the table must exist */
+    ColumnDef *columns; /* NULL/0: the table must exist */
     int ncolumns;
-    StrList primary_key;     /* optional; for existing tables: the new key to apply */
+    StrList primary_key; /* optional; for existing tables: the new key to apply */
 } Policy;
 
 typedef struct PolicySet {
@@ -122,5 +122,17 @@ bool policy_from_json(const char *json, Arena *arena, Policy *out, Err *err);
 
 /* "schema.table" (unquoted, for messages and ledger keys); owned by ARENA. */
 const char *policy_qualified_name(const Policy *p, Arena *arena);
+
+/* The index's name: its own, or "<table>_<col>..._idx" ("_key" when unique);
+ * owned by ARENA (or by the policy). */
+const char *policy_index_name(const IndexSpec *ix, const Policy *p, Arena *arena);
+
+/* The policy's naming template: its own or naming_default() for its unit
+ * (hash: "{table}_{N}" with N the remainder). */
+const char *policy_naming(const Policy *p);
+
+/* Fill P with the defaults a policy starts from (schema "public", premake 3,
+ * timezone "UTC", keep_index, existing copy/50000/1, native backend). */
+void policy_defaults(Policy *p);
 
 #endif
