@@ -101,6 +101,7 @@ typedef struct Policy {
 typedef struct PolicySet {
     Policy *items;
     int n;
+    int cap; /* allocated length of items (0 for a set built by hand) */
 } PolicySet;
 
 /* Load one policy file into SET (appending) in a fresh Lua sandbox.

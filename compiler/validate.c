@@ -3,10 +3,13 @@
 #include "validate.h"
 
 #include <pcre2.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "partitions.h"
 #include "policy.h"
 
 /* Patterns compiled once per process, freed by validate_release(). */
@@ -120,9 +123,342 @@ bool validate_timezone(const char *s)
     return matches(PAT_ZONE, s);
 }
 
+/* ---- whole policies ---- */
+
+#define FAIL(...)                                                                                                      \
+    do {                                                                                                               \
+        policy_fail(p, err, __VA_ARGS__);                                                                              \
+        return false;                                                                                                  \
+    } while (0)
+
+static void policy_fail(const Policy *p, Err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void policy_fail(const Policy *p, Err *err, const char *fmt, ...)
+{
+    char msg[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    err_at(err, PM_EINPUT, p->source_file, p->source_line, "partition \"%s\": %s", p->table, msg);
+}
+
+static const char IDENT_RULE[] = "expected a lowercase SQL name matching ^[a-z_][a-z0-9_$]{0,62}$";
+
+static bool check_ident(const Policy *p, const char *what, const char *name, Err *err)
+{
+    if (!name)
+        FAIL("%s is required", what);
+    if (!validate_identifier(name)) {
+        policy_fail(p, err, "%s \"%s\": %s", what, name, IDENT_RULE);
+        return err_hint(err, "partmig only manages tables and columns with plain lowercase names");
+    }
+    return true;
+}
+
+static bool strlist_has(const StrList *l, const char *s)
+{
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->items[i], s))
+            return true;
+    return false;
+}
+
+/* Rough length of an interval in hours, to compare durations. */
+static int64_t approx_hours(Interval iv)
+{
+    switch (iv.unit) {
+    case UNIT_HOUR: return iv.count;
+    case UNIT_DAY: return iv.count * 24;
+    case UNIT_WEEK: return iv.count * 24 * 7;
+    case UNIT_MONTH: return iv.count * 24 * 30;
+    case UNIT_QUARTER: return iv.count * 24 * 91;
+    case UNIT_YEAR: return iv.count * 24 * 365;
+    default: return 0;
+    }
+}
+
+static bool is_time(Interval iv)
+{
+    return iv.unit != UNIT_NONE && iv.unit != UNIT_INTEGER;
+}
+
+/* Template placeholders must be known, the text around them safe, and the
+ * unit's placeholders present so that every partition gets its own name. */
+static bool check_naming(const Policy *p, Err *err)
+{
+    const char *t = p->naming;
+    bool has[8] = {0};
+    static const char *const ph[] = {"{table}", "{YYYY}", "{MM}", "{DD}", "{HH}", "{Q}", "{N}"};
+    for (const char *c = t; *c;) {
+        if (*c == '{') {
+            int k = -1;
+            for (int i = 0; i < 7; i++)
+                if (!strncmp(c, ph[i], strlen(ph[i])))
+                    k = i;
+            if (k < 0)
+                FAIL("naming \"%s\": unknown placeholder at \"%.12s\"; allowed: {table} {YYYY} {MM} {DD} {HH} {Q} {N}",
+                     t, c);
+            has[k] = true;
+            c += strlen(ph[k]);
+            continue;
+        }
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+            FAIL("naming \"%s\": only a-z, 0-9, _ and placeholders are allowed", t);
+        c++;
+    }
+    IntervalUnit u = p->by == PART_RANGE ? p->interval.unit : UNIT_NONE;
+    bool unique;
+    const char *need;
+    switch (u) {
+    case UNIT_HOUR: unique = has[1] && has[2] && has[3] && has[4], need = "{YYYY} {MM} {DD} {HH}"; break;
+    case UNIT_DAY:
+    case UNIT_WEEK: unique = has[1] && has[2] && has[3], need = "{YYYY} {MM} {DD}"; break;
+    case UNIT_MONTH: unique = has[1] && has[2], need = "{YYYY} {MM}"; break;
+    case UNIT_QUARTER: unique = has[1] && (has[5] || has[2]), need = "{YYYY} and {Q} (or {MM})"; break;
+    case UNIT_YEAR: unique = has[1], need = "{YYYY}"; break;
+    default: unique = p->by == PART_LIST || has[6], need = "{N}"; break;
+    }
+    if (!unique)
+        FAIL("naming \"%s\": must contain %s so that every partition gets its own name", t, need);
+    if (t[0] >= '0' && t[0] <= '9')
+        FAIL("naming \"%s\": must not start with a digit", t);
+    return true;
+}
+
+/* Longest partition name the policy can produce (range and hash). */
+static size_t longest_name(const Policy *p)
+{
+    Buf b = {0};
+    partition_name(&b, policy_naming(p), p->table, (WallTime){9999, 12, 28, 23}, INT64_MIN);
+    size_t n = b.len;
+    buf_free(&b);
+    return n;
+}
+
+static bool check_lists(const Policy *p, const ListPartition *lists, int n, const char *what, Err *err)
+{
+    for (int i = 0; i < n; i++) {
+        if (!validate_identifier(lists[i].name))
+            FAIL("%s: list name \"%s\": %s", what, lists[i].name, IDENT_RULE);
+        if (lists[i].values.n == 0)
+            FAIL("%s.%s: expected at least one value", what, lists[i].name);
+        for (int v = 0; v < lists[i].values.n; v++)
+            for (int j = 0; j <= i; j++)
+                for (int w = 0; w < (j == i ? v : lists[j].values.n); w++)
+                    if (!strcmp(lists[i].values.items[v], lists[j].values.items[w]))
+                        FAIL("%s: value \"%s\" appears twice (in \"%s\" and \"%s\")", what, lists[i].values.items[v],
+                             lists[j].name, lists[i].name);
+    }
+    return true;
+}
+
+static bool check_column_type(const Policy *p, const ColumnDef *c, Err *err)
+{
+    const char *t = c->type;
+    if (!*t || strchr(t, ';') || strstr(t, "--") || strstr(t, "/*") || strstr(t, "*/") || strchr(t, '\n') ||
+        strchr(t, '\r') || strchr(t, '"') || strchr(t, '\\'))
+        FAIL("column \"%s\" type \"%s\": expected a type and column constraints without ; -- /* */ quotes or line "
+             "breaks",
+             c->name, t);
+    int depth = 0, quotes = 0;
+    for (; *t; t++) {
+        depth += *t == '(' ? 1 : *t == ')' ? -1 : 0;
+        quotes += *t == '\'';
+        if (depth < 0)
+            break;
+    }
+    if (depth != 0 || quotes % 2)
+        FAIL("column \"%s\" type \"%s\": unbalanced parentheses or quotes", c->name, c->type);
+    return true;
+}
+
+static bool validate_one(const Policy *p, Err *err)
+{
+    if (!check_ident(p, "table name", p->table, err) || !check_ident(p, "schema", p->schema, err))
+        return false;
+    if (!p->column)
+        FAIL("\"column\" is required (the partition key)");
+    if (!check_ident(p, "column", p->column, err))
+        return false;
+    if (!validate_timezone(p->timezone))
+        FAIL("timezone \"%s\": expected \"UTC\" or an Area/City name such as \"Europe/Berlin\"", p->timezone);
+
+    switch (p->by) {
+    case PART_RANGE:
+        if (p->interval.unit == UNIT_NONE)
+            FAIL("by \"range\" needs \"interval\" (N hour|day|week|month|quarter|year or an integer step)");
+        if (p->modulus || p->nlists)
+            FAIL("by \"range\" takes no \"modulus\" or \"values\"");
+        if (p->start) {
+            if (p->interval.unit == UNIT_INTEGER) {
+                char *end;
+                strtoll(p->start, &end, 10);
+                if (!*p->start || *end)
+                    FAIL("start \"%s\": expected an integer for an integer step", p->start);
+            } else if (!validate_date(p->start)) {
+                FAIL("start \"%s\": expected a real date YYYY-MM-DD", p->start);
+            }
+        }
+        break;
+    case PART_HASH:
+        if (p->interval.unit != UNIT_NONE || p->start)
+            FAIL("by \"hash\" takes no \"interval\" or \"start\"");
+        if (p->modulus < 2 || p->modulus > 1024)
+            FAIL("by \"hash\" needs \"modulus\" 2..1024");
+        if (p->nlists)
+            FAIL("by \"hash\" takes no \"values\"");
+        break;
+    case PART_LIST:
+        if (p->interval.unit != UNIT_NONE || p->start)
+            FAIL("by \"list\" takes no \"interval\" or \"start\"");
+        if (p->nlists == 0)
+            FAIL("by \"list\" needs \"values\" = { name = { \"A\", \"B\" }, ... }");
+        if (p->modulus)
+            FAIL("by \"list\" takes no \"modulus\"");
+        if (!check_lists(p, p->lists, p->nlists, "values", err))
+            return false;
+        break;
+    }
+
+    if (p->naming) {
+        if (p->by == PART_LIST)
+            FAIL("naming: list partitions are named \"<table>_<name>\"; remove \"naming\"");
+        if (!check_naming(p, err))
+            return false;
+    }
+    size_t longest = 0;
+    if (p->by == PART_LIST) {
+        for (int i = 0; i < p->nlists; i++)
+            if (strlen(p->table) + 1 + strlen(p->lists[i].name) > longest)
+                longest = strlen(p->table) + 1 + strlen(p->lists[i].name);
+    } else {
+        longest = longest_name(p);
+    }
+    longest += partition_subname_suffix_max(p);
+    if (longest > 63 || (p->default_partition && strlen(p->table) + 8 > 63))
+        FAIL("partition names would be longer than 63 bytes");
+
+    for (int i = 0; i < p->nindexes; i++) {
+        const IndexSpec *ix = &p->indexes[i];
+        if (ix->columns.n == 0)
+            FAIL("indexes[%d]: expected at least one column", i + 1);
+        for (int c = 0; c < ix->columns.n; c++)
+            if (!check_ident(p, "index column", ix->columns.items[c], err))
+                return false;
+        if (ix->name && !check_ident(p, "index name", ix->name, err))
+            return false;
+        if (!ix->name) {
+            size_t len = strlen(p->table) + 4;
+            for (int c = 0; c < ix->columns.n; c++)
+                len += strlen(ix->columns.items[c]) + 1;
+            if (len > 63)
+                FAIL("indexes[%d]: the derived index name is longer than 63 bytes; give it a \"name\"", i + 1);
+        }
+        if (ix->unique && (!strlist_has(&ix->columns, p->column) ||
+                           (p->subpartition.set && !strlist_has(&ix->columns, p->subpartition.column)))) {
+            policy_fail(p, err, "indexes[%d]: a unique index on a partitioned table must include the partition key",
+                        i + 1);
+            return err_hint(err, "add \"%s\" to its columns%s", p->column,
+                            p->subpartition.set ? " (and the subpartition column)" : "");
+        }
+    }
+    for (int i = 0; i < p->primary_key.n; i++)
+        if (!check_ident(p, "primary_key column", p->primary_key.items[i], err))
+            return false;
+    if (p->primary_key.n && (!strlist_has(&p->primary_key, p->column) ||
+                             (p->subpartition.set && !strlist_has(&p->primary_key, p->subpartition.column)))) {
+        policy_fail(p, err, "primary_key must include the partition key \"%s\"", p->column);
+        return err_hint(err, "PostgreSQL requires it on partitioned tables, e.g. primary_key = { \"id\", \"%s\" }",
+                        p->column);
+    }
+
+    if (p->ncolumns) {
+        bool has_key = false, has_sub = !p->subpartition.set;
+        for (int i = 0; i < p->ncolumns; i++) {
+            if (!check_ident(p, "column name", p->columns[i].name, err) || !check_column_type(p, &p->columns[i], err))
+                return false;
+            for (int j = 0; j < i; j++)
+                if (!strcmp(p->columns[i].name, p->columns[j].name))
+                    FAIL("column \"%s\" is declared twice", p->columns[i].name);
+            has_key |= !strcmp(p->columns[i].name, p->column);
+            has_sub |= p->subpartition.set && !strcmp(p->columns[i].name, p->subpartition.column);
+        }
+        if (!has_key || !has_sub)
+            FAIL("columns: the partition key \"%s\" is not among the columns",
+                 !has_key ? p->column : p->subpartition.column);
+        for (int i = 0; i < p->primary_key.n; i++) {
+            bool found = false;
+            for (int j = 0; j < p->ncolumns; j++)
+                found |= !strcmp(p->columns[j].name, p->primary_key.items[i]);
+            if (!found)
+                FAIL("primary_key column \"%s\" is not among the columns", p->primary_key.items[i]);
+        }
+    }
+
+    if (p->retention.set) {
+        if (p->by != PART_RANGE || !is_time(p->interval))
+            FAIL("retention needs a range policy with a time interval");
+        if (!is_time(p->retention.keep))
+            FAIL("retention.keep: expected N hour|day|week|month|quarter|year");
+        if (approx_hours(p->retention.keep) < approx_hours(p->interval))
+            FAIL("retention.keep is shorter than one interval: every partition would be dropped as soon as it "
+                 "is made");
+        if (p->retention.archive == ARCHIVE_SCHEMA &&
+            !check_ident(p, "retention.archive schema", p->retention.archive_target, err))
+            return false;
+        if (p->retention.archive == ARCHIVE_DUMP) {
+            for (const char *c = p->retention.archive_target; *c; c++)
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                      strchr("_./-", *c)))
+                    FAIL("retention.archive \"dump:%s\": the directory may use only A-Z a-z 0-9 _ . / -",
+                         p->retention.archive_target);
+        }
+    }
+    for (int i = 0; i < p->ntiers; i++) {
+        if (p->by != PART_RANGE || !is_time(p->interval))
+            FAIL("tiering needs a range policy with a time interval");
+        if (!check_ident(p, "tiering tablespace", p->tiers[i].tablespace, err))
+            return false;
+        if (p->retention.set && approx_hours(p->tiers[i].older_than) >= approx_hours(p->retention.keep))
+            FAIL("tiering[%d].older_than is not shorter than retention.keep: partitions would be dropped before "
+                 "they move",
+                 i + 1);
+    }
+
+    if (p->subpartition.set) {
+        const Subpartition *s = &p->subpartition;
+        if (!check_ident(p, "subpartition.column", s->column, err))
+            return false;
+        if (!strcmp(s->column, p->column))
+            FAIL("subpartition.column must differ from the partition column \"%s\"", p->column);
+        if (s->by == PART_LIST && !check_lists(p, s->lists, s->nlists, "subpartition.values", err))
+            return false;
+    }
+
+    if (p->backend == BACKEND_PG_PARTMAN) {
+        if (p->by != PART_RANGE || !is_time(p->interval))
+            FAIL("backend \"pg_partman\" supports only range policies with a time interval here");
+        if (p->subpartition.set)
+            FAIL("backend \"pg_partman\" does not take \"subpartition\" here");
+        if (p->naming)
+            FAIL("backend \"pg_partman\" names partitions itself; remove \"naming\"");
+    }
+    return true;
+}
+
 bool policy_validate(PolicySet *set, Err *err)
 {
-    (void)set;
-    (void)err;
+    for (int i = 0; i < set->n; i++) {
+        const Policy *p = &set->items[i];
+        if (!validate_one(p, err))
+            return false;
+        for (int j = 0; j < i; j++) {
+            const Policy *q = &set->items[j];
+            if (!strcmp(p->table, q->table) && !strcmp(p->schema, q->schema)) {
+                policy_fail(p, err, "table \"%s.%s\" is declared twice", p->schema, p->table);
+                return err_hint(err, "the first is at %s:%d; keep one", q->source_file, q->source_line);
+            }
+        }
+    }
     return true;
 }

@@ -1,0 +1,749 @@
+/* sandbox.c: load a Lua policy file in a sandbox and turn its `defaults` and
+ * `partition` calls into Policy structs.  The only file using the Lua API. */
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+#include "validate.h"
+
+#define MEMORY_LIMIT      ((size_t)64 << 20) /* bytes a policy file may allocate */
+#define INSTRUCTION_LIMIT 50000000LL         /* VM instructions a policy file may run */
+#define HOOK_EVERY        1000
+
+/* State of one file's load; the lua_State's allocator userdata. */
+typedef struct Sandbox {
+    const char *path; /* chunk name without '@', for messages */
+    Arena *arena;     /* owns every string of the policies made */
+    PolicySet *set;   /* policies are appended here */
+    Err *err;         /* first policy error (sticky: a Lua pcall cannot hide it) */
+    size_t mem_used;
+    bool out_of_memory, timed_out;
+    long long instructions;
+    int defaults_ref; /* registry ref of the merged defaults table, or LUA_NOREF */
+    int defaults_line;
+} Sandbox;
+
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    Sandbox *sb = ud;
+    if (!ptr)
+        osize = 0;
+    if (nsize == 0) {
+        free(ptr);
+        sb->mem_used -= osize;
+        return NULL;
+    }
+    if (nsize > osize && sb->mem_used + (nsize - osize) > MEMORY_LIMIT) {
+        sb->out_of_memory = true;
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p)
+        sb->mem_used = sb->mem_used - osize + nsize;
+    return p;
+}
+
+static Sandbox *sandbox_of(lua_State *L)
+{
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    Sandbox *sb = sandbox_of(L);
+    sb->instructions += HOOK_EVERY;
+    if (sb->instructions > INSTRUCTION_LIMIT) {
+        sb->timed_out = true;
+        luaL_error(L, "policy took too long (more than %d million instructions)", (int)(INSTRUCTION_LIMIT / 1000000));
+    }
+}
+
+/* Message handler: keep the message, make non-strings readable. */
+static int message_handler(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TSTRING)
+        return 1;
+    lua_pushfstring(L, "error object is a %s value", luaL_typename(L, 1));
+    return 1;
+}
+
+static int unknown_global(lua_State *L)
+{
+    const char *name = lua_tostring(L, 2);
+    return luaL_error(L, "unknown global \"%s\"", name ? name : "?");
+}
+
+/* ---- converting a Lua table into a Policy (raw access only: no metamethod
+ * of a policy's tables ever runs) ---- */
+
+typedef struct Conv {
+    lua_State *L;
+    Sandbox *sb;
+    const char *what; /* "partition \"t\"" or "defaults" */
+    int line;
+    int tbl; /* absolute index of the partition's table */
+} Conv;
+
+static int conv_fail(Conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static int conv_fail(Conv *c, const char *fmt, ...)
+{
+    char msg[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (c->sb->err->code == PM_OK)
+        err_at(c->sb->err, PM_EINPUT, c->sb->path, c->line, "%s: %s", c->what, msg);
+    lua_pushstring(c->L, msg);
+    lua_error(c->L);
+    abort(); /* not reached */
+}
+
+/* t[key] without metamethods; pushes the value, returns its type. */
+static int rawgetfield(lua_State *L, int idx, const char *key)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushstring(L, key);
+    return lua_rawget(L, idx);
+}
+
+static const char *lua_kind(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) == LUA_TNUMBER)
+        return lua_isinteger(L, idx) ? "an integer" : "a number";
+    return lua_type(L, idx) == LUA_TNIL ? "nil" : lua_typename(L, lua_type(L, idx));
+}
+
+static const char *to_str(Conv *c, int idx, const char *key)
+{
+    if (lua_type(c->L, idx) != LUA_TSTRING)
+        conv_fail(c, "%s: expected a string, got %s", key, lua_kind(c->L, idx));
+    size_t len;
+    const char *s = lua_tolstring(c->L, idx, &len);
+    if (strlen(s) != len)
+        conv_fail(c, "%s: contains a NUL byte", key);
+    if (len > 1000)
+        conv_fail(c, "%s: longer than 1000 bytes", key);
+    return arena_strndup(c->sb->arena, s, len);
+}
+
+/* A string, or an integer given as a number (list values, integer start). */
+static const char *to_str_or_int(Conv *c, int idx, const char *key)
+{
+    if (lua_type(c->L, idx) == LUA_TNUMBER) {
+        lua_Integer v;
+        int isint;
+        v = lua_tointegerx(c->L, idx, &isint);
+        if (!isint)
+            conv_fail(c, "%s: expected a string or an integer, got a number", key);
+        return arena_printf(c->sb->arena, "%lld", (long long)v);
+    }
+    if (lua_type(c->L, idx) != LUA_TSTRING)
+        conv_fail(c, "%s: expected a string or an integer, got %s", key, lua_kind(c->L, idx));
+    return to_str(c, idx, key);
+}
+
+static long long to_int(Conv *c, int idx, const char *key, long long lo, long long hi)
+{
+    int isint = 0;
+    lua_Integer v = lua_type(c->L, idx) == LUA_TNUMBER ? lua_tointegerx(c->L, idx, &isint) : 0;
+    if (!isint)
+        conv_fail(c, "%s: expected an integer %lld..%lld, got %s", key, lo, hi, lua_kind(c->L, idx));
+    if (v < lo || v > hi)
+        conv_fail(c, "%s %lld: expected an integer %lld..%lld", key, (long long)v, lo, hi);
+    return (long long)v;
+}
+
+static bool to_bool(Conv *c, int idx, const char *key)
+{
+    if (lua_type(c->L, idx) != LUA_TBOOLEAN)
+        conv_fail(c, "%s: expected true or false, got %s", key, lua_kind(c->L, idx));
+    return lua_toboolean(c->L, idx);
+}
+
+static int to_choice(Conv *c, int idx, const char *key, const char *const *choices, int n)
+{
+    const char *s = to_str(c, idx, key);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(s, choices[i]))
+            return i;
+    char allowed[200] = "";
+    for (int i = 0; i < n; i++)
+        snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s\"%s\"", i ? " | " : "", choices[i]);
+    conv_fail(c, "%s \"%s\": expected %s", key, s, allowed);
+}
+
+static void check_table(Conv *c, int idx, const char *key)
+{
+    if (lua_type(c->L, idx) != LUA_TTABLE)
+        conv_fail(c, "%s: expected a table, got %s", key, lua_kind(c->L, idx));
+}
+
+/* Every key of the table at IDX is a string in ALLOWED (NULL-terminated). */
+static void check_keys(Conv *c, int idx, const char *where, const char *const *allowed)
+{
+    idx = lua_absindex(c->L, idx);
+    lua_pushnil(c->L);
+    while (lua_next(c->L, idx)) {
+        lua_pop(c->L, 1);
+        bool ok = false;
+        if (lua_type(c->L, -1) == LUA_TSTRING) {
+            const char *k = lua_tostring(c->L, -1);
+            for (int i = 0; allowed[i]; i++)
+                if (!strcmp(k, allowed[i]))
+                    ok = true;
+        }
+        if (!ok) {
+            char list[600] = "";
+            for (int i = 0; allowed[i]; i++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", allowed[i]);
+            if (lua_type(c->L, -1) == LUA_TSTRING)
+                conv_fail(c, "unknown key \"%s%s%s\"; allowed: %s", where, *where ? "." : "", lua_tostring(c->L, -1),
+                          list);
+            conv_fail(c, "%s: keys must be names (got a key of type %s); allowed: %s", *where ? where : "table",
+                      luaL_typename(c->L, -1), list);
+        }
+    }
+}
+
+/* Length of the array at IDX, refusing any non-sequence key. */
+static int array_len(Conv *c, int idx, const char *key)
+{
+    idx = lua_absindex(c->L, idx);
+    check_table(c, idx, key);
+    lua_Integer n = (lua_Integer)lua_rawlen(c->L, idx);
+    lua_pushnil(c->L);
+    while (lua_next(c->L, idx)) {
+        lua_pop(c->L, 1);
+        int isint = 0;
+        lua_Integer k = lua_type(c->L, -1) == LUA_TNUMBER ? lua_tointegerx(c->L, -1, &isint) : 0;
+        if (!isint || k < 1 || k > n)
+            conv_fail(c, "%s: expected a list { ... } without named keys", key);
+    }
+    if (n > 100000)
+        conv_fail(c, "%s: more than 100000 entries", key);
+    return (int)n;
+}
+
+static StrList to_strlist(Conv *c, int idx, const char *key, bool allow_single)
+{
+    StrList l = {0};
+    idx = lua_absindex(c->L, idx);
+    if (allow_single && lua_type(c->L, idx) == LUA_TSTRING) {
+        l.items = arena_alloc(c->sb->arena, sizeof *l.items);
+        l.items[0] = to_str(c, idx, key);
+        l.n = 1;
+        return l;
+    }
+    l.n = array_len(c, idx, key);
+    l.items = arena_alloc(c->sb->arena, sizeof *l.items * (size_t)(l.n + 1));
+    for (int i = 0; i < l.n; i++) {
+        lua_rawgeti(c->L, idx, i + 1);
+        l.items[i] = to_str_or_int(c, -1, arena_printf(c->sb->arena, "%s[%d]", key, i + 1));
+        lua_pop(c->L, 1);
+    }
+    return l;
+}
+
+static Interval to_interval(Conv *c, int idx, const char *key, bool allow_integer)
+{
+    Interval iv = {0};
+    const char *expected = allow_integer ? "expected N hour|day|week|month|quarter|year or an integer step"
+                                         : "expected N hour|day|week|month|quarter|year";
+    if (lua_type(c->L, idx) == LUA_TNUMBER) {
+        int isint = 0;
+        lua_Integer v = lua_tointegerx(c->L, idx, &isint);
+        if (!allow_integer || !isint || v < 1)
+            conv_fail(c, "%s %s: %s", key, lua_tostring(c->L, idx), expected);
+        iv.unit = UNIT_INTEGER;
+        iv.count = (int64_t)v;
+        return iv;
+    }
+    const char *s = to_str(c, idx, key);
+    if (!interval_parse(s, allow_integer, &iv))
+        conv_fail(c, "%s \"%s\": %s", key, s, expected);
+    return iv;
+}
+
+static int cmp_list(const void *a, const void *b)
+{
+    return strcmp(((const ListPartition *)a)->name, ((const ListPartition *)b)->name);
+}
+
+/* values = { name = { "A", "B" }, ... }, sorted by name. */
+static ListPartition *to_lists(Conv *c, int idx, const char *key, int *n)
+{
+    idx = lua_absindex(c->L, idx);
+    check_table(c, idx, key);
+    int cap = 0;
+    ListPartition *lists = NULL;
+    *n = 0;
+    lua_pushnil(c->L);
+    while (lua_next(c->L, idx)) {
+        if (lua_type(c->L, -2) != LUA_TSTRING)
+            conv_fail(c, "%s: expected { name = { values... }, ... } with names as keys", key);
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            lists = arena_grow(c->sb->arena, lists, (size_t)*n, (size_t)cap, sizeof *lists);
+        }
+        ListPartition *lp = &lists[(*n)++];
+        lp->name = to_str(c, -2, key);
+        lp->values = to_strlist(c, -1, arena_printf(c->sb->arena, "%s.%s", key, lp->name), false);
+        lua_pop(c->L, 1);
+    }
+    if (*n > 1)
+        qsort(lists, (size_t)*n, sizeof *lists, cmp_list);
+    return lists;
+}
+
+static const char *const by_choices[] = {"range", "list", "hash"};
+
+static void to_indexes(Conv *c, int idx, Policy *p)
+{
+    static const char *const keys[] = {"columns", "unique", "name", "method", NULL};
+    static const char *const methods[] = {"btree", "hash", "gin", "gist", "brin"};
+    int n = array_len(c, idx, "indexes");
+    p->indexes = arena_alloc(c->sb->arena, sizeof *p->indexes * (size_t)(n + 1));
+    p->nindexes = n;
+    for (int i = 0; i < n; i++) {
+        const char *where = arena_printf(c->sb->arena, "indexes[%d]", i + 1);
+        IndexSpec *ix = &p->indexes[i];
+        lua_rawgeti(c->L, idx, i + 1);
+        check_table(c, -1, where);
+        check_keys(c, -1, where, keys);
+        if (rawgetfield(c->L, -1, "columns") == LUA_TNIL)
+            conv_fail(c, "%s: \"columns\" is required, e.g. { columns = { \"tenant_id\" } }", where);
+        ix->columns = to_strlist(c, -1, arena_printf(c->sb->arena, "%s.columns", where), true);
+        lua_pop(c->L, 1);
+        if (rawgetfield(c->L, -1, "unique") != LUA_TNIL)
+            ix->unique = to_bool(c, -1, "unique");
+        lua_pop(c->L, 1);
+        if (rawgetfield(c->L, -1, "name") != LUA_TNIL)
+            ix->name = to_str(c, -1, arena_printf(c->sb->arena, "%s.name", where));
+        lua_pop(c->L, 1);
+        if (rawgetfield(c->L, -1, "method") != LUA_TNIL)
+            ix->method = methods[to_choice(c, -1, arena_printf(c->sb->arena, "%s.method", where), methods, 5)];
+        lua_pop(c->L, 2);
+    }
+}
+
+static void to_retention(Conv *c, int idx, Policy *p)
+{
+    static const char *const keys[] = {"keep", "keep_table", "keep_index", "archive", NULL};
+    Retention *r = &p->retention;
+    check_table(c, idx, "retention");
+    check_keys(c, idx, "retention", keys);
+    r->set = true;
+    if (rawgetfield(c->L, idx, "keep") == LUA_TNIL)
+        conv_fail(c, "retention: \"keep\" is required, e.g. keep = \"24 months\"");
+    r->keep = to_interval(c, -1, "retention.keep", false);
+    lua_pop(c->L, 1);
+    if (rawgetfield(c->L, idx, "keep_table") != LUA_TNIL)
+        r->keep_table = to_bool(c, -1, "retention.keep_table");
+    lua_pop(c->L, 1);
+    if (rawgetfield(c->L, idx, "keep_index") != LUA_TNIL)
+        r->keep_index = to_bool(c, -1, "retention.keep_index");
+    lua_pop(c->L, 1);
+    if (rawgetfield(c->L, idx, "archive") != LUA_TNIL) {
+        const char *a = to_str(c, -1, "retention.archive");
+        if (!strncmp(a, "schema:", 7) && a[7]) {
+            r->archive = ARCHIVE_SCHEMA;
+            r->archive_target = a + 7;
+        } else if (!strncmp(a, "dump:", 5) && a[5]) {
+            r->archive = ARCHIVE_DUMP;
+            r->archive_target = a + 5;
+        } else {
+            conv_fail(c, "retention.archive \"%s\": expected nil, \"schema:<name>\" or \"dump:<directory>\"", a);
+        }
+    }
+    lua_pop(c->L, 1);
+}
+
+static void to_tiering(Conv *c, int idx, Policy *p)
+{
+    static const char *const keys[] = {"older_than", "tablespace", NULL};
+    int n = array_len(c, idx, "tiering");
+    p->tiers = arena_alloc(c->sb->arena, sizeof *p->tiers * (size_t)(n + 1));
+    p->ntiers = n;
+    for (int i = 0; i < n; i++) {
+        const char *where = arena_printf(c->sb->arena, "tiering[%d]", i + 1);
+        lua_rawgeti(c->L, idx, i + 1);
+        check_table(c, -1, where);
+        check_keys(c, -1, where, keys);
+        if (rawgetfield(c->L, -1, "older_than") == LUA_TNIL)
+            conv_fail(c, "%s: \"older_than\" is required, e.g. older_than = \"6 months\"", where);
+        p->tiers[i].older_than = to_interval(c, -1, arena_printf(c->sb->arena, "%s.older_than", where), false);
+        lua_pop(c->L, 1);
+        if (rawgetfield(c->L, -1, "tablespace") == LUA_TNIL)
+            conv_fail(c, "%s: \"tablespace\" is required", where);
+        p->tiers[i].tablespace = to_str(c, -1, arena_printf(c->sb->arena, "%s.tablespace", where));
+        lua_pop(c->L, 2);
+    }
+}
+
+static void to_subpartition(Conv *c, int idx, Policy *p)
+{
+    static const char *const keys[] = {"by", "column", "modulus", "values", NULL};
+    Subpartition *s = &p->subpartition;
+    check_table(c, idx, "subpartition");
+    check_keys(c, idx, "subpartition", keys);
+    s->set = true;
+    if (rawgetfield(c->L, idx, "by") == LUA_TNIL)
+        conv_fail(c, "subpartition: \"by\" is required (\"hash\" or \"list\")");
+    static const char *const sub_by[] = {"hash", "list"};
+    s->by = to_choice(c, -1, "subpartition.by", sub_by, 2) == 0 ? PART_HASH : PART_LIST;
+    lua_pop(c->L, 1);
+    if (rawgetfield(c->L, idx, "column") == LUA_TNIL)
+        conv_fail(c, "subpartition: \"column\" is required");
+    s->column = to_str(c, -1, "subpartition.column");
+    lua_pop(c->L, 1);
+    if (rawgetfield(c->L, idx, "modulus") != LUA_TNIL)
+        s->modulus = (int)to_int(c, -1, "subpartition.modulus", 2, 1024);
+    lua_pop(c->L, 1);
+    if (rawgetfield(c->L, idx, "values") != LUA_TNIL)
+        s->lists = to_lists(c, -1, "subpartition.values", &s->nlists);
+    lua_pop(c->L, 1);
+    if (s->by == PART_HASH && (s->modulus == 0 || s->nlists))
+        conv_fail(c, "subpartition by \"hash\" needs \"modulus\" (2..1024) and no \"values\"");
+    if (s->by == PART_LIST && (s->nlists == 0 || s->modulus))
+        conv_fail(c, "subpartition by \"list\" needs \"values\" = { name = { ... } } and no \"modulus\"");
+}
+
+static void to_existing(Conv *c, int idx, Policy *p)
+{
+    static const char *const keys[] = {"method", "batch_size", "jobs", NULL};
+    static const char *const methods[] = {"copy", "attach", "none"};
+    check_table(c, idx, "existing");
+    check_keys(c, idx, "existing", keys);
+    if (rawgetfield(c->L, idx, "method") != LUA_TNIL)
+        p->existing.method = (ExistingMethod)to_choice(c, -1, "existing.method", methods, 3);
+    lua_pop(c->L, 1);
+    if (rawgetfield(c->L, idx, "batch_size") != LUA_TNIL)
+        p->existing.batch_size = (int)to_int(c, -1, "existing.batch_size", 100, 10000000);
+    lua_pop(c->L, 1);
+    if (rawgetfield(c->L, idx, "jobs") != LUA_TNIL)
+        p->existing.jobs = (int)to_int(c, -1, "existing.jobs", 1, 16);
+    lua_pop(c->L, 1);
+}
+
+static void to_columns(Conv *c, int idx, Policy *p)
+{
+    int n = array_len(c, idx, "columns");
+    if (n == 0)
+        conv_fail(c, "columns: expected at least one { \"name\", \"type\" } pair");
+    p->columns = arena_alloc(c->sb->arena, sizeof *p->columns * (size_t)n);
+    p->ncolumns = n;
+    for (int i = 0; i < n; i++) {
+        const char *where = arena_printf(c->sb->arena, "columns[%d]", i + 1);
+        lua_rawgeti(c->L, idx, i + 1);
+        if (lua_type(c->L, -1) != LUA_TTABLE || array_len(c, -1, where) != 2)
+            conv_fail(c, "%s: expected a { \"name\", \"type\" } pair", where);
+        lua_rawgeti(c->L, -1, 1);
+        p->columns[i].name = to_str(c, -1, arena_printf(c->sb->arena, "%s name", where));
+        lua_rawgeti(c->L, -2, 2);
+        p->columns[i].type = to_str(c, -1, arena_printf(c->sb->arena, "%s type", where));
+        lua_pop(c->L, 3);
+    }
+}
+
+static const char *const policy_keys[] = {"schema",   "by",        "column",      "interval",
+                                          "start",    "premake",   "timezone",    "default_partition",
+                                          "indexes",  "retention", "tiering",     "subpartition",
+                                          "existing", "backend",   "naming",      "modulus",
+                                          "values",   "columns",   "primary_key", NULL};
+
+/* Push the policy's value for KEY: from its own table, else from defaults. */
+static int get_key(Conv *c, const char *key)
+{
+    int t = rawgetfield(c->L, c->tbl, key);
+    if (t != LUA_TNIL || c->sb->defaults_ref == LUA_NOREF)
+        return t;
+    lua_pop(c->L, 1);
+    lua_rawgeti(c->L, LUA_REGISTRYINDEX, c->sb->defaults_ref);
+    t = rawgetfield(c->L, -1, key);
+    lua_remove(c->L, -2);
+    return t;
+}
+
+/* Fill P from the table at c->tbl (and the defaults). */
+static void to_policy(Conv *c, Policy *p)
+{
+    lua_State *L = c->L;
+    if (get_key(c, "schema") != LUA_TNIL)
+        p->schema = to_str(c, -1, "schema");
+    lua_pop(L, 1);
+    if (get_key(c, "by") != LUA_TNIL)
+        p->by = (PartBy)to_choice(c, -1, "by", by_choices, 3);
+    lua_pop(L, 1);
+    if (get_key(c, "column") != LUA_TNIL)
+        p->column = to_str(c, -1, "column");
+    lua_pop(L, 1);
+    if (get_key(c, "interval") != LUA_TNIL)
+        p->interval = to_interval(c, -1, "interval", true);
+    lua_pop(L, 1);
+    if (get_key(c, "start") != LUA_TNIL)
+        p->start = to_str_or_int(c, -1, "start");
+    lua_pop(L, 1);
+    if (get_key(c, "premake") != LUA_TNIL)
+        p->premake = (int)to_int(c, -1, "premake", 0, 1000);
+    lua_pop(L, 1);
+    if (get_key(c, "timezone") != LUA_TNIL)
+        p->timezone = to_str(c, -1, "timezone");
+    lua_pop(L, 1);
+    if (get_key(c, "default_partition") != LUA_TNIL)
+        p->default_partition = to_bool(c, -1, "default_partition");
+    lua_pop(L, 1);
+    if (get_key(c, "indexes") != LUA_TNIL)
+        to_indexes(c, lua_absindex(L, -1), p);
+    lua_pop(L, 1);
+    if (get_key(c, "retention") != LUA_TNIL)
+        to_retention(c, lua_absindex(L, -1), p);
+    lua_pop(L, 1);
+    if (get_key(c, "tiering") != LUA_TNIL)
+        to_tiering(c, lua_absindex(L, -1), p);
+    lua_pop(L, 1);
+    if (get_key(c, "subpartition") != LUA_TNIL)
+        to_subpartition(c, lua_absindex(L, -1), p);
+    lua_pop(L, 1);
+    if (get_key(c, "existing") != LUA_TNIL)
+        to_existing(c, lua_absindex(L, -1), p);
+    lua_pop(L, 1);
+    if (get_key(c, "backend") != LUA_TNIL) {
+        static const char *const backends[] = {"native", "pg_partman"};
+        p->backend = (Backend)to_choice(c, -1, "backend", backends, 2);
+    }
+    lua_pop(L, 1);
+    if (get_key(c, "naming") != LUA_TNIL)
+        p->naming = to_str(c, -1, "naming");
+    lua_pop(L, 1);
+    if (get_key(c, "modulus") != LUA_TNIL)
+        p->modulus = (int)to_int(c, -1, "modulus", 2, 1024);
+    lua_pop(L, 1);
+    if (get_key(c, "values") != LUA_TNIL)
+        p->lists = to_lists(c, -1, "values", &p->nlists);
+    lua_pop(L, 1);
+    if (get_key(c, "columns") != LUA_TNIL)
+        to_columns(c, lua_absindex(L, -1), p);
+    lua_pop(L, 1);
+    if (get_key(c, "primary_key") != LUA_TNIL)
+        p->primary_key = to_strlist(c, -1, "primary_key", false);
+    lua_pop(L, 1);
+}
+
+static Policy *append_policy(Sandbox *sb)
+{
+    PolicySet *set = sb->set;
+    if (set->n >= set->cap) {
+        set->cap = set->n ? set->n * 2 : 16;
+        set->items = arena_grow(sb->arena, set->items, (size_t)set->n, (size_t)set->cap, sizeof *set->items);
+    }
+    return &set->items[set->n++];
+}
+
+/* The closure `partition "name"` returns: upvalues name, line. */
+static int partition_body(lua_State *L)
+{
+    Sandbox *sb = sandbox_of(L);
+    const char *name = lua_tostring(L, lua_upvalueindex(1));
+    int line = (int)lua_tointeger(L, lua_upvalueindex(2));
+    Conv c = {L, sb, arena_printf(sb->arena, "partition \"%s\"", name), line, 1};
+    if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TTABLE)
+        conv_fail(&c, "expected partition \"%s\" { key = value, ... }", name);
+    lua_settop(L, 1);
+    check_keys(&c, 1, "", policy_keys);
+    Policy p;
+    policy_defaults(&p);
+    p.source_file = sb->path;
+    p.source_line = line;
+    p.table = arena_strdup(sb->arena, name);
+    to_policy(&c, &p);
+    *append_policy(sb) = p;
+    return 0;
+}
+
+/* Line of the Lua code calling the current C function. */
+static int caller_line(lua_State *L)
+{
+    lua_Debug ar;
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar))
+        return ar.currentline;
+    return 0;
+}
+
+/* partition "name" -> function(tbl) */
+static int dsl_partition(lua_State *L)
+{
+    Sandbox *sb = sandbox_of(L);
+    int line = caller_line(L);
+    if (lua_type(L, 1) != LUA_TSTRING) {
+        Conv c = {L, sb, "partition", line, 0};
+        conv_fail(&c, "expected a table name: partition \"name\" { ... }");
+    }
+    size_t len;
+    const char *name = lua_tolstring(L, 1, &len);
+    if (strlen(name) != len || len > 200) {
+        Conv c = {L, sb, "partition", line, 0};
+        conv_fail(&c, "table name must be a short string without NUL bytes");
+    }
+    lua_settop(L, 1);
+    lua_pushinteger(L, line);
+    lua_pushcclosure(L, partition_body, 2);
+    return 1;
+}
+
+/* defaults { ... }: merged into the defaults for later entries. */
+static int dsl_defaults(lua_State *L)
+{
+    Sandbox *sb = sandbox_of(L);
+    Conv c = {L, sb, "defaults", caller_line(L), 1};
+    if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TTABLE)
+        conv_fail(&c, "expected defaults { key = value, ... }");
+    check_keys(&c, 1, "", policy_keys);
+    /* Check the values' types now (so the error names this line) by converting into a scratch policy. */
+    int saved = sb->defaults_ref;
+    sb->defaults_ref = LUA_NOREF;
+    Policy scratch;
+    policy_defaults(&scratch);
+    to_policy(&c, &scratch);
+    sb->defaults_ref = saved;
+    if (sb->defaults_ref == LUA_NOREF) {
+        lua_newtable(L);
+        sb->defaults_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->defaults_ref);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+    return 0;
+}
+
+/* Build the sandbox: libraries one by one, a private environment whose
+ * unknown names are errors.  Leaves the environment table on the stack. */
+static int setup(lua_State *L)
+{
+    static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},
+                                    {LUA_STRLIBNAME, luaopen_string},
+                                    {LUA_TABLIBNAME, luaopen_table},
+                                    {LUA_MATHLIBNAME, luaopen_math},
+                                    {LUA_UTF8LIBNAME, luaopen_utf8}};
+    for (size_t i = 0; i < sizeof libs / sizeof *libs; i++) {
+        luaL_requiref(L, libs[i].name, libs[i].func, 1);
+        lua_pop(L, 1);
+    }
+    /* string.dump makes bytecode; nothing here may load it, but drop it anyway */
+    lua_getglobal(L, LUA_STRLIBNAME);
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
+
+    static const char *const allowed[] = {"assert",   "error",        "ipairs",       "next",   "pairs",    "pcall",
+                                          "rawequal", "rawget",       "rawlen",       "rawset", "select",   "tonumber",
+                                          "tostring", "type",         "xpcall",       "print",  "_VERSION", "string",
+                                          "table",    "getmetatable", "setmetatable", "math",   "utf8",     NULL};
+    lua_newtable(L); /* env */
+    for (int i = 0; allowed[i]; i++) {
+        lua_getglobal(L, allowed[i]);
+        lua_setfield(L, -2, allowed[i]);
+    }
+    lua_pushcfunction(L, dsl_partition);
+    lua_setfield(L, -2, "partition");
+    lua_pushcfunction(L, dsl_defaults);
+    lua_setfield(L, -2, "defaults");
+    lua_newtable(L); /* env's metatable */
+    lua_pushcfunction(L, unknown_global);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable"); /* getmetatable(_ENV) cannot reach it */
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+/* Protected part of a load: [path] -> runs the chunk. */
+static int load_and_run(lua_State *L)
+{
+    Sandbox *sb = sandbox_of(L);
+    setup(L); /* env */
+    int env = lua_gettop(L);
+    if (luaL_loadfilex(L, sb->path, "t") != LUA_OK)
+        return lua_error(L); /* syntax error, unreadable, or a binary chunk */
+    lua_pushvalue(L, env);
+    if (!lua_setupvalue(L, -2, 1)) /* the chunk's _ENV */
+        lua_pop(L, 1);
+    lua_call(L, 0, 0);
+    return 0;
+}
+
+/* Turn a Lua error message "path:line: text" into ERR. */
+static void lua_message_to_err(Sandbox *sb, const char *msg, Err *err)
+{
+    size_t pl = strlen(sb->path);
+    if (!strncmp(msg, sb->path, pl) && msg[pl] == ':') {
+        char *end;
+        long line = strtol(msg + pl + 1, &end, 10);
+        if (end != msg + pl + 1 && *end == ':') {
+            err_at(err, PM_EINPUT, sb->path, (int)line, "%s", end[1] == ' ' ? end + 2 : end + 1);
+            return;
+        }
+    }
+    err_at(err, PM_EINPUT, sb->path, 0, "%s", msg);
+}
+
+bool policy_load_file(const char *path, Arena *arena, PolicySet *set, Err *err)
+{
+    Sandbox sb = {.path = path, .arena = arena, .set = set, .err = err, .defaults_ref = LUA_NOREF};
+    int first = set->n;
+    err_clear(err);
+    bool ok = false;
+    lua_State *L = lua_newstate(capped_alloc, &sb);
+    if (!L) {
+        err_set(err, PM_EINPUT, "cannot create a Lua state for \"%s\"", path);
+        goto done;
+    }
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    lua_pushcfunction(L, message_handler);
+    lua_pushcfunction(L, load_and_run);
+    int status = lua_pcall(L, 0, 0, 1);
+    if (err->code != PM_OK) {
+        /* a policy error was recorded (even if the policy caught it with pcall) */
+    } else if (sb.out_of_memory || status == LUA_ERRMEM) {
+        err_at(err, PM_EINPUT, path, 0, "policy used more than %d MiB of memory", (int)(MEMORY_LIMIT >> 20));
+        err_hint(err, "a policy describes tables; it should not need big data structures");
+    } else if (sb.timed_out) {
+        const char *msg = lua_tostring(L, -1);
+        if (msg && strstr(msg, "policy took too long"))
+            lua_message_to_err(&sb, msg, err); /* names the line the loop was on */
+        else
+            err_at(err, PM_EINPUT, path, 0, "policy took too long (more than %d million instructions)",
+                   (int)(INSTRUCTION_LIMIT / 1000000));
+        err_hint(err, "look for an endless loop");
+    } else if (status != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        lua_message_to_err(&sb, msg ? msg : "unknown Lua error", err);
+        if (strstr(err->msg, "unknown global"))
+            err_hint(err, "policies may use only Lua's base, string, table, math and utf8 libraries, plus "
+                          "\"partition\" and \"defaults\"");
+        else if (strstr(err->msg, "stack overflow"))
+            err_hint(err, "look for a recursion without an end");
+        else if (strstr(err->msg, "binary chunk") || strstr(err->msg, "attempt to load"))
+            err_hint(err, "policy files must be Lua source text; precompiled chunks are refused");
+    } else {
+        ok = true;
+    }
+done:
+    if (L)
+        lua_close(L);
+    if (!ok)
+        set->n = first; /* nothing half-loaded stays in the set */
+    return ok;
+}
