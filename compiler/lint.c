@@ -696,7 +696,8 @@ static void locate_steps(const char *text, int nsteps, int *sql_line, int *undo_
             want_sql = false;
         } else if (!strncmp(p, "-- partmig:end", 14)) {
             want_sql = false;
-        } else if (want_sql && strncmp(p, "--", 2)) {
+        } else if (want_sql && n > 0 && strncmp(p, "--", 2)) {
+            /* plan_read drops the empty lines before a step's SQL */
             sql_line[step - 1] = line;
             want_sql = false;
         }

@@ -10,6 +10,9 @@
 #include "common/arena.h"
 #include "common/buf.h"
 
+/* Has this thread called the parser (so it holds memory to free)? */
+static _Thread_local bool parser_used;
+
 struct SqlScript {
     Arena arena;      /* statement texts, the statement array, line map */
     json_t *root;     /* the whole parse tree; owns every statement's tree */
@@ -88,7 +91,10 @@ const char *__lsan_default_suppressions(void)
 
 void sql_parse_cleanup(void)
 {
-    pg_query_exit();
+    /* pg_query_exit crashes when this thread never parsed anything */
+    if (parser_used)
+        pg_query_exit();
+    parser_used = false;
 }
 
 /* Skip blanks and comments (-- to end of line, nested C-style comments). */
@@ -177,6 +183,7 @@ static bool parse_plpgsql(const char *body, const char *file, int line, json_t *
     }
     buf_printf(&wrapped, "CREATE FUNCTION pg_temp.partmig_do() RETURNS void LANGUAGE plpgsql AS %s%s%s", buf_str(&tag),
                body, buf_str(&tag));
+    parser_used = true;
     result = pg_query_parse_plpgsql(buf_str(&wrapped));
     if (result.error) {
         err_at(err, PM_EINPUT, file, line, "DO block: %s", result.error->message);
@@ -212,6 +219,7 @@ bool sql_script_parse(const char *sql, const char *file, int first_line, SqlScri
     s->first_line = first_line;
     build_line_map(s, sql);
 
+    parser_used = true;
     result = pg_query_parse(sql);
     if (result.error) {
         int pos = result.error->cursorpos; /* 1-based byte position, 0 when unknown */
