@@ -134,6 +134,7 @@ static void do_block(void)
 
 int main(void)
 {
+    sql_parse_cleanup(); /* before any parse: must not crash */
     good_multi();
     empty();
     bad_line();
