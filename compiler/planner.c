@@ -1,0 +1,553 @@
+/* planner.c: diff old and new policy state into the steps of one migration. */
+#include "planner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/quote.h"
+#include "partitions.h"
+
+/* The migration under construction. */
+typedef struct Builder {
+    Arena *arena;
+    Migration *m;
+    int steps_cap;
+    Buf header;       /* change descriptions */
+    const char *kind; /* the one kind of change so far, "changes" when mixed, NULL when none */
+    const char *first_source;
+    bool used_as_of; /* a static range partition list depends on --as-of */
+} Builder;
+
+static Step *add_step(Builder *b, StepAction action, const Policy *p, bool transactional, UndoKind undo,
+                      const char *lock_kind)
+{
+    Migration *m = b->m;
+    if (m->nsteps == b->steps_cap) {
+        b->steps_cap = b->steps_cap ? b->steps_cap * 2 : 8;
+        m->steps = arena_grow(b->arena, m->steps, (size_t)m->nsteps, (size_t)b->steps_cap, sizeof *m->steps);
+    }
+    Step *s = &m->steps[m->nsteps];
+    s->number = ++m->nsteps;
+    s->action = action;
+    s->transactional = transactional;
+    s->undo = undo;
+    s->table = policy_qualified_name(p, b->arena);
+    s->lock = lock_kind ? arena_printf(b->arena, "%s on %s", lock_kind, s->table) : "none";
+    return s;
+}
+
+static void add_arg(Builder *b, Step *s, const char *key, const char *value)
+{
+    s->args = arena_grow(b->arena, s->args, (size_t)s->nargs, (size_t)s->nargs + 1, sizeof *s->args);
+    s->args[s->nargs].key = key;
+    s->args[s->nargs].value = value;
+    s->nargs++;
+}
+
+static void note_kind(Builder *b, const char *kind)
+{
+    if (!b->kind)
+        b->kind = kind;
+    else if (strcmp(b->kind, kind) != 0)
+        b->kind = "changes";
+}
+
+static const char *qualified_sql(Arena *arena, const char *schema, const char *name)
+{
+    Buf q = {0};
+    quote_qualified(&q, schema, name);
+    const char *s = arena_strdup(arena, buf_str(&q));
+    buf_free(&q);
+    return s;
+}
+
+static const char *interval_text(Arena *arena, Interval iv)
+{
+    Buf t = {0};
+    interval_format(&t, iv);
+    const char *s = arena_strdup(arena, buf_str(&t));
+    buf_free(&t);
+    return s;
+}
+
+static const char *by_word(PartBy by)
+{
+    return by == PART_HASH ? "hash" : by == PART_LIST ? "list" : "range";
+}
+
+/* "range on created_at every 1 month, premake 3, retention 24 months" */
+static const char *summary(Arena *arena, const Policy *p)
+{
+    Buf t = {0};
+    buf_printf(&t, "%s on %s", by_word(p->by), p->column);
+    if (p->by == PART_RANGE)
+        buf_printf(&t, " every %s, premake %d, timezone %s", interval_text(arena, p->interval), p->premake,
+                   p->timezone);
+    if (p->by == PART_HASH)
+        buf_printf(&t, " modulus %d", p->modulus);
+    if (p->by == PART_LIST)
+        buf_printf(&t, " in %d lists", p->nlists);
+    if (p->subpartition.set)
+        buf_printf(&t, ", subpartitioned by %s on %s", by_word(p->subpartition.by), p->subpartition.column);
+    if (p->retention.set)
+        buf_printf(&t, ", retention %s", interval_text(arena, p->retention.keep));
+    if (p->backend == BACKEND_PG_PARTMAN)
+        buf_append(&t, ", pg_partman backend");
+    const char *s = arena_strdup(arena, buf_str(&t));
+    buf_free(&t);
+    return s;
+}
+
+static void header_change(Builder *b, const Policy *p, const char *what, const char *why)
+{
+    if (!b->first_source)
+        b->first_source = p->source_file;
+    buf_printf(&b->header, "- %s: %s\n  why: %s\n", policy_qualified_name(p, b->arena), what, why);
+    if (p->source_file)
+        buf_printf(&b->header, "  source: %s:%d partition \"%s\"\n", p->source_file, p->source_line, p->table);
+}
+
+/* ---- steps ---- */
+
+static void step_ensure_table(Builder *b, const Policy *p)
+{
+    static const char *const methods[] = {"copy", "attach", "none"};
+    Step *s = add_step(b, STEP_ENSURE_TABLE, p, true, UNDO_AUTO, "ACCESS EXCLUSIVE");
+    s->title = arena_printf(b->arena, "make %s a table partitioned by %s (%s)", s->table, by_word(p->by), p->column);
+    if (!p->ncolumns) {
+        add_arg(b, s, "method", methods[p->existing.method]);
+        s->comment =
+            arena_printf(b->arena,
+                         "the table must exist: partmig adopts it when already partitioned this way, else converts it\n"
+                         "(existing.method=%s, batch_size=%d, jobs=%d%s); the lock is held only for the final swap",
+                         methods[p->existing.method], p->existing.batch_size, p->existing.jobs,
+                         p->primary_key.n ? ", new primary key from the policy" : "");
+        return;
+    }
+    s->comment = "created when it does not exist (the policy declares its columns)";
+    Buf q = {0};
+    buf_append(&q, "CREATE TABLE IF NOT EXISTS ");
+    quote_qualified(&q, p->schema, p->table);
+    buf_append(&q, " (\n");
+    for (int i = 0; i < p->ncolumns; i++) {
+        buf_append(&q, "    ");
+        quote_ident(&q, p->columns[i].name);
+        buf_printf(&q, " %s%s\n", p->columns[i].type, i + 1 < p->ncolumns || p->primary_key.n ? "," : "");
+    }
+    if (p->primary_key.n) {
+        buf_append(&q, "    PRIMARY KEY (");
+        for (int i = 0; i < p->primary_key.n; i++) {
+            if (i)
+                buf_append(&q, ", ");
+            quote_ident(&q, p->primary_key.items[i]);
+        }
+        buf_append(&q, ")\n");
+    }
+    buf_printf(&q, ") PARTITION BY %s (", p->by == PART_HASH ? "HASH" : p->by == PART_LIST ? "LIST" : "RANGE");
+    quote_ident(&q, p->column);
+    buf_append(&q, ");");
+    s->sql = arena_strdup(b->arena, buf_str(&q));
+    buf_free(&q);
+}
+
+/* Partitions known at compile time: static range (with a start) and fixed. */
+static bool step_static_partitions(Builder *b, const Policy *p, const char *as_of, Err *err)
+{
+    PartitionSpec *range = NULL, *fixed = NULL;
+    int nrange = 0, nfixed = 0;
+    if (p->by == PART_RANGE && p->start && p->backend == BACKEND_NATIVE) {
+        char to[64];
+        if (p->interval.unit == UNIT_INTEGER) {
+            long long start = strtoll(p->start, NULL, 10);
+            snprintf(to, sizeof to, "%lld", start + (long long)(p->premake + 1) * (long long)p->interval.count);
+        } else {
+            WallTime anchor, now;
+            walltime_parse(p->start, &anchor);
+            walltime_parse(as_of, &now);
+            WallTime end = interval_add(p->interval, interval_floor(p->interval, anchor, now), p->premake + 1);
+            if (walltime_cmp(end, anchor) <= 0)
+                end = interval_add(p->interval, anchor, p->premake + 1);
+            Buf t = {0};
+            walltime_format(&t, end);
+            snprintf(to, sizeof to, "%s", buf_str(&t));
+            buf_free(&t);
+        }
+        b->used_as_of = p->interval.unit != UNIT_INTEGER;
+        if (!partitions_range(p, p->start, to, b->arena, &range, &nrange, err)) {
+            err_at(err, PM_EINPUT, p->source_file, p->source_line, "partition \"%s\": %s", p->table,
+                   arena_strdup(b->arena, err->msg));
+            return false;
+        }
+    }
+    if (p->backend == BACKEND_NATIVE)
+        partitions_fixed(p, b->arena, &fixed, &nfixed);
+    if (nrange + nfixed == 0)
+        return true;
+
+    Step *s = add_step(b, STEP_SQL, p, true, UNDO_SQL, "ACCESS EXCLUSIVE");
+    s->title = arena_printf(b->arena, "create the %d partition%s known at compile time", nrange + nfixed,
+                            nrange + nfixed == 1 ? "" : "s");
+    if (nrange)
+        s->comment = arena_printf(b->arena, "range from %s through %s + premake %d, in %s", p->start, as_of, p->premake,
+                                  p->timezone);
+    Buf q = {0}, u = {0};
+    buf_append(&u, "DO $partmig$\nDECLARE\n    part text;\n    has_rows boolean;\nBEGIN\n"
+                   "    FOREACH part IN ARRAY ARRAY[\n");
+    for (int i = 0; i < nrange + nfixed; i++) {
+        const PartitionSpec *ps = i < nrange ? &range[i] : &fixed[i - nrange];
+        partition_create_sql(&q, p, p->table, ps);
+        buf_append(&u, "        ");
+        quote_literal(&u, qualified_sql(b->arena, p->schema, ps->name));
+        buf_append(&u, i + 1 < nrange + nfixed ? ",\n" : "\n");
+    }
+    buf_append(&u, "    ] LOOP\n"
+                   "        IF to_regclass(part) IS NOT NULL THEN\n"
+                   "            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', to_regclass(part)) INTO has_rows;\n"
+                   "            IF has_rows THEN\n"
+                   "                RAISE EXCEPTION 'partmig: partition % holds rows; not dropping it', part;\n"
+                   "            END IF;\n"
+                   "            EXECUTE format('DROP TABLE %s', to_regclass(part));\n"
+                   "        END IF;\n"
+                   "    END LOOP;\n"
+                   "END\n$partmig$;");
+    while (q.len && q.data[q.len - 1] == '\n')
+        q.data[--q.len] = '\0';
+    s->sql = arena_strdup(b->arena, buf_str(&q));
+    s->undo_sql = arena_strdup(b->arena, buf_str(&u));
+    buf_free(&q);
+    buf_free(&u);
+    return true;
+}
+
+static void step_premake(Builder *b, const Policy *p)
+{
+    if (p->by != PART_RANGE || p->backend != BACKEND_NATIVE)
+        return;
+    Step *s = add_step(b, STEP_PREMAKE, p, true, UNDO_AUTO, "ACCESS EXCLUSIVE");
+    s->title = arena_printf(b->arena, "create partitions through now + %d x %s (%s)", p->premake,
+                            interval_text(b->arena, p->interval), p->timezone);
+    s->comment = p->start ? "computed at apply time, from the start"
+                          : "computed at apply time: from the oldest row (no start), so no row lands in DEFAULT";
+}
+
+static void step_create_index(Builder *b, const Policy *p, const IndexSpec *ix)
+{
+    const char *name = policy_index_name(ix, p, b->arena);
+    Step *s = add_step(b, STEP_SQL, p, true, UNDO_SQL, "SHARE");
+    s->title = arena_printf(b->arena, "index %s on the parent only (partitions follow in the next step)", name);
+    Buf q = {0};
+    buf_printf(&q, "CREATE %sINDEX IF NOT EXISTS ", ix->unique ? "UNIQUE " : "");
+    quote_ident(&q, name);
+    buf_append(&q, " ON ONLY ");
+    quote_qualified(&q, p->schema, p->table);
+    buf_printf(&q, " USING %s (", ix->method ? ix->method : "btree");
+    for (int i = 0; i < ix->columns.n; i++) {
+        if (i)
+            buf_append(&q, ", ");
+        quote_ident(&q, ix->columns.items[i]);
+    }
+    buf_append(&q, ");");
+    s->sql = arena_strdup(b->arena, buf_str(&q));
+    buf_reset(&q);
+    buf_append(&q, "DROP INDEX IF EXISTS ");
+    quote_qualified(&q, p->schema, name);
+    buf_append(&q, ";");
+    s->undo_sql = arena_strdup(b->arena, buf_str(&q));
+    buf_free(&q);
+
+    Step *bi = add_step(b, STEP_BUILD_INDEX, p, false, UNDO_AUTO, "SHARE UPDATE EXCLUSIVE");
+    bi->title = arena_printf(b->arena, "build %s on every partition concurrently, then attach", name);
+    bi->comment = "CREATE INDEX CONCURRENTLY per partition; writers are never blocked";
+    add_arg(b, bi, "index", name);
+}
+
+static void step_drop_index(Builder *b, const Policy *p, const char *name)
+{
+    Step *s = add_step(b, STEP_SQL, p, true, UNDO_NONE, "ACCESS EXCLUSIVE");
+    s->title = arena_printf(b->arena, "drop index %s (removed from the policy)", name);
+    s->comment = "point of no return: rollback cannot rebuild it; add the index back to the policy instead";
+    Buf q = {0};
+    buf_append(&q, "DROP INDEX IF EXISTS ");
+    quote_qualified(&q, p->schema, name);
+    buf_append(&q, ";");
+    s->sql = arena_strdup(b->arena, buf_str(&q));
+    buf_free(&q);
+}
+
+/* pg_partman: create_parent once, and its part_config settings. */
+static void step_partman(Builder *b, const Policy *p, bool create)
+{
+    const char *qname = policy_qualified_name(p, b->arena);
+    Buf q = {0}, lit = {0};
+    Step *s = add_step(b, STEP_SQL, p, true, create ? UNDO_SQL : UNDO_NONE, create ? "ACCESS EXCLUSIVE" : NULL);
+    s->title = create ? "hand the table to pg_partman (runs once)" : "update pg_partman's settings";
+    if (create) {
+        s->comment = "pg_partman 4.x; maintenance through partman.run_maintenance_proc() (partmig maintain)";
+        buf_append(&q, "CREATE SCHEMA IF NOT EXISTS partman;\nCREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA "
+                       "partman;\nDO $partmig$\nBEGIN\n    IF NOT EXISTS (SELECT 1 FROM partman.part_config WHERE "
+                       "parent_table = ");
+        quote_literal(&q, qname);
+        buf_append(&q, ") THEN\n        PERFORM partman.create_parent(\n            p_parent_table := ");
+        quote_literal(&q, qname);
+        buf_append(&q, ",\n            p_control := ");
+        quote_literal(&q, p->column);
+        buf_append(&q, ",\n            p_type := 'native',\n            p_interval := ");
+        quote_literal(&q, interval_text(b->arena, p->interval));
+        buf_printf(&q, ",\n            p_premake := %d", p->premake);
+        if (p->start) {
+            buf_append(&q, ",\n            p_start_partition := ");
+            quote_literal(&q, p->start);
+        }
+        buf_append(&q, ");\n    END IF;\nEND\n$partmig$;\n");
+    }
+    buf_printf(&q, "UPDATE partman.part_config SET premake = %d", p->premake);
+    if (p->retention.set) {
+        buf_append(&q, ", retention = ");
+        quote_literal(&q, interval_text(b->arena, p->retention.keep));
+        buf_printf(&q, ", retention_keep_table = %s, retention_keep_index = %s, retention_schema = ",
+                   p->retention.keep_table ? "true" : "false", p->retention.keep_index ? "true" : "false");
+        if (p->retention.archive == ARCHIVE_SCHEMA)
+            quote_literal(&q, p->retention.archive_target);
+        else
+            buf_append(&q, "NULL");
+    } else {
+        buf_append(&q, ", retention = NULL");
+    }
+    buf_append(&q, "\n    WHERE parent_table = ");
+    quote_literal(&q, qname);
+    buf_append(&q, ";");
+    s->sql = arena_strdup(b->arena, buf_str(&q));
+    if (create) {
+        buf_reset(&lit);
+        buf_append(&lit, "DELETE FROM partman.part_config WHERE parent_table = ");
+        quote_literal(&lit, qname);
+        buf_append(&lit, ";");
+        s->undo_sql = arena_strdup(b->arena, buf_str(&lit));
+    } else {
+        s->comment = "pg_partman keeps no history of its settings; rollback re-applies the older version's";
+    }
+    buf_free(&q);
+    buf_free(&lit);
+}
+
+static void step_register(Builder *b, const Policy *p)
+{
+    Step *s = add_step(b, STEP_REGISTER, p, true, UNDO_AUTO, NULL);
+    s->title = arena_printf(b->arena, "record the policy of %s (maintain reads it)", s->table);
+}
+
+/* ---- diff ---- */
+
+static const Policy *find(const PolicySet *set, const char *schema, const char *table)
+{
+    for (int i = 0; set && i < set->n; i++)
+        if (!strcmp(set->items[i].table, table) && !strcmp(set->items[i].schema, schema))
+            return &set->items[i];
+    return NULL;
+}
+
+static const IndexSpec *find_index(const Policy *p, const char *name, Arena *arena)
+{
+    for (int i = 0; i < p->nindexes; i++)
+        if (!strcmp(policy_index_name(&p->indexes[i], p, arena), name))
+            return &p->indexes[i];
+    return NULL;
+}
+
+/* The fields that shape the table and its partitions: changing them needs
+ * a new table, not an edit. */
+static const char *layout_json(const Policy *p, Arena *arena)
+{
+    Policy q = *p;
+    q.premake = 0;
+    q.indexes = NULL;
+    q.nindexes = 0;
+    q.retention = (Retention){0};
+    q.tiers = NULL;
+    q.ntiers = 0;
+    q.existing = (Existing){0};
+    return policy_to_json(&q, arena);
+}
+
+static bool plan_new_table(Builder *b, const Policy *p, const char *as_of, Err *err)
+{
+    header_change(b, p, arena_printf(b->arena, "new table policy (%s)", summary(b->arena, p)), "the policy is new");
+    note_kind(b, "new");
+    step_ensure_table(b, p);
+    if (p->backend == BACKEND_PG_PARTMAN) {
+        step_partman(b, p, true);
+    } else {
+        if (!step_static_partitions(b, p, as_of, err))
+            return false;
+        step_premake(b, p);
+    }
+    for (int i = 0; i < p->nindexes; i++)
+        step_create_index(b, p, &p->indexes[i]);
+    step_register(b, p);
+    return true;
+}
+
+static bool plan_changed_table(Builder *b, const Policy *old, const Policy *p)
+{
+    Arena *a = b->arena;
+    Buf what = {0};
+    if (strcmp(layout_json(old, a), layout_json(p, a)) != 0)
+        return false;
+    if (old->premake != p->premake) {
+        buf_printf(&what, "%spremake %d -> %d", what.len ? ", " : "", old->premake, p->premake);
+        note_kind(b, "premake");
+    }
+    if (strcmp(policy_to_json(&(Policy){.retention = old->retention}, a),
+               policy_to_json(&(Policy){.retention = p->retention}, a)) != 0) {
+        buf_printf(&what, "%sretention %s -> %s", what.len ? ", " : "",
+                   old->retention.set ? interval_text(a, old->retention.keep) : "none",
+                   p->retention.set ? interval_text(a, p->retention.keep) : "none");
+        note_kind(b, "retention");
+    }
+    Policy ot = {.tiers = old->tiers, .ntiers = old->ntiers}, nt = {.tiers = p->tiers, .ntiers = p->ntiers};
+    if (strcmp(policy_to_json(&ot, a), policy_to_json(&nt, a)) != 0) {
+        buf_printf(&what, "%stiering changed", what.len ? ", " : "");
+        note_kind(b, "tiering");
+    }
+    Policy oe = {.existing = old->existing}, ne = {.existing = p->existing};
+    if (strcmp(policy_to_json(&oe, a), policy_to_json(&ne, a)) != 0) {
+        buf_printf(&what, "%sexisting-table settings changed", what.len ? ", " : "");
+        note_kind(b, "existing");
+    }
+
+    /* indexes: dropped ones first, then new ones */
+    const char **drop = arena_alloc(a, sizeof *drop * (size_t)(old->nindexes + 1));
+    const IndexSpec **add = arena_alloc(a, sizeof *add * (size_t)(p->nindexes + 1));
+    int ndrop = 0, nadd = 0;
+    for (int i = 0; i < old->nindexes; i++) {
+        const char *name = policy_index_name(&old->indexes[i], old, a);
+        const IndexSpec *now = find_index(p, name, a);
+        Policy x = {.indexes = &old->indexes[i], .nindexes = 1, .table = old->table};
+        Policy y = {.indexes = (IndexSpec *)now, .nindexes = 1, .table = p->table};
+        if (!now || strcmp(policy_to_json(&x, a), policy_to_json(&y, a)) != 0)
+            drop[ndrop++] = name;
+    }
+    for (int i = 0; i < p->nindexes; i++) {
+        const char *name = policy_index_name(&p->indexes[i], p, a);
+        bool kept = find_index(old, name, a) != NULL;
+        for (int d = 0; d < ndrop; d++)
+            kept &= strcmp(drop[d], name) != 0;
+        if (!kept)
+            add[nadd++] = &p->indexes[i];
+    }
+    for (int i = 0; i < ndrop; i++) {
+        buf_printf(&what, "%sdrop index %s", what.len ? ", " : "", drop[i]);
+        note_kind(b, "drop_index");
+    }
+    for (int i = 0; i < nadd; i++) {
+        buf_printf(&what, "%snew index %s", what.len ? ", " : "", policy_index_name(add[i], p, a));
+        note_kind(b, "index");
+    }
+    header_change(b, p, buf_str(&what), "the policy changed");
+    buf_free(&what);
+
+    for (int i = 0; i < ndrop; i++)
+        step_drop_index(b, p, drop[i]);
+    if (p->backend == BACKEND_PG_PARTMAN) {
+        if (old->premake != p->premake || strcmp(policy_to_json(&(Policy){.retention = old->retention}, a),
+                                                 policy_to_json(&(Policy){.retention = p->retention}, a)) != 0)
+            step_partman(b, p, false);
+    } else if (p->premake > old->premake) {
+        step_premake(b, p);
+    }
+    for (int i = 0; i < nadd; i++)
+        step_create_index(b, p, add[i]);
+    step_register(b, p);
+    return true;
+}
+
+bool plan_build(const PlanInput *in, Arena *arena, Migration *out, bool *changed, Err *err)
+{
+    memset(out, 0, sizeof *out);
+    *changed = false;
+    Builder b = {.arena = arena, .m = out};
+    bool ok = false;
+    int npol = 0;
+    out->policies = arena_alloc(arena, sizeof *out->policies * (size_t)(in->now->n + 1));
+    out->forgets = arena_alloc(arena, sizeof *out->forgets * (size_t)((in->old ? in->old->n : 0) + 1));
+
+    for (int i = 0; i < in->now->n; i++) {
+        const Policy *p = &in->now->items[i];
+        const Policy *old = find(in->old, p->schema, p->table);
+        const char *json = policy_to_json(p, arena);
+        if (old && !strcmp(policy_to_json(old, arena), json))
+            continue;
+        if (!old) {
+            if (!plan_new_table(&b, p, in->as_of, err))
+                goto done;
+        } else if (!plan_changed_table(&b, old, p)) {
+            err_at(err, PM_EINPUT, p->source_file, p->source_line,
+                   "partition \"%s\": the partition layout changed (by, column, interval, start, timezone, naming, "
+                   "values, subpartition, backend or columns)",
+                   p->table);
+            err_hint(err, "a partitioned table cannot be re-partitioned by an edit; keep the old layout, or declare "
+                          "a new table and move the data");
+            goto done;
+        }
+        out->policies[npol++] = json;
+    }
+    out->npolicies = npol;
+    for (int i = 0; in->old && i < in->old->n; i++) {
+        const Policy *old = &in->old->items[i];
+        if (find(in->now, old->schema, old->table))
+            continue;
+        const char *qname = policy_qualified_name(old, arena);
+        out->forgets[out->nforgets++] = qname;
+        Step *s = add_step(&b, STEP_UNREGISTER, old, true, UNDO_AUTO, NULL);
+        s->title = arena_printf(arena, "stop managing %s (its policy was removed)", qname);
+        s->comment = "the table, its partitions and its data stay as they are";
+        buf_printf(&b.header, "- %s: policy removed\n  why: no policy file declares it any more\n", qname);
+        note_kind(&b, "forget");
+    }
+    if (out->nsteps == 0) {
+        ok = true;
+        goto done;
+    }
+
+    /* slug: the first policy file's base name, then what changed */
+    char base[48] = "policies";
+    if (b.first_source) {
+        const char *s = strrchr(b.first_source, '/');
+        s = s ? s + 1 : b.first_source;
+        size_t n = 0;
+        for (; *s && *s != '.' && n + 1 < 32; s++) {
+            char c = *s >= 'A' && *s <= 'Z' ? (char)(*s - 'A' + 'a') : *s;
+            base[n++] = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : '_';
+        }
+        base[n] = '\0';
+        if (!n)
+            snprintf(base, sizeof base, "policies");
+    }
+    out->version = in->version;
+    out->name = in->version == 1 ? arena_strdup(arena, base) : arena_printf(arena, "%s_%s", base, b.kind);
+    out->lock_timeout = "5s";
+    out->header = arena_printf(arena,
+                               "generated by partmig compile from %s\n"
+                               "%s"
+                               "do not edit: partmig.sum records this file's checksum\n"
+                               "\n"
+                               "changes:\n%s",
+                               in->sources,
+                               b.used_as_of ? arena_printf(arena,
+                                                           "as of %s (static range partitions are listed up to "
+                                                           "it plus premake)\n",
+                                                           in->as_of)
+                                            : "",
+                               buf_str(&b.header));
+    /* header lines end without a trailing newline */
+    char *h = (char *)out->header;
+    size_t hl = strlen(h);
+    while (hl && h[hl - 1] == '\n')
+        h[--hl] = '\0';
+    *changed = true;
+    ok = true;
+done:
+    buf_free(&b.header);
+    return ok;
+}
