@@ -108,6 +108,16 @@ static void header_change(Builder *b, const Policy *p, const char *what, const c
         buf_printf(&b->header, "  source: %s:%d partition \"%s\"\n", p->source_file, p->source_line, p->table);
 }
 
+/* Append "DO $tag$\n<body>\n$tag$;" with a dollar-quote tag that the body
+ * does not contain (schema names may hold '$'). */
+static void append_do_block(Buf *out, const char *body)
+{
+    char tag[32] = "$partmig$";
+    for (int i = 1; strstr(body, tag); i++)
+        snprintf(tag, sizeof tag, "$partmig_%d$", i);
+    buf_printf(out, "DO %s\n%s\n%s;", tag, body, tag);
+}
+
 /* ---- steps ---- */
 
 static void step_ensure_table(Builder *b, const Policy *p)
@@ -192,7 +202,7 @@ static bool step_static_partitions(Builder *b, const Policy *p, const char *as_o
         s->comment = arena_printf(b->arena, "range from %s through %s + premake %d, in %s", p->start, as_of, p->premake,
                                   p->timezone);
     Buf q = {0}, u = {0};
-    buf_append(&u, "DO $partmig$\nDECLARE\n    part text;\n    has_rows boolean;\nBEGIN\n"
+    buf_append(&u, "DECLARE\n    part text;\n    has_rows boolean;\nBEGIN\n"
                    "    FOREACH part IN ARRAY ARRAY[\n");
     for (int i = 0; i < nrange + nfixed; i++) {
         const PartitionSpec *ps = i < nrange ? &range[i] : &fixed[i - nrange];
@@ -210,11 +220,14 @@ static bool step_static_partitions(Builder *b, const Policy *p, const char *as_o
                    "            EXECUTE format('DROP TABLE %s', to_regclass(part));\n"
                    "        END IF;\n"
                    "    END LOOP;\n"
-                   "END\n$partmig$;");
+                   "END");
     while (q.len && q.data[q.len - 1] == '\n')
         q.data[--q.len] = '\0';
     s->sql = arena_strdup(b->arena, buf_str(&q));
-    s->undo_sql = arena_strdup(b->arena, buf_str(&u));
+    Buf w = {0};
+    append_do_block(&w, buf_str(&u));
+    s->undo_sql = arena_strdup(b->arena, buf_str(&w));
+    buf_free(&w);
     buf_free(&q);
     buf_free(&u);
     return true;
@@ -285,21 +298,23 @@ static void step_partman(Builder *b, const Policy *p, bool create)
     if (create) {
         s->comment = "pg_partman 4.x; maintenance through partman.run_maintenance_proc() (partmig maintain)";
         buf_append(&q, "CREATE SCHEMA IF NOT EXISTS partman;\nCREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA "
-                       "partman;\nDO $partmig$\nBEGIN\n    IF NOT EXISTS (SELECT 1 FROM partman.part_config WHERE "
-                       "parent_table = ");
-        quote_literal(&q, qname);
-        buf_append(&q, ") THEN\n        PERFORM partman.create_parent(\n            p_parent_table := ");
-        quote_literal(&q, qname);
-        buf_append(&q, ",\n            p_control := ");
-        quote_literal(&q, p->column);
-        buf_append(&q, ",\n            p_type := 'native',\n            p_interval := ");
-        quote_literal(&q, interval_text(b->arena, p->interval));
-        buf_printf(&q, ",\n            p_premake := %d", p->premake);
+                       "partman;\n");
+        buf_append(&lit, "BEGIN\n    IF NOT EXISTS (SELECT 1 FROM partman.part_config WHERE parent_table = ");
+        quote_literal(&lit, qname);
+        buf_append(&lit, ") THEN\n        PERFORM partman.create_parent(\n            p_parent_table := ");
+        quote_literal(&lit, qname);
+        buf_append(&lit, ",\n            p_control := ");
+        quote_literal(&lit, p->column);
+        buf_append(&lit, ",\n            p_type := 'native',\n            p_interval := ");
+        quote_literal(&lit, interval_text(b->arena, p->interval));
+        buf_printf(&lit, ",\n            p_premake := %d", p->premake);
         if (p->start) {
-            buf_append(&q, ",\n            p_start_partition := ");
-            quote_literal(&q, p->start);
+            buf_append(&lit, ",\n            p_start_partition := ");
+            quote_literal(&lit, p->start);
         }
-        buf_append(&q, ");\n    END IF;\nEND\n$partmig$;\n");
+        buf_append(&lit, ");\n    END IF;\nEND");
+        append_do_block(&q, buf_str(&lit));
+        buf_append(&q, "\n");
     }
     buf_printf(&q, "UPDATE partman.part_config SET premake = %d", p->premake);
     if (p->retention.set) {

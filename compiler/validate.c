@@ -242,6 +242,12 @@ static bool check_lists(const Policy *p, const ListPartition *lists, int n, cons
             FAIL("%s: list name \"%s\": %s", what, lists[i].name, IDENT_RULE);
         if (lists[i].values.n == 0)
             FAIL("%s.%s: expected at least one value", what, lists[i].name);
+        for (int v = 0; v < lists[i].values.n; v++) {
+            for (const unsigned char *ch = (const unsigned char *)lists[i].values.items[v]; *ch; ch++)
+                if (*ch < 0x20 || *ch == 0x7f)
+                    FAIL("%s.%s: value \"%s\" holds a control character (line break, tab, ...)", what, lists[i].name,
+                         lists[i].values.items[v]);
+        }
         for (int v = 0; v < lists[i].values.n; v++)
             for (int j = 0; j <= i; j++)
                 for (int w = 0; w < (j == i ? v : lists[j].values.n); w++)
