@@ -1,19 +1,701 @@
-/* apply.c: placeholder until its issue lands; says so and exits 2. */
+/* apply.c: partmig plan and apply -- the step executor and its actions
+ * (sql, ensure_table, premake, build_index, register, unregister). */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "../commands.h"
-#include "../common/err.h"
+#include "../common/buf.h"
+#include "../common/quote.h"
+#include "../compiler/partitions.h"
+#include "../compiler/sqlparse.h"
+#include "catalog.h"
+#include "convert.h"
+#include "ledger.h"
+#include "migdir.h"
+#include "runner.h"
+
+static const char *const apply_usage =
+    "usage: partmig apply [-d DIR] [--db URL] [--to VERSION] [--dry-run] [--jobs N]\n"
+    "                     [--batch-size N] [--sleep MS] [--wait SECONDS] [--lock-retries N]\n"
+    "\n"
+    "Apply the pending migrations of DIR (default migrations/) step by step.\n"
+    "Checks partmig.sum and every applied file's checksum against the ledger\n"
+    "first.  Each transactional step commits together with its ledger row; a\n"
+    "rerun after any failure or kill continues where the last one stopped.\n"
+    "\n"
+    "  -d, --dir DIR        migrations directory (default migrations)\n"
+    "      --db URL         connection URL (else PARTMIG_DATABASE_URL, else PG* env)\n"
+    "      --to VERSION     apply versions up to VERSION only\n"
+    "      --dry-run        print what would run (like \"partmig plan\"), change nothing\n"
+    "      --jobs N         parallel copy jobs when converting a table\n"
+    "      --batch-size N   rows per copy batch when converting a table\n"
+    "      --sleep MS       pause between copy batches\n"
+    "      --wait SECONDS   wait that long for another runner to finish (default 0)\n"
+    "      --lock-retries N tries per step on lock timeout (default 8)\n"
+    "\n"
+    "exit codes: 0 applied (or nothing to do), 1 database error, 2 bad or tampered\n"
+    "migrations, 3 another runner holds the lock\n";
+
+static const char *const plan_usage = "usage: partmig plan [-d DIR] [--db URL] [--to VERSION]\n"
+                                      "\n"
+                                      "Print exactly what \"partmig apply\" would run against the database now --\n"
+                                      "each pending step's SQL, with the partitions, indexes and registrations the\n"
+                                      "runtime computes at apply time -- and change nothing.\n"
+                                      "\n"
+                                      "  -d, --dir DIR      migrations directory (default migrations)\n"
+                                      "      --db URL       connection URL (else PARTMIG_DATABASE_URL, else PG* env)\n"
+                                      "      --to VERSION   plan versions up to VERSION only\n"
+                                      "\n"
+                                      "exit codes: 0 printed, 1 database error, 2 bad or tampered migrations\n";
+
+typedef struct Apply {
+    RunOptions *o;
+    Arena *arena;
+    PgConn *c;
+    MigDir dir;
+    Ledger ledger;
+    bool dry;
+    /* the step being run */
+    const MigFile *f;
+    const Step *s;
+    const char *label;        /* "0001:2" */
+    const char *lock_timeout; /* the file's preamble value */
+    const char *schema, *table;
+    const char *mode; /* ensure_table: recorded as detail.mode */
+} Apply;
+
+/* ---- helpers ---- */
+
+static void out_sql(const char *sql)
+{
+    size_t n = strlen(sql);
+    fputs(sql, stdout);
+    while (n && (sql[n - 1] == ' ' || sql[n - 1] == '\n'))
+        n--;
+    if (n && sql[n - 1] != ';')
+        fputs(";", stdout);
+    fputs("\n", stdout);
+}
+
+/* The step's policy (as of its version); error when the files have none. */
+static bool step_policy(Apply *a, const char **json, Policy *p, Err *err)
+{
+    if (!a->s->table)
+        return err_at(err, PM_EINPUT, a->f->path, 0, "step %d (%s) names no table", a->s->number,
+                      step_action_name(a->s->action));
+    if (!migdir_policy(&a->dir, a->s->table, a->f->m.version, a->arena, json, p, err))
+        return false;
+    if (!*json) {
+        err_at(err, PM_EINPUT, a->f->path, 0, "step %d: no policy for \"%s\" in this or an earlier migration",
+               a->s->number, a->s->table);
+        return err_hint(err, "the file has no \"-- partmig:policy\" line for the table; recompile the policies");
+    }
+    return true;
+}
+
+/* ---- premake: the partitions that depend on the apply date and the data ---- */
+
+static WallTime parse_hour(const char *text)
+{
+    WallTime t = {1970, 1, 1, 0};
+    walltime_parse(text, &t);
+    return t;
+}
+
+/* The partitions premake wants for P (all of them; existing ones included)
+ * and the window used, FROM..TO. */
+static bool premake_layout(Apply *a, const Policy *p, TableInfo *ti, PartitionSpec **specs, int *n, const char **from,
+                           const char **to, Err *err)
+{
+    *specs = NULL;
+    *n = 0;
+    *from = *to = "";
+    PartitionSpec *fixed = NULL;
+    int nfixed = 0;
+    partitions_fixed(p, a->arena, &fixed, &nfixed);
+    PartitionSpec *range = NULL;
+    int nrange = 0;
+    if (p->by == PART_RANGE) {
+        bool integer = p->interval.unit == UNIT_INTEGER;
+        const char *dmin = "", *dmax = "";
+        if (ti->exists &&
+            !catalog_key_range(a->c, a->schema, a->table, p->column, p->timezone, integer, a->arena, &dmin, &dmax, err))
+            return false;
+        if (integer) {
+            long long step = p->interval.count;
+            long long lo = p->start ? strtoll(p->start, NULL, 10) : *dmin ? strtoll(dmin, NULL, 10) : 0;
+            long long hi = *dmax ? strtoll(dmax, NULL, 10) + 1 : lo;
+            if (hi < lo)
+                hi = lo;
+            *from = arena_printf(a->arena, "%lld", lo);
+            *to = arena_printf(a->arena, "%lld", hi + step * (p->premake > 0 ? p->premake : 1));
+        } else {
+            const char *now = "";
+            if (!catalog_now_in_zone(a->c, p->timezone, a->arena, &now, err))
+                return false;
+            WallTime tnow = parse_hour(now);
+            *from = p->start ? p->start : *dmin ? dmin : now;
+            WallTime upto = interval_add(p->interval, tnow, p->premake);
+            if (!walltime_cmp(upto, tnow))
+                upto = interval_add((Interval){UNIT_HOUR, 1}, tnow, 1);
+            if (*dmax) {
+                WallTime dm = interval_add((Interval){UNIT_HOUR, 1}, parse_hour(dmax), 1);
+                if (walltime_cmp(dm, upto) > 0)
+                    upto = dm;
+            }
+            Buf b = {0};
+            walltime_format(&b, upto);
+            *to = arena_strdup(a->arena, buf_str(&b));
+            buf_free(&b);
+        }
+        if (!partitions_range(p, *from, *to, a->arena, &range, &nrange, err))
+            return false;
+    }
+    *specs = arena_alloc(a->arena, sizeof **specs * (size_t)(nrange + nfixed + 1));
+    for (int i = 0; i < nrange; i++)
+        (*specs)[(*n)++] = range[i];
+    for (int i = 0; i < nfixed; i++)
+        (*specs)[(*n)++] = fixed[i];
+    return true;
+}
+
+/* Whether partition SPEC already exists among PARTS (by name, or DEFAULT). */
+static bool partition_present(const PartitionSpec *spec, const PartInfo *parts, int nparts)
+{
+    bool is_default = !strcmp(spec->bound_sql, "DEFAULT");
+    for (int i = 0; i < nparts; i++)
+        if (!strcmp(parts[i].name, spec->name) || (is_default && parts[i].is_default))
+            return true;
+    return false;
+}
+
+static bool do_premake(Apply *a, Err *err)
+{
+    const char *json;
+    Policy p;
+    if (!step_policy(a, &json, &p, err))
+        return false;
+    TableInfo ti;
+    if (!catalog_table_info(a->c, a->schema, a->table, a->arena, &ti, err))
+        return false;
+    if (!a->dry && (!ti.exists || ti.relkind != 'p')) {
+        err_set(err, PM_EDB, "%s: table \"%s\" is not partitioned, cannot add partitions", a->label, a->s->table);
+        return err_hint(err, "an ensure_table step must run before premake; check the migration order");
+    }
+    PartitionSpec *specs;
+    int n;
+    const char *from, *to;
+    if (!premake_layout(a, &p, &ti, &specs, &n, &from, &to, err))
+        return false;
+    PartInfo *parts = NULL;
+    int nparts = 0;
+    if (ti.exists && !catalog_partitions(a->c, a->schema, a->table, a->arena, &parts, &nparts, err))
+        return false;
+    int added = 0;
+    if (a->dry && p.by == PART_RANGE)
+        printf("-- premake window [%s, %s) in %s (server clock now)\n", from, to, p.timezone);
+    Buf sql = {0};
+    bool ok = false;
+    for (int i = 0; i < n; i++) {
+        if (partition_present(&specs[i], parts, nparts))
+            continue;
+        buf_reset(&sql);
+        partition_create_sql(&sql, &p, a->table, &specs[i]);
+        added++;
+        if (a->dry) {
+            fputs(buf_str(&sql), stdout);
+            continue;
+        }
+        if (!pg_exec_script(a->c, buf_str(&sql), err))
+            goto done;
+        const char *bound = "";
+        if (!catalog_partition_bound(a->c, a->schema, specs[i].name, a->arena, &bound, err) ||
+            !ledger_object_add(a->c, a->f->m.version, a->s->number, "partition", a->schema, specs[i].name, bound, err))
+            goto done;
+    }
+    if (a->dry)
+        printf(added ? "-- %d partition(s) to add\n" : "-- %d partitions to add: all present\n", added);
+    else
+        a->mode = arena_printf(a->arena, "added %d", added);
+    ok = true;
+done:
+    buf_free(&sql);
+    return ok;
+}
+
+/* ---- ensure_table ---- */
+
+static char strategy_of(PartBy by)
+{
+    return by == PART_LIST ? 'l' : by == PART_HASH ? 'h' : 'r';
+}
+
+static ConvertOptions convert_options(const Apply *a, const Policy *p)
+{
+    ConvertOptions co = {0};
+    co.version = a->f->m.version;
+    co.step = a->s->number;
+    co.jobs = a->o->jobs ? a->o->jobs : p->existing.jobs;
+    co.batch_size = a->o->batch_size ? a->o->batch_size : p->existing.batch_size;
+    co.sleep_ms = a->o->sleep_ms;
+    co.dry_run = a->dry;
+    co.db_url = a->o->db;
+    return co;
+}
+
+typedef enum { ENSURE_CREATE, ENSURE_ADOPT, ENSURE_CONVERT } EnsureKind;
+
+/* What ensure_table must do for the table as it is now. */
+static bool ensure_decide(Apply *a, const Policy *p, EnsureKind *kind, Err *err)
+{
+    TableInfo ti;
+    if (!catalog_table_info(a->c, a->schema, a->table, a->arena, &ti, err))
+        return false;
+    if (!ti.exists) {
+        if (!a->s->sql) {
+            err_set(err, PM_EDB, "%s: table \"%s\" does not exist", a->label, a->s->table);
+            return err_hint(err, "create it first, or give the policy `columns` (and `primary_key`) so partmig "
+                                 "creates it; then recompile");
+        }
+        *kind = ENSURE_CREATE;
+        return true;
+    }
+    if (ti.relkind == 'p') {
+        if (ti.strategy != strategy_of(p->by) || strcmp(ti.key, p->column) != 0) {
+            err_set(err, PM_EDB, "%s: table \"%s\" is already partitioned by %s (%s), the policy says %s (%s)",
+                    a->label, a->s->table,
+                    ti.strategy == 'l'   ? "list"
+                    : ti.strategy == 'h' ? "hash"
+                                         : "range",
+                    ti.key,
+                    p->by == PART_LIST   ? "list"
+                    : p->by == PART_HASH ? "hash"
+                                         : "range",
+                    p->column);
+            return err_hint(err, "change the policy to match the table, or repartition the table by hand");
+        }
+        *kind = ENSURE_ADOPT;
+        return true;
+    }
+    if (ti.relkind != 'r') {
+        err_set(err, PM_EDB, "%s: \"%s\" is not a table (relkind %c)", a->label, a->s->table, ti.relkind);
+        return err_hint(err, "point the policy at a table");
+    }
+    if (p->existing.method == EXISTING_NONE) {
+        err_set(err, PM_EDB,
+                "%s: table \"%s\" exists and is not partitioned, and the policy says existing.method "
+                "= \"none\"",
+                a->label, a->s->table);
+        return err_hint(err, "set existing = { method = \"copy\" } (online) or \"attach\" in the policy, "
+                             "or drop or rename the table");
+    }
+    *kind = ENSURE_CONVERT;
+    return true;
+}
+
+/* Transactional part of ensure_table (create or adopt). */
+static bool do_ensure_tx(Apply *a, Err *err)
+{
+    const char *json;
+    Policy p;
+    if (!step_policy(a, &json, &p, err))
+        return false;
+    EnsureKind kind;
+    if (!ensure_decide(a, &p, &kind, err))
+        return false;
+    if (kind == ENSURE_CONVERT)
+        return err_set(err, PM_EDB, "%s: table \"%s\" became a plain table while running; run apply again", a->label,
+                       a->s->table);
+    if (kind == ENSURE_ADOPT) {
+        a->mode = "adopted";
+        if (a->dry)
+            printf("-- \"%s\" is already partitioned by the policy's key: adopted, nothing to run\n", a->s->table);
+        return true;
+    }
+    a->mode = "created";
+    if (a->dry) {
+        out_sql(a->s->sql);
+        return true;
+    }
+    return pg_exec_script(a->c, a->s->sql, err);
+}
+
+/* ---- build_index ---- */
+
+/* The name of PARENT_INDEX's index on partition PART: "<part>_<suffix>",
+ * suffix being the parent index name without its table prefix; cut to 63
+ * bytes with a hash so that names stay unique. */
+static const char *child_index_name(Apply *a, const char *table, const char *parent_index, const char *part)
+{
+    size_t tl = strlen(table);
+    const char *suffix =
+        !strncmp(parent_index, table, tl) && parent_index[tl] == '_' ? parent_index + tl + 1 : parent_index;
+    const char *name = arena_printf(a->arena, "%s_%s", part, suffix);
+    if (strlen(name) <= 63)
+        return name;
+    char hex[SHA256_HEX_LEN + 1];
+    sha256_hex(name, strlen(name), hex);
+    return arena_printf(a->arena, "%.46s_%.8s_idx", name, hex);
+}
+
+/* Give every partition of SCHEMA.TABLE an index attached to PARENT_SCHEMA.PARENT
+ * (recursing into sub-partitioned partitions). */
+static bool index_partitions(Apply *a, const char *schema, const char *table, const char *parent_schema,
+                             const char *parent, const IndexInfo *pinfo, const char *root_table, Err *err)
+{
+    PartInfo *parts = NULL;
+    int n = 0;
+    if (!catalog_partitions(a->c, schema, table, a->arena, &parts, &n, err))
+        return false;
+    Buf sql = {0};
+    bool ok = false;
+    for (int i = 0; i < n; i++) {
+        const PartInfo *pt = &parts[i];
+        const char *attached = "";
+        bool valid = false;
+        if (!catalog_attached_index(a->c, pt->schema, pt->name, parent_schema, parent, a->arena, &attached, &valid,
+                                    err))
+            goto done;
+        if (*attached && valid)
+            continue;
+        const char *child = *attached ? attached : child_index_name(a, root_table, parent, pt->name);
+        IndexInfo ci;
+        if (!catalog_index_info(a->c, pt->schema, child, a->arena, &ci, err))
+            goto done;
+        const char *label = arena_printf(a->arena, "%s (index on %s)", a->label, pt->name);
+        if (pt->relkind == 'p') {
+            buf_reset(&sql);
+            catalog_sql_create_index(&sql, pinfo->unique, false, child, true, pt->schema, pt->name, pinfo->using);
+            if (a->dry)
+                out_sql(buf_str(&sql));
+            else if (!runner_stmt(a->c, a->lock_timeout, a->o->lock_retries, label, pt->schema, pt->name, buf_str(&sql),
+                                  err))
+                goto done;
+            if (!index_partitions(a, pt->schema, pt->name, pt->schema, child, pinfo, root_table, err))
+                goto done;
+        } else {
+            if (ci.exists && !ci.valid) {
+                /* left behind by an interrupted CREATE INDEX CONCURRENTLY */
+                buf_reset(&sql);
+                catalog_sql_drop_index(&sql, true, pt->schema, child);
+                if (a->dry)
+                    out_sql(buf_str(&sql));
+                else if (!runner_stmt(a->c, a->lock_timeout, a->o->lock_retries, label, pt->schema, pt->name,
+                                      buf_str(&sql), err))
+                    goto done;
+                ci.exists = false;
+            }
+            if (!ci.exists || !*attached) {
+                buf_reset(&sql);
+                catalog_sql_create_index(&sql, pinfo->unique, true, child, false, pt->schema, pt->name, pinfo->using);
+                if (a->dry)
+                    out_sql(buf_str(&sql));
+                else if (!runner_stmt(a->c, a->lock_timeout, a->o->lock_retries, label, pt->schema, pt->name,
+                                      buf_str(&sql), err))
+                    goto done;
+            }
+        }
+        if (!*attached) {
+            buf_reset(&sql);
+            catalog_sql_attach_index(&sql, parent_schema, parent, pt->schema, child);
+            if (a->dry)
+                out_sql(buf_str(&sql));
+            else if (!runner_stmt(a->c, a->lock_timeout, a->o->lock_retries, label, pt->schema, pt->name, buf_str(&sql),
+                                  err))
+                goto done;
+        }
+        if (!a->dry && !ledger_object_add(a->c, a->f->m.version, a->s->number, "index", pt->schema, child, "", err))
+            goto done;
+    }
+    ok = true;
+done:
+    buf_free(&sql);
+    return ok;
+}
+
+static bool do_build_index(Apply *a, Err *err)
+{
+    const char *index = step_arg(a->s, "index");
+    if (!index)
+        return err_at(err, PM_EINPUT, a->f->path, 0, "step %d: build_index needs index=NAME", a->s->number);
+    IndexInfo info;
+    if (!catalog_index_info(a->c, a->schema, index, a->arena, &info, err))
+        return false;
+    if (!info.exists) {
+        if (a->dry) {
+            printf("-- per partition of %s: CREATE INDEX CONCURRENTLY IF NOT EXISTS, then ALTER INDEX \"%s\".\"%s\" "
+                   "ATTACH PARTITION (the parent index is created by an earlier step)\n",
+                   a->s->table, a->schema, index);
+            return true;
+        }
+        err_set(err, PM_EDB, "%s: index \"%s.%s\" does not exist", a->label, a->schema, index);
+        return err_hint(err, "an earlier step creates it with CREATE INDEX ... ON ONLY; check the migration");
+    }
+    if (!info.partitioned)
+        return err_set(err, PM_EDB, "%s: index \"%s.%s\" is not on a partitioned table", a->label, a->schema, index);
+    return index_partitions(a, a->schema, a->table, a->schema, index, &info, a->table, err);
+}
+
+/* ---- register / unregister ---- */
+
+static bool do_register(Apply *a, Err *err)
+{
+    const char *json;
+    Policy p;
+    if (!step_policy(a, &json, &p, err))
+        return false;
+    if (a->dry) {
+        printf("-- register the policy of %s in partmig.policies (as a parameter):\n--   %s\n", a->s->table, json);
+        return true;
+    }
+    return ledger_policy_register(a->c, a->f->m.version, a->s->number, a->s->table, json, err);
+}
+
+static bool do_unregister(Apply *a, Err *err)
+{
+    if (!a->s->table)
+        return err_at(err, PM_EINPUT, a->f->path, 0, "step %d (unregister) names no table", a->s->number);
+    if (a->dry) {
+        printf("-- remove %s from partmig.policies (its table and data stay)\n", a->s->table);
+        return true;
+    }
+    return ledger_policy_unregister(a->c, a->f->m.version, a->s->number, a->s->table, err);
+}
+
+/* ---- the executor ---- */
+
+static bool do_action(Apply *a, Err *err)
+{
+    switch (a->s->action) {
+    case STEP_SQL:
+        if (!a->s->sql)
+            return true;
+        if (a->dry) {
+            out_sql(a->s->sql);
+            return true;
+        }
+        return pg_exec_script(a->c, a->s->sql, err);
+    case STEP_ENSURE_TABLE: return do_ensure_tx(a, err);
+    case STEP_PREMAKE: return do_premake(a, err);
+    case STEP_REGISTER: return do_register(a, err);
+    case STEP_UNREGISTER: return do_unregister(a, err);
+    case STEP_BUILD_INDEX: break;
+    }
+    return err_set(err, PM_EDB, "%s: action %s cannot run in a transaction", a->label, step_action_name(a->s->action));
+}
+
+static bool tx_body(void *ctx, Err *err)
+{
+    Apply *a = ctx;
+    const Step *s = a->s;
+    a->mode = NULL;
+    return ledger_step_record(a->c, a->f->m.version, s->number, step_action_name(s->action), s->title, "running", NULL,
+                              NULL, err) &&
+           do_action(a, err) &&
+           ledger_step_record(a->c, a->f->m.version, s->number, step_action_name(s->action), s->title, "done", a->mode,
+                              NULL, err);
+}
+
+/* Non-transactional SQL: statement by statement (each must be idempotent). */
+static bool run_statements(Apply *a, Err *err)
+{
+    if (!a->s->sql)
+        return true;
+    SqlScript *script = NULL;
+    if (!sql_script_parse(a->s->sql, a->f->path, 1, &script, err))
+        return false;
+    bool ok = true;
+    for (int i = 0; ok && i < sql_script_count(script); i++) {
+        const char *text = sql_script_get(script, i)->text;
+        if (a->dry)
+            out_sql(text);
+        else
+            ok = runner_stmt(a->c, a->lock_timeout, a->o->lock_retries, a->label, a->schema, a->table, text, err);
+    }
+    sql_script_free(script);
+    return ok;
+}
+
+/* Run (or print) one step that is not done yet. */
+static bool run_step(Apply *a, Err *err)
+{
+    const Step *s = a->s;
+    const char *action = step_action_name(s->action);
+    int version = a->f->m.version;
+    a->schema = a->table = NULL;
+    if (s->table)
+        runner_split(s->table, a->arena, &a->schema, &a->table);
+    a->mode = NULL;
+
+    /* ensure_table of a plain table is a conversion: outside a transaction,
+     * and resumed whatever the table looks like now */
+    bool convert = false;
+    Policy p;
+    if (s->action == STEP_ENSURE_TABLE) {
+        const char *json;
+        const LedgerStep *ls = ledger_step(&a->ledger, version, s->number);
+        if (!step_policy(a, &json, &p, err))
+            return false;
+        EnsureKind kind = ENSURE_ADOPT;
+        if (ls && !strcmp(ls->state, "running") && !strcmp(ls->mode, "converted"))
+            kind = ENSURE_CONVERT;
+        else if (!ensure_decide(a, &p, &kind, err))
+            return false;
+        convert = kind == ENSURE_CONVERT;
+    }
+
+    if (a->dry) {
+        printf("\n-- %s step %d: %s\n-- action=%s transactional=%s%s%s\n", a->f->name, s->number,
+               s->title ? s->title : "", action, s->transactional && !convert ? "yes" : "no", s->lock ? " lock=" : "",
+               s->lock ? s->lock : "");
+        bool ok;
+        if (convert) {
+            printf("-- convert the existing table %s (existing.method %s)\n", s->table,
+                   p.existing.method == EXISTING_ATTACH ? "attach" : "copy");
+            ConvertOptions co = convert_options(a, &p);
+            ok = convert_run(a->c, &p, &co, err);
+        } else if (s->action == STEP_BUILD_INDEX)
+            ok = do_build_index(a, err);
+        else if (!s->transactional && s->action == STEP_SQL)
+            ok = run_statements(a, err);
+        else {
+            printf("BEGIN;\nSET LOCAL lock_timeout = '%s';\n", a->lock_timeout);
+            ok = do_action(a, err);
+            printf("COMMIT;\n");
+        }
+        return ok;
+    }
+
+    double t0 = runner_clock();
+    printf("%s step %d: %s ... ", a->f->name, s->number, s->title ? s->title : action);
+    fflush(stdout);
+    bool ok;
+    if (convert || !s->transactional || s->action == STEP_BUILD_INDEX) {
+        ok = ledger_step_record(a->c, version, s->number, action, s->title, "running", convert ? "converted" : NULL,
+                                NULL, err);
+        if (ok && convert) {
+            ConvertOptions co = convert_options(a, &p);
+            ok = convert_run(a->c, &p, &co, err);
+        } else if (ok && s->action == STEP_BUILD_INDEX)
+            ok = do_build_index(a, err);
+        else if (ok && s->action == STEP_SQL)
+            ok = run_statements(a, err);
+        else if (ok)
+            ok = err_set(err, PM_EINPUT, "%s: action %s cannot run outside a transaction", a->label, action);
+        ok = ok && ledger_step_record(a->c, version, s->number, action, s->title, "done", NULL, NULL, err);
+    } else {
+        ok = runner_tx(a->c, a->lock_timeout, a->o->lock_retries, a->label, s->lock, a->schema, a->table, tx_body, a,
+                       err);
+    }
+    if (!ok) {
+        printf("failed\n");
+        fflush(stdout);
+        if (pg_ok(a->c)) {
+            Err ignored;
+            ledger_step_record(a->c, version, s->number, action, s->title, "failed", NULL, err->msg, &ignored);
+        }
+        return false;
+    }
+    printf("done (%.0f ms)\n", (runner_clock() - t0) * 1000);
+    fflush(stdout);
+    return true;
+}
+
+/* Apply (or plan) every pending migration up to --to. */
+static bool apply_all(Apply *a, int *applied, int *steps, Err *err)
+{
+    *applied = *steps = 0;
+    for (int i = 0; i < a->dir.n; i++) {
+        const MigFile *f = &a->dir.files[i];
+        if (a->o->to_given && f->m.version > a->o->to_version)
+            break;
+        const LedgerMigration *lm = ledger_migration(&a->ledger, f->m.version);
+        if (lm && !strcmp(lm->state, "applied"))
+            continue;
+        a->f = f;
+        a->lock_timeout = f->m.lock_timeout ? f->m.lock_timeout : "5s";
+        if (a->dry)
+            printf("-- migration %s (lock_timeout %s, each step retried up to %d times on lock timeout)\n", f->name,
+                   a->lock_timeout, a->o->lock_retries);
+        else if (!ledger_migration_start(a->c, f->m.version, f->m.name, f->checksum, err))
+            return false;
+        for (int k = 0; k < f->m.nsteps; k++) {
+            a->s = &f->m.steps[k];
+            a->label = arena_printf(a->arena, "step %04d:%d", f->m.version, a->s->number);
+            const LedgerStep *ls = ledger_step(&a->ledger, f->m.version, a->s->number);
+            if (ls && !strcmp(ls->state, "done"))
+                continue;
+            if (!run_step(a, err)) {
+                if (!a->dry && pg_ok(a->c)) {
+                    Err ignored;
+                    ledger_migration_finish(a->c, f->m.version, "failed", &ignored);
+                }
+                return false;
+            }
+            (*steps)++;
+        }
+        if (!a->dry && !ledger_migration_finish(a->c, f->m.version, "applied", err))
+            return false;
+        (*applied)++;
+    }
+    return true;
+}
+
+static int run(int argc, char **argv, bool plan)
+{
+    RunOptions o;
+    int rc = runner_parse(argc, argv,
+                          plan ? OPT_DIR | OPT_DB | OPT_TO
+                               : OPT_DIR | OPT_DB | OPT_TO | OPT_DRY_RUN | OPT_JOBS | OPT_BATCH | OPT_SLEEP | OPT_WAIT |
+                                     OPT_RETRIES,
+                          plan ? plan_usage : apply_usage, &o);
+    if (rc >= 0)
+        return rc;
+    if (o.to_step)
+        return runner_fail(
+            &(Err){.code = PM_EINPUT, .msg = "--to takes a VERSION here (VERSION:STEP is for rollback)"});
+    Arena arena = {0};
+    Apply a = {.o = &o, .arena = &arena, .dry = plan || o.dry_run};
+    Err err;
+    err_clear(&err);
+    int applied = 0, steps = 0;
+    double t0 = runner_clock();
+    bool ok = migdir_load(o.dir, false, &arena, &a.dir, &err) && runner_connect(&o, &a.c, &err);
+    if (!ok)
+        goto done;
+    if (!a.dry) {
+        ok = runner_lock(a.c, o.wait_s, &arena, &err) &&
+             ledger_ensure(a.c, a.dir.n ? a.dir.files[0].m.lock_timeout : "5s", &err);
+        if (!ok)
+            goto done;
+    }
+    ok = ledger_load(a.c, &arena, &a.ledger, &err) && runner_check_applied(&a.dir, &a.ledger, &err) &&
+         apply_all(&a, &applied, &steps, &err);
+    if (!ok)
+        goto done;
+    if (a.dry)
+        printf(steps ? "\n-- %d migration(s), %d step(s) to run; nothing was changed\n"
+                     : "-- nothing to apply (%d migrations, %d steps); nothing was changed\n",
+               applied, steps);
+    else if (steps || applied)
+        printf("applied %d migration(s), %d step(s) in %.2f s\n", applied, steps, runner_clock() - t0);
+    else
+        printf("nothing to apply: the database is up to date (%d migration(s))\n", a.dir.n);
+done:
+    rc = ok ? PM_OK : runner_fail(&err);
+    pg_close(a.c); /* also releases the session's runner lock */
+    sql_parse_cleanup();
+    arena_free(&arena);
+    return rc;
+}
 
 int cmd_plan(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "partmig: %s is not implemented yet\n", argv[0]);
-    return PM_EINPUT;
+    return run(argc, argv, true);
 }
 
 int cmd_apply(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "partmig: %s is not implemented yet\n", argv[0]);
-    return PM_EINPUT;
+    return run(argc, argv, false);
 }

@@ -79,12 +79,9 @@ void pg_close(PgConn *c)
     free(c);
 }
 
-bool pg_exec(PgConn *c, const char *sql, int nparams, const char *const *params, PgResult **res, Err *err)
+/* Keep R on success (RES) or turn it into ERR (SQLSTATE kept on C). */
+static bool take_result(PgConn *c, PGresult *r, PgResult **res, Err *err)
 {
-    if (res)
-        *res = NULL;
-    c->sqlstate[0] = '\0';
-    PGresult *r = PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -114,6 +111,25 @@ bool pg_exec(PgConn *c, const char *sql, int nparams, const char *const *params,
     } else
         PQclear(r);
     return true;
+}
+
+bool pg_exec(PgConn *c, const char *sql, int nparams, const char *const *params, PgResult **res, Err *err)
+{
+    if (res)
+        *res = NULL;
+    c->sqlstate[0] = '\0';
+    return take_result(c, PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0), res, err);
+}
+
+bool pg_exec_script(PgConn *c, const char *sql, Err *err)
+{
+    c->sqlstate[0] = '\0';
+    return take_result(c, PQexec(c->conn, sql), NULL, err);
+}
+
+int pg_backend_pid(const PgConn *c)
+{
+    return PQbackendPID(c->conn);
 }
 
 bool pg_run(PgConn *c, const char *sql, Err *err)

@@ -23,10 +23,16 @@ void pg_close(PgConn *c);
  * *RES (if RES is not NULL) receives the result, to be freed with
  * pg_result_free.  On failure: PM_EDB with the server message, and the
  * SQLSTATE available via pg_last_sqlstate. */
-bool pg_exec(PgConn *c, const char *sql, int nparams, const char *const *params,
-             PgResult **res, Err *err);
+bool pg_exec(PgConn *c, const char *sql, int nparams, const char *const *params, PgResult **res, Err *err);
 /* pg_exec for SQL without parameters and without a result to read. */
 bool pg_run(PgConn *c, const char *sql, Err *err);
+/* Run a script of one or more statements (simple query protocol, no
+ * parameters): the migration steps' own SQL.  Several statements sent at once
+ * run in one implicit transaction, so CONCURRENTLY statements must be sent
+ * one per call.  Errors as pg_exec. */
+bool pg_exec_script(PgConn *c, const char *sql, Err *err);
+/* Server process id of C (pg_backend_pid() without a round trip). */
+int pg_backend_pid(const PgConn *c);
 
 /* SQLSTATE of the last failed pg_exec on C ("" if none), e.g. "55P03". */
 const char *pg_last_sqlstate(const PgConn *c);

@@ -1,0 +1,317 @@
+/* catalog.c: every catalog query the runtime makes (the ledger's are in ledger.c). */
+#include "catalog.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/buf.h"
+#include "../common/quote.h"
+
+bool catalog_session_setup(PgConn *c, Err *err)
+{
+    return pg_run(c,
+                  "SELECT pg_catalog.set_config('client_min_messages', 'warning', false), "
+                  "pg_catalog.set_config('TimeZone', 'UTC', false), "
+                  "pg_catalog.set_config('standard_conforming_strings', 'on', false), "
+                  "pg_catalog.set_config('statement_timeout', '0', false)",
+                  err);
+}
+
+bool catalog_table_info(PgConn *c, const char *schema, const char *table, Arena *arena, TableInfo *out, Err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->key = out->key_type = "";
+    const char *p[2] = {schema, table};
+    PgResult *r = NULL;
+    if (!pg_exec(c,
+                 "SELECT c.relkind, coalesce(pt.partstrat::text, ''), "
+                 "coalesce(regexp_replace(pg_catalog.pg_get_partkeydef(c.oid), '^[A-Z]+ \\((.*)\\)$', '\\1'), ''), "
+                 "coalesce((SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a "
+                 "WHERE a.attrelid = c.oid AND a.attnum = pt.partattrs[0]), ''), c.relispartition "
+                 "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                 "LEFT JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = c.oid "
+                 "WHERE n.nspname = $1 AND c.relname = $2",
+                 2, p, &r, err))
+        return false;
+    if (pg_nrows(r) == 1) {
+        out->exists = true;
+        out->relkind = pg_get(r, 0, 0)[0];
+        out->strategy = pg_get(r, 0, 1)[0];
+        out->key = arena_strdup(arena, pg_get(r, 0, 2));
+        out->key_type = arena_strdup(arena, pg_get(r, 0, 3));
+        out->is_partition = !strcmp(pg_get(r, 0, 4), "t");
+    }
+    pg_result_free(r);
+    return true;
+}
+
+bool catalog_column_type(PgConn *c, const char *schema, const char *table, const char *column, Arena *arena,
+                         const char **type, Err *err)
+{
+    const char *p[3] = {schema, table, column};
+    PgResult *r = NULL;
+    if (!pg_exec(c,
+                 "SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a "
+                 "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+                 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                 "WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped",
+                 3, p, &r, err))
+        return false;
+    *type = arena_strdup(arena, pg_nrows(r) ? pg_get(r, 0, 0) : "");
+    pg_result_free(r);
+    return true;
+}
+
+/* Partitions of the relation named by $1.$2 (schema, name), with bounds split. */
+static const char *const partitions_sql =
+    "WITH p AS ("
+    " SELECT n.nspname, c.relname, pg_catalog.pg_get_expr(c.relpartbound, c.oid) AS bound, c.relkind, "
+    " c.reltuples, pg_catalog.pg_total_relation_size(c.oid) AS bytes, coalesce(ts.spcname, 'pg_default') AS ts "
+    " FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid "
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    " LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = c.reltablespace "
+    " WHERE i.inhparent = pg_catalog.to_regclass(pg_catalog.format('%I.%I', $1::text, $2::text))), "
+    "q AS (SELECT *, CASE WHEN bound LIKE 'FOR VALUES FROM (%' THEN "
+    " btrim(split_part(substr(bound, 18), ') TO (', 1), '''') ELSE '' END AS lo, "
+    " CASE WHEN bound LIKE 'FOR VALUES FROM (%' THEN "
+    " btrim(rtrim(split_part(bound, ') TO (', 2), ')'), '''') ELSE '' END AS hi FROM p) "
+    "SELECT nspname, relname, bound, bound = 'DEFAULT', lo, hi, relkind, reltuples, bytes, ts FROM q "
+    "ORDER BY bound = 'DEFAULT', lo LIKE '-%' DESC, length(lo), lo, relname";
+
+bool catalog_partitions(PgConn *c, const char *schema, const char *table, Arena *arena, PartInfo **out, int *n,
+                        Err *err)
+{
+    const char *p[2] = {schema, table};
+    PgResult *r = NULL;
+    if (!pg_exec(c, partitions_sql, 2, p, &r, err))
+        return false;
+    *n = pg_nrows(r);
+    *out = arena_alloc(arena, sizeof **out * (size_t)(*n + 1));
+    for (int i = 0; i < *n; i++) {
+        PartInfo *pi = &(*out)[i];
+        pi->schema = arena_strdup(arena, pg_get(r, i, 0));
+        pi->name = arena_strdup(arena, pg_get(r, i, 1));
+        pi->bound = arena_strdup(arena, pg_get(r, i, 2));
+        pi->is_default = !strcmp(pg_get(r, i, 3), "t");
+        pi->from = arena_strdup(arena, pg_get(r, i, 4));
+        pi->to = arena_strdup(arena, pg_get(r, i, 5));
+        pi->relkind = pg_get(r, i, 6)[0];
+        pi->reltuples = strtod(pg_get(r, i, 7), NULL);
+        pi->bytes = pg_get_int(r, i, 8);
+        pi->tablespace = arena_strdup(arena, pg_get(r, i, 9));
+    }
+    pg_result_free(r);
+    return true;
+}
+
+bool catalog_partition_bound(PgConn *c, const char *schema, const char *name, Arena *arena, const char **bound,
+                             Err *err)
+{
+    const char *p[2] = {schema, name};
+    PgResult *r = NULL;
+    if (!pg_exec(c,
+                 "SELECT coalesce(pg_catalog.pg_get_expr(c.relpartbound, c.oid), '') FROM pg_catalog.pg_class c "
+                 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+                 2, p, &r, err))
+        return false;
+    *bound = arena_strdup(arena, pg_nrows(r) ? pg_get(r, 0, 0) : "");
+    pg_result_free(r);
+    return true;
+}
+
+bool catalog_relation_exists(PgConn *c, const char *schema, const char *name, bool *exists, Err *err)
+{
+    const char *p[2] = {schema, name};
+    PgResult *r = NULL;
+    if (!pg_exec(c,
+                 "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                 "ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2)",
+                 2, p, &r, err))
+        return false;
+    *exists = !strcmp(pg_get(r, 0, 0), "t");
+    pg_result_free(r);
+    return true;
+}
+
+bool catalog_relation_empty(PgConn *c, const char *schema, const char *name, bool *empty, Err *err)
+{
+    Buf q = {0};
+    buf_append(&q, "SELECT NOT EXISTS (SELECT 1 FROM ");
+    quote_qualified(&q, schema, name);
+    buf_append(&q, ")");
+    PgResult *r = NULL;
+    bool ok = pg_exec(c, buf_str(&q), 0, NULL, &r, err);
+    if (ok)
+        *empty = !strcmp(pg_get(r, 0, 0), "t");
+    pg_result_free(r);
+    buf_free(&q);
+    return ok;
+}
+
+bool catalog_count_rows(PgConn *c, const char *schema, const char *name, int64_t *count, Err *err)
+{
+    Buf q = {0};
+    buf_append(&q, "SELECT count(*) FROM ");
+    quote_qualified(&q, schema, name);
+    PgResult *r = NULL;
+    bool ok = pg_exec(c, buf_str(&q), 0, NULL, &r, err);
+    if (ok)
+        *count = pg_get_int(r, 0, 0);
+    pg_result_free(r);
+    buf_free(&q);
+    return ok;
+}
+
+bool catalog_now_in_zone(PgConn *c, const char *tz, Arena *arena, const char **now, Err *err)
+{
+    const char *p[1] = {tz};
+    PgResult *r = NULL;
+    if (!pg_exec(c, "SELECT to_char(now() AT TIME ZONE $1, 'YYYY-MM-DD HH24')", 1, p, &r, err))
+        return false;
+    *now = arena_strdup(arena, pg_get(r, 0, 0));
+    pg_result_free(r);
+    return true;
+}
+
+bool catalog_key_range(PgConn *c, const char *schema, const char *table, const char *column, const char *tz,
+                       bool integer_key, Arena *arena, const char **min, const char **max, Err *err)
+{
+    const char *type = "";
+    if (!catalog_column_type(c, schema, table, column, arena, &type, err))
+        return false;
+    Buf col = {0}, q = {0};
+    quote_ident(&col, column);
+    int nparams = 0;
+    if (integer_key)
+        buf_printf(&q, "SELECT min(%s)::text, max(%s)::text FROM ", buf_str(&col), buf_str(&col));
+    else if (!strcmp(type, "timestamp with time zone")) {
+        /* wall clock in the policy's zone */
+        buf_printf(&q,
+                   "SELECT to_char(min(%s) AT TIME ZONE $1, 'YYYY-MM-DD HH24'), "
+                   "to_char(max(%s) AT TIME ZONE $1, 'YYYY-MM-DD HH24') FROM ",
+                   buf_str(&col), buf_str(&col));
+        nparams = 1;
+    } else
+        buf_printf(&q,
+                   "SELECT to_char(min(%s)::timestamp, 'YYYY-MM-DD HH24'), "
+                   "to_char(max(%s)::timestamp, 'YYYY-MM-DD HH24') FROM ",
+                   buf_str(&col), buf_str(&col));
+    quote_qualified(&q, schema, table);
+    const char *p[1] = {tz};
+    PgResult *r = NULL;
+    bool ok = pg_exec(c, buf_str(&q), nparams, p, &r, err);
+    if (ok) {
+        *min = arena_strdup(arena, pg_get(r, 0, 0));
+        *max = arena_strdup(arena, pg_get(r, 0, 1));
+    }
+    pg_result_free(r);
+    buf_free(&col);
+    buf_free(&q);
+    return ok;
+}
+
+bool catalog_index_info(PgConn *c, const char *schema, const char *name, Arena *arena, IndexInfo *out, Err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->table = out->using = out->parent = "";
+    const char *p[2] = {schema, name};
+    PgResult *r = NULL;
+    if (!pg_exec(c,
+                 "SELECT x.indisvalid, c.relkind = 'I', x.indisunique, "
+                 "pg_catalog.format('%s.%s', tn.nspname, t.relname), "
+                 "coalesce(substring(pg_catalog.pg_get_indexdef(c.oid) from ' USING (.*)$'), ''), "
+                 "coalesce((SELECT pg_catalog.format('%s.%s', pn.nspname, pc.relname) FROM pg_catalog.pg_inherits h "
+                 "JOIN pg_catalog.pg_class pc ON pc.oid = h.inhparent "
+                 "JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE h.inhrelid = c.oid), '') "
+                 "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                 "JOIN pg_catalog.pg_index x ON x.indexrelid = c.oid "
+                 "JOIN pg_catalog.pg_class t ON t.oid = x.indrelid "
+                 "JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace "
+                 "WHERE n.nspname = $1 AND c.relname = $2",
+                 2, p, &r, err))
+        return false;
+    if (pg_nrows(r) == 1) {
+        out->exists = true;
+        out->valid = !strcmp(pg_get(r, 0, 0), "t");
+        out->partitioned = !strcmp(pg_get(r, 0, 1), "t");
+        out->unique = !strcmp(pg_get(r, 0, 2), "t");
+        out->table = arena_strdup(arena, pg_get(r, 0, 3));
+        out->using = arena_strdup(arena, pg_get(r, 0, 4));
+        out->parent = arena_strdup(arena, pg_get(r, 0, 5));
+    }
+    pg_result_free(r);
+    return true;
+}
+
+bool catalog_attached_index(PgConn *c, const char *schema, const char *part, const char *parent_schema,
+                            const char *parent_index, Arena *arena, const char **name, bool *valid, Err *err)
+{
+    const char *p[4] = {schema, part, parent_schema, parent_index};
+    PgResult *r = NULL;
+    if (!pg_exec(c,
+                 "SELECT ci.relname, x.indisvalid FROM pg_catalog.pg_inherits h "
+                 "JOIN pg_catalog.pg_class ci ON ci.oid = h.inhrelid "
+                 "JOIN pg_catalog.pg_index x ON x.indexrelid = ci.oid "
+                 "WHERE h.inhparent = pg_catalog.to_regclass(pg_catalog.format('%I.%I', $3::text, $4::text)) "
+                 "AND x.indrelid = pg_catalog.to_regclass(pg_catalog.format('%I.%I', $1::text, $2::text))",
+                 4, p, &r, err))
+        return false;
+    *name = arena_strdup(arena, pg_nrows(r) ? pg_get(r, 0, 0) : "");
+    *valid = pg_nrows(r) && !strcmp(pg_get(r, 0, 1), "t");
+    pg_result_free(r);
+    return true;
+}
+
+bool catalog_lock_holders(PgConn *c, const char *schema, const char *table, Arena *arena, const char **who, Err *err)
+{
+    const char *p[2] = {schema, table};
+    PgResult *r = NULL;
+    if (!pg_exec(c,
+                 "WITH rels AS (SELECT relid FROM pg_catalog.pg_partition_tree("
+                 " pg_catalog.to_regclass(pg_catalog.format('%I.%I', $1::text, $2::text)))) "
+                 "SELECT coalesce(string_agg(DISTINCT pg_catalog.format("
+                 "'pid %s holds %s on %s (application \"%s\", client %s, %s since %s, query: %s)', "
+                 "l.pid, l.mode, l.relation::regclass, coalesce(a.application_name, ''), "
+                 "coalesce(host(a.client_addr), 'local socket'), coalesce(a.state, '?'), "
+                 "to_char(a.state_change, 'YYYY-MM-DD HH24:MI:SS TZ'), "
+                 "left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 80)), '; '), '') "
+                 "FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+                 "WHERE l.relation IN (SELECT relid FROM rels) AND l.granted "
+                 "AND l.pid <> pg_catalog.pg_backend_pid()",
+                 2, p, &r, err))
+        return false;
+    *who = arena_strdup(arena, pg_get(r, 0, 0));
+    pg_result_free(r);
+    return true;
+}
+
+void catalog_sql_create_index(Buf *b, bool unique, bool concurrently, const char *index, bool only, const char *schema,
+                              const char *table, const char *using)
+{
+    buf_printf(b, "CREATE %sINDEX %sIF NOT EXISTS ", unique ? "UNIQUE " : "", concurrently ? "CONCURRENTLY " : "");
+    quote_ident(b, index);
+    buf_append(b, only ? " ON ONLY " : " ON ");
+    quote_qualified(b, schema, table);
+    buf_printf(b, " USING %s", using);
+}
+
+void catalog_sql_attach_index(Buf *b, const char *parent_schema, const char *parent_index, const char *schema,
+                              const char *index)
+{
+    buf_append(b, "ALTER INDEX ");
+    quote_qualified(b, parent_schema, parent_index);
+    buf_append(b, " ATTACH PARTITION ");
+    quote_qualified(b, schema, index);
+}
+
+void catalog_sql_drop_index(Buf *b, bool concurrently, const char *schema, const char *index)
+{
+    buf_printf(b, "DROP INDEX %sIF EXISTS ", concurrently ? "CONCURRENTLY " : "");
+    quote_qualified(b, schema, index);
+}
+
+void catalog_sql_drop_table(Buf *b, const char *schema, const char *table)
+{
+    buf_append(b, "DROP TABLE IF EXISTS ");
+    quote_qualified(b, schema, table);
+}

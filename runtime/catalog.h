@@ -1,0 +1,106 @@
+/* catalog.h: the runtime's questions to PostgreSQL's catalogs (tables,
+ * partitions, bounds, indexes, locks, the server clock) and the few
+ * statements it builds itself (partition index DDL, drops).  Every such
+ * query lives in catalog.c; the ledger's own in ledger.c. */
+#ifndef PARTMIG_CATALOG_H
+#define PARTMIG_CATALOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/arena.h"
+#include "../common/buf.h"
+#include "../common/err.h"
+#include "pg.h"
+
+/* Session settings every runtime command uses: warnings only (no NOTICE
+ * chatter from IF NOT EXISTS), TimeZone UTC (bounds read back the same way
+ * every time). */
+bool catalog_session_setup(PgConn *c, Err *err);
+
+typedef struct TableInfo {
+    bool exists;
+    char relkind;         /* 'r' plain, 'p' partitioned, other */
+    char strategy;        /* partitioned: 'r' range, 'l' list, 'h' hash */
+    const char *key;      /* partitioned: key column list "created_at" ("" otherwise) */
+    const char *key_type; /* partitioned: format_type of the first key column */
+    bool is_partition;    /* the table is itself a partition */
+} TableInfo;
+
+/* What SCHEMA.TABLE is (owned by ARENA). */
+bool catalog_table_info(PgConn *c, const char *schema, const char *table, Arena *arena, TableInfo *out, Err *err);
+
+/* Type of COLUMN of SCHEMA.TABLE ("" when absent). */
+bool catalog_column_type(PgConn *c, const char *schema, const char *table, const char *column, Arena *arena,
+                         const char **type, Err *err);
+
+typedef struct PartInfo {
+    const char *schema, *name;
+    const char *bound; /* pg_get_expr(relpartbound) */
+    bool is_default;
+    const char *from, *to;  /* range bounds as text (unquoted), "" otherwise */
+    char relkind;           /* 'r' or 'p' (sub-partitioned) */
+    double reltuples;       /* -1 when never analyzed */
+    int64_t bytes;          /* pg_total_relation_size */
+    const char *tablespace; /* "pg_default" when none */
+} PartInfo;
+
+/* Direct partitions of SCHEMA.TABLE, range ones ordered by lower bound. */
+bool catalog_partitions(PgConn *c, const char *schema, const char *table, Arena *arena, PartInfo **out, int *n,
+                        Err *err);
+
+/* Bound of one partition ("" when it is not a partition or absent). */
+bool catalog_partition_bound(PgConn *c, const char *schema, const char *name, Arena *arena, const char **bound,
+                             Err *err);
+
+/* Whether a relation SCHEMA.NAME exists. */
+bool catalog_relation_exists(PgConn *c, const char *schema, const char *name, bool *exists, Err *err);
+
+/* Whether SCHEMA.NAME holds no row (reads one row at most). */
+bool catalog_relation_empty(PgConn *c, const char *schema, const char *name, bool *empty, Err *err);
+
+/* Exact row count of SCHEMA.NAME. */
+bool catalog_count_rows(PgConn *c, const char *schema, const char *name, int64_t *count, Err *err);
+
+/* The server's wall clock in zone TZ: "YYYY-MM-DD HH24" (owned by ARENA).
+ * Errors (unknown zone): PM_EDB with the server's message. */
+bool catalog_now_in_zone(PgConn *c, const char *tz, Arena *arena, const char **now, Err *err);
+
+/* Smallest and largest COLUMN of SCHEMA.TABLE: time keys as wall-clock
+ * "YYYY-MM-DD HH24" in TZ, integers as text; "" when the table is empty. */
+bool catalog_key_range(PgConn *c, const char *schema, const char *table, const char *column, const char *tz,
+                       bool integer_key, Arena *arena, const char **min, const char **max, Err *err);
+
+typedef struct IndexInfo {
+    bool exists;
+    bool valid;
+    bool partitioned; /* an index on a partitioned table */
+    bool unique;
+    const char *table;  /* table it is on, "" when absent */
+    const char *using;  /* pg_get_indexdef from "USING ..." on: "btree (tenant_id)" */
+    const char *parent; /* the index it is attached to, "" when none */
+} IndexInfo;
+
+/* About index SCHEMA.NAME (owned by ARENA). */
+bool catalog_index_info(PgConn *c, const char *schema, const char *name, Arena *arena, IndexInfo *out, Err *err);
+
+/* For partition SCHEMA.PART: the index attached to PARENT_SCHEMA.PARENT_INDEX
+ * (its name, or "" when none) and whether it is valid. */
+bool catalog_attached_index(PgConn *c, const char *schema, const char *part, const char *parent_schema,
+                            const char *parent_index, Arena *arena, const char **name, bool *valid, Err *err);
+
+/* Sessions holding (or waiting for) locks on SCHEMA.TABLE or its partitions,
+ * other than C's: "pid 42 holds AccessShareLock on public.t (application
+ * \"psql\", state idle in transaction since ..., query ...)"; "" when none. */
+bool catalog_lock_holders(PgConn *c, const char *schema, const char *table, Arena *arena, const char **who, Err *err);
+
+/* Statements the runtime builds itself (text only; no connection).  Names
+ * are always quoted; USING is pg_get_indexdef's tail ("btree (tenant_id)"). */
+void catalog_sql_create_index(Buf *b, bool unique, bool concurrently, const char *index, bool only, const char *schema,
+                              const char *table, const char *using);
+void catalog_sql_attach_index(Buf *b, const char *parent_schema, const char *parent_index, const char *schema,
+                              const char *index);
+void catalog_sql_drop_index(Buf *b, bool concurrently, const char *schema, const char *index);
+void catalog_sql_drop_table(Buf *b, const char *schema, const char *table);
+
+#endif

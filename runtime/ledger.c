@@ -1,0 +1,387 @@
+/* ledger.c: the partmig schema -- its DDL and every query on its tables. */
+#include "ledger.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert.h"
+
+/* The runner lock's two-int advisory key: 'part' and 'mig1'. */
+#define LOCK_KEY1 "1885434484"
+#define LOCK_KEY2 "1835624241"
+
+static const char *const ledger_ddl =
+    "CREATE SCHEMA IF NOT EXISTS partmig;\n"
+    "CREATE TABLE IF NOT EXISTS partmig.meta (\n"
+    "  key text PRIMARY KEY,\n"
+    "  value text NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS partmig.migrations (\n"
+    "  version integer PRIMARY KEY,\n"
+    "  name text NOT NULL,\n"
+    "  checksum text NOT NULL,\n"
+    "  state text NOT NULL CHECK (state IN ('applied', 'running', 'failed', 'rolled_back')),\n"
+    "  started_at timestamptz,\n"
+    "  finished_at timestamptz,\n"
+    "  duration_ms bigint,\n"
+    "  applied_by text NOT NULL DEFAULT current_user);\n"
+    "CREATE TABLE IF NOT EXISTS partmig.steps (\n"
+    "  version integer NOT NULL REFERENCES partmig.migrations ON DELETE CASCADE,\n"
+    "  step integer NOT NULL,\n"
+    "  action text NOT NULL,\n"
+    "  title text,\n"
+    "  state text NOT NULL CHECK (state IN ('running', 'done', 'failed', 'rolled_back')),\n"
+    "  attempts integer NOT NULL DEFAULT 0,\n"
+    "  started_at timestamptz,\n"
+    "  finished_at timestamptz,\n"
+    "  duration_ms bigint,\n"
+    "  detail jsonb NOT NULL DEFAULT '{}',\n"
+    "  error text,\n"
+    "  PRIMARY KEY (version, step));\n"
+    "CREATE TABLE IF NOT EXISTS partmig.step_objects (\n"
+    "  version integer NOT NULL,\n"
+    "  step integer NOT NULL,\n"
+    "  kind text NOT NULL CHECK (kind IN ('partition', 'index')),\n"
+    "  schema_name text NOT NULL,\n"
+    "  object_name text NOT NULL,\n"
+    "  bound text NOT NULL DEFAULT '',\n"
+    "  PRIMARY KEY (version, step, kind, schema_name, object_name),\n"
+    "  FOREIGN KEY (version, step) REFERENCES partmig.steps ON DELETE CASCADE);\n"
+    "CREATE TABLE IF NOT EXISTS partmig.policies (\n"
+    "  table_name text PRIMARY KEY,\n"
+    "  policy jsonb NOT NULL,\n"
+    "  version integer NOT NULL,\n"
+    "  registered_at timestamptz NOT NULL DEFAULT now());\n";
+
+static void itoa_buf(char *b, size_t n, int v)
+{
+    snprintf(b, n, "%d", v);
+}
+
+bool ledger_exists(PgConn *c, bool *exists, Err *err)
+{
+    PgResult *r = NULL;
+    if (!pg_exec(c, "SELECT pg_catalog.to_regclass('partmig.migrations') IS NOT NULL", 0, NULL, &r, err))
+        return false;
+    *exists = !strcmp(pg_get(r, 0, 0), "t");
+    pg_result_free(r);
+    return true;
+}
+
+bool ledger_ensure(PgConn *c, const char *lock_timeout, Err *err)
+{
+    bool ok = false;
+    const char *p[1] = {lock_timeout ? lock_timeout : "5s"};
+    if (!pg_run(c, "BEGIN", err))
+        return false;
+    if (!pg_exec(c, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", 1, p, NULL, err))
+        goto done;
+    if (!pg_exec_script(c, ledger_ddl, err))
+        goto done;
+    const char *conv = convert_ledger_ddl();
+    if (conv && *conv && !pg_exec_script(c, conv, err))
+        goto done;
+    const char *v[1] = {LEDGER_VERSION};
+    if (!pg_exec(c,
+                 "INSERT INTO partmig.meta (key, value) VALUES ('ledger_version', $1) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE partmig.meta.value <> excluded.value",
+                 1, v, NULL, err))
+        goto done;
+    ok = pg_run(c, "COMMIT", err);
+done:
+    if (!ok) {
+        Err ignored;
+        pg_run(c, "ROLLBACK", &ignored);
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        err_set(err, PM_EDB, "cannot create the ledger (schema \"partmig\"): %s", msg);
+        err_hint(err, "the user needs CREATE on the database; run \"partmig apply\" again once fixed");
+    }
+    return ok;
+}
+
+bool ledger_load(PgConn *c, Arena *arena, Ledger *l, Err *err)
+{
+    memset(l, 0, sizeof *l);
+    if (!ledger_exists(c, &l->exists, err))
+        return false;
+    if (!l->exists)
+        return true;
+    PgResult *r = NULL;
+    if (!pg_exec(c,
+                 "SELECT version, name, checksum, state, coalesce(finished_at::text, '') "
+                 "FROM partmig.migrations ORDER BY version",
+                 0, NULL, &r, err))
+        return false;
+    l->nmigrations = pg_nrows(r);
+    l->migrations = arena_alloc(arena, sizeof *l->migrations * (size_t)(l->nmigrations + 1));
+    for (int i = 0; i < l->nmigrations; i++) {
+        LedgerMigration *m = &l->migrations[i];
+        m->version = (int)pg_get_int(r, i, 0);
+        m->name = arena_strdup(arena, pg_get(r, i, 1));
+        m->checksum = arena_strdup(arena, pg_get(r, i, 2));
+        m->state = arena_strdup(arena, pg_get(r, i, 3));
+        m->finished_at = arena_strdup(arena, pg_get(r, i, 4));
+    }
+    pg_result_free(r);
+    if (!pg_exec(c,
+                 "SELECT version, step, action, coalesce(title, ''), state, coalesce(detail->>'mode', ''), attempts "
+                 "FROM partmig.steps ORDER BY version, step",
+                 0, NULL, &r, err))
+        return false;
+    l->nsteps = pg_nrows(r);
+    l->steps = arena_alloc(arena, sizeof *l->steps * (size_t)(l->nsteps + 1));
+    for (int i = 0; i < l->nsteps; i++) {
+        LedgerStep *s = &l->steps[i];
+        s->version = (int)pg_get_int(r, i, 0);
+        s->step = (int)pg_get_int(r, i, 1);
+        s->action = arena_strdup(arena, pg_get(r, i, 2));
+        s->title = arena_strdup(arena, pg_get(r, i, 3));
+        s->state = arena_strdup(arena, pg_get(r, i, 4));
+        s->mode = arena_strdup(arena, pg_get(r, i, 5));
+        s->attempts = (int)pg_get_int(r, i, 6);
+    }
+    pg_result_free(r);
+    return true;
+}
+
+const LedgerMigration *ledger_migration(const Ledger *l, int version)
+{
+    for (int i = 0; i < l->nmigrations; i++)
+        if (l->migrations[i].version == version)
+            return &l->migrations[i];
+    return NULL;
+}
+
+const LedgerStep *ledger_step(const Ledger *l, int version, int step)
+{
+    for (int i = 0; i < l->nsteps; i++)
+        if (l->steps[i].version == version && l->steps[i].step == step)
+            return &l->steps[i];
+    return NULL;
+}
+
+bool ledger_objects(PgConn *c, int version, int step, Arena *arena, LedgerObject **out, int *n, Err *err)
+{
+    char v[16], s[16];
+    itoa_buf(v, sizeof v, version);
+    itoa_buf(s, sizeof s, step);
+    const char *p[2] = {v, s};
+    PgResult *r = NULL;
+    if (!pg_exec(c,
+                 "SELECT version, step, kind, schema_name, object_name, bound FROM partmig.step_objects "
+                 "WHERE ($1::int = 0 OR version = $1::int) AND ($2::int = 0 OR step = $2::int) "
+                 "ORDER BY version, step, kind, schema_name, object_name",
+                 2, p, &r, err))
+        return false;
+    *n = pg_nrows(r);
+    *out = arena_alloc(arena, sizeof **out * (size_t)(*n + 1));
+    for (int i = 0; i < *n; i++) {
+        LedgerObject *o = &(*out)[i];
+        o->version = (int)pg_get_int(r, i, 0);
+        o->step = (int)pg_get_int(r, i, 1);
+        o->kind = arena_strdup(arena, pg_get(r, i, 2));
+        o->schema = arena_strdup(arena, pg_get(r, i, 3));
+        o->name = arena_strdup(arena, pg_get(r, i, 4));
+        o->bound = arena_strdup(arena, pg_get(r, i, 5));
+    }
+    pg_result_free(r);
+    return true;
+}
+
+bool ledger_migration_start(PgConn *c, int version, const char *name, const char *checksum, Err *err)
+{
+    char v[16];
+    itoa_buf(v, sizeof v, version);
+    const char *p[3] = {v, name, checksum};
+    return pg_exec(c,
+                   "INSERT INTO partmig.migrations (version, name, checksum, state, started_at) "
+                   "VALUES ($1::int, $2, $3, 'running', clock_timestamp()) "
+                   "ON CONFLICT (version) DO UPDATE SET name = excluded.name, checksum = excluded.checksum, "
+                   "state = 'running', finished_at = NULL, duration_ms = NULL, "
+                   "started_at = CASE WHEN partmig.migrations.state IN ('running', 'failed') "
+                   "THEN partmig.migrations.started_at ELSE excluded.started_at END",
+                   3, p, NULL, err);
+}
+
+bool ledger_migration_finish(PgConn *c, int version, const char *state, Err *err)
+{
+    char v[16];
+    itoa_buf(v, sizeof v, version);
+    const char *p[2] = {v, state};
+    return pg_exec(c,
+                   "UPDATE partmig.migrations SET state = $2, finished_at = clock_timestamp(), "
+                   "duration_ms = (extract(epoch FROM clock_timestamp() - coalesce(started_at, clock_timestamp())) "
+                   "* 1000)::bigint WHERE version = $1::int",
+                   2, p, NULL, err);
+}
+
+bool ledger_step_record(PgConn *c, int version, int step, const char *action, const char *title, const char *state,
+                        const char *mode, const char *error, Err *err)
+{
+    char v[16], s[16];
+    itoa_buf(v, sizeof v, version);
+    itoa_buf(s, sizeof s, step);
+    const char *p[7] = {v, s, action, title ? title : "", state, mode, error};
+    /* started_at: now() is the transaction's start, which is the step's
+     * start for transactional steps (running and done in one transaction) */
+    return pg_exec(c,
+                   "INSERT INTO partmig.steps AS s (version, step, action, title, state, attempts, started_at, "
+                   "finished_at, duration_ms, detail, error) "
+                   "VALUES ($1::int, $2::int, $3, $4, $5, 1, now(), "
+                   "CASE WHEN $5 <> 'running' THEN clock_timestamp() END, "
+                   "CASE WHEN $5 <> 'running' THEN (extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint END, "
+                   "CASE WHEN $6::text IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('mode', $6::text) END, $7) "
+                   "ON CONFLICT (version, step) DO UPDATE SET action = excluded.action, title = excluded.title, "
+                   "state = excluded.state, attempts = s.attempts + (excluded.state = 'running')::int, "
+                   "started_at = CASE WHEN excluded.state = 'running' AND s.state <> 'running' THEN now() "
+                   "ELSE s.started_at END, "
+                   "finished_at = CASE WHEN excluded.state = 'running' THEN NULL "
+                   "WHEN excluded.state = 'rolled_back' THEN s.finished_at ELSE clock_timestamp() END, "
+                   "duration_ms = CASE WHEN excluded.state = 'running' THEN NULL "
+                   "WHEN excluded.state = 'rolled_back' THEN s.duration_ms "
+                   "ELSE (extract(epoch FROM clock_timestamp() - s.started_at) * 1000)::bigint END, "
+                   "detail = CASE WHEN $6::text IS NULL THEN s.detail "
+                   "ELSE s.detail || jsonb_build_object('mode', $6::text) END, "
+                   "error = excluded.error",
+                   7, p, NULL, err);
+}
+
+bool ledger_object_add(PgConn *c, int version, int step, const char *kind, const char *schema, const char *name,
+                       const char *bound, Err *err)
+{
+    char v[16], s[16];
+    itoa_buf(v, sizeof v, version);
+    itoa_buf(s, sizeof s, step);
+    const char *p[6] = {v, s, kind, schema, name, bound ? bound : ""};
+    return pg_exec(c,
+                   "INSERT INTO partmig.step_objects (version, step, kind, schema_name, object_name, bound) "
+                   "VALUES ($1::int, $2::int, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                   6, p, NULL, err);
+}
+
+bool ledger_objects_clear(PgConn *c, int version, int step, Err *err)
+{
+    char v[16], s[16];
+    itoa_buf(v, sizeof v, version);
+    itoa_buf(s, sizeof s, step);
+    const char *p[2] = {v, s};
+    return pg_exec(c, "DELETE FROM partmig.step_objects WHERE version = $1::int AND step = $2::int", 2, p, NULL, err);
+}
+
+/* Keep TABLE's current registration in VERSION:STEP's detail. */
+static bool keep_previous(PgConn *c, const char *v, const char *s, const char *table, Err *err)
+{
+    const char *p[3] = {v, s, table};
+    return pg_exec(c,
+                   "UPDATE partmig.steps SET detail = detail || jsonb_build_object("
+                   "'previous', (SELECT policy FROM partmig.policies WHERE table_name = $3), "
+                   "'previous_version', (SELECT version FROM partmig.policies WHERE table_name = $3)) "
+                   "WHERE version = $1::int AND step = $2::int",
+                   3, p, NULL, err);
+}
+
+bool ledger_policy_register(PgConn *c, int version, int step, const char *table, const char *policy_json, Err *err)
+{
+    char v[16], s[16];
+    itoa_buf(v, sizeof v, version);
+    itoa_buf(s, sizeof s, step);
+    if (!keep_previous(c, v, s, table, err))
+        return false;
+    const char *p[3] = {table, policy_json, v};
+    return pg_exec(c,
+                   "INSERT INTO partmig.policies (table_name, policy, version) VALUES ($1, $2::jsonb, $3::int) "
+                   "ON CONFLICT (table_name) DO UPDATE SET policy = excluded.policy, version = excluded.version, "
+                   "registered_at = now()",
+                   3, p, NULL, err);
+}
+
+bool ledger_policy_unregister(PgConn *c, int version, int step, const char *table, Err *err)
+{
+    char v[16], s[16];
+    itoa_buf(v, sizeof v, version);
+    itoa_buf(s, sizeof s, step);
+    if (!keep_previous(c, v, s, table, err))
+        return false;
+    const char *p[1] = {table};
+    return pg_exec(c, "DELETE FROM partmig.policies WHERE table_name = $1", 1, p, NULL, err);
+}
+
+bool ledger_policy_restore(PgConn *c, int version, int step, const char *table, Err *err)
+{
+    char v[16], s[16];
+    itoa_buf(v, sizeof v, version);
+    itoa_buf(s, sizeof s, step);
+    const char *p[3] = {v, s, table};
+    if (!pg_exec(c,
+                 "DELETE FROM partmig.policies WHERE table_name = $3 AND NOT EXISTS (SELECT 1 FROM partmig.steps "
+                 "WHERE version = $1::int AND step = $2::int AND jsonb_typeof(detail->'previous') = 'object')",
+                 3, p, NULL, err))
+        return false;
+    return pg_exec(c,
+                   "INSERT INTO partmig.policies (table_name, policy, version) "
+                   "SELECT $3, detail->'previous', (detail->>'previous_version')::int FROM partmig.steps "
+                   "WHERE version = $1::int AND step = $2::int AND jsonb_typeof(detail->'previous') = 'object' "
+                   "ON CONFLICT (table_name) DO UPDATE SET policy = excluded.policy, version = excluded.version, "
+                   "registered_at = now()",
+                   3, p, NULL, err);
+}
+
+bool ledger_policy_get(PgConn *c, const char *table, Arena *arena, const char **json, Err *err)
+{
+    const char *p[1] = {table};
+    PgResult *r = NULL;
+    if (!pg_exec(c, "SELECT policy::text FROM partmig.policies WHERE table_name = $1", 1, p, &r, err))
+        return false;
+    *json = arena_strdup(arena, pg_nrows(r) ? pg_get(r, 0, 0) : "");
+    pg_result_free(r);
+    return true;
+}
+
+bool ledger_policies(PgConn *c, Arena *arena, const char ***tables, const char ***jsons, int *n, Err *err)
+{
+    PgResult *r = NULL;
+    if (!pg_exec(c, "SELECT table_name, policy::text FROM partmig.policies ORDER BY table_name", 0, NULL, &r, err))
+        return false;
+    *n = pg_nrows(r);
+    *tables = arena_alloc(arena, sizeof **tables * (size_t)(*n + 1));
+    *jsons = arena_alloc(arena, sizeof **jsons * (size_t)(*n + 1));
+    for (int i = 0; i < *n; i++) {
+        (*tables)[i] = arena_strdup(arena, pg_get(r, i, 0));
+        (*jsons)[i] = arena_strdup(arena, pg_get(r, i, 1));
+    }
+    pg_result_free(r);
+    return true;
+}
+
+bool ledger_try_lock(PgConn *c, bool *got, Err *err)
+{
+    PgResult *r = NULL;
+    if (!pg_exec(c, "SELECT pg_catalog.pg_try_advisory_lock(" LOCK_KEY1 ", " LOCK_KEY2 ")", 0, NULL, &r, err))
+        return false;
+    *got = !strcmp(pg_get(r, 0, 0), "t");
+    pg_result_free(r);
+    return true;
+}
+
+bool ledger_lock_holder(PgConn *c, Arena *arena, const char **who, Err *err)
+{
+    PgResult *r = NULL;
+    if (!pg_exec(c,
+                 "SELECT format('pid %s (application \"%s\", user \"%s\", client %s, connected since %s, %s)', "
+                 "l.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, '?'), "
+                 "coalesce(host(a.client_addr), 'local socket'), "
+                 "to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'), "
+                 "coalesce(a.state, 'unknown state') || coalesce(' since ' || to_char(a.state_change, "
+                 "'HH24:MI:SS'), '')) "
+                 "FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+                 "WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM "
+                 "pg_catalog.pg_database WHERE datname = current_database()) "
+                 "AND l.classid = " LOCK_KEY1 "::oid AND l.objid = " LOCK_KEY2 "::oid AND l.objsubid = 2 "
+                 "AND l.pid <> pg_catalog.pg_backend_pid() LIMIT 1",
+                 0, NULL, &r, err))
+        return false;
+    *who = arena_strdup(arena, pg_nrows(r) ? pg_get(r, 0, 0) : "");
+    pg_result_free(r);
+    return true;
+}

@@ -1,0 +1,103 @@
+/* ledger.h: partmig's own bookkeeping in the database (schema "partmig"):
+ * applied migrations, their steps, objects steps created, registered
+ * policies, and the one-runner advisory lock.  Every query on these tables
+ * lives in ledger.c; values always travel as parameters. */
+#ifndef PARTMIG_LEDGER_H
+#define PARTMIG_LEDGER_H
+
+#include <stdbool.h>
+
+#include "../common/arena.h"
+#include "../common/err.h"
+#include "pg.h"
+
+/* Version of the ledger schema this build creates (partmig.meta). */
+#define LEDGER_VERSION "1"
+
+typedef struct LedgerMigration {
+    int version;
+    const char *name, *checksum;
+    const char *state;       /* applied | running | failed | rolled_back */
+    const char *finished_at; /* "" when not finished */
+} LedgerMigration;
+
+typedef struct LedgerStep {
+    int version, step;
+    const char *action, *title;
+    const char *state; /* running | done | failed | rolled_back */
+    const char *mode;  /* detail->>'mode' ("created", "adopted", "converted", ...) or "" */
+    int attempts;
+} LedgerStep;
+
+/* An object a step created (for undo and verify). */
+typedef struct LedgerObject {
+    int version, step;
+    const char *kind; /* "partition" | "index" */
+    const char *schema, *name;
+    const char *bound; /* pg_get_expr(relpartbound) for partitions, else "" */
+} LedgerObject;
+
+typedef struct Ledger {
+    bool exists;
+    LedgerMigration *migrations; /* by version */
+    int nmigrations;
+    LedgerStep *steps; /* by version, step */
+    int nsteps;
+} Ledger;
+
+/* Whether schema partmig with its migrations table exists (changes nothing). */
+bool ledger_exists(PgConn *c, bool *exists, Err *err);
+
+/* Create or upgrade the ledger (idempotent DDL in one transaction, including
+ * the conversion's convert_ledger_ddl()) under LOCK_TIMEOUT ("5s"). */
+bool ledger_ensure(PgConn *c, const char *lock_timeout, Err *err);
+
+/* Read migrations and steps into *L (owned by ARENA); a missing ledger is an
+ * empty one with l->exists false. */
+bool ledger_load(PgConn *c, Arena *arena, Ledger *l, Err *err);
+const LedgerMigration *ledger_migration(const Ledger *l, int version);
+const LedgerStep *ledger_step(const Ledger *l, int version, int step);
+
+/* Objects recorded by VERSION:STEP (STEP 0: every step of VERSION; VERSION
+ * 0: every object), owned by ARENA. */
+bool ledger_objects(PgConn *c, int version, int step, Arena *arena, LedgerObject **out, int *n, Err *err);
+
+/* Upsert the migration row: state "running" (started_at kept when resuming). */
+bool ledger_migration_start(PgConn *c, int version, const char *name, const char *checksum, Err *err);
+/* Set the migration's final STATE ("applied", "failed", "rolled_back"). */
+bool ledger_migration_finish(PgConn *c, int version, const char *state, Err *err);
+
+/* Upsert a step row with STATE; MODE (or NULL: keep) goes to detail->>'mode',
+ * ERROR (or NULL) to the error column.  "running" bumps attempts and sets
+ * started_at; "done"/"failed"/"rolled_back" set finished_at and duration. */
+bool ledger_step_record(PgConn *c, int version, int step, const char *action, const char *title, const char *state,
+                        const char *mode, const char *error, Err *err);
+
+/* Remember that VERSION:STEP created an object (idempotent). */
+bool ledger_object_add(PgConn *c, int version, int step, const char *kind, const char *schema, const char *name,
+                       const char *bound, Err *err);
+/* Forget the objects of VERSION:STEP (after undoing it). */
+bool ledger_objects_clear(PgConn *c, int version, int step, Err *err);
+
+/* register: keep the previous registration of TABLE in the step's detail,
+ * then upsert POLICY_JSON.  Call inside the step's transaction after
+ * ledger_step_record(..., "running", ...). */
+bool ledger_policy_register(PgConn *c, int version, int step, const char *table, const char *policy_json, Err *err);
+/* unregister: same, then delete TABLE's registration. */
+bool ledger_policy_unregister(PgConn *c, int version, int step, const char *table, Err *err);
+/* Undo of register/unregister: restore the registration kept by VERSION:STEP
+ * (delete when there was none). */
+bool ledger_policy_restore(PgConn *c, int version, int step, const char *table, Err *err);
+/* The registered policy JSON of TABLE, "" when none (owned by ARENA). */
+bool ledger_policy_get(PgConn *c, const char *table, Arena *arena, const char **json, Err *err);
+/* Every registered table ("schema.table") and its policy JSON (owned by ARENA). */
+bool ledger_policies(PgConn *c, Arena *arena, const char ***tables, const char ***jsons, int *n, Err *err);
+
+/* The one-runner lock: a session-level advisory lock, tried without
+ * waiting (*GOT says whether it was taken). */
+bool ledger_try_lock(PgConn *c, bool *got, Err *err);
+/* Who holds the runner lock: "pid 123 (application \"partmig\", client
+ * 127.0.0.1, connected since ..., state ...)" or "" if nobody now. */
+bool ledger_lock_holder(PgConn *c, Arena *arena, const char **who, Err *err);
+
+#endif

@@ -1,0 +1,283 @@
+/* runner.c: options, connection, one-runner lock and backoff shared by the runtime commands. */
+#include "runner.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog.h"
+
+/* A non-negative integer option value, or -1. */
+static int parse_count(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < 0 || v > 1000000000)
+        return -1;
+    return (int)v;
+}
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "partmig: %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nhint: run \"partmig %s --help\"\n", cmd);
+    return PM_EINPUT;
+}
+
+int runner_parse(int argc, char **argv, unsigned allowed, const char *usage, RunOptions *o)
+{
+    static const struct option longs[] = {
+        {"dir", required_argument, NULL, 'd'},   {"db", required_argument, NULL, 'D'},
+        {"to", required_argument, NULL, 't'},    {"dry-run", no_argument, NULL, 'n'},
+        {"jobs", required_argument, NULL, 'j'},  {"batch-size", required_argument, NULL, 'b'},
+        {"sleep", required_argument, NULL, 's'}, {"wait", required_argument, NULL, 'w'},
+        {"json", no_argument, NULL, 'J'},        {"lock-retries", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    static const struct {
+        int opt;
+        unsigned bit;
+    } bits[] = {{'d', OPT_DIR},   {'D', OPT_DB},    {'t', OPT_TO},   {'n', OPT_DRY_RUN}, {'j', OPT_JOBS},
+                {'b', OPT_BATCH}, {'s', OPT_SLEEP}, {'w', OPT_WAIT}, {'J', OPT_JSON},    {'r', OPT_RETRIES}};
+    memset(o, 0, sizeof *o);
+    o->dir = "migrations";
+    o->lock_retries = 8;
+    const char *cmd = argv[0];
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":d:h", longs, NULL)) != -1) {
+        if (ch == 'h') {
+            fputs(usage, stdout);
+            return PM_OK;
+        }
+        if (ch == '?')
+            return usage_error(cmd, "unknown option \"%s\"", argv[optind - 1]);
+        if (ch == ':')
+            return usage_error(cmd, "option \"%s\" needs a value", argv[optind - 1]);
+        for (size_t i = 0; i < sizeof bits / sizeof *bits; i++)
+            if (bits[i].opt == ch && !(allowed & bits[i].bit))
+                return usage_error(cmd, "option \"%s\" does not apply here", argv[optind - 1]);
+        int v;
+        switch (ch) {
+        case 'd':
+            o->dir = optarg;
+            o->dir_given = true;
+            break;
+        case 'D': o->db = optarg; break;
+        case 'n': o->dry_run = true; break;
+        case 'J': o->json = true; break;
+        case 't': {
+            char *end;
+            long ver = strtol(optarg, &end, 10);
+            long step = 0;
+            if (*end == ':') {
+                char *e2;
+                step = strtol(end + 1, &e2, 10);
+                if (e2 == end + 1 || *e2 || step < 1)
+                    return usage_error(cmd, "--to \"%s\": expected VERSION or VERSION:STEP", optarg);
+            } else if (*end || end == optarg)
+                return usage_error(cmd, "--to \"%s\": expected VERSION or VERSION:STEP", optarg);
+            if (ver < 0 || ver > 9999)
+                return usage_error(cmd, "--to \"%s\": expected VERSION or VERSION:STEP", optarg);
+            o->to_given = true;
+            o->to_version = (int)ver;
+            o->to_step = (int)step;
+            break;
+        }
+        default:
+            v = parse_count(optarg);
+            if (v < 0 || ((ch == 'j' || ch == 'b' || ch == 'r') && v == 0))
+                return usage_error(cmd, "\"%s\": expected a positive number", optarg);
+            if (ch == 'j')
+                o->jobs = v;
+            else if (ch == 'b')
+                o->batch_size = v;
+            else if (ch == 's')
+                o->sleep_ms = v;
+            else if (ch == 'w')
+                o->wait_s = v;
+            else
+                o->lock_retries = v;
+        }
+    }
+    if (optind < argc)
+        return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+    return -1;
+}
+
+bool runner_connect(const RunOptions *o, PgConn **c, Err *err)
+{
+    *c = pg_connect(o->db, err);
+    if (!*c)
+        return false;
+    if (!catalog_session_setup(*c, err)) {
+        pg_close(*c);
+        *c = NULL;
+        return false;
+    }
+    return true;
+}
+
+double runner_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+bool runner_lock(PgConn *c, int wait_s, Arena *arena, Err *err)
+{
+    double deadline = runner_clock() + wait_s;
+    for (;;) {
+        bool got = false;
+        if (!ledger_try_lock(c, &got, err))
+            return false;
+        if (got)
+            return true;
+        if (runner_clock() >= deadline)
+            break;
+        sleep_ms(200);
+    }
+    const char *who = "";
+    if (!ledger_lock_holder(c, arena, &who, err))
+        return false;
+    err_set(err, PM_ELOCKED, "another partmig runner holds the lock: %s", *who ? who : "(it just finished)");
+    return err_hint(err,
+                    wait_s ? "it is still running after --wait %d s; try again when it is done"
+                           : "wait for it to finish, or pass --wait SECONDS",
+                    wait_s);
+}
+
+bool runner_check_applied(const MigDir *d, const Ledger *l, Err *err)
+{
+    for (int i = 0; i < l->nmigrations; i++) {
+        const LedgerMigration *m = &l->migrations[i];
+        if (!strcmp(m->state, "rolled_back"))
+            continue;
+        const MigFile *f = migdir_find(d, m->version);
+        if (!f) {
+            err_set(err, PM_EINPUT, "migration %04d_%s.sql is %s in the database but missing from \"%s\"", m->version,
+                    m->name, m->state, d->dir);
+            return err_hint(err, "restore it from version control (applied migrations are never deleted)");
+        }
+        if (strcmp(f->checksum, m->checksum) != 0) {
+            err_set(err, PM_EINPUT, "migration \"%s\" was changed after it was applied (checksum %.12s, ledger %.12s)",
+                    f->path, f->checksum, m->checksum);
+            return err_hint(err, "applied migrations are never edited: restore the file from version control "
+                                 "and put the change in a new version (\"partmig compile\")");
+        }
+    }
+    return true;
+}
+
+int runner_backoff(int attempt)
+{
+    static bool seeded;
+    if (!seeded) {
+        srand((unsigned)time(NULL) ^ (unsigned)getpid());
+        seeded = true;
+    }
+    long d = 200L << (attempt < 5 ? attempt - 1 : 4);
+    if (d > 5000)
+        d = 5000;
+    int ms = (int)(d / 2 + rand() % (d / 2 + 1));
+    sleep_ms(ms);
+    return ms;
+}
+
+void runner_split(const char *qualified, Arena *arena, const char **schema, const char **table)
+{
+    const char *dot = strchr(qualified, '.');
+    if (!dot) {
+        *schema = "public";
+        *table = arena_strdup(arena, qualified);
+        return;
+    }
+    *schema = arena_strndup(arena, qualified, (size_t)(dot - qualified));
+    *table = arena_strdup(arena, dot + 1);
+}
+
+static bool is_lock_timeout(PgConn *c)
+{
+    return !strcmp(pg_last_sqlstate(c), "55P03");
+}
+
+/* Turn the last lock timeout into the final error, naming who holds locks. */
+static bool lock_failure(PgConn *c, const char *lock_timeout, int tries, const char *label, const char *lock_what,
+                         const char *schema, const char *table, Err *err)
+{
+    Arena a = {0};
+    const char *who = "";
+    Err ignored;
+    if (table)
+        catalog_lock_holders(c, schema, table, &a, &who, &ignored);
+    err_set(err, PM_EDB, "%s: could not get %s after %d tries (lock_timeout %s each)", label,
+            lock_what && *lock_what ? lock_what : "its lock", tries, lock_timeout);
+    if (*who)
+        err_hint(err, "blocked by: %s; end or wait for that session, then run \"partmig apply\" again", who);
+    else
+        err_hint(err, "another session held a conflicting lock (it has gone now); run \"partmig apply\" again");
+    arena_free(&a);
+    return false;
+}
+
+bool runner_tx(PgConn *c, const char *lock_timeout, int tries, const char *label, const char *lock_what,
+               const char *schema, const char *table, RunnerTxBody body, void *ctx, Err *err)
+{
+    const char *p[1] = {lock_timeout};
+    for (int attempt = 1;; attempt++) {
+        bool ok = pg_run(c, "BEGIN", err) &&
+                  pg_exec(c, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", 1, p, NULL, err) &&
+                  body(ctx, err) && pg_run(c, "COMMIT", err);
+        if (ok)
+            return true;
+        bool timeout = is_lock_timeout(c);
+        if (pg_ok(c) && pg_in_transaction(c)) {
+            Err ignored;
+            pg_run(c, "ROLLBACK", &ignored);
+        }
+        if (!timeout)
+            return false;
+        if (attempt >= tries)
+            return lock_failure(c, lock_timeout, tries, label, lock_what, schema, table, err);
+        int ms = runner_backoff(attempt);
+        fprintf(stderr, "partmig: %s: lock timeout, retried after %d ms (try %d of %d)\n", label, ms, attempt + 1,
+                tries);
+    }
+}
+
+bool runner_stmt(PgConn *c, const char *lock_timeout, int tries, const char *label, const char *schema,
+                 const char *table, const char *sql, Err *err)
+{
+    const char *p[1] = {lock_timeout};
+    if (!pg_exec(c, "SELECT pg_catalog.set_config('lock_timeout', $1, false)", 1, p, NULL, err))
+        return false;
+    for (int attempt = 1;; attempt++) {
+        if (pg_exec_script(c, sql, err))
+            return true;
+        if (!is_lock_timeout(c))
+            return false;
+        if (attempt >= tries)
+            return lock_failure(c, lock_timeout, tries, label, NULL, schema, table, err);
+        int ms = runner_backoff(attempt);
+        fprintf(stderr, "partmig: %s: lock timeout, retried after %d ms (try %d of %d)\n", label, ms, attempt + 1,
+                tries);
+    }
+}
+
+int runner_fail(const Err *err)
+{
+    err_print(err);
+    return err->code ? err->code : PM_EDB;
+}

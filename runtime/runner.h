@@ -1,0 +1,91 @@
+/* runner.h: what the runtime commands share -- their command-line options,
+ * connecting, the one-runner lock, the ledger-vs-files checksum check, and
+ * the jittered backoff used when a lock cannot be had. */
+#ifndef PARTMIG_RUNNER_H
+#define PARTMIG_RUNNER_H
+
+#include <stdbool.h>
+
+#include "../common/arena.h"
+#include "../common/err.h"
+#include "ledger.h"
+#include "migdir.h"
+#include "pg.h"
+
+/* Options a command accepts (bits for runner_parse's ALLOWED). */
+enum {
+    OPT_DIR = 1 << 0,     /* -d DIR */
+    OPT_DB = 1 << 1,      /* --db URL */
+    OPT_TO = 1 << 2,      /* --to VERSION[:STEP] */
+    OPT_DRY_RUN = 1 << 3, /* --dry-run */
+    OPT_JOBS = 1 << 4,    /* --jobs N */
+    OPT_BATCH = 1 << 5,   /* --batch-size N */
+    OPT_SLEEP = 1 << 6,   /* --sleep MS */
+    OPT_WAIT = 1 << 7,    /* --wait SECONDS */
+    OPT_JSON = 1 << 8,    /* --json */
+    OPT_RETRIES = 1 << 9, /* --lock-retries N */
+};
+
+typedef struct RunOptions {
+    const char *dir; /* -d, default "migrations" */
+    bool dir_given;
+    const char *db; /* --db or NULL (PARTMIG_DATABASE_URL, PG* env) */
+    bool to_given;
+    int to_version; /* --to VERSION */
+    int to_step;    /* --to VERSION:STEP, 0 when absent */
+    bool dry_run;
+    bool json;
+    int jobs;       /* 0: the policy's */
+    int batch_size; /* 0: the policy's */
+    int sleep_ms;
+    int wait_s;       /* --wait, default 0 */
+    int lock_retries; /* tries per DDL statement on lock timeout, default 8 */
+} RunOptions;
+
+/* Parse ARGV (argv[0] is the subcommand) into *O.  Returns -1 to go on, or
+ * the exit code to return at once (after --help: 0; bad usage: 2, with the
+ * message printed).  USAGE is the command's help text. */
+int runner_parse(int argc, char **argv, unsigned allowed, const char *usage, RunOptions *o);
+
+/* Connect (pg_connect) and apply the runtime session settings. */
+bool runner_connect(const RunOptions *o, PgConn **c, Err *err);
+
+/* Take the one-runner lock, polling every 200 ms for up to WAIT_S seconds
+ * (never a blocking wait).  Failure: PM_ELOCKED naming the holder. */
+bool runner_lock(PgConn *c, int wait_s, Arena *arena, Err *err);
+
+/* Every migration the ledger knows as applied, running or failed must be in
+ * D with the same checksum.  Failure: PM_EINPUT naming the file. */
+bool runner_check_applied(const MigDir *d, const Ledger *l, Err *err);
+
+/* Sleep before try ATTEMPT+1 after a lock timeout: exponential from 200 ms,
+ * capped at 5 s, with full jitter in [d/2, d].  Returns the milliseconds slept. */
+int runner_backoff(int attempt);
+
+/* Monotonic seconds. */
+double runner_clock(void);
+
+/* The body of a transaction: true to commit. */
+typedef bool (*RunnerTxBody)(void *ctx, Err *err);
+
+/* Run BODY in BEGIN ... COMMIT with SET LOCAL lock_timeout = LOCK_TIMEOUT;
+ * on lock timeout (SQLSTATE 55P03) roll back, back off and retry, TRIES
+ * times in all; then fail (PM_EDB) naming LABEL, the lock LOCK_WHAT and the
+ * sessions holding locks on SCHEMA.TABLE (if given).  Any other error rolls
+ * back and fails at once. */
+bool runner_tx(PgConn *c, const char *lock_timeout, int tries, const char *label, const char *lock_what,
+               const char *schema, const char *table, RunnerTxBody body, void *ctx, Err *err);
+
+/* Run one statement SQL outside a transaction (CONCURRENTLY and friends)
+ * with lock_timeout and the same retries as runner_tx. */
+bool runner_stmt(PgConn *c, const char *lock_timeout, int tries, const char *label, const char *schema,
+                 const char *table, const char *sql, Err *err);
+
+/* Split "schema.table" (identifiers never contain dots) into ARENA strings;
+ * a bare name gets schema "public". */
+void runner_split(const char *qualified, Arena *arena, const char **schema, const char **table);
+
+/* Print ERR and return its exit code. */
+int runner_fail(const Err *err);
+
+#endif
