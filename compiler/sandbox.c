@@ -61,6 +61,10 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     Sandbox *sb = sandbox_of(L);
     sb->instructions += HOOK_EVERY;
     if (sb->instructions > INSTRUCTION_LIMIT) {
+        /* from now on every instruction fails, so a policy's own pcall
+         * cannot swallow the error and carry on */
+        if (!sb->timed_out)
+            lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
         sb->timed_out = true;
         luaL_error(L, "policy took too long (more than %d million instructions)", (int)(INSTRUCTION_LIMIT / 1000000));
     }
