@@ -69,6 +69,14 @@ typedef struct Lint {
     NameSet archived;      /* tables whose rows were copied elsewhere in this file */
 } Lint;
 
+/* Known-partitioned tables carried from file to file of one directory (in
+ * name order, as they are applied): a table partitioned by 0001 still is in
+ * 0002.  Nothing else carries: a table created by 0001 may hold data by 0002. */
+typedef struct Carry {
+    Arena arena;
+    NameSet partitioned;
+} Carry;
+
 /* ---- small helpers over the JSON parse tree ---- */
 
 static json_t *get(json_t *obj, const char *key)
@@ -142,17 +150,23 @@ static bool set_has(const NameSet *s, TableName t)
     return false;
 }
 
-static void set_add(Lint *l, NameSet *s, TableName t)
+/* Add T to S, copying the names into ARENA. */
+static void set_add_in(Arena *arena, NameSet *s, TableName t)
 {
     if (!t.name || set_has(s, t))
         return;
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 16;
-        s->items = arena_grow(l->arena, s->items, (size_t)s->n, (size_t)s->cap, sizeof *s->items);
+        s->items = arena_grow(arena, s->items, (size_t)s->n, (size_t)s->cap, sizeof *s->items);
     }
-    s->items[s->n].schema = t.schema ? arena_strdup(l->arena, t.schema) : NULL;
-    s->items[s->n].name = arena_strdup(l->arena, t.name);
+    s->items[s->n].schema = t.schema ? arena_strdup(arena, t.schema) : NULL;
+    s->items[s->n].name = arena_strdup(arena, t.name);
     s->n++;
+}
+
+static void set_add(Lint *l, NameSet *s, TableName t)
+{
+    set_add_in(l->arena, s, t);
 }
 
 /* "schema.table" of a partmig step line. */
@@ -258,7 +272,8 @@ static void need_lock_timeout(Lint *l, int line, const char *what, Ctx ctx)
     l->timeout_reported = true;
 }
 
-/* A lock_timeout value that is off: 0 in any unit, DEFAULT, RESET. */
+/* Does this SET give lock_timeout a non-zero value?  0 in any unit, DEFAULT
+ * and RESET switch it off. */
 static bool timeout_is_set(json_t *set_stmt)
 {
     const char *kind = get_str(set_stmt, "kind");
@@ -705,6 +720,18 @@ static void locate_steps(const char *text, int nsteps, int *sql_line, int *undo_
     }
 }
 
+/* The tables of a migration's policy lines: partmig manages them partitioned. */
+static void policy_tables(Lint *l, const Migration *m)
+{
+    for (int i = 0; i < m->npolicies; i++) {
+        json_error_t jerr;
+        json_t *policy = json_loads(m->policies[i], 0, &jerr);
+        TableName t = {get_str(policy, "schema"), get_str(policy, "table")};
+        set_add(l, &l->partitioned, t); /* copies the names; NULL name is ignored */
+        json_decref(policy);
+    }
+}
+
 static bool lint_migration(Lint *l)
 {
     Migration m;
@@ -715,6 +742,7 @@ static bool lint_migration(Lint *l)
         err_print(&err);
         return false;
     }
+    policy_tables(l, &m);
     if (m.lock_timeout && strtod(m.lock_timeout, NULL) != 0)
         l->lock_timeout = true;
     int *sql_line = arena_alloc(l->arena, (size_t)(m.nsteps + 1) * sizeof *sql_line);
@@ -745,7 +773,7 @@ typedef struct Totals {
     bool failed; /* unreadable or unparsable input */
 } Totals;
 
-static void lint_file(const char *path, Totals *totals)
+static void lint_file(const char *path, Carry *carry, Totals *totals)
 {
     Arena arena = {0};
     Lint l = {.arena = &arena, .path = path};
@@ -767,10 +795,16 @@ static void lint_file(const char *path, Totals *totals)
         goto done;
     }
     l.text = text;
+    if (carry)
+        for (int i = 0; i < carry->partitioned.n; i++)
+            set_add(&l, &l.partitioned, carry->partitioned.items[i]);
     if (!strncmp(text, "-- partmig migration ", 21))
         ok = lint_migration(&l);
     else
         ok = lint_sql(&l, text, 1, (Ctx){0});
+    if (carry)
+        for (int i = 0; i < l.partitioned.n; i++)
+            set_add_in(&carry->arena, &carry->partitioned, l.partitioned.items[i]);
     if (!ok)
         totals->failed = true;
     totals->files++;
@@ -783,12 +817,13 @@ done:
 static void lint_path(const char *path, Totals *totals)
 {
     Arena arena = {0};
+    Carry carry = {0};
     const char **names = NULL;
     int n = 0;
     Err err;
     err_clear(&err);
     if (!fs_is_dir(path)) {
-        lint_file(path, totals);
+        lint_file(path, NULL, totals);
         return;
     }
     if (!fs_list(path, ".sql", false, &arena, &names, &n, &err)) {
@@ -796,7 +831,8 @@ static void lint_path(const char *path, Totals *totals)
         totals->failed = true;
     }
     for (int i = 0; i < n; i++)
-        lint_file(arena_printf(&arena, "%s/%s", path, names[i]), totals);
+        lint_file(arena_printf(&arena, "%s/%s", path, names[i]), &carry, totals);
+    arena_free(&carry.arena);
     arena_free(&arena);
 }
 

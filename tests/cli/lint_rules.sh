@@ -4,6 +4,7 @@
 # of --help has a fixture; exit codes and usage errors.
 cd "${PARTMIG_SOURCE:-.}" || exit 2
 . tests/lib/assert.sh
+case $PARTMIG in /*) ;; *) PARTMIG=$PWD/$PARTMIG ;; esac
 FIX=tests/lint
 
 # expected "LINE:RULE" pairs of a fixture, sorted
@@ -73,6 +74,17 @@ assert_eq "$RC" 1 "several files: findings"
 run_cmd "$PARTMIG" lint "$FIX/good_partmig.sql" "$FIX/good_online_patterns.sql"
 assert_eq "$RC" 0 "several clean files"
 assert_contains "$ERR" "2 files" "summary counts files"
+
+# a directory is one history: what 0001 made partitioned still is in 0002
+run_cmd "$PARTMIG" lint "$FIX/carry"
+assert_eq "$RC" 1 "carry: findings"
+for f in "$FIX"/carry/*.sql; do
+    assert_eq "$(found "$f" "$OUT")" "$(expected "$f")" "carry: $f findings"
+done
+run_cmd "$PARTMIG" lint "$FIX/carry/0002_index.sql"
+assert_eq "$RC" 0 "carry: 0002 alone cannot know events is partitioned"
+run_cmd "$PARTMIG" lint "$FIX/carry/0003_policy.sql"
+assert_eq "$RC" 1 "carry: a partmig policy line marks its table partitioned"
 
 # usage and unreadable input
 run_cmd "$PARTMIG" lint --bogus
