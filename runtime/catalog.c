@@ -285,6 +285,66 @@ bool catalog_lock_holders(PgConn *c, const char *schema, const char *table, Aren
     return true;
 }
 
+bool catalog_compare_bound(PgConn *c, const char *key_type, const char *bound, const char *wall, const char *tz,
+                           int *cmp, Err *err)
+{
+    const char *p[3] = {bound, wall, tz};
+    PgResult *r = NULL;
+    bool with_zone = !strcmp(key_type, "timestamp with time zone");
+    if (!pg_exec(c,
+                 with_zone ? "SELECT sign(extract(epoch FROM $1::timestamptz - ($2::timestamp AT TIME ZONE $3)))::int"
+                           : "SELECT sign(extract(epoch FROM $1::timestamp - $2::timestamp))::int",
+                 with_zone ? 3 : 2, p, &r, err))
+        return false;
+    *cmp = (int)pg_get_int(r, 0, 0);
+    pg_result_free(r);
+    return true;
+}
+
+bool catalog_normalize_bound(PgConn *c, const char *schema, const char *parent, const char *bound_sql, Arena *arena,
+                             const char **normalized, Err *err)
+{
+    const char *p[2] = {schema, parent};
+    PgResult *r = NULL;
+    Buf q = {0};
+    bool ok = false;
+    if (!pg_run(c, "BEGIN", err))
+        return false;
+    if (!pg_exec(c,
+                 "SELECT pg_catalog.pg_get_partkeydef(pg_catalog.to_regclass(pg_catalog.format('%I.%I', $1::text, "
+                 "$2::text)))",
+                 2, p, &r, err))
+        goto done;
+    if (pg_isnull(r, 0, 0)) {
+        err_set(err, PM_EDB, "\"%s.%s\" is not a partitioned table", schema, parent);
+        goto done;
+    }
+    buf_append(&q, "CREATE TEMPORARY TABLE partmig_verify_parent (LIKE ");
+    quote_qualified(&q, schema, parent);
+    /* the key definition comes from pg_get_partkeydef: PostgreSQL's own quoting */
+    buf_printf(&q,
+               ") PARTITION BY %s;\nCREATE TEMPORARY TABLE partmig_verify_part PARTITION OF "
+               "partmig_verify_parent %s",
+               pg_get(r, 0, 0), bound_sql);
+    if (!pg_exec_script(c, buf_str(&q), err))
+        goto done;
+    pg_result_free(r);
+    r = NULL;
+    if (!pg_exec(c,
+                 "SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid) FROM pg_catalog.pg_class c "
+                 "WHERE c.oid = 'pg_temp.partmig_verify_part'::regclass",
+                 0, NULL, &r, err))
+        goto done;
+    *normalized = arena_strdup(arena, pg_get(r, 0, 0));
+    ok = true;
+done:
+    pg_result_free(r);
+    buf_free(&q);
+    Err ignored;
+    pg_run(c, "ROLLBACK", &ignored);
+    return ok;
+}
+
 void catalog_sql_create_index(Buf *b, bool unique, bool concurrently, const char *index, bool only, const char *schema,
                               const char *table, const char *using)
 {

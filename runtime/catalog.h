@@ -94,6 +94,17 @@ bool catalog_attached_index(PgConn *c, const char *schema, const char *part, con
  * \"psql\", state idle in transaction since ..., query ...)"; "" when none. */
 bool catalog_lock_holders(PgConn *c, const char *schema, const char *table, Arena *arena, const char **who, Err *err);
 
+/* Compare a time partition bound BOUND (as catalog_partitions gives it, of
+ * key type KEY_TYPE) with wall-clock time WALL in zone TZ: *CMP is -1, 0, 1. */
+bool catalog_compare_bound(PgConn *c, const char *key_type, const char *bound, const char *wall, const char *tz,
+                           int *cmp, Err *err);
+
+/* PostgreSQL's own text for partition bound BOUND_SQL ("FOR VALUES ...")
+ * of a partition of SCHEMA.PARENT: made on a scratch temporary copy of the
+ * parent inside a transaction that is rolled back (changes nothing). */
+bool catalog_normalize_bound(PgConn *c, const char *schema, const char *parent, const char *bound_sql, Arena *arena,
+                             const char **normalized, Err *err);
+
 /* Statements the runtime builds itself (text only; no connection).  Names
  * are always quoted; USING is pg_get_indexdef's tail ("btree (tenant_id)"). */
 void catalog_sql_create_index(Buf *b, bool unique, bool concurrently, const char *index, bool only, const char *schema,

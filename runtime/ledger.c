@@ -338,6 +338,19 @@ bool ledger_policy_get(PgConn *c, const char *table, Arena *arena, const char **
     return true;
 }
 
+bool ledger_policy_matches(PgConn *c, const char *table, const char *policy_json, bool *registered, bool *matches,
+                           Err *err)
+{
+    const char *p[2] = {table, policy_json};
+    PgResult *r = NULL;
+    if (!pg_exec(c, "SELECT policy = $2::jsonb FROM partmig.policies WHERE table_name = $1", 2, p, &r, err))
+        return false;
+    *registered = pg_nrows(r) == 1;
+    *matches = *registered && !strcmp(pg_get(r, 0, 0), "t");
+    pg_result_free(r);
+    return true;
+}
+
 bool ledger_policies(PgConn *c, Arena *arena, const char ***tables, const char ***jsons, int *n, Err *err)
 {
     PgResult *r = NULL;

@@ -90,6 +90,9 @@ bool ledger_policy_unregister(PgConn *c, int version, int step, const char *tabl
 bool ledger_policy_restore(PgConn *c, int version, int step, const char *table, Err *err);
 /* The registered policy JSON of TABLE, "" when none (owned by ARENA). */
 bool ledger_policy_get(PgConn *c, const char *table, Arena *arena, const char **json, Err *err);
+/* Whether TABLE is registered with exactly POLICY_JSON (compared as jsonb). */
+bool ledger_policy_matches(PgConn *c, const char *table, const char *policy_json, bool *registered, bool *matches,
+                           Err *err);
 /* Every registered table ("schema.table") and its policy JSON (owned by ARENA). */
 bool ledger_policies(PgConn *c, Arena *arena, const char ***tables, const char ***jsons, int *n, Err *err);
 
