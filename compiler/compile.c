@@ -214,7 +214,8 @@ int cmd_compile(int argc, char **argv)
     if (!fs_write_atomic(path, text.data, text.len, &err))
         goto done;
     const char **all = arena_alloc(&arena, sizeof *all * (size_t)(nnames + 1));
-    memcpy(all, names, sizeof *all * (size_t)nnames);
+    if (nnames)
+        memcpy(all, names, sizeof *all * (size_t)nnames);
     all[nnames] = file;
     char *sum;
     if (!sum_compute(o.out_dir, all, nnames + 1, &arena, &sum, &err))
