@@ -193,7 +193,18 @@ static bool parse_plpgsql(const char *body, const char *file, int line, json_t *
     parser_used = true;
     result = pg_query_parse_plpgsql(buf_str(&wrapped));
     if (result.error) {
-        err_at(err, PM_EINPUT, file, line, "DO block: %s", result.error->message);
+        /* the PL/pgSQL parser gives no position: find the token it names */
+        const char *msg = result.error->message, *near = strstr(msg, "at or near \"");
+        if (near) {
+            near += strlen("at or near \"");
+            const char *end = strrchr(near, '"');
+            char *token = end && end > near ? strndup(near, (size_t)(end - near)) : NULL;
+            const char *at = token ? strstr(body, token) : NULL;
+            for (const char *c = body; at && c < at; c++)
+                line += *c == '\n';
+            free(token);
+        }
+        err_at(err, PM_EINPUT, file, line, "DO block: %s", msg);
         err_hint(err, "the body must be valid PL/pgSQL; declare every variable it uses");
         goto done;
     }

@@ -59,7 +59,7 @@ check_unparsable() { # FILE LINE TEXT
     assert_contains "$ERR" "$1:$2: $3" "$1: error at its line"
 }
 check_unparsable "$FIX/unparsable/syntax_error.sql" 4 'syntax error at or near "CREAT"'
-check_unparsable "$FIX/unparsable/do_body.sql" 2 'DO block: syntax error at or near "DROPP"'
+check_unparsable "$FIX/unparsable/do_body.sql" 5 'DO block: syntax error at or near "DROPP"'
 check_unparsable "$FIX/unparsable/partmig_format.sql" 5 'step 1 has no "-- partmig:end"'
 check_unparsable "$FIX/unparsable/partmig_step_sql.sql" 7 'syntax error at or near "WHERE"'
 

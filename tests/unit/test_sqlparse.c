@@ -124,8 +124,12 @@ static void do_block(void)
     /* a broken body is an error at the body's line */
     err_clear(&err);
     CHECK(!sql_parse_check("SELECT 1;\n\nDO $$\nBEGIN\n  DROPP TABLE x;\nEND $$;\n", "dob.sql", 1, &err));
-    CHECK(err.line == 3);
+    CHECK(err.line == 5); /* the line of the token the parser names */
     CHECK(strstr(err.msg, "DO block") != NULL);
+    /* an error that names no token: the line the body starts on */
+    err_clear(&err);
+    CHECK(!sql_parse_check("\nDO $$\nBEGIN\n  FOR r IN SELECT 1 LOOP NULL; END LOOP;\nEND $$;", "dor.sql", 1, &err));
+    CHECK(err.line == 2);
 
     /* another language: only the outer statement is parsed */
     err_clear(&err);
