@@ -6,7 +6,7 @@
 # stdout) and which must reject an unknown option.  Add a subcommand here when
 # it lands; until then it may only be the placeholder ("... is not
 # implemented yet", exit 2) -- anything else fails.
-IMPLEMENTED=(compile lint)
+IMPLEMENTED=(compile lint plan apply status verify rollback)
 ALL=(compile lint plan apply status verify rollback finalize maintain)
 
 cd "${PARTMIG_SOURCE:-.}" || exit 2
