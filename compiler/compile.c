@@ -88,6 +88,7 @@ static bool parse_args(int argc, char **argv, Arena *arena, Options *o, bool *he
 /* Load every policy file named (directories: their *.lua, sorted). */
 static bool load_policies(const Options *o, Arena *arena, PolicySet *set, Buf *sources, Err *err)
 {
+    int nfiles = 0;
     for (int i = 0; i < o->ninputs; i++) {
         const char *in = o->inputs[i];
         if (fs_is_dir(in)) {
@@ -101,13 +102,20 @@ static bool load_policies(const Options *o, Arena *arena, PolicySet *set, Buf *s
                 const char *path = arena_printf(arena, "%s/%s", dir, names[k]);
                 if (!policy_load_file(path, arena, set, err))
                     return false;
+                nfiles++;
             }
             buf_printf(sources, "%s%s/*.lua", sources->len ? ", " : "", dir);
         } else {
             if (!policy_load_file(in, arena, set, err))
                 return false;
+            nfiles++;
             buf_printf(sources, "%s%s", sources->len ? ", " : "", in);
         }
+    }
+    if (nfiles == 0) {
+        err_set(err, PM_EINPUT, "no policy files (*.lua) in %s", buf_str(sources));
+        return err_hint(err, "name the policy files or their directory; removing every policy at once is refused "
+                             "so that a wrong directory cannot unregister all tables");
     }
     return policy_validate(set, err);
 }

@@ -498,9 +498,8 @@ bool plan_build(const PlanInput *in, Arena *arena, Migration *out, bool *changed
                 goto done;
         } else if (!plan_changed_table(&b, old, p)) {
             err_at(err, PM_EINPUT, p->source_file, p->source_line,
-                   "partition \"%s\": the partition layout changed (by, column, interval, start, timezone, naming, "
-                   "values, subpartition, backend or columns)",
-                   p->table);
+                   "partition \"%s\": the partition layout changed (%s); the migrations already created it", p->table,
+                   policy_changed_keys(old, p, arena));
             err_hint(err, "a partitioned table cannot be re-partitioned by an edit; keep the old layout, or declare "
                           "a new table and move the data");
             goto done;

@@ -394,3 +394,33 @@ void policy_defaults(Policy *p)
     p->existing.jobs = 1;
     p->backend = BACKEND_NATIVE;
 }
+
+const char *policy_changed_keys(const Policy *a, const Policy *b, Arena *arena)
+{
+    json_t *ja = json_loads(policy_to_json(a, arena), 0, NULL);
+    json_t *jb = json_loads(policy_to_json(b, arena), 0, NULL);
+    Buf out = {0};
+    const char *key;
+    json_t *va;
+    /* canonical JSON always has the same keys; iterate in sorted order */
+    const char **keys = arena_alloc(arena, sizeof *keys * (json_object_size(ja) + 1));
+    size_t n = 0;
+    json_object_foreach(ja, key, va)
+    {
+        if (!json_equal(va, json_object_get(jb, key)))
+            keys[n++] = key;
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
+            const char *t = keys[j];
+            keys[j] = keys[j - 1];
+            keys[j - 1] = t;
+        }
+    for (size_t i = 0; i < n; i++)
+        buf_printf(&out, "%s%s", i ? ", " : "", keys[i]);
+    const char *result = arena_strdup(arena, buf_str(&out));
+    buf_free(&out);
+    json_decref(ja);
+    json_decref(jb);
+    return result;
+}

@@ -132,6 +132,10 @@ const char *policy_index_name(const IndexSpec *ix, const Policy *p, Arena *arena
  * (hash: "{table}_{N}" with N the remainder). */
 const char *policy_naming(const Policy *p);
 
+/* The top-level canonical-JSON keys whose values differ between A and B, as
+ * "column, interval" (sorted), or "" when they are the same; owned by ARENA. */
+const char *policy_changed_keys(const Policy *a, const Policy *b, Arena *arena);
+
 /* Fill P with the defaults a policy starts from (schema "public", premake 3,
  * timezone "UTC", keep_index, existing copy/50000/1, native backend). */
 void policy_defaults(Policy *p);
