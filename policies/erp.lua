@@ -4,6 +4,12 @@
 -- `id bigserial PRIMARY KEY`); partmig converts them online.  A partitioned
 -- table's primary key must include the partition key, so each policy names
 -- the new key.  No `start`: the first partitions cover the oldest rows.
+--
+-- migrations/ is generated from this file with
+--   partmig compile --as-of 2025-01-01
+-- (--as-of only lists static range partitions of policies with a `start`, so
+-- it does not change these files); tests/cli/compile_migrations_current.sh
+-- fails when migrations/ is stale.
 
 defaults { schema = "public", by = "range", interval = "1 month", premake = 3, timezone = "UTC" }
 
