@@ -18,6 +18,8 @@ typedef struct ConvertOptions {
     int sleep_ms;          /* --sleep between batches */
     bool dry_run;          /* print what would happen, change nothing */
     const char *db_url;    /* for opening extra connections (--jobs), may be NULL */
+    int lock_timeout_ms;   /* lock_timeout of each short locking transaction; 0: 500 */
+    int lock_retries;      /* retries of such a transaction on lock timeout; 0: 40 */
 } ConvertOptions;
 
 /* Pre-flight checks for converting the existing table of P, all problems

@@ -1,0 +1,123 @@
+/* convert_internal.h: what convert.c, preflight.c and copier.c share -- the
+ * facts pre-flight learns about a table, the conversion's ledger row, and
+ * the batched copier's contract.  Not used outside the conversion. */
+#ifndef PARTMIG_CONVERT_INTERNAL_H
+#define PARTMIG_CONVERT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/arena.h"
+#include "../common/buf.h"
+#include "../common/err.h"
+#include "../compiler/partitions.h"
+#include "../compiler/policy.h"
+#include "convert.h"
+#include "pg.h"
+
+/* Everything pre-flight learned about the existing table.  Strings are
+ * owned by the arena given to preflight_gather. */
+typedef struct TableFacts {
+    bool exists;
+    char relkind;      /* 'r' plain, 'p' partitioned, ... */
+    const char *oid;   /* pg_class oid as text */
+    const char *owner; /* owner role name */
+    char replident;    /* relreplident */
+    const char **cols; /* insertable columns (not dropped, not generated), in order */
+    int ncols;
+    const char **key, **key_types; /* the existing primary key (keyset order for the copy) */
+    int nkey;
+    const char *pkey_index; /* name of the primary key's index, NULL when none */
+    bool pk_has_partkey;    /* the existing primary key includes the partition column */
+    const char *part_type;  /* format_type of the partition column, NULL when absent */
+    bool part_notnull;
+    const char **new_pk; /* primary key of the partitioned table */
+    int nnew_pk;
+    const char *data_min, *data_max;   /* partition key range: wall time "YYYY-MM-DD HH24" in the
+                                          policy's zone, or integer text; NULL when empty */
+    const char *now_wall;              /* server clock in the policy's zone, "YYYY-MM-DD HH24" */
+    double est_rows;                   /* reltuples (or an exact count when never analyzed) */
+    const char **ix_names, **ix_using; /* secondary (non-primary-key) indexes: name and "USING ..." */
+    bool *ix_unique;
+    int nix;
+    const char **seqs, **seq_cols; /* sequences owned by a column: qualified quoted name, column */
+    int nseqs;
+    const char **views; /* dependent plain views, qualified quoted names */
+    int nviews;
+    const char **fk_names, **fk_defs; /* foreign keys from this table (copied to the new one) */
+    int nfk;
+} TableFacts;
+
+/* Read the facts about P's table (no checks, no changes).  F->exists is
+ * false when the table is absent. */
+bool preflight_gather(PgConn *c, const Policy *p, Arena *a, TableFacts *f, Err *err);
+
+/* The partitions the converted table starts with: range policies cover the
+ * data (from `start`, else the data's minimum, aligned to the interval) up
+ * to the later of the data's maximum and now, plus premake; hash and list:
+ * all of them.  FROM/TO (range only) receive the covered interval text. */
+bool preflight_layout(const Policy *p, const TableFacts *f, Arena *a, PartitionSpec **specs, int *n, const char **from,
+                      const char **to, Err *err);
+
+/* The conversion's row in partmig.conversions (the active one, or the
+ * latest). */
+typedef struct ConvRow {
+    bool found;
+    const char *id;      /* bigint as text */
+    const char *state;   /* preflight shadow_created mirroring backfilling verified swapped finalized rolled_back */
+    const char *method;  /* copy | attach */
+    const char *old_oid; /* the original table's oid */
+    const char *shadow;  /* copy: the new table's name until the swap */
+    const char *kept;    /* the original table's name after the swap */
+    const char *upper;   /* attach: exclusive upper bound of the old table's range */
+    const char *lower;   /* attach: lower bound, NULL for MINVALUE */
+} ConvRow;
+
+/* One copier job: keys in (lo, hi]; lo NULL: from the first key. */
+typedef struct CopyJob {
+    int job;
+    const char **lo, **hi; /* nkey text values each */
+} CopyJob;
+
+/* The batched keyset copy from the old table into the shadow. */
+typedef struct CopyPlan {
+    const char *db_url;     /* for the jobs' own connections */
+    const char *conversion; /* conversion id (text), ledger key */
+    const char *src, *dst;  /* quoted qualified tables */
+    const char *cols;       /* quoted column list: "a", "b" */
+    const char **key, **key_types;
+    int nkey;
+    CopyJob *jobs;
+    int njobs;
+    int batch_size, sleep_ms;
+    double est_rows;   /* for the progress bar */
+    const char *label; /* progress label: the table */
+} CopyPlan;
+
+/* Copy every job's range in keyset batches (jobs in parallel threads, each
+ * on its own connection), resuming after the last batch each job recorded
+ * in partmig.batches.  Each batch is one REPEATABLE READ transaction that
+ * inserts, counts the source and target rows of its key range and records
+ * them; a mismatch stops the copy with PM_EDB. */
+bool copier_run(const CopyPlan *plan, Err *err);
+
+/* Split the key range of SRC into up to N jobs at key quantiles (fills
+ * JOBS, owned by A; *NJOBS may come out smaller for small tables).  An
+ * empty table gives no job. */
+bool copier_split(PgConn *c, const CopyPlan *plan, int n, Arena *a, CopyJob **jobs, int *njobs, Err *err);
+
+/* Helpers shared by the conversion files (convert.c). */
+const char *sql_ident(Arena *a, const char *name);
+const char *sql_qualified(Arena *a, const char *schema, const char *name);
+/* "a", "b" from NAMES (quoted), with PREFIX before each ("o." or ""). */
+const char *sql_column_list(Arena *a, const char *const *names, int n, const char *prefix);
+/* ($FIRST::type, ...) for a key tuple. */
+const char *sql_key_params(Arena *a, const char *const *types, int n, int first);
+/* Parse a one-dimensional text[] output ("{a,\"b c\",NULL}") into N values. */
+bool sql_parse_text_array(const char *text, Arena *a, const char ***out, int *n);
+/* Run SQL in a short transaction under lock_timeout, retried with jittered
+ * backoff on lock timeouts and deadlocks (bounded); BODY runs inside. */
+typedef bool (*LockedBody)(PgConn *c, void *ctx, Err *err);
+bool run_locked(PgConn *c, const char *what, LockedBody body, void *ctx, Err *err);
+
+#endif

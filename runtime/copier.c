@@ -1,0 +1,354 @@
+/* copier.c: the batched, verified keyset copy of a conversion's backfill,
+ * one thread and one connection per job.  Rows never pass through partmig:
+ * each batch is INSERT ... SELECT on the server. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "convert_internal.h"
+#include "progress.h"
+
+/* {"a","b"} for a text[] parameter; NULL values stay NULL. */
+static void text_array_literal(Buf *b, const char *const *vals, int n)
+{
+    buf_putc(b, '{');
+    for (int i = 0; i < n; i++) {
+        if (i)
+            buf_putc(b, ',');
+        if (!vals[i]) {
+            buf_append(b, "NULL");
+            continue;
+        }
+        buf_putc(b, '"');
+        for (const char *s = vals[i]; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                buf_putc(b, '\\');
+            buf_putc(b, *s);
+        }
+        buf_putc(b, '"');
+    }
+    buf_putc(b, '}');
+}
+
+static bool keys_equal(const char *const *a, const char *const *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!a[i] || !b[i] || strcmp(a[i], b[i]))
+            return false;
+    return true;
+}
+
+/* The key columns of the first row of R (row 0), copied into A. */
+static const char **row_key(const PgResult *r, int row, int n, Arena *a)
+{
+    const char **k = arena_alloc(a, sizeof *k * (size_t)n);
+    for (int i = 0; i < n; i++)
+        k[i] = arena_strdup(a, pg_get(r, row, i));
+    return k;
+}
+
+bool copier_split(PgConn *c, const CopyPlan *plan, int n, Arena *a, CopyJob **jobs, int *njobs, Err *err)
+{
+    *jobs = NULL;
+    *njobs = 0;
+    const char *kl = sql_column_list(a, plan->key, plan->nkey, "");
+    Buf desc = {0};
+    for (int i = 0; i < plan->nkey; i++)
+        buf_printf(&desc, "%s%s DESC", i ? ", " : "", sql_ident(a, plan->key[i]));
+    const char *sql = arena_printf(a, "SELECT %s FROM %s ORDER BY %s LIMIT 1", kl, plan->src, buf_str(&desc));
+    buf_free(&desc);
+    PgResult *r = NULL;
+    if (!pg_exec(c, sql, 0, NULL, &r, err))
+        return false;
+    if (pg_nrows(r) == 0) {
+        pg_result_free(r);
+        return true;
+    }
+    const char **max = row_key(r, 0, plan->nkey, a);
+    pg_result_free(r);
+
+    if (n < 1)
+        n = 1;
+    *jobs = arena_alloc(a, sizeof **jobs * (size_t)n);
+    const char **prev = NULL;
+    sql = arena_printf(a, "SELECT %s FROM %s ORDER BY %s LIMIT 1 OFFSET $1", kl, plan->src, kl);
+    for (int i = 1; i < n; i++) {
+        char off[32];
+        snprintf(off, sizeof off, "%lld", (long long)(plan->est_rows * i / n));
+        const char *params[] = {off};
+        if (!pg_exec(c, sql, 1, params, &r, err))
+            return false;
+        const char **split = pg_nrows(r) ? row_key(r, 0, plan->nkey, a) : NULL;
+        pg_result_free(r);
+        if (!split || keys_equal(split, max, plan->nkey) || (prev && keys_equal(split, prev, plan->nkey)))
+            break;
+        (*jobs)[*njobs] = (CopyJob){*njobs, prev, split};
+        (*njobs)++;
+        prev = split;
+    }
+    (*jobs)[*njobs] = (CopyJob){*njobs, prev, max};
+    (*njobs)++;
+    return true;
+}
+
+/* ---- the jobs ---- */
+
+typedef struct Shared {
+    const CopyPlan *plan;
+    atomic_llong rows; /* copied so far, all jobs */
+    atomic_bool stop;  /* a job failed: the others stop after their batch */
+    atomic_int running;
+} Shared;
+
+typedef struct JobRun {
+    Shared *sh;
+    const CopyJob *job;
+    Err err;
+    bool ok;
+} JobRun;
+
+typedef struct JobSql {
+    const char *next_hi, *next_hi_first; /* the batch's upper key */
+    const char *copy, *copy_first;       /* INSERT ... SELECT, counting */
+    const char *count, *count_first;     /* source and target rows of the range */
+} JobSql;
+
+static void build_sql(const CopyPlan *pl, Arena *a, JobSql *q)
+{
+    int k = pl->nkey;
+    const char *kl = sql_column_list(a, pl->key, k, "");
+    const char *lo = sql_key_params(a, pl->key_types, k, 1);
+    const char *hi = sql_key_params(a, pl->key_types, k, k + 1);
+    const char *hi1 = sql_key_params(a, pl->key_types, k, 1);
+    const char *range = arena_printf(a, "(%s) > %s AND (%s) <= %s", kl, lo, kl, hi);
+    const char *range1 = arena_printf(a, "(%s) <= %s", kl, hi1);
+    const char *limit = arena_printf(a, "ORDER BY %s LIMIT 1 OFFSET %d", kl, pl->batch_size - 1);
+    q->next_hi = arena_printf(a, "SELECT %s FROM %s WHERE %s %s", kl, pl->src, range, limit);
+    q->next_hi_first = arena_printf(a, "SELECT %s FROM %s WHERE %s %s", kl, pl->src, range1, limit);
+    q->copy = arena_printf(a,
+                           "WITH ins AS (INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s ORDER BY %s RETURNING 1)"
+                           " SELECT count(*) FROM ins",
+                           pl->dst, pl->cols, pl->cols, pl->src, range, kl);
+    q->copy_first = arena_printf(a,
+                                 "WITH ins AS (INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s ORDER BY %s RETURNING 1)"
+                                 " SELECT count(*) FROM ins",
+                                 pl->dst, pl->cols, pl->cols, pl->src, range1, kl);
+    q->count = arena_printf(a, "SELECT (SELECT count(*) FROM %s WHERE %s), (SELECT count(*) FROM %s WHERE %s)", pl->src,
+                            range, pl->dst, range);
+    q->count_first = arena_printf(a, "SELECT (SELECT count(*) FROM %s WHERE %s), (SELECT count(*) FROM %s WHERE %s)",
+                                  pl->src, range1, pl->dst, range1);
+}
+
+static void sleep_ms(int ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* One batch (lo, hi] in its own transaction; false on any error. */
+static bool run_batch(PgConn *c, const CopyPlan *pl, const JobSql *q, int job, const char **lo, const char **hi,
+                      int64_t *copied, Err *err)
+{
+    int k = pl->nkey;
+    const char *params[64];
+    int np = 0;
+    if (lo)
+        for (int i = 0; i < k; i++)
+            params[np++] = lo[i];
+    for (int i = 0; i < k; i++)
+        params[np++] = hi[i];
+    PgResult *r = NULL;
+    bool ok = false;
+    double t0 = progress_now();
+    Buf blo = {0}, bhi = {0};
+    int64_t n_copied = 0, n_source = 0, n_target = 0;
+
+    if (!pg_run(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", err))
+        goto done;
+    if (!pg_exec(c, lo ? q->copy : q->copy_first, np, params, &r, err))
+        goto done;
+    n_copied = pg_get_int(r, 0, 0);
+    pg_result_free(r);
+    r = NULL;
+    if (!pg_exec(c, lo ? q->count : q->count_first, np, params, &r, err))
+        goto done;
+    n_source = pg_get_int(r, 0, 0);
+    n_target = pg_get_int(r, 0, 1);
+    pg_result_free(r);
+    r = NULL;
+    if (lo)
+        text_array_literal(&blo, lo, k);
+    text_array_literal(&bhi, hi, k);
+    if (n_copied != n_source || n_target != n_source) {
+        err_set(err, PM_EDB,
+                "batch count mismatch copying %s (job %d, keys %s .. %s): %lld source rows, %lld copied, %lld in the "
+                "target",
+                pl->label, job, lo ? buf_str(&blo) : "start", buf_str(&bhi), (long long)n_source, (long long)n_copied,
+                (long long)n_target);
+        err_hint(err, "the copy stopped and nothing of this batch was kept; check what else writes to the new table, "
+                      "then run apply again");
+        goto done;
+    }
+    char job_s[16], src_s[32], cop_s[32], tgt_s[32], ms_s[32];
+    snprintf(job_s, sizeof job_s, "%d", job);
+    snprintf(src_s, sizeof src_s, "%lld", (long long)n_source);
+    snprintf(cop_s, sizeof cop_s, "%lld", (long long)n_copied);
+    snprintf(tgt_s, sizeof tgt_s, "%lld", (long long)n_target);
+    snprintf(ms_s, sizeof ms_s, "%.3f", (progress_now() - t0) * 1000.0);
+    const char *lp[] = {pl->conversion, job_s, lo ? buf_str(&blo) : NULL, buf_str(&bhi), src_s, cop_s, tgt_s, ms_s};
+    if (!pg_exec(c,
+                 "INSERT INTO partmig.batches (conversion, job, key_lo, key_hi, source_rows, copied_rows, target_rows,"
+                 " ms) VALUES ($1::bigint, $2::int, $3::text[], $4::text[], $5::bigint, $6::bigint, $7::bigint,"
+                 " $8::float8)",
+                 8, lp, NULL, err))
+        goto done;
+    if (!pg_run(c, "COMMIT", err))
+        goto done;
+    *copied = n_copied;
+    ok = true;
+done:
+    pg_result_free(r);
+    if (!ok && pg_ok(c) && pg_in_transaction(c)) {
+        Err ignore;
+        pg_run(c, "ROLLBACK", &ignore);
+    }
+    buf_free(&blo);
+    buf_free(&bhi);
+    return ok;
+}
+
+static void *job_main(void *arg)
+{
+    JobRun *jr = arg;
+    Shared *sh = jr->sh;
+    const CopyPlan *pl = sh->plan;
+    const CopyJob *job = jr->job;
+    Arena a = {0};
+    PgConn *c = NULL;
+    PgResult *r = NULL;
+    JobSql q;
+    int k = pl->nkey;
+    err_clear(&jr->err);
+    jr->ok = false;
+    build_sql(pl, &a, &q);
+
+    c = pg_connect(pl->db_url, &jr->err);
+    if (!c)
+        goto done;
+    if (!pg_run(c, "SET statement_timeout = 0", &jr->err) ||
+        !pg_run(c, "SELECT pg_catalog.set_config('application_name', 'partmig copy', false)", &jr->err))
+        goto done;
+
+    /* resume after the job's last recorded batch */
+    char job_s[16];
+    snprintf(job_s, sizeof job_s, "%d", job->job);
+    const char *rp[] = {pl->conversion, job_s};
+    if (!pg_exec(c,
+                 "SELECT (SELECT key_hi::text FROM partmig.batches WHERE conversion = $1::bigint AND job = $2::int"
+                 " ORDER BY id DESC LIMIT 1), (SELECT coalesce(sum(copied_rows), 0) FROM partmig.batches"
+                 " WHERE conversion = $1::bigint AND job = $2::int)",
+                 2, rp, &r, &jr->err))
+        goto done;
+    const char **lo = job->lo;
+    if (!pg_isnull(r, 0, 0)) {
+        int n = 0;
+        if (!sql_parse_text_array(pg_get(r, 0, 0), &a, &lo, &n) || n != k) {
+            err_set(&jr->err, PM_EDB, "partmig.batches holds a bad key range for job %d", job->job);
+            goto done;
+        }
+    }
+    atomic_fetch_add(&sh->rows, (long long)pg_get_int(r, 0, 1));
+    pg_result_free(r);
+    r = NULL;
+
+    while ((!lo || !keys_equal(lo, job->hi, k)) && !atomic_load(&sh->stop)) {
+        const char *params[64];
+        int np = 0;
+        if (lo)
+            for (int i = 0; i < k; i++)
+                params[np++] = lo[i];
+        for (int i = 0; i < k; i++)
+            params[np++] = job->hi[i];
+        if (!pg_exec(c, lo ? q.next_hi : q.next_hi_first, np, params, &r, &jr->err))
+            goto done;
+        const char **hi = pg_nrows(r) ? row_key(r, 0, k, &a) : job->hi;
+        pg_result_free(r);
+        r = NULL;
+        int64_t copied = 0;
+        if (!run_batch(c, pl, &q, job->job, lo, hi, &copied, &jr->err))
+            goto done;
+        atomic_fetch_add(&sh->rows, (long long)copied);
+        lo = hi;
+        sleep_ms(pl->sleep_ms);
+    }
+    jr->ok = true;
+done:
+    if (!jr->ok)
+        atomic_store(&sh->stop, true);
+    pg_result_free(r);
+    pg_close(c);
+    arena_free(&a);
+    atomic_fetch_sub(&sh->running, 1);
+    return NULL;
+}
+
+bool copier_run(const CopyPlan *plan, Err *err)
+{
+    if (plan->njobs == 0)
+        return true;
+    Shared sh;
+    sh.plan = plan;
+    atomic_init(&sh.rows, 0);
+    atomic_init(&sh.stop, false);
+    atomic_init(&sh.running, plan->njobs);
+    JobRun *runs = calloc((size_t)plan->njobs, sizeof *runs);
+    pthread_t *threads = calloc((size_t)plan->njobs, sizeof *threads);
+    bool *started = calloc((size_t)plan->njobs, sizeof *started);
+    bool ok = false, start_failed = false;
+    if (!runs || !threads || !started) {
+        err_set(err, PM_EDB, "out of memory");
+        goto done;
+    }
+    Progress pr;
+    progress_start(&pr, plan->label, (int64_t)plan->est_rows);
+    for (int i = 0; i < plan->njobs; i++) {
+        runs[i].sh = &sh;
+        runs[i].job = &plan->jobs[i];
+        if (pthread_create(&threads[i], NULL, job_main, &runs[i]) != 0) {
+            atomic_store(&sh.stop, true);
+            atomic_fetch_sub(&sh.running, plan->njobs - i);
+            err_set(err, PM_EDB, "cannot start copy job %d", i);
+            start_failed = true;
+            break;
+        }
+        started[i] = true;
+    }
+    while (atomic_load(&sh.running) > 0) {
+        progress_update(&pr, (int64_t)atomic_load(&sh.rows));
+        sleep_ms(100);
+    }
+    ok = !start_failed;
+    for (int i = 0; i < plan->njobs; i++) {
+        if (!started[i])
+            continue;
+        pthread_join(threads[i], NULL);
+        if (!runs[i].ok && ok) {
+            *err = runs[i].err;
+            ok = false;
+        }
+    }
+    if (ok)
+        progress_finish(&pr, (int64_t)atomic_load(&sh.rows));
+    else if (pr.printed && pr.tty)
+        fputc('\n', stderr);
+done:
+    free(runs);
+    free(threads);
+    free(started);
+    return ok;
+}

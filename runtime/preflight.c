@@ -1,0 +1,721 @@
+/* preflight.c: what must hold before an existing table is converted, all
+ * problems reported at once with their fixes, and the partitions that will
+ * cover its data.  Reads only: a refused conversion changes nothing. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/quote.h"
+#include "../compiler/partitions.h"
+#include "convert_internal.h"
+
+/* ---- small SQL helpers shared by the conversion files ---- */
+
+const char *sql_ident(Arena *a, const char *name)
+{
+    Buf b = {0};
+    quote_ident(&b, name);
+    const char *s = arena_strdup(a, buf_str(&b));
+    buf_free(&b);
+    return s;
+}
+
+const char *sql_qualified(Arena *a, const char *schema, const char *name)
+{
+    Buf b = {0};
+    quote_qualified(&b, schema, name);
+    const char *s = arena_strdup(a, buf_str(&b));
+    buf_free(&b);
+    return s;
+}
+
+const char *sql_column_list(Arena *a, const char *const *names, int n, const char *prefix)
+{
+    Buf b = {0};
+    for (int i = 0; i < n; i++) {
+        if (i)
+            buf_append(&b, ", ");
+        buf_append(&b, prefix);
+        quote_ident(&b, names[i]);
+    }
+    const char *s = arena_strdup(a, buf_str(&b));
+    buf_free(&b);
+    return s;
+}
+
+const char *sql_key_params(Arena *a, const char *const *types, int n, int first)
+{
+    Buf b = {0};
+    buf_putc(&b, '(');
+    for (int i = 0; i < n; i++)
+        buf_printf(&b, "%s$%d::%s", i ? ", " : "", first + i, types[i]);
+    buf_putc(&b, ')');
+    const char *s = arena_strdup(a, buf_str(&b));
+    buf_free(&b);
+    return s;
+}
+
+bool sql_parse_text_array(const char *text, Arena *a, const char ***out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t len = strlen(text);
+    if (len < 2 || text[0] != '{' || text[len - 1] != '}')
+        return false;
+    int cap = 0;
+    const char *s = text + 1;
+    Buf b = {0};
+    while (*s && *s != '}') {
+        buf_reset(&b);
+        bool quoted = *s == '"', null = false;
+        if (quoted) {
+            for (s++; *s && *s != '"'; s++) {
+                if (*s == '\\' && s[1])
+                    s++;
+                buf_putc(&b, *s);
+            }
+            if (*s == '"')
+                s++;
+        } else {
+            while (*s && *s != ',' && *s != '}')
+                buf_putc(&b, *s++);
+            null = !strcmp(buf_str(&b), "NULL");
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 4;
+            *out = arena_grow(a, *out, (size_t)*n, (size_t)cap, sizeof **out);
+        }
+        (*out)[(*n)++] = null ? NULL : arena_strdup(a, buf_str(&b));
+        if (*s == ',')
+            s++;
+    }
+    buf_free(&b);
+    return true;
+}
+
+/* ---- gathering facts ---- */
+
+/* Runs SQL with params; on success *R holds the result (caller frees). */
+static bool query(PgConn *c, const char *sql, int n, const char *const *params, PgResult **r, Err *err)
+{
+    return pg_exec(c, sql, n, params, r, err);
+}
+
+static const char **str_array(Arena *a, int n)
+{
+    return arena_alloc(a, sizeof(const char *) * (size_t)(n > 0 ? n : 1));
+}
+
+static bool is_time_type(const char *t)
+{
+    return !strcmp(t, "timestamp with time zone") || !strcmp(t, "timestamp without time zone") || !strcmp(t, "date");
+}
+
+static bool is_int_type(const char *t)
+{
+    return !strcmp(t, "bigint") || !strcmp(t, "integer") || !strcmp(t, "smallint");
+}
+
+/* The partition key's range in wall-clock text (time) or integer text. */
+static bool gather_key_range(PgConn *c, const Policy *p, const char *qtable, TableFacts *f, Arena *a, Err *err)
+{
+    if (p->by != PART_RANGE || !f->part_type)
+        return true;
+    const char *col = sql_ident(a, p->column);
+    const char *sql;
+    if (is_int_type(f->part_type))
+        sql = arena_printf(a, "SELECT min(%s)::text, max(%s)::text, $1::text FROM %s", col, col, qtable);
+    else if (!strcmp(f->part_type, "timestamp with time zone"))
+        sql = arena_printf(a,
+                           "SELECT to_char(min(%s) AT TIME ZONE $1, 'YYYY-MM-DD HH24'),"
+                           " to_char(max(%s) AT TIME ZONE $1, 'YYYY-MM-DD HH24') FROM %s",
+                           col, col, qtable);
+    else if (is_time_type(f->part_type))
+        sql = arena_printf(a,
+                           "SELECT to_char(min(%s)::timestamp, 'YYYY-MM-DD HH24'),"
+                           " to_char(max(%s)::timestamp, 'YYYY-MM-DD HH24'), $1::text FROM %s",
+                           col, col, qtable);
+    else
+        return true; /* unsupported type: reported by the checks */
+    const char *params[] = {p->timezone ? p->timezone : "UTC"};
+    PgResult *r = NULL;
+    if (!query(c, sql, 1, params, &r, err))
+        return false;
+    if (!pg_isnull(r, 0, 0)) {
+        f->data_min = arena_strdup(a, pg_get(r, 0, 0));
+        f->data_max = arena_strdup(a, pg_get(r, 0, 1));
+    }
+    pg_result_free(r);
+    return true;
+}
+
+bool preflight_gather(PgConn *c, const Policy *p, Arena *a, TableFacts *f, Err *err)
+{
+    memset(f, 0, sizeof *f);
+    PgResult *r = NULL;
+    bool ok = false;
+    const char *qtable = sql_qualified(a, p->schema, p->table);
+
+    const char *tp[] = {p->schema, p->table};
+    if (!query(c,
+               "SELECT c.oid::text, c.relkind::text, pg_get_userbyid(c.relowner), c.relreplident::text,"
+               " c.reltuples::float8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+               " WHERE n.nspname = $1 AND c.relname = $2",
+               2, tp, &r, err))
+        goto done;
+    if (pg_nrows(r) == 0) {
+        ok = true;
+        goto done;
+    }
+    f->exists = true;
+    f->oid = arena_strdup(a, pg_get(r, 0, 0));
+    f->relkind = pg_get(r, 0, 1)[0];
+    f->owner = arena_strdup(a, pg_get(r, 0, 2));
+    f->replident = pg_get(r, 0, 3)[0];
+    f->est_rows = atof(pg_get(r, 0, 4));
+    pg_result_free(r);
+    r = NULL;
+    const char *op[] = {f->oid, p->column ? p->column : ""};
+
+    /* columns */
+    if (!query(c,
+               "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attgenerated <> ''"
+               " FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped"
+               " ORDER BY a.attnum",
+               1, op, &r, err))
+        goto done;
+    f->cols = str_array(a, pg_nrows(r));
+    for (int i = 0; i < pg_nrows(r); i++) {
+        if (!strcmp(pg_get(r, i, 0), op[1])) {
+            f->part_type = arena_strdup(a, pg_get(r, i, 1));
+            f->part_notnull = pg_get(r, i, 2)[0] == 't';
+        }
+        if (pg_get(r, i, 3)[0] != 't')
+            f->cols[f->ncols++] = arena_strdup(a, pg_get(r, i, 0));
+    }
+    pg_result_free(r);
+    r = NULL;
+
+    /* primary key, in key order */
+    if (!query(c,
+               "SELECT a.attname, format_type(a.atttypid, a.atttypmod), ci.relname"
+               " FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid"
+               " CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
+               " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+               " WHERE i.indrelid = $1::oid AND i.indisprimary ORDER BY k.ord",
+               1, op, &r, err))
+        goto done;
+    f->nkey = pg_nrows(r);
+    f->key = str_array(a, f->nkey);
+    f->key_types = str_array(a, f->nkey);
+    for (int i = 0; i < f->nkey; i++) {
+        f->key[i] = arena_strdup(a, pg_get(r, i, 0));
+        f->key_types[i] = arena_strdup(a, pg_get(r, i, 1));
+        f->pkey_index = arena_strdup(a, pg_get(r, i, 2));
+        if (p->column && !strcmp(f->key[i], p->column))
+            f->pk_has_partkey = true;
+    }
+    pg_result_free(r);
+    r = NULL;
+    if (p->primary_key.n > 0) {
+        f->new_pk = p->primary_key.items;
+        f->nnew_pk = p->primary_key.n;
+    } else {
+        f->new_pk = f->key;
+        f->nnew_pk = f->nkey;
+    }
+
+    /* secondary indexes */
+    if (!query(c,
+               "SELECT ci.relname, substring(pg_get_indexdef(i.indexrelid) from ' USING .*$'), i.indisunique"
+               " FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid"
+               " WHERE i.indrelid = $1::oid AND NOT i.indisprimary AND i.indisvalid ORDER BY ci.relname",
+               1, op, &r, err))
+        goto done;
+    f->nix = pg_nrows(r);
+    f->ix_names = str_array(a, f->nix);
+    f->ix_using = str_array(a, f->nix);
+    f->ix_unique = arena_alloc(a, sizeof(bool) * (size_t)(f->nix + 1));
+    for (int i = 0; i < f->nix; i++) {
+        f->ix_names[i] = arena_strdup(a, pg_get(r, i, 0));
+        f->ix_using[i] = arena_strdup(a, pg_get(r, i, 1));
+        f->ix_unique[i] = pg_get(r, i, 2)[0] == 't';
+    }
+    pg_result_free(r);
+    r = NULL;
+
+    /* sequences owned by a column (serial) */
+    if (!query(c,
+               "SELECT s.oid::regclass::text, a.attname FROM pg_depend d"
+               " JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'"
+               " JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid"
+               " WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
+               " AND d.refobjid = $1::oid AND d.deptype = 'a' ORDER BY 1",
+               1, op, &r, err))
+        goto done;
+    f->nseqs = pg_nrows(r);
+    f->seqs = str_array(a, f->nseqs);
+    f->seq_cols = str_array(a, f->nseqs);
+    for (int i = 0; i < f->nseqs; i++) {
+        f->seqs[i] = arena_strdup(a, pg_get(r, i, 0));
+        f->seq_cols[i] = arena_strdup(a, pg_get(r, i, 1));
+    }
+    pg_result_free(r);
+    r = NULL;
+
+    /* dependent plain views (server-quoted qualified names) */
+    if (!query(c,
+               "SELECT DISTINCT v.oid::regclass::text FROM pg_depend d"
+               " JOIN pg_rewrite rw ON rw.oid = d.objid JOIN pg_class v ON v.oid = rw.ev_class"
+               " WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass"
+               " AND d.refobjid = $1::oid AND v.oid <> $1::oid AND v.relkind = 'v' ORDER BY 1",
+               1, op, &r, err))
+        goto done;
+    f->nviews = pg_nrows(r);
+    f->views = str_array(a, f->nviews);
+    for (int i = 0; i < f->nviews; i++)
+        f->views[i] = arena_strdup(a, pg_get(r, i, 0));
+    pg_result_free(r);
+    r = NULL;
+
+    /* foreign keys from the table (recreated on the new one) */
+    if (!query(c,
+               "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+               " WHERE conrelid = $1::oid AND contype = 'f' ORDER BY conname",
+               1, op, &r, err))
+        goto done;
+    f->nfk = pg_nrows(r);
+    f->fk_names = str_array(a, f->nfk);
+    f->fk_defs = str_array(a, f->nfk);
+    for (int i = 0; i < f->nfk; i++) {
+        f->fk_names[i] = arena_strdup(a, pg_get(r, i, 0));
+        f->fk_defs[i] = arena_strdup(a, pg_get(r, i, 1));
+    }
+    pg_result_free(r);
+    r = NULL;
+
+    const char *zp[] = {p->timezone ? p->timezone : "UTC"};
+    if (!query(c, "SELECT to_char(now() AT TIME ZONE $1, 'YYYY-MM-DD HH24')", 1, zp, &r, err))
+        goto done;
+    f->now_wall = arena_strdup(a, pg_get(r, 0, 0));
+    pg_result_free(r);
+    r = NULL;
+
+    if (f->relkind == 'r' && f->part_type && !gather_key_range(c, p, qtable, f, a, err))
+        goto done;
+    ok = true;
+done:
+    pg_result_free(r);
+    return ok;
+}
+
+/* ---- layout ---- */
+
+bool preflight_layout(const Policy *p, const TableFacts *f, Arena *a, PartitionSpec **specs, int *n, const char **from,
+                      const char **to, Err *err)
+{
+    *specs = NULL;
+    *n = 0;
+    *from = *to = NULL;
+    if (p->by != PART_RANGE) {
+        partitions_fixed(p, a, specs, n);
+        return true;
+    }
+    PartitionSpec *fixed = NULL;
+    int nfixed = 0;
+    partitions_fixed(p, a, &fixed, &nfixed); /* the DEFAULT partition, if any */
+    if (p->interval.unit == UNIT_INTEGER) {
+        int64_t step = p->interval.count, lo, hi;
+        int64_t anchor = p->start ? strtoll(p->start, NULL, 10) : 0;
+        lo = p->start ? anchor : (f->data_min ? strtoll(f->data_min, NULL, 10) : 0);
+        hi = f->data_max ? strtoll(f->data_max, NULL, 10) : lo;
+        if (hi < lo)
+            hi = lo;
+        /* the partition holding max, plus premake partitions above it */
+        hi = interval_floor_int(step, anchor, hi) + step * (1 + (p->premake > 0 ? p->premake : 0));
+        *from = arena_printf(a, "%lld", (long long)lo);
+        *to = arena_printf(a, "%lld", (long long)hi);
+    } else {
+        WallTime anchor = {1970, 1, 1, 0}, lo, hi, now;
+        if (p->start)
+            walltime_parse(p->start, &anchor);
+        if (!walltime_parse(f->now_wall ? f->now_wall : "1970-01-01", &now))
+            return err_set(err, PM_EDB, "cannot read the server clock");
+        if (p->start)
+            lo = anchor;
+        else if (f->data_min && walltime_parse(f->data_min, &lo))
+            ;
+        else
+            lo = interval_floor(p->interval, anchor, now);
+        hi = now;
+        WallTime mx;
+        if (f->data_max && walltime_parse(f->data_max, &mx) && walltime_cmp(mx, hi) > 0)
+            hi = mx;
+        if (walltime_cmp(hi, lo) < 0)
+            hi = lo;
+        hi = interval_add(p->interval, interval_floor(p->interval, anchor, hi), 1 + (p->premake > 0 ? p->premake : 0));
+        Buf b = {0};
+        walltime_format(&b, lo);
+        *from = arena_strdup(a, buf_str(&b));
+        buf_reset(&b);
+        walltime_format(&b, hi);
+        *to = arena_strdup(a, buf_str(&b));
+        buf_free(&b);
+    }
+    PartitionSpec *range = NULL;
+    int nrange = 0;
+    if (!partitions_range(p, *from, *to, a, &range, &nrange, err))
+        return false;
+    *specs = arena_alloc(a, sizeof **specs * (size_t)(nrange + nfixed + 1));
+    memcpy(*specs, range, sizeof *range * (size_t)nrange);
+    if (nfixed)
+        memcpy(*specs + nrange, fixed, sizeof *fixed * (size_t)nfixed);
+    *n = nrange + nfixed;
+    return true;
+}
+
+/* ---- checks ---- */
+
+typedef struct Report {
+    Buf problems; /* "  N. problem\n     fix: ...\n" */
+    Buf notes;    /* "note: ...\n" */
+    int n;
+} Report;
+
+static void problem(Report *rep, const char *fix, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void problem(Report *rep, const char *fix, const char *fmt, ...)
+{
+    char line[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    buf_printf(&rep->problems, "\n  %d. %s\n     fix: %s", ++rep->n, line, fix);
+}
+
+static void note(Report *rep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(Report *rep, const char *fmt, ...)
+{
+    char line[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    buf_printf(&rep->notes, "partmig: note: %s\n", line);
+}
+
+static const char *join_names(Arena *a, const char *const *names, int n)
+{
+    Buf b = {0};
+    for (int i = 0; i < n; i++)
+        buf_printf(&b, "%s%s", i ? ", " : "", names[i]);
+    const char *s = arena_strdup(a, buf_str(&b));
+    buf_free(&b);
+    return s;
+}
+
+/* Checks that need queries beyond the facts; each adds to REP. */
+static bool check_catalog(PgConn *c, const Policy *p, const TableFacts *f, Arena *a, Report *rep, Err *err)
+{
+    PgResult *r = NULL;
+    bool ok = false;
+    const char *qname = policy_qualified_name(p, a);
+    const char *op[] = {f->oid, p->column};
+
+    if (!query(c,
+               "SELECT conrelid::regclass::text, conname FROM pg_constraint"
+               " WHERE confrelid = $1::oid AND contype = 'f' ORDER BY 1, 2",
+               1, op, &r, err))
+        goto done;
+    for (int i = 0; i < pg_nrows(r); i++)
+        problem(rep,
+                "drop the foreign key (a partitioned table cannot keep it pointing at the old rows), convert, then "
+                "recreate it against the new table's primary key",
+                "foreign key \"%s\" on table %s references \"%s\"", pg_get(r, i, 1), pg_get(r, i, 0), qname);
+    pg_result_free(r);
+    r = NULL;
+
+    if (!query(c,
+               "SELECT ci.relname, i.indisunique, con.contype::text,"
+               " EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) k(attnum) JOIN pg_attribute a"
+               "  ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE a.attname = $2)"
+               " FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid"
+               " LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid"
+               " WHERE i.indrelid = $1::oid AND NOT i.indisprimary AND (i.indisunique OR con.contype = 'x')"
+               " ORDER BY 1",
+               2, op, &r, err))
+        goto done;
+    for (int i = 0; i < pg_nrows(r); i++) {
+        if (!strcmp(pg_get(r, i, 2), "x"))
+            problem(rep, "drop the exclusion constraint before converting",
+                    "exclusion constraint \"%s\" cannot be carried to a partitioned table", pg_get(r, i, 0));
+        else if (pg_get(r, i, 3)[0] != 't')
+            problem(rep, "add the partition column to the unique index, or drop it",
+                    "unique index \"%s\" lacks the partition column \"%s\" (a partitioned table's unique keys must "
+                    "include it)",
+                    pg_get(r, i, 0), p->column);
+    }
+    pg_result_free(r);
+    r = NULL;
+
+    if (!query(c,
+               "SELECT tgname FROM pg_trigger WHERE tgrelid = $1::oid AND NOT tgisinternal"
+               " AND tgname NOT LIKE 'partmig\\_%' ORDER BY 1",
+               1, op, &r, err))
+        goto done;
+    for (int i = 0; i < pg_nrows(r); i++)
+        problem(rep, "drop the trigger before converting and create it again on the converted table",
+                "trigger \"%s\" on \"%s\" would not follow the rows to the new table", pg_get(r, i, 0), qname);
+    pg_result_free(r);
+    r = NULL;
+
+    if (!query(c,
+               "SELECT DISTINCT v.oid::regclass::text, v.relkind::text FROM pg_depend d"
+               " JOIN pg_rewrite rw ON rw.oid = d.objid JOIN pg_class v ON v.oid = rw.ev_class"
+               " WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = $1::oid AND v.oid <> $1::oid"
+               " AND v.relkind <> 'v' ORDER BY 1",
+               1, op, &r, err))
+        goto done;
+    for (int i = 0; i < pg_nrows(r); i++)
+        problem(rep, "drop the materialized view, convert, then create and refresh it again",
+                "materialized view %s depends on \"%s\" and cannot be moved", pg_get(r, i, 0), qname);
+    pg_result_free(r);
+    r = NULL;
+
+    if (!query(c,
+               "SELECT p.pubname FROM pg_publication p WHERE p.puballtables"
+               " OR EXISTS (SELECT 1 FROM pg_publication_rel pr WHERE pr.prpubid = p.oid AND pr.prrelid = $1::oid)"
+               " ORDER BY 1",
+               1, op, &r, err))
+        goto done;
+    for (int i = 0; i < pg_nrows(r); i++)
+        problem(rep,
+                "remove the table from the publication (ALTER PUBLICATION ... DROP TABLE), convert, then add the "
+                "converted table with publish_via_partition_root = true",
+                "\"%s\" is published by publication \"%s\"", qname, pg_get(r, i, 0));
+    pg_result_free(r);
+    r = NULL;
+
+    if (!query(c,
+               "SELECT (SELECT count(*) FROM pg_inherits WHERE inhrelid = $1::oid OR inhparent = $1::oid),"
+               " (SELECT count(*) FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0"
+               "  AND NOT attisdropped AND attidentity <> '')",
+               1, op, &r, err))
+        goto done;
+    if (pg_get_int(r, 0, 0) > 0)
+        problem(rep, "convert the table's inheritance children first, or detach them (NO INHERIT)",
+                "\"%s\" takes part in table inheritance", qname);
+    if (pg_get_int(r, 0, 1) > 0)
+        problem(rep,
+                "turn the identity column into a sequence default first: ALTER TABLE ... ALTER COLUMN ... DROP "
+                "IDENTITY is destructive, so create a sequence, set the column DEFAULT nextval(...) and OWNED BY",
+                "\"%s\" has an identity column, which partmig cannot carry over yet", qname);
+    pg_result_free(r);
+    r = NULL;
+    ok = true;
+done:
+    pg_result_free(r);
+    return ok;
+}
+
+/* Rows that no partition would take, when the partitions do not follow the
+ * data and there is no DEFAULT partition. */
+static bool check_coverage(PgConn *c, const Policy *p, const TableFacts *f, Arena *a, Report *rep, Err *err)
+{
+    const char *qtable = sql_qualified(a, p->schema, p->table);
+    const char *col = sql_ident(a, p->column);
+    PgResult *r = NULL;
+    bool ok = false;
+    if (p->by == PART_RANGE && p->start) {
+        const char *start = p->interval.unit == UNIT_INTEGER
+                                ? p->start
+                                : arena_printf(a, "%s %s", p->start, p->timezone ? p->timezone : "UTC");
+        const char *sql = arena_printf(a, "SELECT count(*), min(%s)::text, max(%s)::text FROM %s WHERE %s < $1::%s",
+                                       col, col, qtable, col, f->part_type);
+        const char *params[] = {start};
+        if (!query(c, sql, 1, params, &r, err))
+            goto done;
+    } else if (p->by == PART_LIST) {
+        Buf vals = {0};
+        buf_putc(&vals, '{');
+        for (int i = 0; i < p->nlists; i++)
+            for (int j = 0; j < p->lists[i].values.n; j++) {
+                if (vals.len > 1)
+                    buf_putc(&vals, ',');
+                buf_putc(&vals, '"');
+                for (const char *s = p->lists[i].values.items[j]; *s; s++) {
+                    if (*s == '"' || *s == '\\')
+                        buf_putc(&vals, '\\');
+                    buf_putc(&vals, *s);
+                }
+                buf_putc(&vals, '"');
+            }
+        buf_putc(&vals, '}');
+        const char *sql = arena_printf(a,
+                                       "SELECT count(*), min(%s::text), max(%s::text) FROM %s"
+                                       " WHERE NOT (%s::text = ANY ($1::text[]))",
+                                       col, col, qtable, col);
+        const char *params[] = {buf_str(&vals)};
+        bool qok = query(c, sql, 1, params, &r, err);
+        buf_free(&vals);
+        if (!qok)
+            goto done;
+    } else {
+        return true;
+    }
+    int64_t outside = pg_get_int(r, 0, 0);
+    if (outside > 0 && p->default_partition)
+        note(rep, "%lld rows of \"%s\" fall outside the partitions (min %s, max %s): they go to the DEFAULT partition",
+             (long long)outside, p->table, pg_get(r, 0, 1), pg_get(r, 0, 2));
+    else if (outside > 0)
+        problem(rep,
+                p->by == PART_RANGE ? "remove `start` from the policy (partitions then cover the data), move start "
+                                      "to before the minimum, or set default_partition = true"
+                                    : "add the missing values to the policy's lists, or set default_partition = true",
+                "%lld rows of \"%s\" are outside the partitions' coverage (min %s, max %s) and would be lost",
+                (long long)outside, p->table, pg_get(r, 0, 1), pg_get(r, 0, 2));
+    ok = true;
+done:
+    pg_result_free(r);
+    return ok;
+}
+
+bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
+{
+    (void)o;
+    Arena a = {0};
+    Report rep = {0};
+    bool ok = false;
+    TableFacts f;
+    const char *qname = policy_qualified_name(p, &a);
+
+    if (!preflight_gather(c, p, &a, &f, err))
+        goto done;
+    if (!f.exists) {
+        err_set(err, PM_EDB, "table \"%s\" does not exist", qname);
+        err_hint(err, "create it first, or give the policy `columns` so that partmig creates it");
+        goto done;
+    }
+    if (f.relkind != 'r') {
+        err_set(err, PM_EDB, "\"%s\" is not a plain table (relkind '%c'): nothing to convert", qname, f.relkind);
+        goto done;
+    }
+    if (p->existing.method == EXISTING_NONE) {
+        err_set(err, PM_EINPUT,
+                "table \"%s\" exists and is not partitioned, and the policy says existing.method = "
+                "\"none\"",
+                qname);
+        err_hint(err, "set existing = { method = \"copy\" } (online copy) or \"attach\" (zero-copy) in the policy");
+        goto done;
+    }
+
+    /* the partition column */
+    if (!f.part_type) {
+        problem(&rep, "name an existing column in the policy's `column`", "column \"%s\" does not exist in \"%s\"",
+                p->column, qname);
+    } else {
+        bool type_ok = true;
+        if (p->by == PART_RANGE && p->interval.unit == UNIT_INTEGER)
+            type_ok = is_int_type(f.part_type);
+        else if (p->by == PART_RANGE)
+            type_ok = is_time_type(f.part_type);
+        if (!type_ok)
+            problem(&rep,
+                    "use a timestamp, timestamptz or date column for time intervals, an integer column for "
+                    "integer steps",
+                    "partition column \"%s\" has type %s, which the policy's interval does not fit", p->column,
+                    f.part_type);
+        if (!f.part_notnull) {
+            PgResult *r = NULL;
+            const char *sql = arena_printf(&a, "SELECT count(*) FROM %s WHERE %s IS NULL",
+                                           sql_qualified(&a, p->schema, p->table), sql_ident(&a, p->column));
+            if (!query(c, sql, 0, NULL, &r, err))
+                goto done;
+            int64_t nulls = pg_get_int(r, 0, 0);
+            pg_result_free(r);
+            if (nulls > 0)
+                problem(&rep,
+                        arena_printf(&a, "give those rows a value, then ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
+                                     sql_qualified(&a, p->schema, p->table), sql_ident(&a, p->column)),
+                        "partition column \"%s\" has %lld NULL values, which no range partition accepts", p->column,
+                        (long long)nulls);
+            else
+                problem(&rep,
+                        arena_printf(&a, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
+                                     sql_qualified(&a, p->schema, p->table), sql_ident(&a, p->column)),
+                        "partition column \"%s\" is nullable (no NULLs now, but nothing stops them)", p->column);
+        }
+    }
+
+    /* keys */
+    const char *pk_list = join_names(&a, f.key, f.nkey);
+    if (f.nkey == 0 && p->existing.method == EXISTING_COPY)
+        problem(&rep, "add a primary key to the table (the copy walks it in key order)", "\"%s\" has no primary key",
+                qname);
+    if (f.nkey > 0 && !f.pk_has_partkey && p->primary_key.n == 0)
+        problem(&rep,
+                arena_printf(&a,
+                             "add `primary_key = { %s }` to the policy of \"%s\"; partmig then gives the "
+                             "partitioned table that key",
+                             arena_printf(&a, "\"%s\", \"%s\"", f.key[0], p->column), p->table),
+                "primary key (%s) of \"%s\" lacks the partition column \"%s\" (a partitioned table's primary key must "
+                "include it)",
+                pk_list, qname, p->column);
+    if (p->primary_key.n > 0) {
+        bool has_col = false, covers_old = f.nkey > 0;
+        for (int i = 0; i < p->primary_key.n; i++)
+            if (!strcmp(p->primary_key.items[i], p->column))
+                has_col = true;
+        for (int i = 0; i < f.nkey; i++) {
+            bool in = false;
+            for (int j = 0; j < p->primary_key.n; j++)
+                in = in || !strcmp(f.key[i], p->primary_key.items[j]);
+            covers_old = covers_old && in;
+        }
+        if (!has_col)
+            problem(&rep, "add the partition column to the policy's primary_key",
+                    "the policy's primary_key lacks the partition column \"%s\"", p->column);
+        else if (!covers_old && f.nkey > 0)
+            problem(&rep, "make the policy's primary_key the old key plus the partition column",
+                    "the policy's primary_key does not contain the table's primary key (%s): rows unique today could "
+                    "collide",
+                    pk_list);
+    }
+
+    if (!check_catalog(c, p, &f, &a, &rep, err))
+        goto done;
+    if (f.part_type && f.part_notnull && !check_coverage(c, p, &f, &a, &rep, err))
+        goto done;
+
+    if (f.replident == 'i')
+        problem(&rep, "ALTER TABLE ... REPLICA IDENTITY DEFAULT before converting, set it again afterwards",
+                "\"%s\" uses an index as replica identity", qname);
+    else if (f.replident == 'f')
+        note(&rep, "replica identity FULL of \"%s\" is set on the converted table too", p->table);
+
+    for (int i = 0; i < f.nseqs; i++)
+        note(&rep, "sequence %s (column \"%s\") moves to the converted table; inserts keep numbering", f.seqs[i],
+             f.seq_cols[i]);
+    for (int i = 0; i < f.nviews; i++)
+        note(&rep, "view %s is moved to the converted table in the swap", f.views[i]);
+    if (f.nfk > 0)
+        note(&rep, "%d foreign key(s) of \"%s\" are created on the converted table", f.nfk, p->table);
+    note(&rep, "grants and the owner (%s) of \"%s\" are copied to the converted table", f.owner, p->table);
+
+    fputs(buf_str(&rep.notes), stderr);
+    if (rep.n > 0) {
+        err_set(err, PM_EINPUT, "cannot convert \"%s\": pre-flight found %d problem%s, nothing was changed%s", qname,
+                rep.n, rep.n == 1 ? "" : "s", buf_str(&rep.problems));
+        if (strlen(buf_str(&rep.problems)) + 120 >= sizeof err->msg)
+            fprintf(stderr, "partmig: pre-flight problems of \"%s\":%s\n", qname, buf_str(&rep.problems));
+        err_hint(err, "apply each fix above, then run apply again");
+        goto done;
+    }
+    ok = true;
+done:
+    buf_free(&rep.problems);
+    buf_free(&rep.notes);
+    arena_free(&a);
+    return ok;
+}
