@@ -619,6 +619,8 @@ static bool build_indexes(Conv *v, Err *err)
 {
     Buf b = {0};
     for (int i = 0; i < v->f.nix; i++) {
+        if (v->f.ix_policy[i])
+            continue; /* the policy's build_index step makes it, under its own name */
         const char *tmp = arena_printf(v->a, "pm%s_ix%d", v->row.id, i);
         buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON %s %s;\n", v->f.ix_unique[i] ? "UNIQUE " : "",
                    sql_ident(v->a, tmp), v->q_shadow, v->f.ix_using[i]);
@@ -633,14 +635,18 @@ static bool build_indexes(Conv *v, Err *err)
 static bool resync_catch_up(Conv *v, Err *err)
 {
     double t0 = progress_now();
-    const char *sql =
-        arena_printf(v->a, "SELECT %s(%d, false), (SELECT count(*) FROM %s)", v->q_resync, RESYNC_BATCH, v->q_log);
+    const char *sql = arena_printf(v->a, "SELECT %s(%d, false)", v->q_resync, RESYNC_BATCH);
+    const char *count = arena_printf(v->a, "SELECT count(*) FROM %s", v->q_log);
     int64_t total = 0;
     for (;;) {
         PgResult *r = NULL;
         if (!pg_exec(v->c, sql, 0, NULL, &r, err))
             return false;
-        int64_t done = pg_get_int(r, 0, 0), left = pg_get_int(r, 0, 1);
+        int64_t done = pg_get_int(r, 0, 0);
+        pg_result_free(r);
+        if (!pg_exec(v->c, count, 0, NULL, &r, err))
+            return false;
+        int64_t left = pg_get_int(r, 0, 0);
         pg_result_free(r);
         total += done;
         if (left < RESYNC_PENDING)
@@ -679,10 +685,12 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
         goto done;
     buf_reset(&b);
     /* the last changed keys; the table is locked, so this is all of them */
-    const char *sql = arena_printf(a, "SELECT %s(NULL, true), (SELECT count(*) FROM %s)", v->q_resync, v->q_log);
-    if (!pg_exec(c, sql, 0, NULL, &r, err))
+    if (!pg_exec(c, arena_printf(a, "SELECT %s(NULL, true)", v->q_resync), 0, NULL, NULL, err))
         goto done;
-    if (pg_get_int(r, 0, 1) != 0) {
+    /* a statement of its own: it must see what the function deleted */
+    if (!pg_exec(c, arena_printf(a, "SELECT count(*) FROM %s", v->q_log), 0, NULL, &r, err))
+        goto done;
+    if (pg_get_int(r, 0, 0) != 0) {
         err_set(err, PM_EDB, "\"%s\": changed rows remain after the final re-copy", v->qname);
         goto done;
     }
@@ -706,6 +714,8 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
             goto done;
     }
     for (int i = 0; i < v->f.nix; i++) {
+        if (v->f.ix_policy[i])
+            continue;
         const char *parked = arena_printf(a, "pm%s_old_ix%d", v->row.id, i);
         const char *staged = arena_printf(a, "pm%s_ix%d", v->row.id, i);
         buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, v->f.ix_names[i]),

@@ -227,17 +227,33 @@ bool preflight_gather(PgConn *c, const Policy *p, Arena *a, TableFacts *f, Err *
     }
 
     /* secondary indexes */
-    if (!query(c,
-               "SELECT ci.relname, substring(pg_get_indexdef(i.indexrelid) from ' USING .*$'), i.indisunique"
-               " FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid"
-               " WHERE i.indrelid = $1::oid AND NOT i.indisprimary AND i.indisvalid ORDER BY ci.relname",
-               1, op, &r, err))
+    if (!query(
+            c,
+            "SELECT ci.relname, substring(pg_get_indexdef(i.indexrelid) from ' USING .*$'), i.indisunique,"
+            " am.amname || ':' || (i.indexprs IS NULL AND i.indpred IS NULL AND i.indnkeyatts = i.indnatts)::text"
+            " || ':' || (SELECT string_agg(a.attname, ',' ORDER BY k.ord) FROM unnest(i.indkey::int2[])"
+            "  WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)"
+            " FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid JOIN pg_am am ON am.oid = ci.relam"
+            " WHERE i.indrelid = $1::oid AND NOT i.indisprimary AND i.indisvalid ORDER BY ci.relname",
+            1, op, &r, err))
         goto done;
     f->nix = pg_nrows(r);
     f->ix_names = str_array(a, f->nix);
     f->ix_using = str_array(a, f->nix);
     f->ix_unique = arena_alloc(a, sizeof(bool) * (size_t)(f->nix + 1));
+    f->ix_policy = arena_alloc(a, sizeof(bool) * (size_t)(f->nix + 1));
     for (int i = 0; i < f->nix; i++) {
+        /* "btree:true:tenant_id": the same as an index the policy declares? */
+        for (int j = 0; j < p->nindexes; j++) {
+            const IndexSpec *ix = &p->indexes[j];
+            Buf sig = {0};
+            buf_printf(&sig, "%s:true:", ix->method ? ix->method : "btree");
+            for (int k = 0; k < ix->columns.n; k++)
+                buf_printf(&sig, "%s%s", k ? "," : "", ix->columns.items[k]);
+            if (!strcmp(buf_str(&sig), pg_get(r, i, 3)) && ix->unique == (pg_get(r, i, 2)[0] == 't'))
+                f->ix_policy[i] = true;
+            buf_free(&sig);
+        }
         f->ix_names[i] = arena_strdup(a, pg_get(r, i, 0));
         f->ix_using[i] = arena_strdup(a, pg_get(r, i, 1));
         f->ix_unique[i] = pg_get(r, i, 2)[0] == 't';
