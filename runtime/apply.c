@@ -231,6 +231,24 @@ static char strategy_of(PartBy by)
     return by == PART_LIST ? 'l' : by == PART_HASH ? 'h' : 'r';
 }
 
+/* The file's lock_timeout ("5s", "500ms", "1min") in milliseconds; 0 if unreadable. */
+static int lock_timeout_ms(const char *text)
+{
+    char *end;
+    double v = strtod(text ? text : "", &end);
+    if (end == text || v <= 0)
+        return 0;
+    while (*end == ' ')
+        end++;
+    if (!*end || !strcmp(end, "ms"))
+        return (int)v;
+    if (!strcmp(end, "s"))
+        return (int)(v * 1000);
+    if (!strcmp(end, "min"))
+        return (int)(v * 60000);
+    return 0;
+}
+
 static ConvertOptions convert_options(const Apply *a, const Policy *p)
 {
     ConvertOptions co = {0};
@@ -241,6 +259,8 @@ static ConvertOptions convert_options(const Apply *a, const Policy *p)
     co.sleep_ms = a->o->sleep_ms;
     co.dry_run = a->dry;
     co.db_url = a->o->db;
+    co.lock_timeout_ms = lock_timeout_ms(a->lock_timeout);
+    co.lock_retries = a->o->lock_retries;
     return co;
 }
 
@@ -363,6 +383,16 @@ static bool index_partitions(Apply *a, const char *schema, const char *table, co
         IndexInfo ci;
         if (!catalog_index_info(a->c, pt->schema, child, a->arena, &ci, err))
             goto done;
+        const char *own_table = arena_printf(a->arena, "%s.%s", pt->schema, pt->name);
+        if (!*attached && ci.exists && (strcmp(ci.table, own_table) != 0 || *ci.parent)) {
+            /* the name is taken (e.g. PostgreSQL named another index so): a hashed one */
+            char hex[SHA256_HEX_LEN + 1];
+            const char *key = arena_printf(a->arena, "%s.%s", parent, pt->name);
+            sha256_hex(key, strlen(key), hex);
+            child = arena_printf(a->arena, "%.46s_%.8s_idx", pt->name, hex);
+            if (!catalog_index_info(a->c, pt->schema, child, a->arena, &ci, err))
+                goto done;
+        }
         const char *label = arena_printf(a->arena, "%s (index on %s)", a->label, pt->name);
         if (pt->relkind == 'p') {
             buf_reset(&sql);

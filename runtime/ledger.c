@@ -368,6 +368,31 @@ bool ledger_policies(PgConn *c, Arena *arena, const char ***tables, const char *
     return true;
 }
 
+bool ledger_batch_mismatches(PgConn *c, Arena *arena, int64_t *checked, int64_t *n, const char **what, Err *err)
+{
+    *checked = *n = 0;
+    *what = "";
+    PgResult *r = NULL;
+    if (!pg_exec(c, "SELECT pg_catalog.to_regclass('partmig.batches') IS NOT NULL", 0, NULL, &r, err))
+        return false;
+    bool exists = !strcmp(pg_get(r, 0, 0), "t");
+    pg_result_free(r);
+    if (!exists)
+        return true;
+    if (!pg_exec(c,
+                 "SELECT count(*), count(*) FILTER (WHERE source_rows <> target_rows), "
+                 "coalesce(string_agg(pg_catalog.format('batch %s of conversion %s: %s source rows, %s in the target', "
+                 "id, conversion, source_rows, target_rows), '; ') FILTER (WHERE source_rows <> target_rows), '') "
+                 "FROM partmig.batches",
+                 0, NULL, &r, err))
+        return false;
+    *checked = pg_get_int(r, 0, 0);
+    *n = pg_get_int(r, 0, 1);
+    *what = arena_strndup(arena, pg_get(r, 0, 2), 600);
+    pg_result_free(r);
+    return true;
+}
+
 bool ledger_try_lock(PgConn *c, bool *got, Err *err)
 {
     PgResult *r = NULL;

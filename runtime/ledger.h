@@ -6,6 +6,7 @@
 #define PARTMIG_LEDGER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "../common/arena.h"
 #include "../common/err.h"
@@ -95,6 +96,11 @@ bool ledger_policy_matches(PgConn *c, const char *table, const char *policy_json
                            Err *err);
 /* Every registered table ("schema.table") and its policy JSON (owned by ARENA). */
 bool ledger_policies(PgConn *c, Arena *arena, const char ***tables, const char ***jsons, int *n, Err *err);
+
+/* Conversion batches (partmig.batches, when the conversion ledger exists)
+ * whose recorded source and target row counts differ: *N of them, *WHAT a
+ * description of the first few (owned by ARENA); *CHECKED the batches read. */
+bool ledger_batch_mismatches(PgConn *c, Arena *arena, int64_t *checked, int64_t *n, const char **what, Err *err);
 
 /* The one-runner lock: a session-level advisory lock, tried without
  * waiting (*GOT says whether it was taken). */

@@ -172,7 +172,8 @@ static bool undo_step(Undo *u, Err *err)
                                  .jobs = u->o->jobs ? u->o->jobs : p.existing.jobs,
                                  .batch_size = u->o->batch_size ? u->o->batch_size : p.existing.batch_size,
                                  .sleep_ms = u->o->sleep_ms,
-                                 .db_url = u->o->db};
+                                 .db_url = u->o->db,
+                                 .lock_retries = u->o->lock_retries};
             ok = convert_undo(u->c, &p, &co, err);
         }
         ok =

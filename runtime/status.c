@@ -190,17 +190,13 @@ static void print_human(json_t *root)
         printf("  (none)\n");
     json_array_foreach(migs, i, m)
     {
-        json_t *fin = json_object_get(m, "finished_at");
-        json_t *ls = json_object_get(m, "ledger_state");
-        printf("  %s  %-28s %-12s%s%s%s\n", json_string_value(json_object_get(m, "version")),
-               json_string_value(json_object_get(m, "name")), json_string_value(json_object_get(m, "state")),
-               ls && strcmp(json_string_value(ls), json_string_value(json_object_get(m, "state"))) ? " (" : "",
-               ls && strcmp(json_string_value(ls), json_string_value(json_object_get(m, "state")))
-                   ? json_string_value(ls)
-                   : "",
-               ls && strcmp(json_string_value(ls), json_string_value(json_object_get(m, "state"))) ? ")"
-               : json_is_string(fin)                                                               ? ""
-                                                                                                   : "");
+        const char *state = json_string_value(json_object_get(m, "state"));
+        json_t *ls = json_object_get(m, "ledger_state"), *fin = json_object_get(m, "finished_at");
+        const char *lstate = json_is_string(ls) ? json_string_value(ls) : state;
+        printf("  %s  %-28s %-12s %s%s%s\n", json_string_value(json_object_get(m, "version")),
+               json_string_value(json_object_get(m, "name")), state, strcmp(lstate, state) ? "ledger: " : "",
+               strcmp(lstate, state) ? lstate : "",
+               json_is_string(fin) && !strcmp(lstate, state) ? json_string_value(fin) : "");
     }
     json_t *t;
     json_array_foreach(tables, i, t)

@@ -280,6 +280,13 @@ static bool verify_all(Verify *v, Err *err)
                 return false;
         }
     }
+    int64_t checked = 0, bad = 0;
+    const char *what = "";
+    if (!ledger_batch_mismatches(v->c, v->arena, &checked, &bad, &what, err))
+        return false;
+    v->checks += (int)checked;
+    if (bad)
+        problem(v, "%lld copy batch(es) recorded different source and target row counts: %s", (long long)bad, what);
     return check_registrations(v, err);
 }
 
