@@ -1,0 +1,41 @@
+/* premake.h: the premake window -- which partitions must exist for a policy
+ * now -- shared by apply's premake step and partmig maintain. */
+#ifndef PARTMIG_PREMAKE_H
+#define PARTMIG_PREMAKE_H
+
+#include <stdbool.h>
+
+#include "../common/arena.h"
+#include "../common/err.h"
+#include "../compiler/partitions.h"
+#include "../compiler/policy.h"
+#include "catalog.h"
+#include "pg.h"
+
+/* Apply's premake: every partition P wants now, existing ones included.
+ * Range policies cover [FROM, TO): FROM is the policy's start, else the
+ * smallest key in the table, else now; TO is the clock horizon
+ * (premake_horizon) or past the largest key, whichever is later.  Time
+ * windows are wall clock in the policy's timezone from the server clock.
+ * Hash/list partitions and DEFAULT (when the policy has one) follow the
+ * range ones.  TI says whether the table exists (its data is read only then).
+ * *SPECS, *FROM, *TO are owned by ARENA; FROM/TO are "" for hash/list.
+ * Errors: PM_EDB (server), PM_EINPUT (a window too large). */
+bool premake_layout(PgConn *c, const Policy *p, const TableInfo *ti, Arena *arena, PartitionSpec **specs, int *n,
+                    const char **from, const char **to, Err *err);
+
+/* Maintain's premake, by the clock: range policies with time keys cover
+ * [now, horizon) -- the same horizon as premake_layout, without looking at
+ * the data (no full scan every night); integer keys cover [largest key,
+ * largest key + premake steps), as apply does.  Hash/list and DEFAULT as in
+ * premake_layout.  Ownership and errors as premake_layout. */
+bool premake_ahead(PgConn *c, const Policy *p, const TableInfo *ti, Arena *arena, PartitionSpec **specs, int *n,
+                   const char **from, const char **to, Err *err);
+
+/* The clock horizon of a time-keyed range policy: now (server clock in the
+ * policy's timezone, "YYYY-MM-DD HH") plus premake intervals (at least one
+ * hour ahead).  *NOW and *HORIZON are "YYYY-MM-DD HH:00:00" text owned by
+ * ARENA. */
+bool premake_horizon(PgConn *c, const Policy *p, Arena *arena, const char **now, const char **horizon, Err *err);
+
+#endif
