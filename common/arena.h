@@ -12,7 +12,7 @@ typedef struct Arena {
 /* Zeroed memory owned by the arena; aborts on out-of-memory (a CLI tool has
  * nothing better to do, and no caller has to check). */
 void *arena_alloc(Arena *a, size_t size);
-char *arena_strdup(Arena *a, const char *s);      /* NULL stays NULL */
+char *arena_strdup(Arena *a, const char *s); /* NULL stays NULL */
 char *arena_strndup(Arena *a, const char *s, size_t n);
 char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Grow an arena array: returns a copy of OLD (n elements of size) with room for cap. */

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 typedef struct Buf {
-    char *data;  /* always NUL-terminated once anything was appended; owned */
+    char *data; /* always NUL-terminated once anything was appended; owned */
     size_t len, cap;
 } Buf;
 
@@ -13,8 +13,8 @@ void buf_append(Buf *b, const char *s);
 void buf_appendn(Buf *b, const char *s, size_t n);
 void buf_putc(Buf *b, char c);
 void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_reset(Buf *b);                 /* len = 0, keeps memory */
-const char *buf_str(const Buf *b);      /* "" for an empty buffer */
+void buf_reset(Buf *b);            /* len = 0, keeps memory */
+const char *buf_str(const Buf *b); /* "" for an empty buffer */
 void buf_free(Buf *b);
 
 #endif

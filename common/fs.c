@@ -76,8 +76,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-bool fs_list(const char *dir, const char *suffix, bool missing_ok, Arena *arena,
-             const char ***names, int *n, Err *err)
+bool fs_list(const char *dir, const char *suffix, bool missing_ok, Arena *arena, const char ***names, int *n, Err *err)
 {
     *names = NULL;
     *n = 0;

@@ -17,8 +17,7 @@ bool fs_write_atomic(const char *path, const char *data, size_t len, Err *err);
 
 /* Names in DIR ending in SUFFIX (e.g. ".sql"), sorted bytewise; owned by ARENA.
  * A missing directory is an empty list when MISSING_OK. */
-bool fs_list(const char *dir, const char *suffix, bool missing_ok, Arena *arena,
-             const char ***names, int *n, Err *err);
+bool fs_list(const char *dir, const char *suffix, bool missing_ok, Arena *arena, const char ***names, int *n, Err *err);
 
 bool fs_is_dir(const char *path);
 

@@ -211,14 +211,22 @@ void partition_name(Buf *b, const char *tmpl, const char *table, WallTime lower,
             if (e) {
                 size_t n = (size_t)(e - p - 1);
                 const char *k = p + 1;
-                if (n == 5 && !strncmp(k, "table", n)) buf_append(b, table);
-                else if (n == 4 && !strncmp(k, "YYYY", n)) buf_printf(b, "%04d", lower.year);
-                else if (n == 2 && !strncmp(k, "MM", n)) buf_printf(b, "%02d", lower.month);
-                else if (n == 2 && !strncmp(k, "DD", n)) buf_printf(b, "%02d", lower.day);
-                else if (n == 2 && !strncmp(k, "HH", n)) buf_printf(b, "%02d", lower.hour);
-                else if (n == 1 && *k == 'Q') buf_printf(b, "%d", (lower.month - 1) / 3 + 1);
-                else if (n == 1 && *k == 'N') buf_printf(b, "%lld", (long long)lower_int);
-                else buf_appendn(b, p, n + 2);
+                if (n == 5 && !strncmp(k, "table", n))
+                    buf_append(b, table);
+                else if (n == 4 && !strncmp(k, "YYYY", n))
+                    buf_printf(b, "%04d", lower.year);
+                else if (n == 2 && !strncmp(k, "MM", n))
+                    buf_printf(b, "%02d", lower.month);
+                else if (n == 2 && !strncmp(k, "DD", n))
+                    buf_printf(b, "%02d", lower.day);
+                else if (n == 2 && !strncmp(k, "HH", n))
+                    buf_printf(b, "%02d", lower.hour);
+                else if (n == 1 && *k == 'Q')
+                    buf_printf(b, "%d", (lower.month - 1) / 3 + 1);
+                else if (n == 1 && *k == 'N')
+                    buf_printf(b, "%lld", (long long)lower_int);
+                else
+                    buf_appendn(b, p, n + 2);
                 p = e + 1;
                 continue;
             }

@@ -7,12 +7,9 @@
 #include <string.h>
 
 static const char *const action_names[] = {
-    [STEP_SQL] = "sql",
-    [STEP_ENSURE_TABLE] = "ensure_table",
-    [STEP_PREMAKE] = "premake",
-    [STEP_BUILD_INDEX] = "build_index",
-    [STEP_REGISTER] = "register",
-    [STEP_UNREGISTER] = "unregister",
+    [STEP_SQL] = "sql",           [STEP_ENSURE_TABLE] = "ensure_table",
+    [STEP_PREMAKE] = "premake",   [STEP_BUILD_INDEX] = "build_index",
+    [STEP_REGISTER] = "register", [STEP_UNREGISTER] = "unregister",
 };
 static const char *const undo_names[] = {[UNDO_NONE] = "none", [UNDO_SQL] = "sql", [UNDO_AUTO] = "auto"};
 
@@ -231,7 +228,8 @@ bool plan_read(const char *path, const char *text, Arena *arena, Migration *out,
             char name[128];
             int version = 0;
             if (sscanf(line, "-- partmig migration %d %127s", &version, name) != 2 || version <= 0) {
-                err_at(err, PM_EINPUT, path, 1, "not a partmig migration (first line must be \"-- partmig migration NNNN name\")");
+                err_at(err, PM_EINPUT, path, 1,
+                       "not a partmig migration (first line must be \"-- partmig migration NNNN name\")");
                 goto done;
             }
             out->version = version;
@@ -287,7 +285,8 @@ bool plan_read(const char *path, const char *text, Arena *arena, Migration *out,
         if (starts_with(line, "-- partmig:policy ")) {
             if (out->npolicies == pol_cap) {
                 pol_cap = pol_cap ? pol_cap * 2 : 4;
-                out->policies = arena_grow(arena, out->policies, (size_t)out->npolicies, (size_t)pol_cap, sizeof *out->policies);
+                out->policies =
+                    arena_grow(arena, out->policies, (size_t)out->npolicies, (size_t)pol_cap, sizeof *out->policies);
             }
             out->policies[out->npolicies++] = line + 18;
             continue;
@@ -295,7 +294,8 @@ bool plan_read(const char *path, const char *text, Arena *arena, Migration *out,
         if (starts_with(line, "-- partmig:forget ")) {
             if (out->nforgets == fg_cap) {
                 fg_cap = fg_cap ? fg_cap * 2 : 4;
-                out->forgets = arena_grow(arena, out->forgets, (size_t)out->nforgets, (size_t)fg_cap, sizeof *out->forgets);
+                out->forgets =
+                    arena_grow(arena, out->forgets, (size_t)out->nforgets, (size_t)fg_cap, sizeof *out->forgets);
             }
             out->forgets[out->nforgets++] = line + 18;
             continue;
@@ -329,9 +329,7 @@ bool plan_read(const char *path, const char *text, Arena *arena, Migration *out,
             }
             state = STEP_SQL_BODY;
             /* fall through */
-        case STEP_SQL_BODY:
-            add_line(&sql, line, n);
-            break;
+        case STEP_SQL_BODY: add_line(&sql, line, n); break;
         case STEP_UNDO:
             if (!starts_with(line, "--")) {
                 err_at(err, PM_EINPUT, path, r.line, "undo lines must be comments (\"-- ...\")");

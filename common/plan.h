@@ -28,12 +28,12 @@
 #include "err.h"
 
 typedef enum {
-    STEP_SQL = 0,       /* run SQL as written */
-    STEP_ENSURE_TABLE,  /* table exists partitioned: create (SQL given), convert, or adopt */
-    STEP_PREMAKE,       /* partitions that depend on the apply date and the data */
-    STEP_BUILD_INDEX,   /* per-partition CREATE INDEX CONCURRENTLY + ATTACH (arg index=) */
-    STEP_REGISTER,      /* store the table's policy (JSON) in the ledger */
-    STEP_UNREGISTER,    /* remove the table's policy from the ledger */
+    STEP_SQL = 0,      /* run SQL as written */
+    STEP_ENSURE_TABLE, /* table exists partitioned: create (SQL given), convert, or adopt */
+    STEP_PREMAKE,      /* partitions that depend on the apply date and the data */
+    STEP_BUILD_INDEX,  /* per-partition CREATE INDEX CONCURRENTLY + ATTACH (arg index=) */
+    STEP_REGISTER,     /* store the table's policy (JSON) in the ledger */
+    STEP_UNREGISTER,   /* remove the table's policy from the ledger */
 } StepAction;
 
 typedef enum {
@@ -47,30 +47,30 @@ typedef struct StepArg {
 } StepArg;
 
 typedef struct Step {
-    int number;            /* 1-based within the migration */
+    int number; /* 1-based within the migration */
     StepAction action;
-    bool transactional;    /* false: CONCURRENTLY and friends, run outside a transaction */
-    const char *table;     /* "schema.table" the step is about, or NULL */
-    const char *lock;      /* strongest lock taken, for the plan: "ACCESS EXCLUSIVE on public.t" */
+    bool transactional; /* false: CONCURRENTLY and friends, run outside a transaction */
+    const char *table;  /* "schema.table" the step is about, or NULL */
+    const char *lock;   /* strongest lock taken, for the plan: "ACCESS EXCLUSIVE on public.t" */
     UndoKind undo;
-    const char *title;     /* one line, lowercase */
-    const char *comment;   /* further explanation lines, '\n'-separated, or NULL */
-    const char *sql;       /* forward SQL or NULL */
-    const char *undo_sql;  /* with UNDO_SQL */
-    StepArg *args;         /* further key=value attributes of the step line */
+    const char *title;    /* one line, lowercase */
+    const char *comment;  /* further explanation lines, '\n'-separated, or NULL */
+    const char *sql;      /* forward SQL or NULL */
+    const char *undo_sql; /* with UNDO_SQL */
+    StepArg *args;        /* further key=value attributes of the step line */
     int nargs;
 } Step;
 
 typedef struct Migration {
-    int version;           /* 1, 2, ... printed as %04d */
-    const char *name;      /* slug: [a-z0-9_]+ */
-    const char *header;    /* header comment lines, '\n'-separated (without "-- ") */
+    int version;              /* 1, 2, ... printed as %04d */
+    const char *name;         /* slug: [a-z0-9_]+ */
+    const char *header;       /* header comment lines, '\n'-separated (without "-- ") */
     const char *lock_timeout; /* preamble lock_timeout, e.g. "5s" */
     Step *steps;
     int nsteps;
     const char **policies; /* canonical policy JSON, one per table in this version */
     int npolicies;
-    const char **forgets;  /* "schema.table" no longer managed */
+    const char **forgets; /* "schema.table" no longer managed */
     int nforgets;
 } Migration;
 

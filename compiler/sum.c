@@ -75,8 +75,8 @@ bool sum_verify(const char *dir, Arena *arena, const char ***names, int *n, Err 
         return true;
     const char *file = first_difference(arena, have, want);
     if (file && *file)
-        err_set(err, PM_EINPUT, "migration \"%s/%s\" does not match \"%s\" (edited, added, removed or reordered)",
-                dir, file, path);
+        err_set(err, PM_EINPUT, "migration \"%s/%s\" does not match \"%s\" (edited, added, removed or reordered)", dir,
+                file, path);
     else
         err_set(err, PM_EINPUT, "\"%s\" does not match the migration files", path);
     return err_hint(err, "migration files are never edited by hand: restore them from version control, "

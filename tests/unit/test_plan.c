@@ -7,19 +7,43 @@ static void roundtrip(void)
     Arena a = {0};
     StepArg args[] = {{"index", "journal_entries_tenant_id_idx"}};
     Step steps[] = {
-        {.number = 1, .action = STEP_SQL, .transactional = true, .table = "public.t",
-         .lock = "ACCESS EXCLUSIVE on public.t", .undo = UNDO_SQL, .title = "create parent",
-         .comment = "why: because\nsecond line", .sql = "CREATE TABLE IF NOT EXISTS \"public\".\"t\" ();\n\nSELECT 1;",
+        {.number = 1,
+         .action = STEP_SQL,
+         .transactional = true,
+         .table = "public.t",
+         .lock = "ACCESS EXCLUSIVE on public.t",
+         .undo = UNDO_SQL,
+         .title = "create parent",
+         .comment = "why: because\nsecond line",
+         .sql = "CREATE TABLE IF NOT EXISTS \"public\".\"t\" ();\n\nSELECT 1;",
          .undo_sql = "DROP TABLE IF EXISTS \"public\".\"t\";"},
-        {.number = 2, .action = STEP_BUILD_INDEX, .transactional = false, .table = "public.t",
-         .undo = UNDO_AUTO, .title = "index per partition", .args = args, .nargs = 1},
-        {.number = 3, .action = STEP_REGISTER, .transactional = true, .table = "public.t", .undo = UNDO_NONE,
+        {.number = 2,
+         .action = STEP_BUILD_INDEX,
+         .transactional = false,
+         .table = "public.t",
+         .undo = UNDO_AUTO,
+         .title = "index per partition",
+         .args = args,
+         .nargs = 1},
+        {.number = 3,
+         .action = STEP_REGISTER,
+         .transactional = true,
+         .table = "public.t",
+         .undo = UNDO_NONE,
          .title = "register"},
     };
     const char *pol[] = {"{\"table\":\"t\"}"};
     const char *fg[] = {"public.old"};
-    Migration m = {.version = 7, .name = "erp", .header = "what: test\nsource: x.lua:3", .lock_timeout = "3s",
-                   .steps = steps, .nsteps = 3, .policies = pol, .npolicies = 1, .forgets = fg, .nforgets = 1};
+    Migration m = {.version = 7,
+                   .name = "erp",
+                   .header = "what: test\nsource: x.lua:3",
+                   .lock_timeout = "3s",
+                   .steps = steps,
+                   .nsteps = 3,
+                   .policies = pol,
+                   .npolicies = 1,
+                   .forgets = fg,
+                   .nforgets = 1};
     Buf out = {0};
     plan_write(&m, &out);
 
@@ -66,10 +90,12 @@ static void rejects(void)
     CHECK(!plan_read("bad.sql", "SELECT 1;\n", &a, &r, &err));
     CHECK(err.code == PM_EINPUT && err.line == 1);
     err_clear(&err);
-    CHECK(!plan_read("bad.sql", "-- partmig migration 0001 x\n\n-- partmig:step 1 action=sql\nSELECT 1;\n", &a, &r, &err));
+    CHECK(!plan_read("bad.sql", "-- partmig migration 0001 x\n\n-- partmig:step 1 action=sql\nSELECT 1;\n", &a, &r,
+                     &err));
     CHECK(strstr(err.msg, "partmig:end") != NULL);
     err_clear(&err);
-    CHECK(!plan_read("bad.sql", "-- partmig migration 0001 x\n\n-- partmig:step 2 action=sql\n-- partmig:end\n", &a, &r, &err));
+    CHECK(!plan_read("bad.sql", "-- partmig migration 0001 x\n\n-- partmig:step 2 action=sql\n-- partmig:end\n", &a, &r,
+                     &err));
     CHECK(err.line == 3);
     arena_free(&a);
 }
