@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# convert_bench.sh: partmig's copy conversion against one INSERT ... SELECT
+# and pg_partman 4.7 partition_data_proc on the same data (journal_entries,
+# monthly partitions over 25 months); the longest writer stall during a copy
+# and an attach conversion at two sizes; partmig's max RSS.  Prints
+# BENCH|name|value|unit|target lines (bench/run.sh collects them).
+#   CONVERT_BENCH_ROWS="100000 1000000"   sizes for stall and RSS
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PARTMIG_SOURCE=$PWD PARTMIG=${PARTMIG:-$PWD/build/partmig}
+TOOLS=${PARTMIG_TOOLS:-$PWD/build/tests}
+SIZES=${CONVERT_BENCH_ROWS:-100000 1000000}
+BIG=${SIZES##* }
+. tests/lib/pg.sh
+pg_start "max_wal_size = 4GB" "shared_buffers = 512MB" "checkpoint_timeout = 30min"
+q() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+now() { date +%s.%N; }
+bench() { echo "BENCH|$1|$2|$3|$4"; }
+MIG="$PARTMIG_TEST_DIR/mig"
+POL="$PARTMIG_TEST_DIR/pol"
+mkdir -p "$POL"
+policy() { # method
+    cat >"$POL/je.lua" <<LUA
+partition "journal_entries" { column = "created_at", interval = "1 month", premake = 0,
+  primary_key = { "id", "created_at" }, existing = { method = "$1" } }
+LUA
+    rm -rf "$MIG"
+    q "DROP SCHEMA IF EXISTS partmig CASCADE" 2>/dev/null
+    "$PARTMIG" compile "$POL" -o "$MIG" >/dev/null
+}
+load() { # rows: a fresh journal_entries
+    q "DROP TABLE IF EXISTS public.journal_entries, public.audit_logs, public.workflow_logs CASCADE"
+    q "DROP TABLE IF EXISTS public.expected_journal_entries"
+    psql -X -q -v ON_ERROR_STOP=1 -f tests/fixtures/erp_schema.sql
+    bash tests/fixtures/erp_data.sh "$1" 0 0 >/dev/null
+    q "VACUUM FREEZE ANALYZE public.journal_entries"
+    q "CHECKPOINT"
+}
+parted() { # name: the same layout partmig builds, empty
+    q "DROP TABLE IF EXISTS $1"
+    q "CREATE TABLE $1 (LIKE public.journal_entries INCLUDING DEFAULTS) PARTITION BY RANGE (created_at)"
+    q "ALTER TABLE $1 ADD PRIMARY KEY (id, created_at)"
+    q "DO \$\$ DECLARE d timestamptz := date_trunc('month', (SELECT min(created_at) FROM public.journal_entries) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'; BEGIN
+         WHILE d <= now() LOOP
+           EXECUTE format('CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%L) TO (%L)', '$1' || to_char(d, '_YYYY_MM'), '$1', d, d + interval '1 month');
+           d := d + interval '1 month';
+         END LOOP; END \$\$"
+}
+backfill_rate() { # rows/s of the conversion's batches
+    q "SELECT round(sum(copied_rows) / extract(epoch FROM max(done_at) - min(done_at - ms * interval '1 ms'))) FROM partmig.batches"
+}
+
+echo "== throughput, $BIG rows" >&2
+load "$BIG"
+parted public.bench_parted
+t0=$(now); q "INSERT INTO public.bench_parted SELECT * FROM public.journal_entries"; t1=$(now)
+base=$(echo "$BIG / ($t1 - $t0)" | bc)
+bench convert_insert_select "$base" rows/s "baseline"
+q "DROP TABLE public.bench_parted"; q "CHECKPOINT"
+
+policy copy
+for jobs in 1 2; do
+    q "CHECKPOINT"
+    "$PARTMIG" apply -d "$MIG" --jobs "$jobs" --batch-size 50000 >/dev/null 2>&1
+    rate=$(backfill_rate)
+    eval "rate$jobs=$rate"
+    target=$([ "$jobs" = 1 ] && echo ">=0.9x" || echo ">=1.3x")
+    bench "convert_copy_jobs${jobs}" "$rate" rows/s "$target"
+    bench "convert_copy_jobs${jobs}_ratio" "$(echo "scale=2; $rate / $base" | bc)" x "$target"
+    "$PARTMIG" rollback --to 0 -d "$MIG" >/dev/null 2>&1
+    q "DROP SCHEMA partmig CASCADE"; q "VACUUM FREEZE public.journal_entries"
+    rm -rf "$MIG"; "$PARTMIG" compile "$POL" -o "$MIG" >/dev/null
+done
+
+if q "CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman" 2>/dev/null; then
+    q "CREATE TABLE public.pm_parted (LIKE public.journal_entries INCLUDING DEFAULTS) PARTITION BY RANGE (created_at)"
+    q "SELECT partman.create_parent('public.pm_parted', 'created_at', 'native', 'monthly', p_premake := 1, p_start_partition := to_char(now() + interval '1 month', 'YYYY-MM-01'))" >/dev/null
+    q "INSERT INTO public.pm_parted SELECT * FROM public.journal_entries"
+    q "CHECKPOINT"
+    t0=$(now); psql -X -q -c "CALL partman.partition_data_proc('public.pm_parted', p_batch := 1000, p_wait := 0, p_quiet := true)" >/dev/null; t1=$(now)
+    moved=$(q "SELECT count(*) FROM ONLY public.pm_parted_default")
+    pm=$(echo "$BIG / ($t1 - $t0)" | bc)
+    bench convert_pg_partman_partition_data_proc "$pm" rows/s "peer"
+    bench convert_copy_jobs1_vs_pg_partman "$(echo "scale=2; $rate1 / $pm" | bc)" x ">=2.5x"
+    bench convert_copy_jobs2_vs_pg_partman "$(echo "scale=2; $rate2 / $pm" | bc)" x ">=2.5x"
+    q "DROP TABLE public.pm_parted CASCADE"
+else
+    echo "pg_partman not installed: skipping the peer" >&2
+fi
+
+for n in $SIZES; do
+    for method in copy attach; do
+        echo "== $method conversion with a writer, $n rows" >&2
+        load "$n"
+        q "CREATE TABLE public.expected_journal_entries AS SELECT * FROM public.journal_entries"
+        policy "$method"
+        rm -f "$PARTMIG_TEST_DIR/stop"
+        "$TOOLS/convert_writer" journal_entries created_at "$PARTMIG_TEST_DIR/stop" 9 >"$PARTMIG_TEST_DIR/w.out" 2>&1 &
+        wp=$!
+        sleep 0.5
+        t0=$(now)
+        /usr/bin/time -v "$PARTMIG" apply -d "$MIG" --jobs 2 >/dev/null 2>"$PARTMIG_TEST_DIR/time.out" || true
+        t1=$(now)
+        touch "$PARTMIG_TEST_DIR/stop"; wait "$wp" || true
+        stall=$(sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p' "$PARTMIG_TEST_DIR/w.out")
+        rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$PARTMIG_TEST_DIR/time.out")
+        bench "convert_${method}_${n}_seconds" "$(echo "scale=2; ($t1 - $t0) / 1" | bc)" s "-"
+        bench "convert_${method}_${n}_writer_stall" "$stall" ms "<1000"
+        bench "convert_${method}_${n}_swap" "$(q "SELECT round(swap_ms::numeric, 1) FROM partmig.conversions ORDER BY id DESC LIMIT 1")" ms "<1000"
+        bench "convert_${method}_${n}_partmig_rss" "${rss:-?}" KiB "flat"
+        [ "$(q "SELECT state FROM partmig.conversions ORDER BY id DESC LIMIT 1")" = swapped ] || echo "warning: $method conversion did not finish: see $PARTMIG_TEST_DIR" >&2
+    done
+done
