@@ -13,7 +13,10 @@ bool catalog_session_setup(PgConn *c, Err *err)
                   "SELECT pg_catalog.set_config('client_min_messages', 'warning', false), "
                   "pg_catalog.set_config('TimeZone', 'UTC', false), "
                   "pg_catalog.set_config('standard_conforming_strings', 'on', false), "
-                  "pg_catalog.set_config('statement_timeout', '0', false)",
+                  "pg_catalog.set_config('statement_timeout', '0', false), "
+                  /* a killed partmig must not leave its backend running a long
+                   * statement (and holding the runner lock) until it ends */
+                  "pg_catalog.set_config('client_connection_check_interval', '1s', false)",
                   err);
 }
 
