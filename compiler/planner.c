@@ -215,7 +215,7 @@ static bool step_static_partitions(Builder *b, const Policy *p, const char *as_o
                    "        IF to_regclass(part) IS NOT NULL THEN\n"
                    "            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', to_regclass(part)) INTO has_rows;\n"
                    "            IF has_rows THEN\n"
-                   "                RAISE EXCEPTION 'partmig: partition % holds rows; not dropping it', part;\n"
+                   "                RAISE EXCEPTION 'partition % holds rows; not dropping it', part;\n"
                    "            END IF;\n"
                    "            EXECUTE format('DROP TABLE %s', to_regclass(part));\n"
                    "        END IF;\n"

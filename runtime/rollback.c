@@ -117,8 +117,15 @@ static bool undo_created_table(Undo *u, Err *err)
 static bool undo_action(Undo *u, Err *err)
 {
     const Step *s = u->s;
-    if (s->undo == UNDO_SQL)
-        return pg_exec_script(u->c, s->undo_sql, err);
+    if (s->undo == UNDO_SQL) {
+        if (pg_exec_script(u->c, s->undo_sql, err))
+            return true;
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        err_set(err, PM_EDB, "%s: undo failed: %s", u->label, msg);
+        return err_hint(err, "nothing of this step was undone; fix the cause, then run the rollback again, "
+                             "or \"partmig apply\" to go forward");
+    }
     switch (s->action) {
     case STEP_ENSURE_TABLE:
         if (!strcmp(u->ls->mode, "created"))

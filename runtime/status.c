@@ -45,9 +45,10 @@ static json_t *migrations_json(const MigDir *d, const Ledger *l)
         if (f && (!m || f->m.version <= m->version)) {
             version = f->m.version;
             name = f->m.name;
-            if (m && m->version == version)
+            if (m && m->version == version) {
+                name = m->name; /* what was applied, whatever the directory holds now */
                 k++;
-            else
+            } else
                 m = NULL;
             i++;
         } else {

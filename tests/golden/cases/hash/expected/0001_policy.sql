@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS "public"."documents_7" PARTITION OF "public"."documen
 --         IF to_regclass(part) IS NOT NULL THEN
 --             EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', to_regclass(part)) INTO has_rows;
 --             IF has_rows THEN
---                 RAISE EXCEPTION 'partmig: partition % holds rows; not dropping it', part;
+--                 RAISE EXCEPTION 'partition % holds rows; not dropping it', part;
 --             END IF;
 --             EXECUTE format('DROP TABLE %s', to_regclass(part));
 --         END IF;

@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS "public"."orders_by_region_default" PARTITION OF "pub
 --         IF to_regclass(part) IS NOT NULL THEN
 --             EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', to_regclass(part)) INTO has_rows;
 --             IF has_rows THEN
---                 RAISE EXCEPTION 'partmig: partition % holds rows; not dropping it', part;
+--                 RAISE EXCEPTION 'partition % holds rows; not dropping it', part;
 --             END IF;
 --             EXECUTE format('DROP TABLE %s', to_regclass(part));
 --         END IF;

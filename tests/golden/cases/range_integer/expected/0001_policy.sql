@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS "public"."events_from_2000000" PARTITION OF "public".
 --         IF to_regclass(part) IS NOT NULL THEN
 --             EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', to_regclass(part)) INTO has_rows;
 --             IF has_rows THEN
---                 RAISE EXCEPTION 'partmig: partition % holds rows; not dropping it', part;
+--                 RAISE EXCEPTION 'partition % holds rows; not dropping it', part;
 --             END IF;
 --             EXECUTE format('DROP TABLE %s', to_regclass(part));
 --         END IF;

@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS "public"."invoices_default" PARTITION OF "public"."in
 --         IF to_regclass(part) IS NOT NULL THEN
 --             EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', to_regclass(part)) INTO has_rows;
 --             IF has_rows THEN
---                 RAISE EXCEPTION 'partmig: partition % holds rows; not dropping it', part;
+--                 RAISE EXCEPTION 'partition % holds rows; not dropping it', part;
 --             END IF;
 --             EXECUTE format('DROP TABLE %s', to_regclass(part));
 --         END IF;

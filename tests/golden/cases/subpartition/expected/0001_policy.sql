@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS "public"."measurements_p2025q2_3" PARTITION OF "publi
 --         IF to_regclass(part) IS NOT NULL THEN
 --             EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', to_regclass(part)) INTO has_rows;
 --             IF has_rows THEN
---                 RAISE EXCEPTION 'partmig: partition % holds rows; not dropping it', part;
+--                 RAISE EXCEPTION 'partition % holds rows; not dropping it', part;
 --             END IF;
 --             EXECUTE format('DROP TABLE %s', to_regclass(part));
 --         END IF;
@@ -119,7 +119,7 @@ CREATE TABLE IF NOT EXISTS "public"."sales_nordics_web" PARTITION OF "public"."s
 --         IF to_regclass(part) IS NOT NULL THEN
 --             EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', to_regclass(part)) INTO has_rows;
 --             IF has_rows THEN
---                 RAISE EXCEPTION 'partmig: partition % holds rows; not dropping it', part;
+--                 RAISE EXCEPTION 'partition % holds rows; not dropping it', part;
 --             END IF;
 --             EXECUTE format('DROP TABLE %s', to_regclass(part));
 --         END IF;
