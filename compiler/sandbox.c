@@ -191,9 +191,13 @@ static void check_table(Conv *c, int idx, const char *key)
         conv_fail(c, "%s: expected a table, got %s", key, lua_kind(c->L, idx));
 }
 
-/* Every key of the table at IDX is a string in ALLOWED (NULL-terminated). */
+/* Every key of the table at IDX is a string in ALLOWED (NULL-terminated).
+ * Of several unknown keys the alphabetically first is named, so the message
+ * does not depend on Lua's hash order. */
 static void check_keys(Conv *c, int idx, const char *where, const char *const *allowed)
 {
+    char unknown[128] = "";
+    bool have_unknown = false;
     idx = lua_absindex(c->L, idx);
     lua_pushnil(c->L);
     while (lua_next(c->L, idx)) {
@@ -204,17 +208,23 @@ static void check_keys(Conv *c, int idx, const char *where, const char *const *a
             for (int i = 0; allowed[i]; i++)
                 if (!strcmp(k, allowed[i]))
                     ok = true;
+            if (!ok && (!have_unknown || strcmp(k, unknown) < 0)) {
+                snprintf(unknown, sizeof unknown, "%s", k);
+                have_unknown = true;
+            }
+            continue;
         }
-        if (!ok) {
-            char list[600] = "";
-            for (int i = 0; allowed[i]; i++)
-                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", allowed[i]);
-            if (lua_type(c->L, -1) == LUA_TSTRING)
-                conv_fail(c, "unknown key \"%s%s%s\"; allowed: %s", where, *where ? "." : "", lua_tostring(c->L, -1),
-                          list);
-            conv_fail(c, "%s: keys must be names (got a key of type %s); allowed: %s", *where ? where : "table",
-                      luaL_typename(c->L, -1), list);
-        }
+        char list[600] = "";
+        for (int i = 0; allowed[i]; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", allowed[i]);
+        conv_fail(c, "%s: keys must be names (got a key of type %s); allowed: %s", *where ? where : "table",
+                  luaL_typename(c->L, -1), list);
+    }
+    if (have_unknown) {
+        char list[600] = "";
+        for (int i = 0; allowed[i]; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", allowed[i]);
+        conv_fail(c, "unknown key \"%s%s%s\"; allowed: %s", where, *where ? "." : "", unknown, list);
     }
 }
 
