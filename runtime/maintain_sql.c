@@ -85,14 +85,27 @@ bool msql_count_range(PgConn *c, const char *schema, const char *name, const cha
     return ok;
 }
 
-bool msql_indexes(PgConn *c, const char *schema, const char *table, Arena *arena, const char ***names, int *n, Err *err)
+bool msql_indexes(PgConn *c, const char *schema, const char *table, Arena *arena, const char ***names,
+                  const char ***constraints, int *n, Err *err)
 {
     const char *p[2] = {schema, table};
-    return query_list(
-        c,
-        "SELECT ci.relname FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class ci ON ci.oid = x.indexrelid "
-        "WHERE x.indrelid = " REGCLASS("$1", "$2") " ORDER BY 1",
-        2, p, arena, names, n, err);
+    PgResult *r = NULL;
+    if (!pg_exec(c,
+                 "SELECT ci.relname, coalesce((SELECT k.conname FROM pg_catalog.pg_constraint k "
+                 "WHERE k.conindid = ci.oid AND k.conrelid = x.indrelid AND k.contype IN ('p', 'u', 'x')), '') "
+                 "FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class ci ON ci.oid = x.indexrelid "
+                 "WHERE x.indrelid = " REGCLASS("$1", "$2") " ORDER BY 1",
+                 2, p, &r, err))
+        return false;
+    *n = pg_nrows(r);
+    *names = arena_alloc(arena, sizeof **names * (size_t)(*n + 1));
+    *constraints = arena_alloc(arena, sizeof **constraints * (size_t)(*n + 1));
+    for (int i = 0; i < *n; i++) {
+        (*names)[i] = arena_strdup(arena, pg_get(r, i, 0));
+        (*constraints)[i] = arena_strdup(arena, pg_get(r, i, 1));
+    }
+    pg_result_free(r);
+    return true;
 }
 
 bool msql_leaves(PgConn *c, const char *schema, const char *table, Arena *arena, const char ***schemas,

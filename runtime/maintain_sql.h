@@ -30,9 +30,11 @@ bool msql_detach_pending(PgConn *c, const char *schema, const char *table, Arena
 bool msql_count_range(PgConn *c, const char *schema, const char *name, const char *column, const char *lo,
                       const char *hi, int64_t *count, Err *err);
 
-/* Names of the indexes on SCHEMA.TABLE (owned by ARENA). */
-bool msql_indexes(PgConn *c, const char *schema, const char *table, Arena *arena, const char ***names, int *n,
-                  Err *err);
+/* The indexes on SCHEMA.TABLE (owned by ARENA): *CONSTRAINTS[i] is the name
+ * of the primary key, unique or exclusion constraint that index NAMES[i]
+ * backs (dropped with ALTER TABLE ... DROP CONSTRAINT), "" for a plain index. */
+bool msql_indexes(PgConn *c, const char *schema, const char *table, Arena *arena, const char ***names,
+                  const char ***constraints, int *n, Err *err);
 
 /* Leaf partitions below the partitioned SCHEMA.TABLE (schemas and names owned by ARENA). */
 bool msql_leaves(PgConn *c, const char *schema, const char *table, Arena *arena, const char ***schemas,
