@@ -191,6 +191,14 @@ static void check_table(Conv *c, int idx, const char *key)
         conv_fail(c, "%s: expected a table, got %s", key, lua_kind(c->L, idx));
 }
 
+/* "a, b, c" from a NULL-terminated list. */
+static void join_allowed(char *out, size_t size, const char *const *allowed)
+{
+    out[0] = '\0';
+    for (int i = 0; allowed[i]; i++)
+        snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? ", " : "", allowed[i]);
+}
+
 /* Every key of the table at IDX is a string in ALLOWED (NULL-terminated).
  * Of several unknown keys the alphabetically first is named, so the message
  * does not depend on Lua's hash order. */
@@ -214,16 +222,14 @@ static void check_keys(Conv *c, int idx, const char *where, const char *const *a
             }
             continue;
         }
-        char list[600] = "";
-        for (int i = 0; allowed[i]; i++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", allowed[i]);
+        char list[600];
+        join_allowed(list, sizeof list, allowed);
         conv_fail(c, "%s: keys must be names (got a key of type %s); allowed: %s", *where ? where : "table",
                   luaL_typename(c->L, -1), list);
     }
     if (have_unknown) {
-        char list[600] = "";
-        for (int i = 0; allowed[i]; i++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", allowed[i]);
+        char list[600];
+        join_allowed(list, sizeof list, allowed);
         conv_fail(c, "unknown key \"%s%s%s\"; allowed: %s", where, *where ? "." : "", unknown, list);
     }
 }
