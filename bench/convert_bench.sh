@@ -50,6 +50,7 @@ backfill_rate() { # rows/s of the conversion's batches
     q "SELECT round(sum(copied_rows) / extract(epoch FROM max(done_at) - min(done_at - ms * interval '1 ms'))) FROM partmig.batches"
 }
 
+if [ -z "${CONVERT_BENCH_SKIP_THROUGHPUT:-}" ]; then
 echo "== throughput, $BIG rows" >&2
 load "$BIG"
 parted public.bench_parted
@@ -87,6 +88,7 @@ if q "CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman" 2>/dev/
 else
     echo "pg_partman not installed: skipping the peer" >&2
 fi
+fi
 
 for n in $SIZES; do
     for method in copy attach; do
@@ -99,7 +101,7 @@ for n in $SIZES; do
         wp=$!
         sleep 0.5
         t0=$(now)
-        /usr/bin/time -v "$PARTMIG" apply -d "$MIG" --jobs 2 >/dev/null 2>"$PARTMIG_TEST_DIR/time.out" || true
+        /usr/bin/time -v "$PARTMIG" apply -d "$MIG" --jobs 2 >/dev/null 2>"$PARTMIG_TEST_DIR/time.out" || grep -m3 -E "^(partmig|hint):" "$PARTMIG_TEST_DIR/time.out" >&2 || true
         t1=$(now)
         touch "$PARTMIG_TEST_DIR/stop"; wait "$wp" || true
         stall=$(sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p' "$PARTMIG_TEST_DIR/w.out")
@@ -108,6 +110,6 @@ for n in $SIZES; do
         bench "convert_${method}_${n}_writer_stall" "$stall" ms "<1000"
         bench "convert_${method}_${n}_swap" "$(q "SELECT round(swap_ms::numeric, 1) FROM partmig.conversions ORDER BY id DESC LIMIT 1")" ms "<1000"
         bench "convert_${method}_${n}_partmig_rss" "${rss:-?}" KiB "flat"
-        [ "$(q "SELECT state FROM partmig.conversions ORDER BY id DESC LIMIT 1")" = swapped ] || echo "warning: $method conversion did not finish: see $PARTMIG_TEST_DIR" >&2
+        [ "$(q "SELECT state FROM partmig.conversions ORDER BY id DESC LIMIT 1")" = swapped ] || { echo "warning: $method conversion of $n rows did not finish:" >&2; tail -5 "$PARTMIG_TEST_DIR/time.out" >&2; }
     done
 done
