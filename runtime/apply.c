@@ -598,7 +598,8 @@ static bool run_step(Apply *a, Err *err)
     }
 
     double t0 = runner_clock();
-    printf("%s step %d: %s ... ", a->f->name, s->number, s->title ? s->title : action);
+    /* a conversion reports its own progress lines: give them a line of their own */
+    printf(convert ? "%s step %d: %s\n" : "%s step %d: %s ... ", a->f->name, s->number, s->title ? s->title : action);
     fflush(stdout);
     bool ok;
     if (convert || !s->transactional || s->action == STEP_BUILD_INDEX) {
@@ -619,6 +620,8 @@ static bool run_step(Apply *a, Err *err)
                        err);
     }
     if (!ok) {
+        if (convert)
+            printf("%s step %d: ", a->f->name, s->number);
         printf("failed\n");
         fflush(stdout);
         if (pg_ok(a->c)) {
@@ -627,6 +630,8 @@ static bool run_step(Apply *a, Err *err)
         }
         return false;
     }
+    if (convert)
+        printf("%s step %d: ", a->f->name, s->number);
     printf("done (%.0f ms)\n", (runner_clock() - t0) * 1000);
     fflush(stdout);
     return true;
