@@ -171,9 +171,23 @@ static void spec_params(const Table *t, const PartitionSpec *s, const char **lo,
     buf_free(&b);
 }
 
+/* A catalog bound as printed: midnight and the session's UTC offset dropped
+ * ("2024-06-01 00:00:00+00" -> "2024-06-01"), like the created ones. */
+static const char *bound_show(const Table *t, const char *bound)
+{
+    size_t n = strlen(bound);
+    static const char *const tails[] = {" 00:00:00+00", " 00:00:00", "+00"};
+    for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
+        size_t k = strlen(tails[i]);
+        if (n > k && !strcmp(bound + n - k, tails[i]))
+            return arena_strndup(t->m->arena, bound, n - k);
+    }
+    return bound;
+}
+
 static const char *part_range(const Table *t, const PartInfo *pi)
 {
-    return arena_printf(t->m->arena, "[%s, %s)", pi->from, pi->to);
+    return arena_printf(t->m->arena, "[%s, %s)", bound_show(t, pi->from), bound_show(t, pi->to));
 }
 
 /* now - IV in the policy's zone, "YYYY-MM-DD HH:00:00" (owned by the arena). */
@@ -234,8 +248,8 @@ static bool tx_dump(Tx *x, Err *err)
     if (!dump_count_rows(x->dump_tmp, &dumped, err))
         goto done;
     if (dumped != x->rows) {
-        err_set(err, PM_EDB, "dump \"%s\" holds %lld rows, table \"%s.%s\" %lld: not dropped", x->dump_tmp,
-                (long long)dumped, x->dump_schema, x->dump_table, (long long)x->rows);
+        err_set(err, PM_EDB, "dump \"%s\" holds %lld rows but table \"%s.%s\" has %lld: the table is kept, not dropped",
+                x->dump_tmp, (long long)dumped, x->dump_schema, x->dump_table, (long long)x->rows);
         err_hint(err, "the detached table is kept; check the dump and disk space, then run maintain again");
         goto done;
     }

@@ -1,5 +1,4 @@
 /* maintain_dump.c: pg_dump of a detached partition and the check of its COPY rows. */
-#define _POSIX_C_SOURCE 200809L
 #include "maintain_dump.h"
 
 #include <ctype.h>
