@@ -13,6 +13,7 @@
 #include "convert.h"
 #include "ledger.h"
 #include "migdir.h"
+#include "premake.h"
 #include "runner.h"
 
 static const char *const apply_usage =
@@ -94,82 +95,6 @@ static bool step_policy(Apply *a, const char **json, Policy *p, Err *err)
     return true;
 }
 
-/* ---- premake: the partitions that depend on the apply date and the data ---- */
-
-static WallTime parse_hour(const char *text)
-{
-    WallTime t = {1970, 1, 1, 0};
-    walltime_parse(text, &t);
-    return t;
-}
-
-/* The partitions premake wants for P (all of them; existing ones included)
- * and the window used, FROM..TO. */
-static bool premake_layout(Apply *a, const Policy *p, TableInfo *ti, PartitionSpec **specs, int *n, const char **from,
-                           const char **to, Err *err)
-{
-    *specs = NULL;
-    *n = 0;
-    *from = *to = "";
-    PartitionSpec *fixed = NULL;
-    int nfixed = 0;
-    partitions_fixed(p, a->arena, &fixed, &nfixed);
-    PartitionSpec *range = NULL;
-    int nrange = 0;
-    if (p->by == PART_RANGE) {
-        bool integer = p->interval.unit == UNIT_INTEGER;
-        const char *dmin = "", *dmax = "";
-        if (ti->exists &&
-            !catalog_key_range(a->c, a->schema, a->table, p->column, p->timezone, integer, a->arena, &dmin, &dmax, err))
-            return false;
-        if (integer) {
-            long long step = p->interval.count;
-            long long lo = p->start ? strtoll(p->start, NULL, 10) : *dmin ? strtoll(dmin, NULL, 10) : 0;
-            long long hi = *dmax ? strtoll(dmax, NULL, 10) + 1 : lo;
-            if (hi < lo)
-                hi = lo;
-            *from = arena_printf(a->arena, "%lld", lo);
-            *to = arena_printf(a->arena, "%lld", hi + step * (p->premake > 0 ? p->premake : 1));
-        } else {
-            const char *now = "";
-            if (!catalog_now_in_zone(a->c, p->timezone, a->arena, &now, err))
-                return false;
-            WallTime tnow = parse_hour(now);
-            *from = p->start ? p->start : *dmin ? dmin : now;
-            WallTime upto = interval_add(p->interval, tnow, p->premake);
-            if (!walltime_cmp(upto, tnow))
-                upto = interval_add((Interval){UNIT_HOUR, 1}, tnow, 1);
-            if (*dmax) {
-                WallTime dm = interval_add((Interval){UNIT_HOUR, 1}, parse_hour(dmax), 1);
-                if (walltime_cmp(dm, upto) > 0)
-                    upto = dm;
-            }
-            Buf b = {0};
-            walltime_format(&b, upto);
-            *to = arena_strdup(a->arena, buf_str(&b));
-            buf_free(&b);
-        }
-        if (!partitions_range(p, *from, *to, a->arena, &range, &nrange, err))
-            return false;
-    }
-    *specs = arena_alloc(a->arena, sizeof **specs * (size_t)(nrange + nfixed + 1));
-    for (int i = 0; i < nrange; i++)
-        (*specs)[(*n)++] = range[i];
-    for (int i = 0; i < nfixed; i++)
-        (*specs)[(*n)++] = fixed[i];
-    return true;
-}
-
-/* Whether partition SPEC already exists among PARTS (by name, or DEFAULT). */
-static bool partition_present(const PartitionSpec *spec, const PartInfo *parts, int nparts)
-{
-    bool is_default = !strcmp(spec->bound_sql, "DEFAULT");
-    for (int i = 0; i < nparts; i++)
-        if (!strcmp(parts[i].name, spec->name) || (is_default && parts[i].is_default))
-            return true;
-    return false;
-}
-
 static bool do_premake(Apply *a, Err *err)
 {
     const char *json;
@@ -186,29 +111,36 @@ static bool do_premake(Apply *a, Err *err)
     PartitionSpec *specs;
     int n;
     const char *from, *to;
-    if (!premake_layout(a, &p, &ti, &specs, &n, &from, &to, err))
+    if (!premake_layout(a->c, &p, &ti, a->arena, &specs, &n, &from, &to, err))
         return false;
     PartInfo *parts = NULL;
     int nparts = 0;
     if (ti.exists && !catalog_partitions(a->c, a->schema, a->table, a->arena, &parts, &nparts, err))
         return false;
-    int added = 0;
+    int added = 0, skipped = 0;
     if (a->dry && p.by == PART_RANGE)
         printf("-- premake window [%s, %s) in %s (server clock now)\n", from, to, p.timezone);
     Buf sql = {0};
     bool ok = false;
     for (int i = 0; i < n; i++) {
-        if (partition_present(&specs[i], parts, nparts))
+        if (premake_spec_present(&specs[i], parts, nparts))
             continue;
-        buf_reset(&sql);
-        partition_create_sql(&sql, &p, a->table, &specs[i]);
-        added++;
         if (a->dry) {
+            buf_reset(&sql);
+            partition_create_sql(&sql, &p, a->table, &specs[i]);
             fputs(buf_str(&sql), stdout);
+            added++;
             continue;
         }
-        if (!pg_exec_script(a->c, buf_str(&sql), err))
+        bool created;
+        const char *overlap;
+        if (!premake_create_in_tx(a->c, &p, &specs[i], a->arena, &created, &overlap, err))
             goto done;
+        if (!created) {
+            skipped++;
+            continue;
+        }
+        added++;
         const char *bound = "";
         if (!catalog_partition_bound(a->c, a->schema, specs[i].name, a->arena, &bound, err) ||
             !ledger_object_add(a->c, a->f->m.version, a->s->number, "partition", a->schema, specs[i].name, bound, err))
@@ -217,7 +149,8 @@ static bool do_premake(Apply *a, Err *err)
     if (a->dry)
         printf(added ? "-- %d partition(s) to add\n" : "-- %d partitions to add: all present\n", added);
     else
-        a->mode = arena_printf(a->arena, "added %d", added);
+        a->mode = skipped ? arena_printf(a->arena, "added %d, %d covered by existing partitions", added, skipped)
+                          : arena_printf(a->arena, "added %d", added);
     ok = true;
 done:
     buf_free(&sql);

@@ -561,15 +561,6 @@ static bool step_pending(Table *t, Err *err)
 
 /* ---- premake ---- */
 
-static bool spec_present(const PartitionSpec *s, const PartInfo *parts, int n)
-{
-    bool is_default = !strcmp(s->bound_sql, "DEFAULT");
-    for (int i = 0; i < n; i++)
-        if (!strcmp(parts[i].name, s->name) || (is_default && parts[i].is_default))
-            return true;
-    return false;
-}
-
 static bool create_partition(Table *t, const PartitionSpec *s, const PartInfo *def, Err *err)
 {
     Maint *m = t->m;
@@ -619,7 +610,7 @@ static bool step_premake(Table *t, Err *err)
     const PartInfo *def = default_part(t);
     bool ok = true;
     for (int i = 0; i < n; i++)
-        if (!spec_present(&specs[i], t->parts, t->nparts) && !create_partition(t, &specs[i], def, err))
+        if (!premake_spec_present(&specs[i], t->parts, t->nparts) && !create_partition(t, &specs[i], def, err))
             ok = table_fail(t, err);
     return ok;
 }

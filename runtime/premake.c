@@ -2,6 +2,7 @@
 #include "premake.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/buf.h"
 #include "../common/interval.h"
@@ -122,4 +123,38 @@ bool premake_ahead(PgConn *c, const Policy *p, const TableInfo *ti, Arena *arena
                    const char **from, const char **to, Err *err)
 {
     return window(c, p, ti, true, arena, specs, n, from, to, err);
+}
+
+bool premake_spec_present(const PartitionSpec *spec, const PartInfo *parts, int nparts)
+{
+    bool is_default = !strcmp(spec->bound_sql, "DEFAULT");
+    for (int i = 0; i < nparts; i++)
+        if (!strcmp(parts[i].name, spec->name) || (is_default && parts[i].is_default))
+            return true;
+    return false;
+}
+
+bool premake_create_in_tx(PgConn *c, const Policy *p, const PartitionSpec *spec, Arena *arena, bool *created,
+                          const char **overlap, Err *err)
+{
+    *created = false;
+    *overlap = NULL;
+    Buf sql = {0};
+    partition_create_sql(&sql, p, p->table, spec);
+    bool ok = pg_run(c, "SAVEPOINT partmig_premake", err);
+    if (ok && pg_exec_script(c, buf_str(&sql), err)) {
+        *created = true;
+        ok = pg_run(c, "RELEASE SAVEPOINT partmig_premake", err);
+    } else if (ok) {
+        /* 42P17: "partition ... would overlap partition ..." */
+        if (strcmp(pg_last_sqlstate(c), "42P17") != 0 || !strstr(err->msg, "would overlap")) {
+            ok = false;
+        } else {
+            *overlap = arena_strdup(arena, err->msg);
+            err_clear(err);
+            ok = pg_run(c, "ROLLBACK TO SAVEPOINT partmig_premake", err);
+        }
+    }
+    buf_free(&sql);
+    return ok;
 }

@@ -38,4 +38,16 @@ bool premake_ahead(PgConn *c, const Policy *p, const TableInfo *ti, Arena *arena
  * ARENA. */
 bool premake_horizon(PgConn *c, const Policy *p, Arena *arena, const char **now, const char **horizon, Err *err);
 
+/* Whether SPEC already exists among PARTS: same name, or both DEFAULT. */
+bool premake_spec_present(const PartitionSpec *spec, const PartInfo *parts, int nparts);
+
+/* Inside a transaction: create SPEC's partition of P's table (IF NOT
+ * EXISTS) under a savepoint.  When PostgreSQL refuses because the range
+ * would overlap an existing partition (a table attached as the first
+ * partition by an attach conversion covers the old range under its own
+ * name), the savepoint is rolled back, *CREATED is false and *OVERLAP names
+ * what covers it (owned by ARENA); that is not an error.  Other errors are. */
+bool premake_create_in_tx(PgConn *c, const Policy *p, const PartitionSpec *spec, Arena *arena, bool *created,
+                          const char **overlap, Err *err);
+
 #endif
