@@ -424,3 +424,30 @@ bool ledger_lock_holder(PgConn *c, Arena *arena, const char **who, Err *err)
     pg_result_free(r);
     return true;
 }
+
+bool ledger_retired(PgConn *c, const char *schema, const char *name, Arena *arena, bool *retired, const char **when,
+                    Err *err)
+{
+    const char *p[2] = {schema, name};
+    PgResult *r = NULL;
+    *retired = false;
+    *when = "";
+    /* the log exists once maintain has removed something */
+    if (!pg_exec(c, "SELECT pg_catalog.to_regclass('partmig.retention_log') IS NOT NULL", 0, NULL, &r, err))
+        return false;
+    bool exists = !strcmp(pg_get(r, 0, 0), "t");
+    pg_result_free(r);
+    if (!exists)
+        return true;
+    if (!pg_exec(c,
+                 "SELECT finished_at::text FROM partmig.retention_log WHERE schema_name = $1 AND table_name = $2 "
+                 "AND finished_at IS NOT NULL",
+                 2, p, &r, err))
+        return false;
+    if (pg_nrows(r) == 1) {
+        *retired = true;
+        *when = arena_strdup(arena, pg_get(r, 0, 0));
+    }
+    pg_result_free(r);
+    return true;
+}

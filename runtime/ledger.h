@@ -109,4 +109,9 @@ bool ledger_try_lock(PgConn *c, bool *got, Err *err);
  * 127.0.0.1, connected since ..., state ...)" or "" if nobody now. */
 bool ledger_lock_holder(PgConn *c, Arena *arena, const char **who, Err *err);
 
+/* Whether partition SCHEMA.NAME was removed by `partmig maintain`'s
+ * retention (partmig.retention_log, finished); *WHEN gets the time (ARENA). */
+bool ledger_retired(PgConn *c, const char *schema, const char *name, Arena *arena, bool *retired, const char **when,
+                    Err *err);
+
 #endif

@@ -194,34 +194,34 @@ bool msql_column_list(PgConn *c, const char *schema, const char *table, Arena *a
 bool msql_pending_ensure(PgConn *c, Err *err)
 {
     return pg_run(c,
-                  "CREATE TABLE IF NOT EXISTS partmig.retention_pending ("
+                  "CREATE TABLE IF NOT EXISTS partmig.retention_log ("
                   "schema_name text NOT NULL, table_name text NOT NULL, parent text NOT NULL, "
                   "bound text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now(), "
-                  "PRIMARY KEY (schema_name, table_name))",
+                  "finished_at timestamptz, PRIMARY KEY (schema_name, table_name))",
                   err);
 }
 
 bool msql_pending_exists(PgConn *c, bool *exists, Err *err)
 {
-    return query_bool(c, "SELECT pg_catalog.to_regclass('partmig.retention_pending') IS NOT NULL", 0, NULL, exists,
-                      err);
+    return query_bool(c, "SELECT pg_catalog.to_regclass('partmig.retention_log') IS NOT NULL", 0, NULL, exists, err);
 }
 
 bool msql_pending_add(PgConn *c, const char *parent, const char *schema, const char *name, const char *bound, Err *err)
 {
     const char *p[4] = {schema, name, parent, bound};
-    return pg_exec(
-        c,
-        "INSERT INTO partmig.retention_pending (schema_name, table_name, parent, bound) "
-        "VALUES ($1, $2, $3, $4) ON CONFLICT (schema_name, table_name) DO UPDATE SET parent = $3, bound = $4",
-        4, p, NULL, err);
+    return pg_exec(c,
+                   "INSERT INTO partmig.retention_log (schema_name, table_name, parent, bound) "
+                   "VALUES ($1, $2, $3, $4) ON CONFLICT (schema_name, table_name) DO UPDATE "
+                   "SET parent = $3, bound = $4, recorded_at = now(), finished_at = NULL",
+                   4, p, NULL, err);
 }
 
 bool msql_pending_forget(PgConn *c, const char *schema, const char *name, Err *err)
 {
     const char *p[2] = {schema, name};
-    return pg_exec(c, "DELETE FROM partmig.retention_pending WHERE schema_name = $1 AND table_name = $2", 2, p, NULL,
-                   err);
+    /* kept as the record that retention removed it (verify reads it) */
+    return pg_exec(c, "UPDATE partmig.retention_log SET finished_at = now() WHERE schema_name = $1 AND table_name = $2",
+                   2, p, NULL, err);
 }
 
 bool msql_pending_list(PgConn *c, const char *parent, Arena *arena, const char ***schemas, const char ***names,
@@ -230,8 +230,8 @@ bool msql_pending_list(PgConn *c, const char *parent, Arena *arena, const char *
     const char *p[1] = {parent};
     PgResult *r = NULL;
     if (!pg_exec(c,
-                 "SELECT schema_name, table_name, bound FROM partmig.retention_pending WHERE parent = $1 "
-                 "ORDER BY recorded_at, table_name",
+                 "SELECT schema_name, table_name, bound FROM partmig.retention_log WHERE parent = $1 "
+                 "AND finished_at IS NULL ORDER BY recorded_at, table_name",
                  1, p, &r, err))
         return false;
     *n = pg_nrows(r);

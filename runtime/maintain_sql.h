@@ -54,10 +54,11 @@ bool msql_relation_state(PgConn *c, const char *schema, const char *name, bool *
 /* The column list of SCHEMA.TABLE in order, quoted: "\"id\", \"at\"" (owned by ARENA). */
 bool msql_column_list(PgConn *c, const char *schema, const char *table, Arena *arena, const char **list, Err *err);
 
-/* ---- the retention record (partmig.retention_pending): a partition being
- * removed by retention is recorded before it is detached and forgotten
- * together with its final step, so a run killed in between finishes the
- * job next time.  The table lives in the ledger's schema. ---- */
+/* ---- the retention record (partmig.retention_log): a partition being
+ * removed by retention is recorded before it is detached and marked
+ * finished together with its final step, so a run killed in between
+ * finishes the job next time, and verify knows the partition was removed on
+ * purpose.  The table lives in the ledger's schema. ---- */
 
 /* Create the record table if needed (idempotent; needs schema partmig). */
 bool msql_pending_ensure(PgConn *c, Err *err);
