@@ -471,6 +471,18 @@ static bool step_retention(Table *t, Err *err)
     Maint *m = t->m;
     if (!refresh(t, err))
         return table_fail(t, err);
+    /* until a conversion is finalized its old table is the rollback point:
+     * removing partitions now would make the two disagree */
+    bool open;
+    const char *kept;
+    if (!msql_conversion_open(m->c, t->p.schema, t->p.table, m->arena, &open, &kept, err))
+        return table_fail(t, err);
+    if (open) {
+        printf("%s: retention waits until the conversion is finalized (\"%s\" is its rollback point); "
+               "run \"partmig finalize %s\"\n",
+               t->qname, kept, t->qname);
+        return true;
+    }
     const char *cut = cutoff(t, t->p.retention.keep, NULL);
     int newest = newest_part(t);
     bool has_default = default_part(t) != NULL;

@@ -189,6 +189,31 @@ bool msql_column_list(PgConn *c, const char *schema, const char *table, Arena *a
     return true;
 }
 
+bool msql_conversion_open(PgConn *c, const char *schema, const char *table, Arena *arena, bool *open, const char **kept,
+                          Err *err)
+{
+    bool exists;
+    *open = false;
+    *kept = "";
+    if (!query_bool(c, "SELECT pg_catalog.to_regclass('partmig.conversions') IS NOT NULL", 0, NULL, &exists, err))
+        return false;
+    if (!exists)
+        return true;
+    const char *p[2] = {schema, table};
+    PgResult *r = NULL;
+    if (!pg_exec(c,
+                 "SELECT coalesce(kept_name, '') FROM partmig.conversions WHERE table_schema = $1 AND table_name = $2 "
+                 "AND state NOT IN ('finalized', 'rolled_back')",
+                 2, p, &r, err))
+        return false;
+    if (pg_nrows(r) > 0) {
+        *open = true;
+        *kept = arena_strdup(arena, pg_get(r, 0, 0));
+    }
+    pg_result_free(r);
+    return true;
+}
+
 /* ---- the retention record ---- */
 
 bool msql_pending_ensure(PgConn *c, Err *err)

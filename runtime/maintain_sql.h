@@ -54,6 +54,11 @@ bool msql_relation_state(PgConn *c, const char *schema, const char *name, bool *
 /* The column list of SCHEMA.TABLE in order, quoted: "\"id\", \"at\"" (owned by ARENA). */
 bool msql_column_list(PgConn *c, const char *schema, const char *table, Arena *arena, const char **list, Err *err);
 
+/* Whether SCHEMA.TABLE has a conversion that is not finalized (its old
+ * table is still the rollback point); *KEPT names the old table (ARENA). */
+bool msql_conversion_open(PgConn *c, const char *schema, const char *table, Arena *arena, bool *open, const char **kept,
+                          Err *err);
+
 /* ---- the retention record (partmig.retention_log): a partition being
  * removed by retention is recorded before it is detached and marked
  * finished together with its final step, so a run killed in between

@@ -2,7 +2,7 @@
 # valgrind_runtime.sh: the runtime under valgrind memcheck against a real
 # PostgreSQL -- plan, apply with an online copy conversion (two copy jobs,
 # threads), status --json, verify, maintain, rollback: no invalid access, no
-# definite or possible leak.
+# definite or possible leak.  Also: retention waits for finalize.
 set -u
 . "$PARTMIG_SOURCE/tests/lib/assert.sh"
 . "$PARTMIG_SOURCE/tests/lib/pg.sh"
@@ -27,7 +27,7 @@ partition "orders" {
   by = "range", column = "created_at", interval = "1 month", premake = 2,
   primary_key = { "id", "created_at" },
   indexes = { { columns = { "tenant_id" } } },
-  retention = { keep = "24 months" },
+  retention = { keep = "3 months" },
   existing = { method = "copy", batch_size = 500, jobs = 2 },
 }
 LUA
@@ -45,6 +45,10 @@ assert_eq "$(psql_q "SELECT count(*) FROM public.orders")" 5000 "every row conve
 vg 0 status --json
 vg 0 verify -d "$T/mig"
 vg 0 maintain
+# the conversion is not finalized: its old table is the rollback point, so
+# retention must not remove partitions yet
+assert_contains "$OUT" "retention waits until the conversion is finalized" "retention holds off before finalize"
+assert_eq "$(psql_q "SELECT count(*) FROM public.orders")" 5000 "no row removed before finalize"
 vg 0 rollback --to 0 -d "$T/mig"
 assert_eq "$(psql_q "SELECT relkind FROM pg_class WHERE oid = 'public.orders'::regclass")" r "rolled back to the plain table"
 vg 2 apply --no-such-option
