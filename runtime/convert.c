@@ -420,8 +420,7 @@ static bool create_shadow(Conv *v, Err *err)
                "CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING "
                "COMMENTS INCLUDING GENERATED INCLUDING COMPRESSION) PARTITION BY %s (%s);\n",
                v->q_shadow, v->q_table, by, sql_ident(a, p->column));
-    buf_printf(&b, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", v->q_shadow,
-               sql_ident(a, name63(a, v->row.shadow, "_pkey")), sql_column_list(a, v->f.new_pk, v->f.nnew_pk, ""));
+    /* the primary key is built after the backfill (build_primary_key) */
     for (int i = 0; i < n; i++)
         partition_create_sql(&b, p, v->row.shadow, &specs[i]);
     for (int i = 0; i < v->f.nfk; i++)
@@ -613,10 +612,44 @@ static bool backfill(Conv *v, Err *err)
     return copier_run(&pl, err);
 }
 
+/* The shadow's primary key, built once the backfill is done: one sorted
+ * build per partition costs far less than maintaining the index row by row
+ * while copying (measured: 1M rows, 25 partitions, 0.77 s copy + 0.38 s
+ * build against 1.63 s copying into the indexed table).  Safe because
+ * nothing but the copier writes to the shadow before this point: its
+ * batches cover disjoint key ranges and each commits with its ledger row,
+ * so no key is copied twice, and the build checks that.  The re-copy of
+ * changed keys (which deletes and inserts by key) runs after it, with the
+ * index.  It locks only the shadow: the old table's writers go on.  A
+ * shadow that already has it (made by an earlier partmig) is left alone. */
+static bool build_primary_key(Conv *v, Err *err)
+{
+    PgResult *r = NULL;
+    const char *params[] = {v->q_shadow};
+    if (!pg_exec(v->c, "SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'", 1, params, &r,
+                 err))
+        return false;
+    bool present = pg_nrows(r) > 0;
+    pg_result_free(r);
+    if (present)
+        return true;
+    double t0 = progress_now();
+    const char *sql = arena_printf(v->a, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s)", v->q_shadow,
+                                   sql_ident(v->a, name63(v->a, v->row.shadow, "_pkey")),
+                                   sql_column_list(v->a, v->f.new_pk, v->f.nnew_pk, ""));
+    if (!pg_run(v->c, sql, err))
+        return false;
+    fprintf(stderr, "partmig: %s: built the primary key of %s in %.0f ms\n", v->qname, v->q_shadow,
+            (progress_now() - t0) * 1000.0);
+    return true;
+}
+
 /* The old table's secondary indexes on the shadow.  Nothing but partmig
  * writes to the shadow, so a plain CREATE INDEX blocks no application. */
 static bool build_indexes(Conv *v, Err *err)
 {
+    if (!build_primary_key(v, err))
+        return false;
     Buf b = {0};
     for (int i = 0; i < v->f.nix; i++) {
         if (v->f.ix_policy[i])
@@ -680,7 +713,10 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
     PgResult *r = NULL;
     bool ok = false;
     double t0 = progress_now();
-    buf_printf(&b, "LOCK TABLE %s, %s IN ACCESS EXCLUSIVE MODE", v->q_table, v->q_shadow);
+    /* the shadow first: only partmig and autovacuum use it, so waiting for
+     * it (autovacuum works through the freshly filled partitions) blocks no
+     * application; the old table's lock is taken last, held the shortest */
+    buf_printf(&b, "LOCK TABLE %s, %s IN ACCESS EXCLUSIVE MODE", v->q_shadow, v->q_table);
     if (!pg_run(c, buf_str(&b), err))
         goto done;
     buf_reset(&b);

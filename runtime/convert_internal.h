@@ -98,8 +98,12 @@ typedef struct CopyPlan {
 /* Copy every job's range in keyset batches (jobs in parallel threads, each
  * on its own connection), resuming after the last batch each job recorded
  * in partmig.batches.  Each batch is one REPEATABLE READ transaction that
- * inserts, counts the source and target rows of its key range and records
- * them; a mismatch stops the copy with PM_EDB. */
+ * inserts the rows of its key range (the INSERT's command tag gives the
+ * copied count), counts the range's source rows on their own in the same
+ * snapshot, and records the range and both counts; a mismatch stops the
+ * copy with PM_EDB.  The target is checked in full, per partition, before
+ * the swap.  Single integer keys take computed batch bounds while the ids
+ * are dense, other keys an index lookup per batch. */
 bool copier_run(const CopyPlan *plan, Err *err);
 
 /* Split the key range of SRC into up to N jobs at key quantiles (fills

@@ -137,6 +137,30 @@ bool pg_run(PgConn *c, const char *sql, Err *err)
     return pg_exec(c, sql, 0, NULL, NULL, err);
 }
 
+bool pg_query_text(PgConn *c, const char *sql, int nparams, const char *const *params, Arena *arena,
+                   const char **value, Err *err)
+{
+    PgResult *r = NULL;
+    *value = "";
+    if (!pg_exec(c, sql, nparams, params, &r, err))
+        return false;
+    if (pg_nrows(r) > 0 && pg_ncols(r) > 0)
+        *value = arena_strdup(arena, pg_get(r, 0, 0));
+    pg_result_free(r);
+    return true;
+}
+
+bool pg_query_bool(PgConn *c, const char *sql, int nparams, const char *const *params, bool *value, Err *err)
+{
+    PgResult *r = NULL;
+    *value = false;
+    if (!pg_exec(c, sql, nparams, params, &r, err))
+        return false;
+    *value = pg_nrows(r) > 0 && pg_ncols(r) > 0 && !strcmp(pg_get(r, 0, 0), "t");
+    pg_result_free(r);
+    return true;
+}
+
 const char *pg_last_sqlstate(const PgConn *c)
 {
     return c->sqlstate;
@@ -198,4 +222,12 @@ void pg_cancel(PgConn *c)
 bool pg_ok(const PgConn *c)
 {
     return c && PQstatus(c->conn) == CONNECTION_OK;
+}
+
+/* ---- command tag (added for the copier's verified batches) ---- */
+
+int64_t pg_cmd_tuples(const PgResult *r)
+{
+    const char *n = r ? PQcmdTuples(r->res) : "";
+    return n[0] ? strtoll(n, NULL, 10) : -1;
 }

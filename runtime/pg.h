@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../common/arena.h"
 #include "../common/err.h"
 
 typedef struct PgConn PgConn;     /* owns a PGconn */
@@ -34,6 +35,13 @@ bool pg_exec_script(PgConn *c, const char *sql, Err *err);
 /* Server process id of C (pg_backend_pid() without a round trip). */
 int pg_backend_pid(const PgConn *c);
 
+/* The first column of the first row as text, copied into ARENA; "" when the
+ * query returns no row or NULL. */
+bool pg_query_text(PgConn *c, const char *sql, int nparams, const char *const *params, Arena *arena,
+                   const char **value, Err *err);
+/* The first column of the first row is boolean true (false when no row). */
+bool pg_query_bool(PgConn *c, const char *sql, int nparams, const char *const *params, bool *value, Err *err);
+
 /* SQLSTATE of the last failed pg_exec on C ("" if none), e.g. "55P03". */
 const char *pg_last_sqlstate(const PgConn *c);
 
@@ -53,5 +61,9 @@ bool pg_in_transaction(const PgConn *c);
 void pg_cancel(PgConn *c);
 /* Connection is usable. */
 bool pg_ok(const PgConn *c);
+
+/* Rows the command of R reported in its tag (PQcmdTuples: INSERT, UPDATE,
+ * DELETE, ...); -1 when the tag carries no count. */
+int64_t pg_cmd_tuples(const PgResult *r);
 
 #endif

@@ -71,6 +71,18 @@ int main(int argc, char **argv)
         err_print(&err);
         return 1;
     }
+    /* every update and delete finds its row of the expected table by id:
+     * without an index each of them scans that table, and the time, growing
+     * with the table, would be counted as a stall of the conversion */
+    Buf ix = {0};
+    quote_ident(&ix, arena_printf(&a, "%s_writer_id", expected));
+    bool indexed = pg_run(conn, arena_printf(&a, "CREATE INDEX IF NOT EXISTS %s ON %s (id)", buf_str(&ix), E), &err);
+    buf_free(&ix);
+    if (!indexed) {
+        err_print(&err);
+        pg_close(conn);
+        return 1;
+    }
     PgResult *r = NULL;
     long long maxid = 1;
     if (pg_exec(conn, arena_printf(&a, "SELECT max(id) FROM %s", T), 0, NULL, &r, &err))
