@@ -52,17 +52,13 @@ bool catalog_column_type(PgConn *c, const char *schema, const char *table, const
                          const char **type, Err *err)
 {
     const char *p[3] = {schema, table, column};
-    PgResult *r = NULL;
-    if (!pg_exec(c,
-                 "SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a "
-                 "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
-                 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                 "WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped",
-                 3, p, &r, err))
-        return false;
-    *type = arena_strdup(arena, pg_nrows(r) ? pg_get(r, 0, 0) : "");
-    pg_result_free(r);
-    return true;
+    return pg_query_text(
+        c,
+        "SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a "
+        "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped",
+        3, p, arena, type, err);
 }
 
 /* Partitions of the relation named by $1.$2 (schema, name), with bounds split. */
@@ -111,29 +107,20 @@ bool catalog_partition_bound(PgConn *c, const char *schema, const char *name, Ar
                              Err *err)
 {
     const char *p[2] = {schema, name};
-    PgResult *r = NULL;
-    if (!pg_exec(c,
-                 "SELECT coalesce(pg_catalog.pg_get_expr(c.relpartbound, c.oid), '') FROM pg_catalog.pg_class c "
-                 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-                 2, p, &r, err))
-        return false;
-    *bound = arena_strdup(arena, pg_nrows(r) ? pg_get(r, 0, 0) : "");
-    pg_result_free(r);
-    return true;
+    return pg_query_text(
+        c,
+        "SELECT coalesce(pg_catalog.pg_get_expr(c.relpartbound, c.oid), '') FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+        2, p, arena, bound, err);
 }
 
 bool catalog_relation_exists(PgConn *c, const char *schema, const char *name, bool *exists, Err *err)
 {
     const char *p[2] = {schema, name};
-    PgResult *r = NULL;
-    if (!pg_exec(c,
-                 "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-                 "ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2)",
-                 2, p, &r, err))
-        return false;
-    *exists = !strcmp(pg_get(r, 0, 0), "t");
-    pg_result_free(r);
-    return true;
+    return pg_query_bool(c,
+                         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                         "ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2)",
+                         2, p, exists, err);
 }
 
 bool catalog_relation_empty(PgConn *c, const char *schema, const char *name, bool *empty, Err *err)

@@ -405,49 +405,38 @@ bool ledger_try_lock(PgConn *c, bool *got, Err *err)
 
 bool ledger_lock_holder(PgConn *c, Arena *arena, const char **who, Err *err)
 {
-    PgResult *r = NULL;
-    if (!pg_exec(c,
-                 "SELECT format('pid %s (application \"%s\", user \"%s\", client %s, connected since %s, %s)', "
-                 "l.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, '?'), "
-                 "coalesce(host(a.client_addr), 'local socket'), "
-                 "to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'), "
-                 "coalesce(a.state, 'unknown state') || coalesce(' since ' || to_char(a.state_change, "
-                 "'HH24:MI:SS'), '')) "
-                 "FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-                 "WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM "
-                 "pg_catalog.pg_database WHERE datname = current_database()) "
-                 "AND l.classid = " LOCK_KEY1 "::oid AND l.objid = " LOCK_KEY2 "::oid AND l.objsubid = 2 "
-                 "AND l.pid <> pg_catalog.pg_backend_pid() LIMIT 1",
-                 0, NULL, &r, err))
-        return false;
-    *who = arena_strdup(arena, pg_nrows(r) ? pg_get(r, 0, 0) : "");
-    pg_result_free(r);
-    return true;
+    return pg_query_text(c,
+                         "SELECT format('pid %s (application \"%s\", user \"%s\", client %s, connected since %s, %s)', "
+                         "l.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, '?'), "
+                         "coalesce(host(a.client_addr), 'local socket'), "
+                         "to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'), "
+                         "coalesce(a.state, 'unknown state') || coalesce(' since ' || to_char(a.state_change, "
+                         "'HH24:MI:SS'), '')) "
+                         "FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+                         "WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM "
+                         "pg_catalog.pg_database WHERE datname = current_database()) "
+                         "AND l.classid = " LOCK_KEY1 "::oid AND l.objid = " LOCK_KEY2 "::oid AND l.objsubid = 2 "
+                         "AND l.pid <> pg_catalog.pg_backend_pid() LIMIT 1",
+                         0, NULL, arena, who, err);
 }
 
 bool ledger_retired(PgConn *c, const char *schema, const char *name, Arena *arena, bool *retired, const char **when,
                     Err *err)
 {
     const char *p[2] = {schema, name};
-    PgResult *r = NULL;
+    bool exists;
     *retired = false;
     *when = "";
     /* the log exists once maintain has removed something */
-    if (!pg_exec(c, "SELECT pg_catalog.to_regclass('partmig.retention_log') IS NOT NULL", 0, NULL, &r, err))
+    if (!pg_query_bool(c, "SELECT pg_catalog.to_regclass('partmig.retention_log') IS NOT NULL", 0, NULL, &exists, err))
         return false;
-    bool exists = !strcmp(pg_get(r, 0, 0), "t");
-    pg_result_free(r);
     if (!exists)
         return true;
-    if (!pg_exec(c,
-                 "SELECT finished_at::text FROM partmig.retention_log WHERE schema_name = $1 AND table_name = $2 "
-                 "AND finished_at IS NOT NULL",
-                 2, p, &r, err))
+    if (!pg_query_text(c,
+                       "SELECT finished_at::text FROM partmig.retention_log WHERE schema_name = $1 "
+                       "AND table_name = $2 AND finished_at IS NOT NULL",
+                       2, p, arena, when, err))
         return false;
-    if (pg_nrows(r) == 1) {
-        *retired = true;
-        *when = arena_strdup(arena, pg_get(r, 0, 0));
-    }
-    pg_result_free(r);
+    *retired = **when != '\0';
     return true;
 }

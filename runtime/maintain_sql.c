@@ -5,17 +5,6 @@
 
 #include "../common/quote.h"
 
-/* One boolean from SQL with parameters. */
-static bool query_bool(PgConn *c, const char *sql, int nparams, const char *const *params, bool *out, Err *err)
-{
-    PgResult *r = NULL;
-    if (!pg_exec(c, sql, nparams, params, &r, err))
-        return false;
-    *out = pg_nrows(r) > 0 && !strcmp(pg_get(r, 0, 0), "t");
-    pg_result_free(r);
-    return true;
-}
-
 /* One text column from SQL into ARENA strings. */
 static bool query_list(PgConn *c, const char *sql, int nparams, const char *const *params, Arena *arena,
                        const char ***out, int *n, Err *err)
@@ -35,7 +24,7 @@ static bool query_list(PgConn *c, const char *sql, int nparams, const char *cons
 
 bool msql_in_recovery(PgConn *c, bool *standby, Err *err)
 {
-    return query_bool(c, "SELECT pg_catalog.pg_is_in_recovery()", 0, NULL, standby, err);
+    return pg_query_bool(c, "SELECT pg_catalog.pg_is_in_recovery()", 0, NULL, standby, err);
 }
 
 bool msql_fk_reference(PgConn *c, const char *schema, const char *part, const char *pschema, const char *parent,
@@ -151,8 +140,8 @@ bool msql_tablespace_of(PgConn *c, const char *schema, const char *name, Arena *
 bool msql_tablespace_exists(PgConn *c, const char *name, bool *exists, Err *err)
 {
     const char *p[1] = {name};
-    return query_bool(c, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tablespace WHERE spcname = $1)", 1, p, exists,
-                      err);
+    return pg_query_bool(c, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tablespace WHERE spcname = $1)", 1, p, exists,
+                         err);
 }
 
 bool msql_relation_state(PgConn *c, const char *schema, const char *name, bool *exists, bool *partition, Err *err)
@@ -195,7 +184,7 @@ bool msql_conversion_open(PgConn *c, const char *schema, const char *table, Aren
     bool exists;
     *open = false;
     *kept = "";
-    if (!query_bool(c, "SELECT pg_catalog.to_regclass('partmig.conversions') IS NOT NULL", 0, NULL, &exists, err))
+    if (!pg_query_bool(c, "SELECT pg_catalog.to_regclass('partmig.conversions') IS NOT NULL", 0, NULL, &exists, err))
         return false;
     if (!exists)
         return true;
@@ -228,7 +217,7 @@ bool msql_pending_ensure(PgConn *c, Err *err)
 
 bool msql_pending_exists(PgConn *c, bool *exists, Err *err)
 {
-    return query_bool(c, "SELECT pg_catalog.to_regclass('partmig.retention_log') IS NOT NULL", 0, NULL, exists, err);
+    return pg_query_bool(c, "SELECT pg_catalog.to_regclass('partmig.retention_log') IS NOT NULL", 0, NULL, exists, err);
 }
 
 bool msql_pending_add(PgConn *c, const char *parent, const char *schema, const char *name, const char *bound, Err *err)
