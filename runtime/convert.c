@@ -13,7 +13,7 @@
 #include "convert_internal.h"
 #include "progress.h"
 
-#define RESYNC_BATCH    2000
+#define RESYNC_BATCH    200  /* keys per re-copy transaction: its row locks make writers of those rows wait */
 #define RESYNC_PENDING  2000 /* swap when fewer changed keys wait */
 #define RESYNC_MAX_SECS 600
 #define DEFAULT_LOCK_MS 500
