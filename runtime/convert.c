@@ -14,7 +14,7 @@
 #include "progress.h"
 
 #define RESYNC_BATCH    200  /* keys per re-copy transaction: its row locks make writers of those rows wait */
-#define RESYNC_PENDING  2000 /* swap when fewer changed keys wait */
+#define RESYNC_PENDING  100 /* swap when fewer changed keys wait: the swap re-copies them under its lock */
 #define RESYNC_MAX_SECS 600
 #define DEFAULT_LOCK_MS 500
 #define DEFAULT_RETRIES 40
