@@ -35,7 +35,10 @@ LUA
     "$PARTMIG" compile "$POL" -o "$MIG" >/dev/null
 }
 load() { # rows: a fresh journal_entries
+    # and whatever an earlier conversion kept (old table, attached legacy table, ledger)
     q "DROP TABLE IF EXISTS public.journal_entries, public.audit_logs, public.workflow_logs CASCADE"
+    q "DROP TABLE IF EXISTS public.journal_entries_partmig_old, public.journal_entries_legacy CASCADE"
+    q "DROP SCHEMA IF EXISTS partmig CASCADE"
     q "DROP TABLE IF EXISTS public.expected_journal_entries"
     psql -X -q -v ON_ERROR_STOP=1 -f tests/fixtures/erp_schema.sql
     bash tests/fixtures/erp_data.sh "$1" 0 0 >/dev/null
