@@ -125,6 +125,21 @@ fi
 fi
 
 for n in $SIZES; do
+    # for reference: what the same writer sees while the server is just as busy
+    # with one plain INSERT ... SELECT (no lock in the writer's way): the part
+    # of a stall that is the 2-core machine's load, not partmig's locking
+    load "$n"
+    q "CREATE TABLE public.expected_journal_entries AS SELECT * FROM public.journal_entries"
+    parted public.bench_parted
+    rm -f "$PARTMIG_TEST_DIR/stop"
+    "$TOOLS/convert_writer" journal_entries created_at "$PARTMIG_TEST_DIR/stop" 9 >"$PARTMIG_TEST_DIR/w.out" 2>&1 &
+    wp=$!
+    sleep 0.5
+    q "INSERT INTO public.bench_parted SELECT * FROM public.journal_entries"
+    q "ANALYZE public.bench_parted"
+    touch "$PARTMIG_TEST_DIR/stop"; wait "$wp" || true
+    bench "writer_stall_${n}_during_plain_insert_select" "$(sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p' "$PARTMIG_TEST_DIR/w.out")" ms "reference"
+    q "DROP TABLE public.bench_parted"
     for method in copy attach; do
         echo "== $method conversion with a writer, $n rows" >&2
         load "$n"
