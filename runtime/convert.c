@@ -13,7 +13,7 @@
 #include "convert_internal.h"
 #include "progress.h"
 
-#define RESYNC_BATCH    200  /* keys per re-copy transaction: its row locks make writers of those rows wait */
+#define RESYNC_BATCH    200 /* keys per re-copy transaction: its row locks make writers of those rows wait */
 #define RESYNC_PENDING  100 /* swap when fewer changed keys wait: the swap re-copies them under its lock */
 #define RESYNC_MAX_SECS 600
 #define DEFAULT_LOCK_MS 500
@@ -320,6 +320,70 @@ static bool sequences_move(Conv *v, const char *from_oid, const char *to, Buf *o
     return true;
 }
 
+/* " OVERRIDING SYSTEM VALUE" for inserts of existing rows when the table
+ * has identity columns: a GENERATED ALWAYS column refuses given values
+ * without it, BY DEFAULT takes them either way. */
+static const char *overriding(const Conv *v)
+{
+    return v->f.nident > 0 ? " OVERRIDING SYSTEM VALUE" : "";
+}
+
+/* An identity sequence as the server names it. */
+typedef struct IdentSeq {
+    const char *qname;  /* qualified quoted name (the server's regclass text) */
+    const char *schema; /* its schema and name, unquoted */
+    const char *name;
+} IdentSeq;
+
+static bool identity_seq(Conv *v, const char *table, const char *col, IdentSeq *s, Err *err)
+{
+    PgResult *r = NULL;
+    const char *params[] = {table, col};
+    if (!pg_exec(v->c,
+                 "SELECT s.oid::regclass::text, n.nspname, s.relname FROM pg_class s"
+                 " JOIN pg_namespace n ON n.oid = s.relnamespace"
+                 " WHERE s.oid = pg_catalog.pg_get_serial_sequence($1, $2)::regclass",
+                 2, params, &r, err))
+        return false;
+    bool found = pg_nrows(r) > 0;
+    if (found) {
+        s->qname = arena_strdup(v->a, pg_get(r, 0, 0));
+        s->schema = arena_strdup(v->a, pg_get(r, 0, 1));
+        s->name = arena_strdup(v->a, pg_get(r, 0, 2));
+    }
+    pg_result_free(r);
+    if (!found)
+        return err_set(err, PM_EDB, "identity column \"%s\" of %s has no sequence", col, table);
+    return true;
+}
+
+/* Make the identity sequence of COL in TO continue where the one in FROM
+ * stands (its last_value and is_called), so that values generated after
+ * this never collide with values FROM's sequence handed out (cached ones
+ * included: last_value counts them).  Runs under the caller's lock of both
+ * tables; FROM_SEQ and TO_SEQ (may be NULL) receive the sequences. */
+static bool identity_continue(Conv *v, const char *from, const char *to, const char *col, IdentSeq *from_seq,
+                              IdentSeq *to_seq, Err *err)
+{
+    IdentSeq src, dst;
+    PgResult *r = NULL;
+    if (!identity_seq(v, from, col, &src, err) || !identity_seq(v, to, col, &dst, err))
+        return false;
+    /* the relation name is the server's own quoted text */
+    if (!pg_exec(v->c, arena_printf(v->a, "SELECT last_value::text, is_called::text FROM %s", src.qname), 0, NULL, &r,
+                 err))
+        return false;
+    const char *params[] = {dst.qname, arena_strdup(v->a, pg_get(r, 0, 0)), arena_strdup(v->a, pg_get(r, 0, 1))};
+    pg_result_free(r);
+    if (!pg_exec(v->c, "SELECT pg_catalog.setval($1::regclass, $2::bigint, $3::boolean)", 3, params, NULL, err))
+        return false;
+    if (from_seq)
+        *from_seq = src;
+    if (to_seq)
+        *to_seq = dst;
+    return true;
+}
+
 /* Exact per-partition counts of SRC (plain) and DST (partitioned), in one
  * REPEATABLE READ snapshot, without locks beyond ACCESS SHARE.  Keys listed
  * in LOG (may be NULL) are left out of both sides: their rows are re-synced
@@ -418,8 +482,12 @@ static bool create_shadow(Conv *v, Err *err)
     const char *by = p->by == PART_LIST ? "LIST" : p->by == PART_HASH ? "HASH" : "RANGE";
     buf_printf(&b,
                "CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING "
-               "COMMENTS INCLUDING GENERATED INCLUDING COMPRESSION) PARTITION BY %s (%s);\n",
+               "COMMENTS INCLUDING GENERATED INCLUDING COMPRESSION INCLUDING IDENTITY) PARTITION BY %s (%s);\n",
                v->q_shadow, v->q_table, by, sql_ident(a, p->column));
+    /* INCLUDING IDENTITY: identity columns stay identity columns of the same
+     * kind, with a new sequence of the same options on the parent (the
+     * partitions have none: inserts go through the parent); the swap sets it
+     * to continue after the old one */
     /* the primary key is built after the backfill (build_primary_key) */
     for (int i = 0; i < n; i++)
         partition_create_sql(&b, p, v->row.shadow, &specs[i]);
@@ -488,10 +556,10 @@ static bool capture_body(PgConn *c, void *ctx, Err *err)
                "      EXCEPTION WHEN lock_not_available THEN\n"
                "        INSERT INTO %s (%s) VALUES (%s);\n        CONTINUE;\n      END;\n    END IF;\n"
                "    DELETE FROM %s WHERE (%s) = (%s);\n"
-               "    INSERT INTO %s (%s) SELECT %s FROM %s WHERE (%s) = (%s);\n"
+               "    INSERT INTO %s (%s)%s SELECT %s FROM %s WHERE (%s) = (%s);\n"
                "    n := n + 1;\n  END LOOP;\n  RETURN n;\nEND\n$pm$;\n",
                v->q_resync, v->q_log, v->q_log, kl, kl, v->q_table, kl, rk, v->q_log, kl, rk, v->q_shadow, kl, rk,
-               v->q_shadow, cols, cols, v->q_table, kl, rk);
+               v->q_shadow, cols, overriding(v), cols, v->q_table, kl, rk);
     buf_printf(&b,
                "CREATE TRIGGER partmig_capture AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION "
                "%s();\n",
@@ -599,6 +667,7 @@ static bool backfill(Conv *v, Err *err)
     pl.src = v->q_table;
     pl.dst = v->q_shadow;
     pl.cols = sql_column_list(v->a, v->f.cols, v->f.ncols, "");
+    pl.overriding = overriding(v);
     pl.key = v->f.key;
     pl.key_types = v->f.key_types;
     pl.nkey = v->f.nkey;
@@ -761,6 +830,21 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
         if (!record_names(v, v->f.ix_names[i], parked, staged, err))
             goto done;
     }
+    /* identity columns: the new sequence continues after the old one (the
+     * old table is locked, so no insert takes a value meanwhile) and takes
+     * its name; the old one steps aside like the indexes */
+    for (int i = 0; i < v->f.nident; i++) {
+        IdentSeq old_seq, new_seq;
+        if (!identity_continue(v, v->q_table, v->q_shadow, v->f.ident_cols[i], &old_seq, &new_seq, err))
+            goto done;
+        if (strcmp(old_seq.schema, schema) || strcmp(new_seq.schema, schema))
+            continue; /* names_back renames within the table's schema only */
+        const char *parked = arena_printf(a, "pm%s_old_seq%d", v->row.id, i);
+        buf_printf(&b, "ALTER SEQUENCE %s RENAME TO %s;\n", old_seq.qname, sql_ident(a, parked));
+        buf_printf(&b, "ALTER SEQUENCE %s RENAME TO %s;\n", new_seq.qname, sql_ident(a, old_seq.name));
+        if (!record_names(v, old_seq.name, parked, new_seq.name, err))
+            goto done;
+    }
     if (!sequences_move(v, v->row.old_oid, v->q_table, &b, err) || !grants_copy(v, v->row.old_oid, v->q_table, &b, err))
         goto done;
     buf_append(&b, buf_str(&views));
@@ -774,9 +858,9 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
                "CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"
                " SET search_path = pg_catalog, pg_temp AS $pm$\nBEGIN\n"
                "  IF TG_OP <> 'INSERT' THEN DELETE FROM %s WHERE (%s) = (%s); END IF;\n"
-               "  IF TG_OP <> 'DELETE' THEN INSERT INTO %s (%s) VALUES (%s); END IF;\n"
+               "  IF TG_OP <> 'DELETE' THEN INSERT INTO %s (%s)%s VALUES (%s); END IF;\n"
                "  RETURN NULL;\nEND\n$pm$;\n",
-               v->q_reverse, v->q_kept, kl, oldk, v->q_kept, cols, newc);
+               v->q_reverse, v->q_kept, kl, oldk, v->q_kept, cols, overriding(v), newc);
     buf_printf(&b,
                "CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION "
                "%s();\n",
@@ -1002,7 +1086,7 @@ static bool attach_body(PgConn *c, void *ctx, Err *err)
                    sql_ident(a, attach_index_name(v)), sql_ident(a, attach_index_name(v)));
     buf_printf(&b,
                "CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING "
-               "COMMENTS INCLUDING GENERATED INCLUDING COMPRESSION) PARTITION BY RANGE (%s);\n",
+               "COMMENTS INCLUDING GENERATED INCLUDING COMPRESSION INCLUDING IDENTITY) PARTITION BY RANGE (%s);\n",
                v->q_table, v->q_kept, sql_ident(a, p->column));
     buf_printf(&b, "ALTER TABLE %s DROP CONSTRAINT %s;\n", v->q_table, sql_ident(a, range_check_name(v)));
     /* the old indexes step aside; the parent's take their names and adopt them */
@@ -1037,6 +1121,21 @@ static bool attach_body(PgConn *c, void *ctx, Err *err)
     if (!script(c, &b, err))
         goto done;
     buf_reset(&b);
+    /* identity columns (PostgreSQL 15 attaches a table with its own identity
+     * column; the parent has one too): the parent's sequence continues after
+     * the old table's and takes its name */
+    for (int i = 0; i < v->f.nident; i++) {
+        IdentSeq old_seq, new_seq;
+        if (!identity_continue(v, v->q_kept, v->q_table, v->f.ident_cols[i], &old_seq, &new_seq, err))
+            goto done;
+        if (strcmp(old_seq.schema, schema) || strcmp(new_seq.schema, schema))
+            continue;
+        const char *parked = arena_printf(a, "pm%s_old_seq%d", v->row.id, i);
+        buf_printf(&b, "ALTER SEQUENCE %s RENAME TO %s;\n", old_seq.qname, sql_ident(a, parked));
+        buf_printf(&b, "ALTER SEQUENCE %s RENAME TO %s;\n", new_seq.qname, sql_ident(a, old_seq.name));
+        if (!record_names(v, old_seq.name, parked, NULL, err))
+            goto done;
+    }
     if (!owner_copy(v, v->q_table, v->f.owner, &b, err) || !script(c, &b, err))
         goto done;
     char ms[32];
@@ -1210,8 +1309,9 @@ static bool undo_unswapped_body(PgConn *c, void *ctx, Err *err)
     return ok;
 }
 
-/* Renames recorded at the swap, undone: the new table's index gives its
- * name back (to STAGED, or dropped with the table) and the old one takes it. */
+/* Renames recorded at the swap, undone: the new table's index (or identity
+ * sequence) gives its name back (to STAGED, or dropped with the table) and
+ * the old one takes it.  ALTER TABLE renames indexes and sequences alike. */
 static bool names_back(Conv *v, Buf *b, bool staged_too, Err *err)
 {
     PgResult *r = NULL;
@@ -1223,10 +1323,10 @@ static bool names_back(Conv *v, Buf *b, bool staged_too, Err *err)
     if (staged_too)
         for (int i = 0; i < pg_nrows(r); i++)
             if (!pg_isnull(r, i, 2))
-                buf_printf(b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(v->a, schema, pg_get(r, i, 0)),
+                buf_printf(b, "ALTER TABLE %s RENAME TO %s;\n", sql_qualified(v->a, schema, pg_get(r, i, 0)),
                            sql_ident(v->a, pg_get(r, i, 2)));
     for (int i = 0; i < pg_nrows(r); i++)
-        buf_printf(b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(v->a, schema, pg_get(r, i, 1)),
+        buf_printf(b, "ALTER TABLE %s RENAME TO %s;\n", sql_qualified(v->a, schema, pg_get(r, i, 1)),
                    sql_ident(v->a, pg_get(r, i, 0)));
     pg_result_free(r);
     return true;
@@ -1254,6 +1354,12 @@ static bool swap_back_body(PgConn *c, void *ctx, Err *err)
     if (!pg_run(c, buf_str(&b), err) || !new_table_oid(v, &new_oid, err) || !views_capture(v, new_oid, &views, err))
         goto done;
     buf_reset(&b);
+    /* identity columns: the old sequence goes past every value the new one
+     * handed out (rows written since carry them back); names_back gives the
+     * sequences their names back */
+    for (int i = 0; i < v->f.nident; i++)
+        if (!identity_continue(v, v->q_table, v->q_kept, v->f.ident_cols[i], NULL, NULL, err))
+            goto done;
     const char *parking = sql_ident(a, name63(a, v->p->table, "_partmig_undo"));
     if (!strcmp(v->row.method, "copy")) {
         buf_printf(&b,
@@ -1269,7 +1375,7 @@ static bool swap_back_body(PgConn *c, void *ctx, Err *err)
         const char *cols = sql_column_list(a, v->f.cols, v->f.ncols, "");
         buf_printf(&b, "ALTER TABLE %s DETACH PARTITION %s;\n", v->q_table, v->q_kept);
         buf_printf(&b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n", v->q_kept, sql_ident(a, range_check_name(v)));
-        buf_printf(&b, "INSERT INTO %s (%s) SELECT %s FROM %s;\n", v->q_kept, cols, cols, v->q_table);
+        buf_printf(&b, "INSERT INTO %s (%s)%s SELECT %s FROM %s;\n", v->q_kept, cols, overriding(v), cols, v->q_table);
         buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_table, parking);
         buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_kept, sql_ident(a, v->p->table));
         if (!sequences_move(v, new_oid, v->q_table, &b, err))

@@ -43,6 +43,9 @@ typedef struct TableFacts {
     int nix;
     const char **seqs, **seq_cols; /* sequences owned by a column: qualified quoted name, column */
     int nseqs;
+    const char **ident_cols; /* identity columns, in column order */
+    char *ident_kinds;       /* their attidentity: 'a' ALWAYS, 'd' BY DEFAULT */
+    int nident;
     const char **views; /* dependent plain views, qualified quoted names */
     int nviews;
     const char **fk_names, **fk_defs; /* foreign keys from this table (copied to the new one) */
@@ -86,6 +89,7 @@ typedef struct CopyPlan {
     const char *conversion; /* conversion id (text), ledger key */
     const char *src, *dst;  /* quoted qualified tables */
     const char *cols;       /* quoted column list: "a", "b" */
+    const char *overriding; /* " OVERRIDING SYSTEM VALUE" when DST has identity columns, else "" */
     const char **key, **key_types;
     int nkey;
     CopyJob *jobs;

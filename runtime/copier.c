@@ -132,10 +132,13 @@ static void build_sql(const CopyPlan *pl, Arena *a, JobSql *q)
     /* no ORDER BY: the target is partitioned on another column, so the
      * order of the rows buys nothing; the key range alone decides which
      * rows a batch copies */
-    q->copy =
-        arena_printf(a, "INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s", pl->dst, pl->cols, pl->cols, pl->src, range);
-    q->copy_first =
-        arena_printf(a, "INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s", pl->dst, pl->cols, pl->cols, pl->src, range1);
+    /* identity columns keep their values (OVERRIDING SYSTEM VALUE: a
+     * GENERATED ALWAYS column refuses them otherwise) */
+    const char *ov = pl->overriding ? pl->overriding : "";
+    q->copy = arena_printf(a, "INSERT INTO %s (%s)%s SELECT %s FROM %s WHERE %s", pl->dst, pl->cols, ov, pl->cols,
+                           pl->src, range);
+    q->copy_first = arena_printf(a, "INSERT INTO %s (%s)%s SELECT %s FROM %s WHERE %s", pl->dst, pl->cols, ov, pl->cols,
+                                 pl->src, range1);
     q->count = arena_printf(a, "SELECT count(*) FROM %s WHERE %s", pl->src, range);
     q->count_first = arena_printf(a, "SELECT count(*) FROM %s WHERE %s", pl->src, range1);
 }

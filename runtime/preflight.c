@@ -180,13 +180,20 @@ bool preflight_gather(PgConn *c, const Policy *p, Arena *a, TableFacts *f, Err *
 
     /* columns */
     if (!query(c,
-               "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attgenerated <> ''"
-               " FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped"
-               " ORDER BY a.attnum",
+               "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attgenerated <> '',"
+               " a.attidentity::text FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0"
+               " AND NOT a.attisdropped ORDER BY a.attnum",
                1, op, &r, err))
         goto done;
     f->cols = str_array(a, pg_nrows(r));
+    f->ident_cols = str_array(a, pg_nrows(r));
+    f->ident_kinds = arena_alloc(a, (size_t)pg_nrows(r) + 1);
     for (int i = 0; i < pg_nrows(r); i++) {
+        char kind = pg_get(r, i, 4)[0];
+        if (kind == 'a' || kind == 'd') {
+            f->ident_cols[f->nident] = arena_strdup(a, pg_get(r, i, 0));
+            f->ident_kinds[f->nident++] = kind;
+        }
         if (!strcmp(pg_get(r, i, 0), op[1])) {
             f->part_type = arena_strdup(a, pg_get(r, i, 1));
             f->part_notnull = pg_get(r, i, 2)[0] == 't';
@@ -515,18 +522,20 @@ static bool check_catalog(PgConn *c, const Policy *p, const TableFacts *f, Arena
 
     if (!query(c,
                "SELECT (SELECT count(*) FROM pg_inherits WHERE inhrelid = $1::oid OR inhparent = $1::oid),"
-               " (SELECT count(*) FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0"
-               "  AND NOT attisdropped AND attidentity <> '')",
+               " current_setting('server_version_num')::int",
                1, op, &r, err))
         goto done;
     if (pg_get_int(r, 0, 0) > 0)
         problem(rep, "convert the table's inheritance children first, or detach them (NO INHERIT)",
                 "\"%s\" takes part in table inheritance", qname);
-    if (pg_get_int(r, 0, 1) > 0)
-        problem(rep,
-                "turn the identity column into a sequence default first: ALTER TABLE ... ALTER COLUMN ... DROP "
-                "IDENTITY is destructive, so create a sequence, set the column DEFAULT nextval(...) and OWNED BY",
-                "\"%s\" has an identity column, which partmig cannot carry over yet", qname);
+    /* PostgreSQL 15 and 16 attach a table that has its own identity column
+     * (the partitioned parent gets one of its own); 17 refuses that
+     * ("table being attached contains an identity column").  Not tested on 17. */
+    if (f->nident > 0 && p->existing.method == EXISTING_ATTACH && pg_get_int(r, 0, 1) >= 170000)
+        problem(rep, "use existing = { method = \"copy\" }, which carries identity columns over",
+                "\"%s\" has identity column \"%s\", and this server (PostgreSQL 17 or later) refuses to attach such "
+                "a table as a partition",
+                qname, f->ident_cols[0]);
     pg_result_free(r);
     r = NULL;
     ok = true;
@@ -713,6 +722,11 @@ bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err 
     for (int i = 0; i < f.nseqs; i++)
         note(&rep, "sequence %s (column \"%s\") moves to the converted table; inserts keep numbering", f.seqs[i],
              f.seq_cols[i]);
+    for (int i = 0; i < f.nident; i++)
+        note(&rep,
+             "identity column \"%s\" (GENERATED %s) stays an identity column of the converted table with the same "
+             "sequence options; its sequence continues after the old one's last value",
+             f.ident_cols[i], f.ident_kinds[i] == 'a' ? "ALWAYS" : "BY DEFAULT");
     for (int i = 0; i < f.nviews; i++)
         note(&rep, "view %s is moved to the converted table in the swap", f.views[i]);
     if (f.nfk > 0)
