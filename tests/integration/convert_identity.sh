@@ -128,4 +128,40 @@ for t in $TABLES; do
 done
 assert_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relkind = 'S' AND relname LIKE 'pm%_old_seq%'")" 0 "the old identity sequences went with the old tables"
 assert_eq "$(kind ledger_a):$(kind ledger_d)" a:d "identity kinds after finalize"
+# method attach: PostgreSQL 15 attaches a table with its own identity column;
+# the parent gets an identity of the same kind whose sequence continues after
+# the old table's, and the rollback (detach) sets the old one past it again
+psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
+CREATE TABLE public.ledger_x (
+    id bigint GENERATED ALWAYS AS IDENTITY (START WITH 70 INCREMENT BY 7) PRIMARY KEY,
+    created_at timestamptz NOT NULL,
+    note text);
+INSERT INTO public.ledger_x (created_at, note) SELECT now() - (g % 90) * interval '1 day', 'seed' FROM generate_series(1, 3000) g;
+CREATE TABLE public.expected_ledger_x AS SELECT * FROM public.ledger_x;
+SQL
+xoid=$(psql_q "SELECT 'public.ledger_x'::regclass::oid")
+mkdir -p "$PARTMIG_TEST_DIR/pol_x"
+cat >"$PARTMIG_TEST_DIR/pol_x/x.lua" <<'LUA'
+partition "ledger_x" { column = "created_at", interval = "1 month", premake = 2,
+  primary_key = { "id", "created_at" }, existing = { method = "attach" } }
+LUA
+"$PARTMIG" compile "$PARTMIG_TEST_DIR/pol_x" -o "$PARTMIG_TEST_DIR/mig_x" >/dev/null
+psql_q "DROP SCHEMA partmig CASCADE" 2>/dev/null # a ledger of its own for this migration directory
+run_cmd "$PARTMIG" apply -d "$PARTMIG_TEST_DIR/mig_x"
+assert_eq "$RC" 0 "attach converts ledger_x ($ERR)"
+assert_eq "$(psql_q "SELECT count(*) FROM pg_inherits WHERE inhrelid = $xoid AND inhparent = 'public.ledger_x'::regclass")" 1 "the old ledger_x is a partition"
+assert_eq "$(kind ledger_x)" a "the attached parent's id is GENERATED ALWAYS AS IDENTITY"
+assert_eq "$(seqopts ledger_x)" "ledger_x_id_seq:70:7:1" "the parent's sequence: the old name and options"
+before=$(psql_q "SELECT max(id) FROM public.ledger_x")
+id=$(insert_one ledger_x after-attach)
+assert_eq "$([ -n "$id" ] && [ "$id" -gt "$before" ] && echo above)" above "ledger_x: id after the attach ($id) above every id ($before)"
+psql_q "WITH n AS (INSERT INTO public.ledger_x (created_at, note) VALUES (now() + interval '40 days', 'next month') RETURNING *) INSERT INTO public.expected_ledger_x SELECT * FROM n"
+run_cmd "$PARTMIG" rollback --to 0 -d "$PARTMIG_TEST_DIR/mig_x"
+assert_eq "$RC" 0 "rollback detaches ledger_x ($ERR)"
+assert_eq "$(psql_q "SELECT 'public.ledger_x'::regclass::oid"):$(kind ledger_x)" "$xoid:a" "the original ledger_x is back with its identity"
+assert_eq "$(fingerprint ledger_x)" "$(fingerprint expected_ledger_x)" "ledger_x after the detach holds every row"
+assert_eq "$(seqopts ledger_x)" "ledger_x_id_seq:70:7:1" "ledger_x's sequence has its name back"
+before=$(psql_q "SELECT max(id) FROM public.ledger_x")
+id=$(insert_one ledger_x after-detach)
+assert_eq "$([ -n "$id" ] && [ "$id" -gt "$before" ] && echo above)" above "ledger_x: id after the detach ($id) above every id ($before)"
 assert_done
