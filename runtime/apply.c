@@ -95,6 +95,30 @@ static bool step_policy(Apply *a, const char **json, Policy *p, Err *err)
     return true;
 }
 
+/* The existing range partition that overlaps SPEC ("" when none). */
+static bool range_covered(Apply *a, const Policy *p, const TableInfo *ti, const PartitionSpec *spec,
+                          const char **covered, Err *err)
+{
+    *covered = "";
+    if (!ti->exists || ti->relkind != 'p' || p->by != PART_RANGE ||
+        strncmp(spec->bound_sql, "FOR VALUES FROM", 15) != 0)
+        return true;
+    const char *lo, *hi;
+    if (p->interval.unit == UNIT_INTEGER) {
+        lo = arena_printf(a->arena, "%lld", (long long)spec->lower_int);
+        hi = arena_printf(a->arena, "%lld", (long long)spec->upper_int);
+    } else {
+        Buf b = {0};
+        walltime_format(&b, spec->lower);
+        lo = arena_strdup(a->arena, buf_str(&b));
+        buf_reset(&b);
+        walltime_format(&b, spec->upper);
+        hi = arena_strdup(a->arena, buf_str(&b));
+        buf_free(&b);
+    }
+    return catalog_range_overlap(a->c, a->schema, a->table, ti->key_type, p->timezone, lo, hi, a->arena, covered, err);
+}
+
 static bool do_premake(Apply *a, Err *err)
 {
     const char *json;
@@ -121,10 +145,31 @@ static bool do_premake(Apply *a, Err *err)
     if (a->dry && p.by == PART_RANGE)
         printf("-- premake window [%s, %s) in %s (server clock now)\n", from, to, p.timezone);
     Buf sql = {0};
-    bool ok = false;
+    bool ok = false, locked = false;
     for (int i = 0; i < n; i++) {
         if (premake_spec_present(&specs[i], parts, nparts))
             continue;
+        const char *covered = "";
+        if (!range_covered(a, &p, &ti, &specs[i], &covered, err))
+            goto done;
+        if (*covered) {
+            /* e.g. the old table an attach conversion made the first partition */
+            skipped++;
+            if (a->dry)
+                printf("-- %s: already covered by partition %s\n", specs[i].name, covered);
+            continue;
+        }
+        if (!a->dry && !locked) {
+            /* the lock CREATE ... PARTITION OF takes, once: a savepoint
+             * rolled back for a covered range would release it, and each
+             * new wait would queue the table's writers behind it again */
+            buf_append(&sql, "LOCK TABLE ");
+            quote_qualified(&sql, a->schema, a->table);
+            buf_append(&sql, " IN ACCESS EXCLUSIVE MODE");
+            if (!pg_run(a->c, buf_str(&sql), err))
+                goto done;
+            locked = true;
+        }
         if (a->dry) {
             buf_reset(&sql);
             partition_create_sql(&sql, &p, a->table, &specs[i]);

@@ -103,6 +103,30 @@ bool catalog_partitions(PgConn *c, const char *schema, const char *table, Arena 
     return true;
 }
 
+bool catalog_range_overlap(PgConn *c, const char *schema, const char *table, const char *key_type, const char *tz,
+                           const char *lo, const char *hi, Arena *arena, const char **overlapping, Err *err)
+{
+    /* one cast per key kind: a CASE over kinds would still fold the casts
+     * of the other kinds' constants, and fail on them */
+    const char *cmp;
+    if (!strcmp(key_type, "timestamp with time zone"))
+        cmp = "(q.lo = 'MINVALUE' OR q.lo::timestamptz < ($4::timestamp AT TIME ZONE $5)) AND "
+              "(q.hi = 'MAXVALUE' OR q.hi::timestamptz > ($3::timestamp AT TIME ZONE $5))";
+    else if (!strcmp(key_type, "timestamp without time zone") || !strcmp(key_type, "date"))
+        cmp = "(q.lo = 'MINVALUE' OR q.lo::timestamp < $4::timestamp) AND "
+              "(q.hi = 'MAXVALUE' OR q.hi::timestamp > $3::timestamp) AND $5::text IS NOT NULL";
+    else
+        cmp = "(q.lo = 'MINVALUE' OR q.lo::numeric < $4::numeric) AND "
+              "(q.hi = 'MAXVALUE' OR q.hi::numeric > $3::numeric) AND $5::text IS NOT NULL";
+    const char *p[5] = {schema, table, lo, hi, tz};
+    /* partitions_sql ends in ORDER BY: wrap it */
+    const char *sql = arena_printf(arena,
+                                   "SELECT q.relname FROM (%s) q(nspname, relname, bound, is_default, lo, hi) "
+                                   "WHERE q.lo <> '' AND %s LIMIT 1",
+                                   partitions_sql, cmp);
+    return pg_query_text(c, sql, 5, p, arena, overlapping, err);
+}
+
 bool catalog_partition_bound(PgConn *c, const char *schema, const char *name, Arena *arena, const char **bound,
                              Err *err)
 {

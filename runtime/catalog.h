@@ -49,6 +49,13 @@ typedef struct PartInfo {
 bool catalog_partitions(PgConn *c, const char *schema, const char *table, Arena *arena, PartInfo **out, int *n,
                         Err *err);
 
+/* The first existing range partition of SCHEMA.TABLE that overlaps [LO, HI)
+ * ("" when none), owned by ARENA.  KEY_TYPE is the partition key's
+ * format_type; LO and HI are wall-clock "YYYY-MM-DD HH:00:00" in zone TZ for
+ * time keys, integer text for integer keys; MINVALUE/MAXVALUE bounds count. */
+bool catalog_range_overlap(PgConn *c, const char *schema, const char *table, const char *key_type, const char *tz,
+                           const char *lo, const char *hi, Arena *arena, const char **overlapping, Err *err);
+
 /* Bound of one partition ("" when it is not a partition or absent). */
 bool catalog_partition_bound(PgConn *c, const char *schema, const char *name, Arena *arena, const char **bound,
                              Err *err);
