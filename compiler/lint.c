@@ -390,9 +390,10 @@ static void lint_alter_table(Lint *l, const SqlStatement *st, json_t *v, Ctx ctx
 }
 
 static const char *const destroy_hint = "copy the rows to an archive first (CREATE TABLE archive AS / INSERT INTO ... "
-                                        "SELECT in this file), or guard it in a DO block that checks the table is "
-                                        "empty (IF EXISTS (SELECT 1 FROM t) THEN RAISE EXCEPTION ...), or put it in "
-                                        "a step's undo block";
+                                        "SELECT in this file), or guard it in a DO block that first locks the table "
+                                        "(LOCK TABLE t IN ACCESS EXCLUSIVE MODE, so no uncommitted insert slips "
+                                        "past the check), then checks it is empty (IF EXISTS (SELECT 1 FROM t) THEN "
+                                        "RAISE EXCEPTION ...), or put it in a step's undo block";
 
 /* Destroying rows of T: fine when T is new, archived, guarded or an undo. */
 static bool may_destroy(Lint *l, TableName t, Ctx ctx)

@@ -203,6 +203,13 @@ static bool step_static_partitions(Builder *b, const Policy *p, const char *as_o
                                   p->timezone);
     Buf q = {0}, u = {0};
     buf_append(&u, "DECLARE\n    part text;\n    has_rows boolean;\nBEGIN\n"
+                   "    -- the parent's lock first: an insert not yet committed cannot slip\n"
+                   "    -- past the emptiness checks below\n"
+                   "    IF to_regclass(");
+    quote_literal(&u, qualified_sql(b->arena, p->schema, p->table));
+    buf_append(&u, ") IS NOT NULL THEN\n        EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', to_regclass(");
+    quote_literal(&u, qualified_sql(b->arena, p->schema, p->table));
+    buf_append(&u, "));\n    END IF;\n"
                    "    FOREACH part IN ARRAY ARRAY[\n");
     for (int i = 0; i < nrange + nfixed; i++) {
         const PartitionSpec *ps = i < nrange ? &range[i] : &fixed[i - nrange];

@@ -6,6 +6,7 @@
 #include "../commands.h"
 #include "../common/buf.h"
 #include "../compiler/sqlparse.h"
+#include "../common/quote.h"
 #include "catalog.h"
 #include "convert.h"
 #include "ledger.h"
@@ -57,6 +58,24 @@ static bool after_target(const RunOptions *o, int version, int step)
     return o->to_step > 0 && step > o->to_step;
 }
 
+/* LOCK TABLE SCHEMA.TABLE IN ACCESS EXCLUSIVE MODE, when it exists (inside
+ * the step's transaction, under its lock_timeout). */
+static bool lock_exclusive(Undo *u, const char *schema, const char *table, Err *err)
+{
+    bool exists = false;
+    if (!catalog_relation_exists(u->c, schema, table, &exists, err))
+        return false;
+    if (!exists)
+        return true;
+    Buf sql = {0};
+    buf_append(&sql, "LOCK TABLE ");
+    quote_qualified(&sql, schema, table);
+    buf_append(&sql, " IN ACCESS EXCLUSIVE MODE");
+    bool ok = pg_run(u->c, buf_str(&sql), err);
+    buf_free(&sql);
+    return ok;
+}
+
 /* Drop the partitions VERSION:STEP created, all or none, only while empty. */
 static bool undo_premake(Undo *u, Err *err)
 {
@@ -66,6 +85,10 @@ static bool undo_premake(Undo *u, Err *err)
         return false;
     Buf sql = {0};
     bool ok = false;
+    /* the parent's lock before any emptiness check: an insert not yet
+     * committed would be invisible to the check and lost by the drop */
+    if (!lock_exclusive(u, u->schema, u->table, err))
+        goto done;
     for (int i = 0; i < n; i++) {
         if (strcmp(objs[i].kind, "partition") != 0)
             continue;
@@ -100,7 +123,8 @@ static bool undo_created_table(Undo *u, Err *err)
         return false;
     if (!exists)
         return true;
-    if (!catalog_relation_empty(u->c, u->schema, u->table, &empty, err))
+    /* locked first, so no uncommitted insert slips past the check */
+    if (!lock_exclusive(u, u->schema, u->table, err) || !catalog_relation_empty(u->c, u->schema, u->table, &empty, err))
         return false;
     if (!empty) {
         err_set(err, PM_EDB, "%s: table \"%s\" holds rows; rollback never drops data", u->label, u->s->table);

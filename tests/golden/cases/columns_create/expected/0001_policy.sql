@@ -40,6 +40,11 @@ CREATE TABLE IF NOT EXISTS "public"."api_calls_p2025_03_16" PARTITION OF "public
 --     part text;
 --     has_rows boolean;
 -- BEGIN
+--     -- the parent's lock first: an insert not yet committed cannot slip
+--     -- past the emptiness checks below
+--     IF to_regclass('"public"."api_calls"') IS NOT NULL THEN
+--         EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', to_regclass('"public"."api_calls"'));
+--     END IF;
 --     FOREACH part IN ARRAY ARRAY[
 --         '"public"."api_calls_p2025_03_13"',
 --         '"public"."api_calls_p2025_03_14"',

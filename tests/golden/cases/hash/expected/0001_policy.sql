@@ -36,6 +36,11 @@ CREATE TABLE IF NOT EXISTS "public"."documents_7" PARTITION OF "public"."documen
 --     part text;
 --     has_rows boolean;
 -- BEGIN
+--     -- the parent's lock first: an insert not yet committed cannot slip
+--     -- past the emptiness checks below
+--     IF to_regclass('"public"."documents"') IS NOT NULL THEN
+--         EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', to_regclass('"public"."documents"'));
+--     END IF;
 --     FOREACH part IN ARRAY ARRAY[
 --         '"public"."documents_0"',
 --         '"public"."documents_1"',

@@ -31,6 +31,11 @@ CREATE TABLE IF NOT EXISTS "public"."orders_by_region_default" PARTITION OF "pub
 --     part text;
 --     has_rows boolean;
 -- BEGIN
+--     -- the parent's lock first: an insert not yet committed cannot slip
+--     -- past the emptiness checks below
+--     IF to_regclass('"public"."orders_by_region"') IS NOT NULL THEN
+--         EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', to_regclass('"public"."orders_by_region"'));
+--     END IF;
 --     FOREACH part IN ARRAY ARRAY[
 --         '"public"."orders_by_region_amer"',
 --         '"public"."orders_by_region_emea"',

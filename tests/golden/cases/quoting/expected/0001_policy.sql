@@ -30,6 +30,11 @@ CREATE TABLE IF NOT EXISTS "app$data"."notes_plain" PARTITION OF "app$data"."not
 --     part text;
 --     has_rows boolean;
 -- BEGIN
+--     -- the parent's lock first: an insert not yet committed cannot slip
+--     -- past the emptiness checks below
+--     IF to_regclass('"app$data"."notes"') IS NOT NULL THEN
+--         EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', to_regclass('"app$data"."notes"'));
+--     END IF;
 --     FOREACH part IN ARRAY ARRAY[
 --         '"app$data"."notes_odd"',
 --         '"app$data"."notes_plain"'

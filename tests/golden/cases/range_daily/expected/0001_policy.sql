@@ -41,6 +41,11 @@ CREATE TABLE IF NOT EXISTS "public"."clicks_p2025_03_17" PARTITION OF "public"."
 --     part text;
 --     has_rows boolean;
 -- BEGIN
+--     -- the parent's lock first: an insert not yet committed cannot slip
+--     -- past the emptiness checks below
+--     IF to_regclass('"public"."clicks"') IS NOT NULL THEN
+--         EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', to_regclass('"public"."clicks"'));
+--     END IF;
 --     FOREACH part IN ARRAY ARRAY[
 --         '"public"."clicks_p2025_03_10"',
 --         '"public"."clicks_p2025_03_11"',
@@ -95,6 +100,11 @@ CREATE TABLE IF NOT EXISTS "public"."views_p2025_03_17" PARTITION OF "public"."v
 --     part text;
 --     has_rows boolean;
 -- BEGIN
+--     -- the parent's lock first: an insert not yet committed cannot slip
+--     -- past the emptiness checks below
+--     IF to_regclass('"public"."views"') IS NOT NULL THEN
+--         EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', to_regclass('"public"."views"'));
+--     END IF;
 --     FOREACH part IN ARRAY ARRAY[
 --         '"public"."views_p2025_03_10"',
 --         '"public"."views_p2025_03_11"',

@@ -32,6 +32,11 @@ CREATE TABLE IF NOT EXISTS "public"."events_from_2000000" PARTITION OF "public".
 --     part text;
 --     has_rows boolean;
 -- BEGIN
+--     -- the parent's lock first: an insert not yet committed cannot slip
+--     -- past the emptiness checks below
+--     IF to_regclass('"public"."events"') IS NOT NULL THEN
+--         EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', to_regclass('"public"."events"'));
+--     END IF;
 --     FOREACH part IN ARRAY ARRAY[
 --         '"public"."events_from_0"',
 --         '"public"."events_from_1000000"',

@@ -38,6 +38,11 @@ CREATE TABLE IF NOT EXISTS "public"."invoices_default" PARTITION OF "public"."in
 --     part text;
 --     has_rows boolean;
 -- BEGIN
+--     -- the parent's lock first: an insert not yet committed cannot slip
+--     -- past the emptiness checks below
+--     IF to_regclass('"public"."invoices"') IS NOT NULL THEN
+--         EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', to_regclass('"public"."invoices"'));
+--     END IF;
 --     FOREACH part IN ARRAY ARRAY[
 --         '"public"."invoices_p2024_11"',
 --         '"public"."invoices_p2024_12"',

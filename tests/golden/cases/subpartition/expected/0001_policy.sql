@@ -63,6 +63,11 @@ CREATE TABLE IF NOT EXISTS "public"."measurements_p2025q2_3" PARTITION OF "publi
 --     part text;
 --     has_rows boolean;
 -- BEGIN
+--     -- the parent's lock first: an insert not yet committed cannot slip
+--     -- past the emptiness checks below
+--     IF to_regclass('"public"."measurements"') IS NOT NULL THEN
+--         EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', to_regclass('"public"."measurements"'));
+--     END IF;
 --     FOREACH part IN ARRAY ARRAY[
 --         '"public"."measurements_p2024q1"',
 --         '"public"."measurements_p2024q2"',
@@ -112,6 +117,11 @@ CREATE TABLE IF NOT EXISTS "public"."sales_nordics_web" PARTITION OF "public"."s
 --     part text;
 --     has_rows boolean;
 -- BEGIN
+--     -- the parent's lock first: an insert not yet committed cannot slip
+--     -- past the emptiness checks below
+--     IF to_regclass('"public"."sales"') IS NOT NULL THEN
+--         EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', to_regclass('"public"."sales"'));
+--     END IF;
 --     FOREACH part IN ARRAY ARRAY[
 --         '"public"."sales_dach"',
 --         '"public"."sales_nordics"'
