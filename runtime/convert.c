@@ -984,6 +984,15 @@ static bool attach_prepare(Conv *v, Err *err)
 {
     Arena *a = v->a;
     const Policy *p = v->p;
+    /* pre-flight refuses these; a conversion recorded by an older partmig
+     * must not reach the range arithmetic below either */
+    if (p->by != PART_RANGE || v->f.nnew_pk == 0) {
+        err_set(err, PM_EINPUT, "cannot attach \"%s\": %s", v->qname,
+                p->by != PART_RANGE ? "existing.method = \"attach\" needs a range policy"
+                                    : "the table has no primary key and the policy names none");
+        return err_hint(err, "partmig rollback undoes the recorded conversion; then fix the policy (method \"copy\" "
+                             "or a primary_key) and apply again");
+    }
     if (!v->row.upper) {
         /* the old table keeps everything below the interval after max(data, now) */
         const char *hi_text;

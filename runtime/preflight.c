@@ -673,6 +673,20 @@ bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err 
         }
     }
 
+    /* attach makes the old table one range partition: nothing else fits */
+    if (p->existing.method == EXISTING_ATTACH && p->by != PART_RANGE)
+        problem(&rep, "use existing = { method = \"copy\" }, which fills hash and list partitions",
+                "existing.method = \"attach\" needs a range policy (the old table becomes the first range "
+                "partition), and \"%s\" is partitioned by %s",
+                qname, p->by == PART_HASH ? "hash" : "list");
+    if (p->existing.method == EXISTING_ATTACH && f.nkey == 0 && p->primary_key.n == 0)
+        problem(&rep,
+                arena_printf(&a,
+                             "add a primary key to the table, or `primary_key = { \"id\", \"%s\" }` (your key "
+                             "columns) to the policy of \"%s\"",
+                             p->column, p->table),
+                "\"%s\" has no primary key and the policy names none: the partitioned table would have no key", qname);
+
     /* keys */
     const char *pk_list = join_names(&a, f.key, f.nkey);
     if (f.nkey == 0 && p->existing.method == EXISTING_COPY)
