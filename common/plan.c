@@ -73,7 +73,7 @@ void plan_write(const Migration *m, Buf *out)
     buf_append(out, "SET client_encoding = 'UTF8';\n");
     buf_append(out, "SET standard_conforming_strings = on;\n");
     buf_append(out, "SET search_path = pg_catalog;\n");
-    buf_printf(out, "SET lock_timeout = '%s';\n", m->lock_timeout ? m->lock_timeout : "5s");
+    buf_printf(out, "SET lock_timeout = '%s';\n", m->lock_timeout ? m->lock_timeout : PLAN_LOCK_TIMEOUT);
     buf_append(out, "SET statement_timeout = 0;\n");
     buf_append(out, "SET client_min_messages = warning;\n");
 

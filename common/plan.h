@@ -27,6 +27,11 @@
 #include "buf.h"
 #include "err.h"
 
+/* The lock_timeout of every generated migration and of partmig's own DDL:
+ * writers queue behind a DDL statement waiting for its lock, so the wait is
+ * kept well under a second and retried with backoff instead. */
+#define PLAN_LOCK_TIMEOUT "500ms"
+
 typedef enum {
     STEP_SQL = 0,      /* run SQL as written */
     STEP_ENSURE_TABLE, /* table exists partitioned: create (SQL given), convert, or adopt */
@@ -65,7 +70,7 @@ typedef struct Migration {
     int version;              /* 1, 2, ... printed as %04d */
     const char *name;         /* slug: [a-z0-9_]+ */
     const char *header;       /* header comment lines, '\n'-separated (without "-- ") */
-    const char *lock_timeout; /* preamble lock_timeout, e.g. "5s" */
+    const char *lock_timeout; /* preamble lock_timeout, e.g. "500ms" (the default) */
     Step *steps;
     int nsteps;
     const char **policies; /* canonical policy JSON, one per table in this version */

@@ -5,18 +5,18 @@
 -- changes:
 -- - public.journal_entries: new table policy (range on created_at every 1 month, premake 3, timezone UTC, retention 24 months)
 --   why: the policy is new
---   source: policies/erp.lua:10 partition "journal_entries"
+--   source: policies/erp.lua:16 partition "journal_entries"
 -- - public.audit_logs: new table policy (range on created_at every 1 month, premake 3, timezone UTC, retention 12 months)
 --   why: the policy is new
---   source: policies/erp.lua:17 partition "audit_logs"
+--   source: policies/erp.lua:23 partition "audit_logs"
 -- - public.workflow_logs: new table policy (range on run_at every 1 month, premake 3, timezone UTC, retention 6 months)
 --   why: the policy is new
---   source: policies/erp.lua:23 partition "workflow_logs"
+--   source: policies/erp.lua:29 partition "workflow_logs"
 
 SET client_encoding = 'UTF8';
 SET standard_conforming_strings = on;
 SET search_path = pg_catalog;
-SET lock_timeout = '5s';
+SET lock_timeout = '500ms';
 SET statement_timeout = 0;
 SET client_min_messages = warning;
 

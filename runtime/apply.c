@@ -209,6 +209,8 @@ static char strategy_of(PartBy by)
     return by == PART_LIST ? 'l' : by == PART_HASH ? 'h' : 'r';
 }
 
+#define CONVERT_LOCK_MS_MAX 500
+
 /* The file's lock_timeout ("5s", "500ms", "1min") in milliseconds; 0 if unreadable. */
 static int lock_timeout_ms(const char *text)
 {
@@ -237,7 +239,11 @@ static ConvertOptions convert_options(const Apply *a, const Policy *p)
     co.sleep_ms = a->o->sleep_ms;
     co.dry_run = a->dry;
     co.db_url = a->o->db;
+    /* writers queue behind a waiting ACCESS EXCLUSIVE request: however long
+     * the file allows, the swap waits at most CONVERT_LOCK_MS_MAX per try */
     co.lock_timeout_ms = lock_timeout_ms(a->lock_timeout);
+    if (co.lock_timeout_ms <= 0 || co.lock_timeout_ms > CONVERT_LOCK_MS_MAX)
+        co.lock_timeout_ms = CONVERT_LOCK_MS_MAX;
     co.lock_retries = a->o->lock_retries;
     return co;
 }
@@ -627,7 +633,7 @@ static bool apply_all(Apply *a, int *applied, int *steps, Err *err)
         if (lm && !strcmp(lm->state, "applied"))
             continue;
         a->f = f;
-        a->lock_timeout = f->m.lock_timeout ? f->m.lock_timeout : "5s";
+        a->lock_timeout = f->m.lock_timeout ? f->m.lock_timeout : PLAN_LOCK_TIMEOUT;
         if (a->dry)
             printf("-- migration %s (lock_timeout %s, each step retried up to %d times on lock timeout)\n", f->name,
                    a->lock_timeout, a->o->lock_retries);
@@ -679,7 +685,7 @@ static int run(int argc, char **argv, bool plan)
         goto done;
     if (!a.dry) {
         ok = runner_lock(a.c, o.wait_s, &arena, &err) &&
-             ledger_ensure(a.c, a.dir.n ? a.dir.files[0].m.lock_timeout : "5s", &err);
+             ledger_ensure(a.c, a.dir.n ? a.dir.files[0].m.lock_timeout : PLAN_LOCK_TIMEOUT, &err);
         if (!ok)
             goto done;
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/plan.h"
 #include "convert.h"
 
 /* The runner lock's two-int advisory key: 'part' and 'mig1'. */
@@ -71,7 +72,7 @@ bool ledger_exists(PgConn *c, bool *exists, Err *err)
 bool ledger_ensure(PgConn *c, const char *lock_timeout, Err *err)
 {
     bool ok = false;
-    const char *p[1] = {lock_timeout ? lock_timeout : "5s"};
+    const char *p[1] = {lock_timeout ? lock_timeout : PLAN_LOCK_TIMEOUT};
     if (!pg_run(c, "BEGIN", err))
         return false;
     if (!pg_exec(c, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", 1, p, NULL, err))

@@ -50,7 +50,7 @@ typedef struct Ledger {
 bool ledger_exists(PgConn *c, bool *exists, Err *err);
 
 /* Create or upgrade the ledger (idempotent DDL in one transaction, including
- * the conversion's convert_ledger_ddl()) under LOCK_TIMEOUT ("5s"). */
+ * the conversion's convert_ledger_ddl()) under LOCK_TIMEOUT (NULL: PLAN_LOCK_TIMEOUT). */
 bool ledger_ensure(PgConn *c, const char *lock_timeout, Err *err);
 
 /* Read migrations and steps into *L (owned by ARENA); a missing ledger is an

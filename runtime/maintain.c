@@ -8,6 +8,7 @@
 #include "../commands.h"
 #include "../common/buf.h"
 #include "../common/fs.h"
+#include "../common/plan.h"
 #include "../common/quote.h"
 #include "../compiler/partitions.h"
 #include "../compiler/policy.h"
@@ -54,7 +55,7 @@ static const char *const maintain_usage =
     "exit codes: 0 done (or nothing to do), 1 a table's maintenance failed,\n"
     "2 bad usage, 3 another runner holds the lock\n";
 
-#define LOCK_TIMEOUT "5s"
+#define LOCK_TIMEOUT PLAN_LOCK_TIMEOUT
 
 typedef struct Maint {
     RunOptions o;

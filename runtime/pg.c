@@ -137,8 +137,8 @@ bool pg_run(PgConn *c, const char *sql, Err *err)
     return pg_exec(c, sql, 0, NULL, NULL, err);
 }
 
-bool pg_query_text(PgConn *c, const char *sql, int nparams, const char *const *params, Arena *arena,
-                   const char **value, Err *err)
+bool pg_query_text(PgConn *c, const char *sql, int nparams, const char *const *params, Arena *arena, const char **value,
+                   Err *err)
 {
     PgResult *r = NULL;
     *value = "";

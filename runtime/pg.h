@@ -37,8 +37,8 @@ int pg_backend_pid(const PgConn *c);
 
 /* The first column of the first row as text, copied into ARENA; "" when the
  * query returns no row or NULL. */
-bool pg_query_text(PgConn *c, const char *sql, int nparams, const char *const *params, Arena *arena,
-                   const char **value, Err *err);
+bool pg_query_text(PgConn *c, const char *sql, int nparams, const char *const *params, Arena *arena, const char **value,
+                   Err *err);
 /* The first column of the first row is boolean true (false when no row). */
 bool pg_query_bool(PgConn *c, const char *sql, int nparams, const char *const *params, bool *value, Err *err);
 

@@ -186,7 +186,7 @@ static bool undo_step(Undo *u, Err *err)
     u->schema = u->table = NULL;
     if (s->table)
         runner_split(s->table, u->arena, &u->schema, &u->table);
-    const char *lt = u->f->m.lock_timeout ? u->f->m.lock_timeout : "5s";
+    const char *lt = u->f->m.lock_timeout ? u->f->m.lock_timeout : PLAN_LOCK_TIMEOUT;
     printf("undo %s: %s ... ", u->label, s->title ? s->title : step_action_name(s->action));
     fflush(stdout);
     bool ok;

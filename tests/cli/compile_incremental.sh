@@ -85,7 +85,8 @@ cp "$tmp/keep.lua" "$P/erp.lua"
 assert_eq "$(sha256sum "$M/0001_erp.sql")" "$sum1" "0001 unchanged after five more versions"
 
 # an edited old file is refused (check and compile)
-sed -i 's/lock_timeout = .5s./lock_timeout = '"'"'1h'"'"'/' "$M/0002_erp_retention.sql"
+sed -i 's/lock_timeout = .500ms./lock_timeout = '"'"'1h'"'"'/' "$M/0002_erp_retention.sql"
+grep -q "lock_timeout = '1h'" "$M/0002_erp_retention.sql" && pass || fail "the file was edited"
 run_cmd "$PARTMIG" compile "$P" -o "$M" --check
 assert_eq "$RC" 2 "edited file: --check exit code"
 assert_contains "$ERR" "0002_erp_retention.sql" "edited file named"

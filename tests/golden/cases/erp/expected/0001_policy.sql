@@ -16,7 +16,7 @@
 SET client_encoding = 'UTF8';
 SET standard_conforming_strings = on;
 SET search_path = pg_catalog;
-SET lock_timeout = '5s';
+SET lock_timeout = '500ms';
 SET statement_timeout = 0;
 SET client_min_messages = warning;
 
