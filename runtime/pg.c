@@ -28,10 +28,48 @@ static void set_server_error(Err *err, const char *what, const char *msg)
     err_set(err, PM_EDB, "%s: %s", what, line);
 }
 
+/* Replace every occurrence of SECRET in MSG (in place) with "***". */
+static void scrub(char *msg, const char *secret)
+{
+    size_t n = secret ? strlen(secret) : 0;
+    if (n == 0)
+        return;
+    char *hit;
+    while ((hit = strstr(msg, secret)) != NULL) {
+        memcpy(hit, "***", 3);
+        memmove(hit + 3, hit + n, strlen(hit + n) + 1);
+    }
+}
+
+/* The password URL carries, if any, pointing into *OPTS (the caller frees
+ * *OPTS with PQconninfoFree).  False when URL does not parse: libpq's parse
+ * error quotes the URL, password included, so it is never shown. */
+static bool url_password(const char *url, PQconninfoOption **opts, const char **password)
+{
+    char *parse_err = NULL;
+    *password = NULL;
+    *opts = PQconninfoParse(url, &parse_err);
+    if (!*opts) {
+        PQfreemem(parse_err);
+        return false;
+    }
+    for (PQconninfoOption *o = *opts; o->keyword; o++)
+        if (!strcmp(o->keyword, "password") && o->val && *o->val)
+            *password = o->val;
+    return true;
+}
+
 PgConn *pg_connect(const char *url, Err *err)
 {
     if (!url || !*url)
         url = getenv("PARTMIG_DATABASE_URL");
+    PQconninfoOption *opts = NULL;
+    const char *password = NULL;
+    if (url && *url && !url_password(url, &opts, &password)) {
+        err_set(err, PM_EINPUT, "the connection URL does not parse (not shown: it may hold a password)");
+        err_hint(err, "check its form: postgresql://user@host:port/dbname?sslmode=..., or key=value pairs");
+        return NULL;
+    }
     const char *keys[] = {"dbname", "fallback_application_name", NULL};
     const char *vals[] = {url && *url ? url : NULL, "partmig", NULL};
     if (!vals[0]) {
@@ -41,16 +79,21 @@ PgConn *pg_connect(const char *url, Err *err)
     }
     PGconn *conn = PQconnectdbParams(keys, vals, 1 /* expand_dbname */);
     if (!conn) {
+        PQconninfoFree(opts);
         err_set(err, PM_EDB, "cannot connect: out of memory");
         return NULL;
     }
     if (PQstatus(conn) != CONNECTION_OK) {
-        /* libpq's connection errors name host, port and user, never the password */
+        /* libpq's connection errors name host, port and user, not the
+         * password; scrubbed all the same, in case a message ever quotes it */
         set_server_error(err, "cannot connect to the database", PQerrorMessage(conn));
+        scrub(err->msg, password);
         err_hint(err, "pass --db URL, set PARTMIG_DATABASE_URL, or the PG* environment variables");
         PQfinish(conn);
+        PQconninfoFree(opts);
         return NULL;
     }
+    PQconninfoFree(opts);
     PgConn *c = calloc(1, sizeof *c);
     if (!c) {
         PQfinish(conn);
