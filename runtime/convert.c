@@ -276,7 +276,121 @@ static bool grants_copy(Conv *v, const char *from_oid, const char *to, Buf *out,
         buf_append(out, pg_get(r, i, 2)[0] == 't' ? " WITH GRANT OPTION;\n" : ";\n");
     }
     pg_result_free(r);
+    r = NULL;
+    /* column privileges (attacl) */
+    if (!pg_exec(v->c,
+                 "SELECT a.attname, CASE WHEN g.grantee = 0 THEN NULL ELSE pg_get_userbyid(g.grantee) END,"
+                 " g.privilege_type, g.is_grantable FROM pg_class c"
+                 " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped,"
+                 " aclexplode(a.attacl) g WHERE c.oid = $1::oid AND g.grantee <> c.relowner ORDER BY a.attnum, 2, 3",
+                 1, params, &r, err))
+        return false;
+    for (int i = 0; i < pg_nrows(r); i++) {
+        buf_printf(out, "GRANT %s (", pg_get(r, i, 2));
+        quote_ident(out, pg_get(r, i, 0));
+        buf_printf(out, ") ON %s TO ", to);
+        if (pg_isnull(r, i, 1))
+            buf_append(out, "PUBLIC");
+        else
+            quote_ident(out, pg_get(r, i, 1));
+        buf_append(out, pg_get(r, i, 3)[0] == 't' ? " WITH GRANT OPTION;\n" : ";\n");
+    }
+    pg_result_free(r);
     return true;
+}
+
+/* Row level security of FROM_OID on TO: ENABLE/FORCE and every policy
+ * (command, permissive or restrictive, roles, USING, WITH CHECK), so that
+ * the converted table shows each role the same rows.  The expressions are
+ * the server's own text (pg_get_expr, names qualified as needed under
+ * partmig's search_path). */
+static bool row_security_copy(Conv *v, const char *from_oid, const char *to, Buf *out, Err *err)
+{
+    PgResult *r = NULL;
+    const char *params[] = {from_oid};
+    if (!pg_exec(v->c, "SELECT c.relrowsecurity, c.relforcerowsecurity FROM pg_class c WHERE c.oid = $1::oid", 1,
+                 params, &r, err))
+        return false;
+    if (pg_nrows(r) > 0 && pg_get(r, 0, 0)[0] == 't')
+        buf_printf(out, "ALTER TABLE %s ENABLE ROW LEVEL SECURITY;\n", to);
+    if (pg_nrows(r) > 0 && pg_get(r, 0, 1)[0] == 't')
+        buf_printf(out, "ALTER TABLE %s FORCE ROW LEVEL SECURITY;\n", to);
+    pg_result_free(r);
+    r = NULL;
+    if (!pg_exec(v->c,
+                 "SELECT p.polname, p.polpermissive, p.polcmd::text,"
+                 " ARRAY(SELECT CASE WHEN o = 0 THEN NULL ELSE pg_get_userbyid(o) END FROM unnest(p.polroles) o)::text,"
+                 " pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)"
+                 " FROM pg_policy p WHERE p.polrelid = $1::oid ORDER BY p.polname",
+                 1, params, &r, err))
+        return false;
+    for (int i = 0; i < pg_nrows(r); i++) {
+        char cmd = pg_get(r, i, 2)[0];
+        const char *cmd_sql = cmd == 'r'   ? "SELECT"
+                              : cmd == 'a' ? "INSERT"
+                              : cmd == 'w' ? "UPDATE"
+                              : cmd == 'd' ? "DELETE"
+                                           : "ALL";
+        const char **roles = NULL;
+        int nroles = 0;
+        if (!sql_parse_text_array(pg_get(r, i, 3), v->a, &roles, &nroles)) {
+            pg_result_free(r);
+            return err_set(err, PM_EDB, "cannot read the roles of policy \"%s\" on \"%s\"", pg_get(r, i, 0), v->qname);
+        }
+        buf_append(out, "CREATE POLICY ");
+        quote_ident(out, pg_get(r, i, 0));
+        buf_printf(out, " ON %s AS %s FOR %s TO ", to, pg_get(r, i, 1)[0] == 't' ? "PERMISSIVE" : "RESTRICTIVE",
+                   cmd_sql);
+        for (int j = 0; j < nroles; j++) {
+            if (j)
+                buf_append(out, ", ");
+            if (roles[j])
+                quote_ident(out, roles[j]);
+            else
+                buf_append(out, "PUBLIC");
+        }
+        if (nroles == 0)
+            buf_append(out, "PUBLIC");
+        if (!pg_isnull(r, i, 4))
+            buf_printf(out, " USING (%s)", pg_get(r, i, 4));
+        if (!pg_isnull(r, i, 5))
+            buf_printf(out, " WITH CHECK (%s)", pg_get(r, i, 5));
+        buf_append(out, ";\n");
+    }
+    pg_result_free(r);
+    return true;
+}
+
+/* The old table's storage parameters (fillfactor, autovacuum_*) on every
+ * leaf partition of TABLE: a partitioned parent takes none itself. */
+static bool reloptions_copy(Conv *v, const char *table, Buf *out, Err *err)
+{
+    if (v->f.nreloptions == 0)
+        return true;
+    Buf set = {0};
+    for (int i = 0; i < v->f.nreloptions; i++) {
+        const char *opt = v->f.reloptions[i], *eq = strchr(opt, '=');
+        if (!eq)
+            continue;
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - opt), opt);
+        if (set.len)
+            buf_append(&set, ", ");
+        quote_ident(&set, name);
+        buf_append(&set, " = ");
+        quote_literal(&set, eq + 1);
+    }
+    PgResult *r = NULL;
+    const char *params[] = {table};
+    bool ok = pg_exec(v->c,
+                      "SELECT t.relid::regclass::text FROM pg_partition_tree($1::regclass) t WHERE t.isleaf"
+                      " AND t.relid <> $1::regclass ORDER BY 1",
+                      1, params, &r, err);
+    for (int i = 0; ok && i < pg_nrows(r); i++)
+        buf_printf(out, "ALTER TABLE %s SET (%s);\n", pg_get(r, i, 0), buf_str(&set));
+    pg_result_free(r);
+    buf_free(&set);
+    return ok;
 }
 
 /* ALTER ... OWNER TO for TABLE and every relation in its partition tree. */
@@ -499,7 +613,8 @@ static bool create_shadow(Conv *v, Err *err)
     if (!pg_run(v->c, "BEGIN", err) || !script(v->c, &b, err))
         goto done;
     buf_reset(&b);
-    if (!owner_copy(v, v->q_shadow, v->f.owner, &b, err) || !script(v->c, &b, err))
+    if (!owner_copy(v, v->q_shadow, v->f.owner, &b, err) || !reloptions_copy(v, v->q_shadow, &b, err) ||
+        !script(v->c, &b, err))
         goto done;
     const char *params[] = {v->row.id, from, to};
     if (!pg_exec(v->c, "UPDATE partmig.conversions SET lower_bound = $2, upper_bound = $3 WHERE id = $1::bigint", 3,
@@ -845,7 +960,9 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
         if (!record_names(v, old_seq.name, parked, new_seq.name, err))
             goto done;
     }
-    if (!sequences_move(v, v->row.old_oid, v->q_table, &b, err) || !grants_copy(v, v->row.old_oid, v->q_table, &b, err))
+    if (!sequences_move(v, v->row.old_oid, v->q_table, &b, err) ||
+        !grants_copy(v, v->row.old_oid, v->q_table, &b, err) ||
+        !row_security_copy(v, v->row.old_oid, v->q_table, &b, err))
         goto done;
     buf_append(&b, buf_str(&views));
     /* reverse mirror: the old table stays the rollback point, up to date */
@@ -1124,12 +1241,17 @@ static bool attach_body(PgConn *c, void *ctx, Err *err)
         partition_create_sql(&b, p, p->table, &specs[i]);
     for (int i = 0; i < nfixed; i++)
         partition_create_sql(&b, p, p->table, &fixed[i]);
-    if (!sequences_move(v, v->row.old_oid, v->q_table, &b, err) || !grants_copy(v, v->row.old_oid, v->q_table, &b, err))
+    if (!sequences_move(v, v->row.old_oid, v->q_table, &b, err) ||
+        !grants_copy(v, v->row.old_oid, v->q_table, &b, err) ||
+        !row_security_copy(v, v->row.old_oid, v->q_table, &b, err))
         goto done;
     buf_append(&b, buf_str(&views));
     if (!script(c, &b, err))
         goto done;
     buf_reset(&b);
+    /* the new partitions above the old table get its storage parameters */
+    if (!reloptions_copy(v, v->q_table, &b, err))
+        goto done;
     /* identity columns (PostgreSQL 15 attaches a table with its own identity
      * column; the parent has one too): the parent's sequence continues after
      * the old table's and takes its name */

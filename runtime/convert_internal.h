@@ -50,6 +50,13 @@ typedef struct TableFacts {
     int nviews;
     const char **fk_names, **fk_defs; /* foreign keys from this table (copied to the new one) */
     int nfk;
+    bool rls, rls_forced;    /* relrowsecurity, relforcerowsecurity (carried over in the swap) */
+    int npolicies;           /* row security policies on the table (carried over in the swap) */
+    bool rls_bypassed;       /* the current user reads every row (superuser, BYPASSRLS, or the owner
+                                while row security is not forced) */
+    const char **reloptions; /* "name=value" storage parameters (set on the new partitions) */
+    int nreloptions;
+    int ncolacl; /* columns with column-level privileges (carried over in the swap) */
 } TableFacts;
 
 /* Read the facts about P's table (no checks, no changes).  F->exists is

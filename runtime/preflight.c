@@ -160,7 +160,14 @@ bool preflight_gather(PgConn *c, const Policy *p, Arena *a, TableFacts *f, Err *
     const char *tp[] = {p->schema, p->table};
     if (!query(c,
                "SELECT c.oid::text, c.relkind::text, pg_get_userbyid(c.relowner), c.relreplident::text,"
-               " c.reltuples::float8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+               " c.reltuples::float8, c.relrowsecurity, c.relforcerowsecurity,"
+               " (SELECT count(*) FROM pg_policy pol WHERE pol.polrelid = c.oid),"
+               " coalesce(c.reloptions, '{}')::text,"
+               " (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0"
+               "  AND NOT a.attisdropped AND a.attacl IS NOT NULL),"
+               " (SELECT r.rolsuper OR r.rolbypassrls OR (r.oid = c.relowner AND NOT c.relforcerowsecurity)"
+               "  FROM pg_roles r WHERE r.rolname = current_user)"
+               " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                " WHERE n.nspname = $1 AND c.relname = $2",
                2, tp, &r, err))
         goto done;
@@ -174,6 +181,13 @@ bool preflight_gather(PgConn *c, const Policy *p, Arena *a, TableFacts *f, Err *
     f->owner = arena_strdup(a, pg_get(r, 0, 2));
     f->replident = pg_get(r, 0, 3)[0];
     f->est_rows = atof(pg_get(r, 0, 4));
+    f->rls = pg_get(r, 0, 5)[0] == 't';
+    f->rls_forced = pg_get(r, 0, 6)[0] == 't';
+    f->npolicies = (int)pg_get_int(r, 0, 7);
+    if (!sql_parse_text_array(pg_get(r, 0, 8), a, &f->reloptions, &f->nreloptions))
+        f->nreloptions = 0;
+    f->ncolacl = (int)pg_get_int(r, 0, 9);
+    f->rls_bypassed = pg_get(r, 0, 10)[0] == 't';
     pg_result_free(r);
     r = NULL;
     const char *op[] = {f->oid, p->column ? p->column : ""};
@@ -746,6 +760,27 @@ bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err 
     if (f.nfk > 0)
         note(&rep, "%d foreign key(s) of \"%s\" are created on the converted table", f.nfk, p->table);
     note(&rep, "grants and the owner (%s) of \"%s\" are copied to the converted table", f.owner, p->table);
+    if (f.ncolacl > 0)
+        note(&rep, "column privileges on %d column(s) of \"%s\" are granted again on the converted table", f.ncolacl,
+             p->table);
+    if (f.rls || f.rls_forced || f.npolicies > 0)
+        note(&rep, "row level security of \"%s\" (%s%s, %d polic%s) is set on the converted table in the swap",
+             p->table, f.rls ? "enabled" : "disabled", f.rls_forced ? ", forced" : "", f.npolicies,
+             f.npolicies == 1 ? "y" : "ies");
+    /* the copy reads the old table as the current user: under row security
+     * it would see (and copy, and count) only the rows the policies show */
+    if (f.rls && !f.rls_bypassed)
+        problem(&rep,
+                "run partmig as a superuser, a role with BYPASSRLS, or the table's owner (with row level security "
+                "not forced)",
+                "row level security of \"%s\" hides rows from the current user, so the conversion could not copy "
+                "or verify all of them",
+                qname);
+    if (f.nreloptions > 0)
+        note(&rep,
+             "storage parameters of \"%s\" (%s) are set on each partition the conversion creates; partitions made "
+             "later by maintain do not get them",
+             p->table, join_names(&a, f.reloptions, f.nreloptions));
 
     fputs(buf_str(&rep.notes), stderr);
     if (rep.n > 0) {
