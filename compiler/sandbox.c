@@ -3,10 +3,13 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "policy.h"
 #include "validate.h"
@@ -14,6 +17,49 @@
 #define MEMORY_LIMIT      ((size_t)64 << 20) /* bytes a policy file may allocate */
 #define INSTRUCTION_LIMIT 50000000LL         /* VM instructions a policy file may run */
 #define HOOK_EVERY        1000
+#define CPU_LIMIT_SECONDS 10 /* CPU a policy file may use, C library calls included */
+
+/* The instruction hook never runs inside one C call (a string pattern with
+ * backtracking over a long subject runs for hours in string.find), so a CPU
+ * timer is the last word: it prints the message prepared for the file being
+ * loaded and exits.  Only async-signal-safe calls in the handler. */
+static char cpu_limit_message[700];
+static size_t cpu_limit_message_len;
+
+static void cpu_limit_hit(int sig)
+{
+    (void)sig;
+    ssize_t w = write(STDERR_FILENO, cpu_limit_message, cpu_limit_message_len);
+    (void)w;
+    _exit(PM_EINPUT);
+}
+
+/* Arm (SECONDS > 0) or disarm (0) the CPU timer for PATH. */
+static void cpu_limit(const char *path, int seconds)
+{
+    struct itimerval t = {{0, 0}, {seconds, 0}};
+    if (seconds > 0) {
+        snprintf(cpu_limit_message, sizeof cpu_limit_message,
+                 "%s: policy took too long (more than %d s of CPU)\nhint: look for an endless loop or a string "
+                 "pattern that backtracks over a long text\n",
+                 path, seconds);
+        cpu_limit_message_len = strlen(cpu_limit_message);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = cpu_limit_hit;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGPROF, &sa, NULL);
+    }
+    setitimer(ITIMER_PROF, &t, NULL);
+}
+
+/* CPU_LIMIT_SECONDS, or PARTMIG_POLICY_CPU_SECONDS (1-600; tests use it). */
+static int cpu_limit_seconds(void)
+{
+    const char *v = getenv("PARTMIG_POLICY_CPU_SECONDS");
+    int n = v ? atoi(v) : 0;
+    return n >= 1 && n <= 600 ? n : CPU_LIMIT_SECONDS;
+}
 
 /* State of one file's load; the lua_State's allocator userdata. */
 typedef struct Sandbox {
@@ -733,7 +779,9 @@ bool policy_load_file(const char *path, Arena *arena, PolicySet *set, Err *err)
     lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
     lua_pushcfunction(L, message_handler);
     lua_pushcfunction(L, load_and_run);
+    cpu_limit(path, cpu_limit_seconds());
     int status = lua_pcall(L, 0, 0, 1);
+    cpu_limit(path, 0);
     if (err->code != PM_OK) {
         /* a policy error was recorded (even if the policy caught it with pcall) */
     } else if (sb.out_of_memory || status == LUA_ERRMEM) {

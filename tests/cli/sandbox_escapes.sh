@@ -38,6 +38,9 @@ escape infinite_loop "while true do end" "policy took too long"
 escape pcall_loop "while true do pcall(function() while true do end end) end" "policy took too long"
 escape memory_rep "local s = string.rep('x', 1 << 30)" "policy used more than 64 MiB of memory"
 escape memory_growth "local s = 'x' while true do s = s .. s end" "policy used more than 64 MiB of memory"
+# a backtracking pattern runs inside one C call, where no instruction hook fires:
+# the CPU timer stops it (2 s here instead of the default 10 s)
+PARTMIG_POLICY_CPU_SECONDS=2 escape pattern_backtrack "local x = string.rep('a', 200000):find('.-.-.-.-.-b')" "policy took too long (more than 2 s of CPU)"
 escape memory_table "local t = {} for i = 1, 1e9 do t[i] = i end" "policy used more than 64 MiB of memory"
 escape deep_recursion "local function f(n) return 1 + f(n + 1) end f(1)" "stack overflow"
 escape pcall_hides_error "pcall(partition 'x', { colour = 1 }) partition 'y' { column = 'c', interval = '1 day' }" 'unknown key "colour"'
