@@ -15,7 +15,7 @@
 /* Patterns compiled once per process, freed by validate_release(). */
 enum { PAT_IDENT, PAT_INTERVAL, PAT_INTEGER, PAT_DATE, PAT_ZONE, PAT_COUNT };
 static const char *const pattern_text[PAT_COUNT] = {
-    [PAT_IDENT] = "^[a-z_][a-z0-9_$]{0,62}$",
+    [PAT_IDENT] = "^[a-z_][a-z0-9_]{0,62}$",
     [PAT_INTERVAL] = "^\\s*([1-9][0-9]{0,5})\\s+(hour|day|week|month|quarter|year)s?\\s*$",
     [PAT_INTEGER] = "^\\s*([1-9][0-9]{0,17})\\s*$",
     [PAT_DATE] = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
@@ -142,7 +142,7 @@ static void policy_fail(const Policy *p, Err *err, const char *fmt, ...)
     err_at(err, PM_EINPUT, p->source_file, p->source_line, "partition \"%s\": %s", p->table, msg);
 }
 
-static const char IDENT_RULE[] = "expected a lowercase SQL name matching ^[a-z_][a-z0-9_$]{0,62}$";
+static const char IDENT_RULE[] = "expected a lowercase SQL name matching ^[a-z_][a-z0-9_]{0,62}$";
 
 static bool check_ident(const Policy *p, const char *what, const char *name, Err *err)
 {
@@ -413,6 +413,10 @@ static bool validate_one(const Policy *p, Err *err)
             !check_ident(p, "retention.archive schema", p->retention.archive_target, err))
             return false;
         if (p->retention.archive == ARCHIVE_DUMP) {
+            const char *d = p->retention.archive_target;
+            if (!strcmp(d, "..") || !strncmp(d, "../", 3) || strstr(d, "/../") ||
+                (strlen(d) >= 3 && !strcmp(d + strlen(d) - 3, "/..")))
+                FAIL("retention.archive \"dump:%s\": the directory may not climb with \"..\"", d);
             for (const char *c = p->retention.archive_target; *c; c++)
                 if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
                       strchr("_./-", *c)))
@@ -441,6 +445,9 @@ static bool validate_one(const Policy *p, Err *err)
             return false;
     }
 
+    if (p->existing.method == EXISTING_ATTACH && p->by != PART_RANGE)
+        FAIL("existing.method \"attach\" needs by = \"range\": the old table becomes the partition below the "
+             "first range bound; use method \"copy\" for hash and list policies");
     if (p->backend == BACKEND_PG_PARTMAN) {
         if (p->by != PART_RANGE || !is_time(p->interval))
             FAIL("backend \"pg_partman\" supports only range policies with a time interval here");

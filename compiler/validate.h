@@ -7,7 +7,7 @@
 
 #include "../common/interval.h"
 
-/* A safe SQL identifier: ^[a-z_][a-z0-9_$]{0,62}$ (anything else is refused,
+/* A safe SQL identifier: ^[a-z_][a-z0-9_]{0,62}$ (anything else is refused,
  * never quoted into shape). */
 bool validate_identifier(const char *s);
 

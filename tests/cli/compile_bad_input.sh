@@ -28,6 +28,11 @@ bad 'partition "t" { by = "rnage", column = "c" }' 2 'by "rnage": expected "rang
 bad 'partition "t" { '"$R"', premake = "3" }' 2 'premake: expected an integer 0..1000, got string'
 bad 'partition "t" { '"$R"', default_partition = "yes" }' 2 'default_partition: expected true or false'
 bad 'partition "t" { '"$R"', start = "2024-02-30" }' 2 'start "2024-02-30": expected a real date'
+bad 'partition "t" { by = "hash", column = "id", modulus = 4, existing = { method = "attach" } }' 2 \
+    'existing.method "attach" needs by = "range"'
+bad 'partition "t" { '"$R"', retention = { keep = "24 months", archive = "dump:/backups/../etc" } }' 2 \
+    'may not climb with ".."'
+bad 'partition "t$x" { '"$R"' }' 2 'table name "t$x"'
 bad 'partition "t" { '"$R"', timezone = "Mars/Olympus Mons" }' 2 'timezone "Mars/Olympus Mons"'
 bad 'partition "t" { '"$R"', naming = "{table}_{YYYY}" }' 2 'naming "{table}_{YYYY}": must contain {YYYY} {MM}'
 bad 'partition "t" { '"$R"', naming = "{table}_{WHEN}" }' 2 'unknown placeholder'

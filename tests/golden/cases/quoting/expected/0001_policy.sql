@@ -3,7 +3,7 @@
 -- do not edit: partmig.sum records this file's checksum
 --
 -- changes:
--- - app$data.notes: new table policy (list on tag in 2 lists)
+-- - app_data.notes: new table policy (list on tag in 2 lists)
 --   why: the policy is new
 --   source: tests/golden/cases/quoting/policy.lua:2 partition "notes"
 
@@ -14,16 +14,16 @@ SET lock_timeout = '500ms';
 SET statement_timeout = 0;
 SET client_min_messages = warning;
 
--- partmig:step 1 action=ensure_table transactional=yes table=app$data.notes undo=auto method=copy lock="ACCESS EXCLUSIVE on app$data.notes"
--- make app$data.notes a table partitioned by list (tag)
+-- partmig:step 1 action=ensure_table transactional=yes table=app_data.notes undo=auto method=copy lock="ACCESS EXCLUSIVE on app_data.notes"
+-- make app_data.notes a table partitioned by list (tag)
 -- the table must exist: partmig adopts it when already partitioned this way, else converts it
 -- (existing.method=copy, batch_size=50000, jobs=1); the lock is held only for the final swap
 -- partmig:end
 
--- partmig:step 2 action=sql transactional=yes table=app$data.notes undo=sql lock="ACCESS EXCLUSIVE on app$data.notes"
+-- partmig:step 2 action=sql transactional=yes table=app_data.notes undo=sql lock="ACCESS EXCLUSIVE on app_data.notes"
 -- create the 2 partitions known at compile time
-CREATE TABLE IF NOT EXISTS "app$data"."notes_odd" PARTITION OF "app$data"."notes" FOR VALUES IN ('O''Brien', 'x"; DROP TABLE y; --', '$partmig$', '--');
-CREATE TABLE IF NOT EXISTS "app$data"."notes_plain" PARTITION OF "app$data"."notes" FOR VALUES IN ('a');
+CREATE TABLE IF NOT EXISTS "app_data"."notes_odd" PARTITION OF "app_data"."notes" FOR VALUES IN ('O''Brien', 'x"; DROP TABLE y; --', '$partmig$', '--');
+CREATE TABLE IF NOT EXISTS "app_data"."notes_plain" PARTITION OF "app_data"."notes" FOR VALUES IN ('a');
 -- partmig:undo
 -- DO $partmig$
 -- DECLARE
@@ -32,12 +32,12 @@ CREATE TABLE IF NOT EXISTS "app$data"."notes_plain" PARTITION OF "app$data"."not
 -- BEGIN
 --     -- the parent's lock first: an insert not yet committed cannot slip
 --     -- past the emptiness checks below
---     IF to_regclass('"app$data"."notes"') IS NOT NULL THEN
---         EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', to_regclass('"app$data"."notes"'));
+--     IF to_regclass('"app_data"."notes"') IS NOT NULL THEN
+--         EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', to_regclass('"app_data"."notes"'));
 --     END IF;
 --     FOREACH part IN ARRAY ARRAY[
---         '"app$data"."notes_odd"',
---         '"app$data"."notes_plain"'
+--         '"app_data"."notes_odd"',
+--         '"app_data"."notes_plain"'
 --     ] LOOP
 --         IF to_regclass(part) IS NOT NULL THEN
 --             EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', to_regclass(part)) INTO has_rows;
@@ -51,9 +51,9 @@ CREATE TABLE IF NOT EXISTS "app$data"."notes_plain" PARTITION OF "app$data"."not
 -- $partmig$;
 -- partmig:end
 
--- partmig:step 3 action=register transactional=yes table=app$data.notes undo=auto lock=none
--- record the policy of app$data.notes (maintain reads it)
+-- partmig:step 3 action=register transactional=yes table=app_data.notes undo=auto lock=none
+-- record the policy of app_data.notes (maintain reads it)
 -- partmig:end
 
 -- policy state after this version (read by partmig; do not edit)
--- partmig:policy {"backend":"native","by":"list","column":"tag","columns":[],"default_partition":false,"existing":{"batch_size":50000,"jobs":1,"method":"copy"},"indexes":[],"interval":null,"modulus":0,"naming":"{table}_{N}","premake":3,"primary_key":[],"retention":null,"schema":"app$data","start":null,"subpartition":null,"table":"notes","tiering":[],"timezone":"UTC","values":[{"name":"odd","values":["O'Brien","x\"; DROP TABLE y; --","$partmig$","--"]},{"name":"plain","values":["a"]}]}
+-- partmig:policy {"backend":"native","by":"list","column":"tag","columns":[],"default_partition":false,"existing":{"batch_size":50000,"jobs":1,"method":"copy"},"indexes":[],"interval":null,"modulus":0,"naming":"{table}_{N}","premake":3,"primary_key":[],"retention":null,"schema":"app_data","start":null,"subpartition":null,"table":"notes","tiering":[],"timezone":"UTC","values":[{"name":"odd","values":["O'Brien","x\"; DROP TABLE y; --","$partmig$","--"]},{"name":"plain","values":["a"]}]}
