@@ -105,6 +105,17 @@ bool fs_list(const char *dir, const char *suffix, bool missing_ok, Arena *arena,
     return true;
 }
 
+bool fs_sync(const char *path, Err *err)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return err_set(err, PM_EDB, "cannot open \"%s\" to sync it: %s", path, strerror(errno));
+    bool ok = fsync(fd) == 0;
+    int e = errno;
+    close(fd);
+    return ok ? true : err_set(err, PM_EDB, "cannot sync \"%s\" to disk: %s", path, strerror(e));
+}
+
 bool fs_is_dir(const char *path)
 {
     struct stat st;

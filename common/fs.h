@@ -21,6 +21,9 @@ bool fs_list(const char *dir, const char *suffix, bool missing_ok, Arena *arena,
 
 bool fs_is_dir(const char *path);
 
+/* fsync PATH (a file, or a directory after a rename in it). */
+bool fs_sync(const char *path, Err *err);
+
 /* mkdir -p */
 bool fs_mkdirs(const char *path, Err *err);
 

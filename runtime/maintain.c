@@ -254,10 +254,20 @@ static bool tx_dump(Tx *x, Err *err)
         err_hint(err, "the detached table is kept; check the dump and disk space, then run maintain again");
         goto done;
     }
+    /* on disk before the table is dropped: a crash must not lose both */
+    if (!fs_sync(x->dump_tmp, err))
+        goto done;
     if (rename(x->dump_tmp, x->dump_path) != 0) {
         err_set(err, PM_EDB, "cannot rename \"%s\" to \"%s\"", x->dump_tmp, x->dump_path);
         goto done;
     }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", x->dump_path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    if (!fs_sync(slash ? (*dir ? dir : "/") : ".", err))
+        goto done;
     ok = true;
 done:
     buf_free(&q);
@@ -467,23 +477,31 @@ done:
     return ok;
 }
 
+/* Until a table's conversion is finalized its old table is the rollback
+ * point, kept equal to the new one by a trigger: retention or a DEFAULT
+ * drain now would make the two disagree.  *WAITS says WHAT waits. */
+static bool conversion_waits(Table *t, const char *what, bool *waits, Err *err)
+{
+    const char *kept;
+    if (!msql_conversion_open(t->m->c, t->p.schema, t->p.table, t->m->arena, waits, &kept, err))
+        return false;
+    if (*waits)
+        printf("%s: %s waits until the conversion is finalized (\"%s\" is its rollback point); "
+               "run \"partmig finalize %s\"\n",
+               t->qname, what, kept, t->qname);
+    return true;
+}
+
 static bool step_retention(Table *t, Err *err)
 {
     Maint *m = t->m;
     if (!refresh(t, err))
         return table_fail(t, err);
-    /* until a conversion is finalized its old table is the rollback point:
-     * removing partitions now would make the two disagree */
-    bool open;
-    const char *kept;
-    if (!msql_conversion_open(m->c, t->p.schema, t->p.table, m->arena, &open, &kept, err))
+    bool waits;
+    if (!conversion_waits(t, "retention", &waits, err))
         return table_fail(t, err);
-    if (open) {
-        printf("%s: retention waits until the conversion is finalized (\"%s\" is its rollback point); "
-               "run \"partmig finalize %s\"\n",
-               t->qname, kept, t->qname);
+    if (waits)
         return true;
-    }
     const char *cut = cutoff(t, t->p.retention.keep, NULL);
     int newest = newest_part(t);
     bool has_default = default_part(t) != NULL;
@@ -800,6 +818,11 @@ static bool step_drain(Table *t, Err *err)
         return table_fail(t, err);
     const PartInfo *def = default_part(t);
     if (!def)
+        return true;
+    bool waits;
+    if (!conversion_waits(t, "--drain-default", &waits, err))
+        return table_fail(t, err);
+    if (waits)
         return true;
     if (t->p.by != PART_RANGE || t->p.subpartition.set) {
         err_set(err, PM_EINPUT, "--drain-default handles range policies without subpartitions only");
