@@ -621,6 +621,8 @@ static bool create_shadow(Conv *v, Err *err)
                  params, NULL, err) ||
         !set_state(v, "shadow_created", err) || !pg_run(v->c, "COMMIT", err))
         goto done;
+    v->row.lower = from;
+    v->row.upper = to;
     fprintf(stderr, "partmig: %s: created %s with %d partitions (%s .. %s)\n", v->qname, v->q_shadow, n,
             from ? from : "-", to ? to : "-");
     ok = true;
@@ -774,6 +776,8 @@ static bool load_jobs(Conv *v, CopyJob **jobs, int *njobs, Err *err)
     return ok ? true : err_set(err, PM_EDB, "partmig.conversion_jobs holds a bad key range for \"%s\"", v->qname);
 }
 
+static bool cover_changed_rows(Conv *v, bool all, int *made, Err *err);
+
 static bool backfill(Conv *v, Err *err)
 {
     CopyPlan pl = {0};
@@ -793,6 +797,25 @@ static bool backfill(Conv *v, Err *err)
     pl.label = v->qname;
     if (!load_jobs(v, &pl.jobs, &pl.njobs, err))
         return false;
+    if (copier_run(&pl, err))
+        return true;
+    /* a row written between the range scan and its batch, outside every
+     * partition: add its partition and go on (the copier resumes after the
+     * batches it recorded) */
+    if (!strstr(err->msg, "no partition of relation"))
+        return false;
+    int made = 0;
+    Err first = *err;
+    err_clear(err);
+    if (!cover_changed_rows(v, true, &made, err))
+        return false;
+    if (made == 0) {
+        *err = first;
+        return err_hint(err,
+                        "a row of %s fits no partition of the new table; move it into the policy's partitions "
+                        "(or set default_partition = true), then run apply again",
+                        v->q_table);
+    }
     return copier_run(&pl, err);
 }
 
@@ -848,6 +871,247 @@ static bool build_indexes(Conv *v, Err *err)
     return ok;
 }
 
+/* ---- rows outside the shadow's partitions ---- */
+
+/* The wall-clock text (time keys, in the policy's zone) or integer text of
+ * the partition column, as SQL over alias o; $1 is the zone. */
+static const char *part_value_sql(Conv *v)
+{
+    const char *col = arena_printf(v->a, "o.%s", sql_ident(v->a, v->p->column));
+    /* the zone is typed even where unused: every query gets it as $1 */
+    if (v->p->by != PART_RANGE || v->p->interval.unit == UNIT_INTEGER)
+        return arena_printf(v->a, "(%s::text || left($1::text, 0))", col);
+    if (v->f.part_type && !strcmp(v->f.part_type, "timestamp with time zone"))
+        return arena_printf(v->a, "to_char(%s AT TIME ZONE $1, 'YYYY-MM-DD HH24:00:00')", col);
+    return arena_printf(v->a, "to_char(%s::timestamp, 'YYYY-MM-DD HH24:00:00')", col);
+}
+
+/* A changed row (or, with ALL, any row) of the old table that no partition
+ * of the shadow takes: its key and partition value ("id=5, created_at=...")
+ * in *WHICH, NULL when none.  Range policies: outside [lower, upper) and
+ * outside every partition made since; list policies: a value no list has. */
+typedef struct Uncovered {
+    const char **values; /* distinct partition values (range), owned by the arena */
+    int n;
+    const char *example; /* "key=..., column=value" of the first such row */
+} Uncovered;
+
+static bool find_uncovered(Conv *v, bool all, Uncovered *u, Err *err)
+{
+    Arena *a = v->a;
+    const TableFacts *f = &v->f;
+    memset(u, 0, sizeof *u);
+    const char *okl = sql_column_list(a, f->key, f->nkey, "o.");
+    const char *lkl = sql_column_list(a, f->key, f->nkey, "l.");
+    const char *changed =
+        all ? "true" : arena_printf(a, "EXISTS (SELECT 1 FROM %s l WHERE (%s) = (%s))", v->q_log, lkl, okl);
+    const char *val = part_value_sql(v);
+    Buf q = {0};
+    const char *params[3] = {v->p->timezone ? v->p->timezone : "UTC", NULL, NULL};
+    int np = 1;
+    buf_printf(&q, "SELECT DISTINCT %s FROM %s o WHERE %s", val, v->q_table, changed);
+    if (v->p->by == PART_RANGE && !(v->row.lower && v->row.upper)) {
+        /* no recorded range: every row is a candidate (to_regclass sorts them out) */
+    } else if (v->p->by == PART_RANGE) {
+        const char *col = arena_printf(a, "o.%s", sql_ident(a, v->p->column));
+        if (v->p->interval.unit == UNIT_INTEGER)
+            buf_printf(&q, " AND NOT (%s >= $2::bigint AND %s < $3::bigint)", col, col);
+        else if (f->part_type && !strcmp(f->part_type, "timestamp with time zone"))
+            buf_printf(&q, " AND NOT (%s AT TIME ZONE $1 >= $2::timestamp AND %s AT TIME ZONE $1 < $3::timestamp)", col,
+                       col);
+        else
+            buf_printf(&q, " AND NOT (%s::timestamp >= $2::timestamp AND %s::timestamp < $3::timestamp)", col, col);
+        params[1] = v->row.lower;
+        params[2] = v->row.upper;
+        np = 3;
+    } else if (v->p->by == PART_LIST) {
+        Buf vals = {0};
+        buf_putc(&vals, '{');
+        for (int i = 0; i < v->p->nlists; i++)
+            for (int j = 0; j < v->p->lists[i].values.n; j++) {
+                if (vals.len > 1)
+                    buf_putc(&vals, ',');
+                buf_putc(&vals, '"');
+                for (const char *c = v->p->lists[i].values.items[j]; *c; c++) {
+                    if (*c == '"' || *c == '\\')
+                        buf_putc(&vals, '\\');
+                    buf_putc(&vals, *c);
+                }
+                buf_putc(&vals, '"');
+            }
+        buf_putc(&vals, '}');
+        buf_printf(&q, " AND NOT (o.%s::text = ANY ($2::text[]))", sql_ident(a, v->p->column));
+        params[1] = arena_strdup(a, buf_str(&vals));
+        np = 2;
+        buf_free(&vals);
+    } else {
+        buf_free(&q);
+        return true; /* hash: every value has a partition */
+    }
+    buf_append(&q, " ORDER BY 1 LIMIT 10000");
+    PgResult *r = NULL;
+    bool ok = pg_exec(v->c, buf_str(&q), np, params, &r, err);
+    buf_free(&q);
+    if (!ok)
+        return false;
+    u->n = pg_nrows(r);
+    u->values = arena_alloc(a, sizeof *u->values * (size_t)(u->n + 1));
+    for (int i = 0; i < u->n; i++)
+        u->values[i] = arena_strdup(a, pg_get(r, i, 0));
+    pg_result_free(r);
+    if (u->n == 0)
+        return true;
+    /* the first such row, for the message */
+    Buf e = {0};
+    buf_printf(&e, "SELECT %s FROM %s o WHERE %s AND %s = $2 LIMIT 1", sql_column_list(a, f->key, f->nkey, "o."),
+               v->q_table, changed, val);
+    const char *ep[] = {params[0], u->values[0]};
+    ok = pg_exec(v->c, buf_str(&e), 2, ep, &r, err);
+    buf_reset(&e);
+    if (!ok) {
+        buf_free(&e);
+        return false;
+    }
+    for (int i = 0; pg_nrows(r) > 0 && i < f->nkey; i++)
+        buf_printf(&e, "%s=%s, ", f->key[i], pg_isnull(r, 0, i) ? "NULL" : pg_get(r, 0, i));
+    buf_printf(&e, "%s=%s", v->p->column, u->values[0]);
+    u->example = arena_strdup(a, buf_str(&e));
+    buf_free(&e);
+    pg_result_free(r);
+    return true;
+}
+
+/* Make the shadow take every changed row (ALL: every row of the old
+ * table): range policies without a DEFAULT partition get the missing
+ * partitions, named and bounded like the others; with a DEFAULT partition
+ * such rows go there (reported before the swap); a list value no list has
+ * fails with the key and the fix.  *MADE counts new partitions.  Runs in
+ * the caller's transaction, if any. */
+static bool cover_changed_rows(Conv *v, bool all, int *made, Err *err)
+{
+    *made = 0;
+    const Policy *p = v->p;
+    if (p->by == PART_HASH || p->default_partition)
+        return true;
+    Uncovered u;
+    if (!find_uncovered(v, all, &u, err))
+        return false;
+    if (u.n == 0)
+        return true;
+    if (p->by == PART_LIST) {
+        err_set(err, PM_EDB,
+                "\"%s\": %d row(s) written during the conversion fit no partition of %s (e.g. %s): the value is in "
+                "none of the policy's lists",
+                v->qname, u.n, v->q_shadow, u.example);
+        return err_hint(err, "add the value to the policy's lists or set default_partition = true, compile, and run "
+                             "apply again (the conversion resumes where it is)");
+    }
+    Buf b = {0};
+    const char *last = "";
+    for (int i = 0; i < u.n; i++) {
+        const char *from = u.values[i], *to;
+        if (p->interval.unit == UNIT_INTEGER) {
+            int64_t x = strtoll(from, NULL, 10), anchor = p->start ? strtoll(p->start, NULL, 10) : 0;
+            to = arena_printf(v->a, "%lld",
+                              (long long)(interval_floor_int(p->interval.count, anchor, x) + p->interval.count));
+        } else {
+            WallTime anchor = {1970, 1, 1, 0}, t;
+            if (p->start)
+                walltime_parse(p->start, &anchor);
+            if (!walltime_parse(from, &t)) {
+                buf_free(&b);
+                return err_set(err, PM_EDB, "\"%s\": cannot read partition value \"%s\"", v->qname, from);
+            }
+            Buf tb = {0};
+            walltime_format(&tb, interval_add(p->interval, interval_floor(p->interval, anchor, t), 1));
+            to = arena_strdup(v->a, buf_str(&tb));
+            buf_free(&tb);
+        }
+        PartitionSpec *specs = NULL;
+        int n = 0;
+        if (!partitions_range(p, from, to, v->a, &specs, &n, err)) {
+            buf_free(&b);
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            err_set(err, PM_EDB, "\"%s\": no partition for a row written during the conversion (%s): %s", v->qname,
+                    u.example, msg);
+            return err_hint(err, "move that row's %s into the policy's range, then run apply again", p->column);
+        }
+        for (int j = 0; j < n; j++) {
+            if (!strcmp(specs[j].name, last))
+                continue; /* values of one partition come in a row (sorted) */
+            last = specs[j].name;
+            PgResult *r = NULL;
+            const char *params[] = {sql_qualified(v->a, p->schema, specs[j].name)};
+            if (!pg_exec(v->c, "SELECT to_regclass($1) IS NULL", 1, params, &r, err)) {
+                buf_free(&b);
+                return false;
+            }
+            bool missing = pg_get(r, 0, 0)[0] == 't';
+            pg_result_free(r);
+            if (!missing)
+                continue; /* made by an earlier round */
+            partition_create_sql(&b, p, v->row.shadow, &specs[j]);
+            (*made)++;
+        }
+    }
+    if (*made == 0) {
+        buf_free(&b);
+        return true;
+    }
+    bool ok = script(v->c, &b, err);
+    buf_reset(&b);
+    ok = ok && owner_copy(v, v->q_shadow, v->f.owner, &b, err) && reloptions_copy(v, v->q_shadow, &b, err) &&
+         script(v->c, &b, err);
+    buf_free(&b);
+    if (!ok) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        err_set(err, PM_EDB, "\"%s\": cannot add a partition for a row written during the conversion (%s): %s",
+                v->qname, u.example, msg);
+        return err_hint(err, "fix the cause above, then run apply again (the conversion resumes where it is)");
+    }
+    fprintf(stderr,
+            "partmig: %s: added partition(s) to %s for rows written during the conversion outside its range "
+            "(e.g. %s)\n",
+            v->qname, v->q_shadow, u.example);
+    return true;
+}
+
+/* Rows in the shadow's DEFAULT partition, reported (never hidden). */
+static bool report_default_rows(Conv *v, Err *err)
+{
+    if (!v->p->default_partition)
+        return true;
+    PgResult *r = NULL;
+    const char *params[] = {v->q_shadow};
+    if (!pg_exec(v->c,
+                 "SELECT t.relid::regclass::text FROM pg_partition_tree($1::regclass) t JOIN pg_class c ON c.oid ="
+                 " t.relid WHERE t.isleaf AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'",
+                 1, params, &r, err))
+        return false;
+    for (int i = 0; i < pg_nrows(r); i++) {
+        PgResult *rc = NULL;
+        const char *col = sql_ident(v->a, v->p->column);
+        if (!pg_exec(
+                v->c,
+                arena_printf(v->a, "SELECT count(*), min(%s)::text, max(%s)::text FROM %s", col, col, pg_get(r, i, 0)),
+                0, NULL, &rc, err)) {
+            pg_result_free(r);
+            return false;
+        }
+        if (pg_get_int(rc, 0, 0) > 0)
+            fprintf(stderr,
+                    "partmig: %s: warning: %lld rows are in the DEFAULT partition %s (%s %s .. %s); `partmig maintain "
+                    "--drain-default` moves them once partitions cover them\n",
+                    v->qname, (long long)pg_get_int(rc, 0, 0), pg_get(r, i, 0), v->p->column, pg_get(rc, 0, 1),
+                    pg_get(rc, 0, 2));
+        pg_result_free(rc);
+    }
+    pg_result_free(r);
+    return true;
+}
+
 /* Re-copy changed keys until fewer than RESYNC_PENDING wait. */
 static bool resync_catch_up(Conv *v, Err *err)
 {
@@ -857,8 +1121,26 @@ static bool resync_catch_up(Conv *v, Err *err)
     int64_t total = 0;
     for (;;) {
         PgResult *r = NULL;
-        if (!pg_exec(v->c, sql, 0, NULL, &r, err))
-            return false;
+        if (!pg_exec(v->c, sql, 0, NULL, &r, err)) {
+            /* 23514: a changed row fits no partition of the shadow */
+            if (strcmp(pg_last_sqlstate(v->c), "23514") != 0)
+                return false;
+            int made = 0;
+            if (!cover_changed_rows(v, false, &made, err))
+                return false;
+            if (made == 0 || !pg_exec(v->c, sql, 0, NULL, &r, err)) {
+                if (made == 0) {
+                    char msg[sizeof err->msg];
+                    snprintf(msg, sizeof msg, "%s", err->msg);
+                    err_set(err, PM_EDB, "\"%s\": re-copying rows changed during the conversion failed: %s", v->qname,
+                            msg);
+                }
+                return err_hint(err,
+                                "find the row named above in %s, move it into the policy's partitions (or set "
+                                "default_partition = true), then run apply again",
+                                v->q_table);
+            }
+        }
         int64_t done = pg_get_int(r, 0, 0);
         pg_result_free(r);
         if (!pg_exec(v->c, count, 0, NULL, &r, err))
@@ -905,7 +1187,9 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
         goto done;
     buf_reset(&b);
     /* the last changed keys; the table is locked, so this is all of them */
-    if (!pg_exec(c, arena_printf(a, "SELECT %s(NULL, true)", v->q_resync), 0, NULL, NULL, err))
+    int made = 0;
+    if (!cover_changed_rows(v, false, &made, err) ||
+        !pg_exec(c, arena_printf(a, "SELECT %s(NULL, true)", v->q_resync), 0, NULL, NULL, err))
         goto done;
     /* a statement of its own: it must see what the function deleted */
     if (!pg_exec(c, arena_printf(a, "SELECT count(*) FROM %s", v->q_log), 0, NULL, &r, err))
@@ -1036,6 +1320,8 @@ static bool run_copy(Conv *v, Err *err)
         fprintf(stderr, "partmig: %s: verified %lld rows, partition by partition, in one snapshot\n", v->qname,
                 (long long)rows);
     }
+    if ((state_is(v, "verified") || state_is(v, "backfilling")) && !report_default_rows(v, err))
+        return false;
     if (state_is(v, "verified")) {
         if (!resync_catch_up(v, err) || !conv_locked(v, "swapping the tables", swap_body, err))
             return false;
