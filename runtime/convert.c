@@ -12,6 +12,7 @@
 #include "../compiler/partitions.h"
 #include "convert_internal.h"
 #include "progress.h"
+#include "runner.h"
 
 #define RESYNC_BATCH    200 /* keys per re-copy transaction: its row locks make writers of those rows wait */
 #define RESYNC_PENDING  100 /* swap when fewer changed keys wait: the swap re-copies them under its lock */
@@ -502,7 +503,25 @@ static bool identity_continue(Conv *v, const char *from, const char *to, const c
  * REPEATABLE READ snapshot, without locks beyond ACCESS SHARE.  Keys listed
  * in LOG (may be NULL) are left out of both sides: their rows are re-synced
  * later.  *ROWS receives the total.  A mismatch: PM_EDB naming partitions. */
+static bool verify_rows(Conv *v, const char *src, const char *dst, const char *log, bool fingerprint, int64_t *rows,
+                        Err *err);
+
 static bool verify_counts(Conv *v, const char *src, const char *dst, const char *log, int64_t *rows, Err *err)
+{
+    return verify_rows(v, src, dst, log, false, rows, err);
+}
+
+/* The row fingerprint summed per partition: the first 64 bits of the md5 of
+ * each row's text, added up (numeric, no overflow).  Order does not matter,
+ * so no sort; a changed, missing or extra row changes the sum (up to a
+ * 2^-64 chance).  SRC and DST have the same columns in the same order
+ * (CREATE TABLE ... LIKE), so equal rows have equal text. */
+#define ROW_HASH "('x' || left(md5(o::text), 16))::bit(64)::bigint"
+
+/* Like verify_counts; with FINGERPRINT each partition's rows are also
+ * compared by content (ROW_HASH), in the same snapshot. */
+static bool verify_rows(Conv *v, const char *src, const char *dst, const char *log, bool fingerprint, int64_t *rows,
+                        Err *err)
 {
     Arena *a = v->a;
     PgResult *r = NULL, *rs = NULL, *rd = NULL;
@@ -526,11 +545,15 @@ static bool verify_counts(Conv *v, const char *src, const char *dst, const char 
     buf_append(&q, "SELECT count(*)");
     for (int i = 0; i < n; i++) /* the partition constraints are the server's own expressions */
         buf_printf(&q, ", count(*) FILTER (WHERE %s)", pg_get(r, i, 2));
+    if (fingerprint)
+        for (int i = 0; i < n; i++)
+            buf_printf(&q, ", coalesce(sum(" ROW_HASH ") FILTER (WHERE %s), 0)::text", pg_get(r, i, 2));
     buf_printf(&q, " FROM %s o%s", src, excl);
     if (!pg_exec(v->c, buf_str(&q), 0, NULL, &rs, err))
         goto done;
     buf_reset(&q);
-    buf_printf(&q, "SELECT o.tableoid::oid::text, count(*) FROM %s o%s GROUP BY 1", dst, excl);
+    buf_printf(&q, "SELECT o.tableoid::oid::text, count(*), %s FROM %s o%s GROUP BY 1",
+               fingerprint ? "coalesce(sum(" ROW_HASH "), 0)::text" : "''", dst, excl);
     if (!pg_exec(v->c, buf_str(&q), 0, NULL, &rd, err))
         goto done;
     if (!pg_run(v->c, "COMMIT", err))
@@ -539,14 +562,20 @@ static bool verify_counts(Conv *v, const char *src, const char *dst, const char 
     int nbad = 0;
     for (int i = 0; i < n; i++) {
         int64_t s = pg_get_int(rs, 0, 1 + i), d = 0;
+        const char *dsum = "0";
         sum_src += s;
         for (int j = 0; j < pg_nrows(rd); j++)
-            if (!strcmp(pg_get(rd, j, 0), pg_get(r, i, 0)))
+            if (!strcmp(pg_get(rd, j, 0), pg_get(r, i, 0))) {
                 d = pg_get_int(rd, j, 1);
+                dsum = pg_get(rd, j, 2);
+            }
         total_dst += d;
         if (s != d && nbad++ < 5)
             buf_printf(&bad, "%s%s: %lld in %s, %lld in %s", nbad > 1 ? "; " : "", pg_get(r, i, 1), (long long)s, src,
                        (long long)d, dst);
+        else if (s == d && fingerprint && strcmp(pg_get(rs, 0, 1 + n + i), dsum) && nbad++ < 5)
+            buf_printf(&bad, "%s%s: %lld rows each, but their contents differ between %s and %s", nbad > 1 ? "; " : "",
+                       pg_get(r, i, 1), (long long)s, src, dst);
     }
     if (nbad > 0 || total_src != total_dst || sum_src != total_src) {
         err_set(err, PM_EDB, "verification failed for \"%s\": %lld rows in %s, %lld in %s (%lld fit no partition)%s%s",
@@ -1886,6 +1915,19 @@ done:
 static bool finalize_body(PgConn *c, void *ctx, Err *err)
 {
     Conv *v = ctx;
+    /* the state again, locked: nothing may have rolled back or finalized
+     * the conversion since the verification */
+    PgResult *r = NULL;
+    const char *ip[] = {v->row.id};
+    if (!pg_exec(c, "SELECT state FROM partmig.conversions WHERE id = $1::bigint FOR UPDATE", 1, ip, &r, err))
+        return false;
+    bool swapped = pg_nrows(r) > 0 && !strcmp(pg_get(r, 0, 0), "swapped");
+    const char *now = pg_nrows(r) > 0 ? arena_strdup(v->a, pg_get(r, 0, 0)) : "gone";
+    pg_result_free(r);
+    if (!swapped) {
+        err_set(err, PM_EDB, "cannot finalize \"%s\": its conversion changed to state %s meanwhile", v->qname, now);
+        return err_hint(err, "nothing was dropped; run partmig status to see what happened");
+    }
     Buf b = {0};
     if (!strcmp(v->row.method, "copy")) {
         buf_printf(&b,
@@ -1935,13 +1977,16 @@ static bool finalize_table(PgConn *c, const char *schema, const char *table, Err
         goto done;
     int64_t rows = 0;
     if (!strcmp(v.row.method, "copy")) {
-        if (!verify_counts(&v, v.q_kept, v.q_table, NULL, &rows, err)) {
+        double t0 = progress_now();
+        if (!verify_rows(&v, v.q_kept, v.q_table, NULL, true, &rows, err)) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err->msg);
             err_set(err, PM_EDB, "refusing to drop the old table: %s", msg);
             err_hint(err, "nothing was dropped; partmig rollback can still swap back");
             goto done;
         }
+        fprintf(stderr, "partmig: %s: counts and row fingerprints of every partition match (%.1f s)\n", v.qname,
+                progress_now() - t0);
         const char *params[] = {v.row.id, arena_printf(&a, "%lld", (long long)rows)};
         if (!pg_exec(c, "UPDATE partmig.conversions SET rows_verified = $2::bigint WHERE id = $1::bigint", 2, params,
                      NULL, err))
@@ -1963,27 +2008,43 @@ done:
 
 int cmd_finalize(int argc, char **argv)
 {
-    const char *db = NULL, *target = NULL;
+    static const char usage[] = "usage: partmig finalize TABLE [--db URL] [--wait SECONDS]\n\n"
+                                "Drop the old table kept by a copy conversion, after verifying that it and the\n"
+                                "partitioned table hold the same rows: exact counts and a fingerprint of the rows'\n"
+                                "contents, partition by partition, in one snapshot.  After this, rollback of the\n"
+                                "conversion is no longer possible.  Takes the one-runner lock.\n\n"
+                                "options:\n"
+                                "  --db URL        the database (default PARTMIG_DATABASE_URL, then PG* variables)\n"
+                                "  --wait SECONDS  wait up to SECONDS for another runner's lock (default 0)\n\n"
+                                "exit codes:\n"
+                                "  0  finalized (or already finalized)\n"
+                                "  1  a database operation or the verification failed; nothing was dropped\n"
+                                "  2  bad usage\n"
+                                "  3  another runner holds the lock\n";
+    /* TABLE is the one positional argument; runner_parse takes the rest */
+    const char *target = NULL;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    if (!rest)
+        return PM_EDB;
+    int nrest = 0;
+    rest[nrest++] = argv[0];
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: partmig finalize TABLE [--db URL]\n\n"
-                   "Drop the old table kept by a copy conversion, after verifying that it and the\n"
-                   "partitioned table hold the same rows (exact counts, one snapshot).  After this,\n"
-                   "rollback of the conversion is no longer possible.\n");
-            return PM_OK;
-        } else if (!strcmp(argv[i], "--db") && i + 1 < argc)
-            db = argv[++i];
-        else if (!strncmp(argv[i], "--db=", 5))
-            db = argv[i] + 5;
-        else if (argv[i][0] == '-' || target) {
-            fprintf(stderr, "partmig: finalize: unexpected argument \"%s\"\nhint: partmig finalize TABLE [--db URL]\n",
-                    argv[i]);
-            return PM_EINPUT;
-        } else
+        bool takes_value = !strcmp(argv[i], "--db") || !strcmp(argv[i], "--wait");
+        if (argv[i][0] != '-' && !target) {
             target = argv[i];
+            continue;
+        }
+        rest[nrest++] = argv[i];
+        if (takes_value && i + 1 < argc)
+            rest[nrest++] = argv[++i];
     }
+    RunOptions ro;
+    int rc = runner_parse(nrest, rest, OPT_DB | OPT_WAIT, usage, &ro);
+    free(rest);
+    if (rc >= 0)
+        return rc;
     if (!target) {
-        fprintf(stderr, "partmig: finalize: which table?\nhint: partmig finalize TABLE [--db URL]\n");
+        fprintf(stderr, "partmig: finalize: which table?\nhint: partmig finalize TABLE [--db URL] [--wait SECONDS]\n");
         return PM_EINPUT;
     }
     char schema[128] = "public", table[128];
@@ -1995,16 +2056,12 @@ int cmd_finalize(int argc, char **argv)
         snprintf(table, sizeof table, "%s", target);
     Err err;
     err_clear(&err);
-    PgConn *c = pg_connect(db, &err);
-    if (!c) {
-        err_print(&err);
-        return PM_EDB;
-    }
-    bool ok = finalize_table(c, schema, table, &err);
-    pg_close(c);
-    if (!ok) {
-        err_print(&err);
-        return err.code ? err.code : PM_EDB;
-    }
-    return PM_OK;
+    Arena a = {0};
+    PgConn *c = NULL;
+    bool ok =
+        runner_connect(&ro, &c, &err) && runner_lock(c, ro.wait_s, &a, &err) && finalize_table(c, schema, table, &err);
+    if (c)
+        pg_close(c);
+    arena_free(&a);
+    return ok ? PM_OK : runner_fail(&err);
 }
