@@ -743,7 +743,8 @@ static bool plan_jobs(Conv *v, Err *err)
         /* arrays built as text[] literals by the server from the parts */
         char job_s[16];
         snprintf(job_s, sizeof job_s, "%d", j);
-        const char *params[64];
+        /* the conversion, the job, and both key tuples */
+        const char **params = arena_alloc(v->a, sizeof *params * (size_t)(2 + 2 * v->f.nkey));
         int np = 0;
         params[np++] = v->row.id;
         params[np++] = job_s;

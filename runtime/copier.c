@@ -163,18 +163,32 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* The parameters of a key range: LO's K values (when LO is given), then
+ * HI's.  Sized from K (a key has up to INDEX_MAX_KEYS = 32 columns);
+ * malloc'd, the caller frees; NULL when out of memory. */
+static const char **range_params(const char *const *lo, const char *const *hi, int k, int *np)
+{
+    const char **params = malloc(sizeof *params * (size_t)(2 * k + 1));
+    *np = 0;
+    if (!params)
+        return NULL;
+    if (lo)
+        for (int i = 0; i < k; i++)
+            params[(*np)++] = lo[i];
+    for (int i = 0; i < k; i++)
+        params[(*np)++] = hi[i];
+    return params;
+}
+
 /* One batch (lo, hi] in its own transaction; false on any error. */
 static bool run_batch(PgConn *c, const CopyPlan *pl, const JobSql *q, int job, const char **lo, const char **hi,
                       int64_t *copied, Err *err)
 {
     int k = pl->nkey;
-    const char *params[64];
     int np = 0;
-    if (lo)
-        for (int i = 0; i < k; i++)
-            params[np++] = lo[i];
-    for (int i = 0; i < k; i++)
-        params[np++] = hi[i];
+    const char **params = range_params(lo, hi, k, &np);
+    if (!params)
+        return err_set(err, PM_EDB, "out of memory");
     PgResult *r = NULL;
     bool ok = false;
     double t0 = progress_now();
@@ -239,6 +253,7 @@ done:
     }
     buf_free(&blo);
     buf_free(&bhi);
+    free(params);
     return ok;
 }
 
@@ -300,14 +315,13 @@ static void *job_main(void *arg)
                 hi = h;
             }
         } else {
-            const char *params[64];
             int np = 0;
-            if (lo)
-                for (int i = 0; i < k; i++)
-                    params[np++] = lo[i];
-            for (int i = 0; i < k; i++)
-                params[np++] = job->hi[i];
-            if (!pg_exec(c, lo ? q.next_hi : q.next_hi_first, np, params, &r, &jr->err))
+            const char **params = range_params(lo, job->hi, k, &np);
+            bool qok = params && pg_exec(c, lo ? q.next_hi : q.next_hi_first, np, params, &r, &jr->err);
+            if (!params)
+                err_set(&jr->err, PM_EDB, "out of memory");
+            free(params);
+            if (!qok)
                 goto done;
             if (pg_nrows(r))
                 hi = row_key(r, 0, k, &a);
