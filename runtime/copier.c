@@ -51,6 +51,8 @@ static const char **row_key(const PgResult *r, int row, int n, Arena *a)
     return k;
 }
 
+static bool key_is_integer(const CopyPlan *pl);
+
 bool copier_split(PgConn *c, const CopyPlan *plan, int n, Arena *a, CopyJob **jobs, int *njobs, Err *err)
 {
     *jobs = NULL;
@@ -75,10 +77,41 @@ bool copier_split(PgConn *c, const CopyPlan *plan, int n, Arena *a, CopyJob **jo
         n = 1;
     *jobs = arena_alloc(a, sizeof **jobs * (size_t)n);
     const char **prev = NULL;
+    /* never analyzed (reltuples -1) or empty when analyzed: the offsets
+     * below would all be 0.  A single integer key splits [min, max] evenly
+     * (no row need carry a split key: the jobs are key ranges); other keys
+     * are counted once. */
+    double est = plan->est_rows;
+    if (n > 1 && est < 1 && key_is_integer(plan)) {
+        sql = arena_printf(a, "SELECT min(%s)::text FROM %s", kl, plan->src);
+        if (!pg_exec(c, sql, 0, NULL, &r, err))
+            return false;
+        int64_t lo = strtoll(pg_get(r, 0, 0), NULL, 10), hi = strtoll(max[0], NULL, 10);
+        pg_result_free(r);
+        for (int i = 1; i < n && hi > lo; i++) {
+            int64_t at = lo + (int64_t)((double)(hi - lo) * i / n);
+            if ((prev && strtoll(prev[0], NULL, 10) >= at) || at >= hi)
+                continue;
+            const char **split = arena_alloc(a, sizeof *split);
+            split[0] = arena_printf(a, "%lld", (long long)at);
+            (*jobs)[*njobs] = (CopyJob){*njobs, prev, split};
+            (*njobs)++;
+            prev = split;
+        }
+        (*jobs)[*njobs] = (CopyJob){*njobs, prev, max};
+        (*njobs)++;
+        return true;
+    }
+    if (n > 1 && est < 1) {
+        if (!pg_exec(c, arena_printf(a, "SELECT count(*) FROM %s", plan->src), 0, NULL, &r, err))
+            return false;
+        est = (double)pg_get_int(r, 0, 0);
+        pg_result_free(r);
+    }
     sql = arena_printf(a, "SELECT %s FROM %s ORDER BY %s LIMIT 1 OFFSET $1", kl, plan->src, kl);
     for (int i = 1; i < n; i++) {
         char off[32];
-        snprintf(off, sizeof off, "%lld", (long long)(plan->est_rows * i / n));
+        snprintf(off, sizeof off, "%lld", (long long)(est * i / n));
         const char *params[] = {off};
         if (!pg_exec(c, sql, 1, params, &r, err))
             return false;
