@@ -96,17 +96,22 @@ static bool step_policy(Apply *a, const char **json, Policy *p, Err *err)
 }
 
 /* The existing range partition that overlaps SPEC ("" when none). */
-static bool range_covered(Apply *a, const Policy *p, const TableInfo *ti, const PartitionSpec *spec,
-                          const char **covered, Err *err)
+/* Whether SPEC's range is taken already: *COVERED names an existing range
+ * partition that overlaps it ("" when none), *IN_DEFAULT counts the rows the
+ * DEFAULT partition DEF (may be NULL) holds in it -- PostgreSQL refuses to
+ * create a partition over rows that sit in DEFAULT. */
+static bool range_covered(Apply *a, const Policy *p, const TableInfo *ti, const PartInfo *def,
+                          const PartitionSpec *spec, const char **covered, int64_t *in_default, Err *err)
 {
     *covered = "";
+    *in_default = 0;
     if (!ti->exists || ti->relkind != 'p' || p->by != PART_RANGE ||
         strncmp(spec->bound_sql, "FOR VALUES FROM", 15) != 0)
         return true;
-    const char *lo, *hi;
+    const char *lo, *hi, *zlo, *zhi;
     if (p->interval.unit == UNIT_INTEGER) {
-        lo = arena_printf(a->arena, "%lld", (long long)spec->lower_int);
-        hi = arena_printf(a->arena, "%lld", (long long)spec->upper_int);
+        zlo = lo = arena_printf(a->arena, "%lld", (long long)spec->lower_int);
+        zhi = hi = arena_printf(a->arena, "%lld", (long long)spec->upper_int);
     } else {
         Buf b = {0};
         walltime_format(&b, spec->lower);
@@ -115,8 +120,14 @@ static bool range_covered(Apply *a, const Policy *p, const TableInfo *ti, const 
         walltime_format(&b, spec->upper);
         hi = arena_strdup(a->arena, buf_str(&b));
         buf_free(&b);
+        zlo = arena_printf(a->arena, "%s %s", lo, p->timezone);
+        zhi = arena_printf(a->arena, "%s %s", hi, p->timezone);
     }
-    return catalog_range_overlap(a->c, a->schema, a->table, ti->key_type, p->timezone, lo, hi, a->arena, covered, err);
+    if (!catalog_range_overlap(a->c, a->schema, a->table, ti->key_type, p->timezone, lo, hi, a->arena, covered, err))
+        return false;
+    if (**covered || !def)
+        return true;
+    return catalog_count_range(a->c, def->schema, def->name, p->column, zlo, zhi, in_default, err);
 }
 
 static bool do_premake(Apply *a, Err *err)
@@ -141,6 +152,10 @@ static bool do_premake(Apply *a, Err *err)
     int nparts = 0;
     if (ti.exists && !catalog_partitions(a->c, a->schema, a->table, a->arena, &parts, &nparts, err))
         return false;
+    const PartInfo *def = NULL;
+    for (int i = 0; i < nparts; i++)
+        if (parts[i].is_default)
+            def = &parts[i];
     int added = 0, skipped = 0;
     if (a->dry && p.by == PART_RANGE)
         printf("-- premake window [%s, %s) in %s (server clock now)\n", from, to, p.timezone);
@@ -150,13 +165,24 @@ static bool do_premake(Apply *a, Err *err)
         if (premake_spec_present(&specs[i], parts, nparts))
             continue;
         const char *covered = "";
-        if (!range_covered(a, &p, &ti, &specs[i], &covered, err))
+        int64_t in_default = 0;
+        if (!range_covered(a, &p, &ti, def, &specs[i], &covered, &in_default, err))
             goto done;
         if (*covered) {
             /* e.g. the old table an attach conversion made the first partition */
             skipped++;
             if (a->dry)
                 printf("-- %s: already covered by partition %s\n", specs[i].name, covered);
+            continue;
+        }
+        if (in_default) {
+            /* not an error: the rows are in DEFAULT, where the policy allows
+             * them, and said so; the partition waits for the drain */
+            skipped++;
+            fprintf(stderr,
+                    "partmig: %s: partition %s not created: the DEFAULT partition holds %lld row(s) of its range\n"
+                    "hint: run \"partmig maintain --drain-default\" to move them into their own partitions\n",
+                    a->s->table, specs[i].name, (long long)in_default);
             continue;
         }
         if (!a->dry && !locked) {

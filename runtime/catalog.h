@@ -69,6 +69,11 @@ bool catalog_relation_empty(PgConn *c, const char *schema, const char *name, boo
 /* Exact row count of SCHEMA.NAME. */
 bool catalog_count_rows(PgConn *c, const char *schema, const char *name, int64_t *count, Err *err);
 
+/* Rows of SCHEMA.NAME with LO <= COLUMN < HI (LO/HI text parameters, typed
+ * by the column, e.g. "2024-01-01 00:00:00 UTC" or "1000"). */
+bool catalog_count_range(PgConn *c, const char *schema, const char *name, const char *column, const char *lo,
+                         const char *hi, int64_t *count, Err *err);
+
 /* The server's wall clock in zone TZ: "YYYY-MM-DD HH24" (owned by ARENA).
  * Errors (unknown zone): PM_EDB with the server's message. */
 bool catalog_now_in_zone(PgConn *c, const char *tz, Arena *arena, const char **now, Err *err);

@@ -608,7 +608,7 @@ static bool create_partition(Table *t, const PartitionSpec *s, const PartInfo *d
         const char *lo, *hi;
         int64_t rows = 0;
         spec_params(t, s, &lo, &hi);
-        if (!msql_count_range(m->c, def->schema, def->name, t->p.column, lo, hi, &rows, err))
+        if (!catalog_count_range(m->c, def->schema, def->name, t->p.column, lo, hi, &rows, err))
             return false;
         if (rows) {
             err_set(err, PM_EDB, "cannot create partition %s %s: DEFAULT partition %s holds %lld rows of that range",
@@ -748,7 +748,7 @@ static bool drain_range(Table *t, const PartInfo *def, const PartitionSpec *s, c
     const char *lo, *hi;
     int64_t rows = 0;
     spec_params(t, s, &lo, &hi);
-    if (!msql_count_range(m->c, def->schema, def->name, t->p.column, lo, hi, &rows, err))
+    if (!catalog_count_range(m->c, def->schema, def->name, t->p.column, lo, hi, &rows, err))
         return false;
     if (!rows)
         return true;

@@ -53,27 +53,6 @@ bool msql_detach_pending(PgConn *c, const char *schema, const char *table, Arena
                       2, p, arena, names, n, err);
 }
 
-bool msql_count_range(PgConn *c, const char *schema, const char *name, const char *column, const char *lo,
-                      const char *hi, int64_t *count, Err *err)
-{
-    Buf q = {0};
-    buf_append(&q, "SELECT count(*) FROM ");
-    quote_qualified(&q, schema, name);
-    buf_append(&q, " WHERE ");
-    quote_ident(&q, column);
-    buf_append(&q, " >= $1 AND ");
-    quote_ident(&q, column);
-    buf_append(&q, " < $2");
-    const char *p[2] = {lo, hi};
-    PgResult *r = NULL;
-    bool ok = pg_exec(c, buf_str(&q), 2, p, &r, err);
-    if (ok)
-        *count = pg_get_int(r, 0, 0);
-    pg_result_free(r);
-    buf_free(&q);
-    return ok;
-}
-
 bool msql_indexes(PgConn *c, const char *schema, const char *table, Arena *arena, const char ***names,
                   const char ***constraints, int *n, Err *err)
 {

@@ -25,11 +25,6 @@ bool msql_fk_reference(PgConn *c, const char *schema, const char *part, const ch
 bool msql_detach_pending(PgConn *c, const char *schema, const char *table, Arena *arena, const char ***names, int *n,
                          Err *err);
 
-/* Rows of SCHEMA.NAME with LO <= COLUMN < HI (LO/HI text parameters, typed
- * by the column). */
-bool msql_count_range(PgConn *c, const char *schema, const char *name, const char *column, const char *lo,
-                      const char *hi, int64_t *count, Err *err);
-
 /* The indexes on SCHEMA.TABLE (owned by ARENA): *CONSTRAINTS[i] is the name
  * of the primary key, unique or exclusion constraint that index NAMES[i]
  * backs (dropped with ALTER TABLE ... DROP CONSTRAINT), "" for a plain index. */

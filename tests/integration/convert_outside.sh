@@ -75,9 +75,21 @@ wait "$apid"
 rc=$?
 out=$(cat "$PARTMIG_TEST_DIR/withdef.out")
 echo "$out" | grep -v "note:"
-# the conversion step itself must succeed (a later premake step of apply
-# may refuse a range the DEFAULT partition holds rows of: that is premake's)
-assert_eq "$(state withdef)" swapped "the conversion with a DEFAULT partition finished (apply rc $rc)"
+assert_eq "$(state withdef)" swapped "the conversion with a DEFAULT partition finished"
 assert_eq "$(psql_q "SELECT tableoid::regclass::text FROM public.withdef WHERE amount = -3")" withdef_default "the row is in the DEFAULT partition"
 assert_contains "$out" "1 rows are in the DEFAULT partition" "and that is reported"
+# premake leaves the range the DEFAULT rows sit in to --drain-default, and says so
+assert_eq "$rc" 0 "the whole apply succeeds"
+assert_contains "$out" "the DEFAULT partition holds 1 row(s) of its range" "premake says why it skipped a partition"
+# the drain waits while the old table is still the rollback point ...
+run_cmd "$PARTMIG" maintain --drain-default
+assert_eq "$RC" 0 "maintain --drain-default before finalize ($ERR)"
+assert_contains "$OUT" "--drain-default waits until the conversion is finalized" "the drain waits for finalize"
+assert_eq "$(psql_q "SELECT tableoid::regclass::text FROM public.withdef WHERE amount = -3")" withdef_default "the row stays in DEFAULT"
+# ... and moves the row once the conversion is finalized
+run_cmd "$PARTMIG" finalize public.withdef
+assert_eq "$RC" 0 "finalize ($ERR)"
+run_cmd "$PARTMIG" maintain --drain-default
+assert_eq "$RC" 0 "maintain --drain-default after finalize ($ERR)"
+assert_eq "$(psql_q "SELECT tableoid::regclass::text <> 'withdef_default' FROM public.withdef WHERE amount = -3")" t "the row left DEFAULT for its own partition"
 assert_done

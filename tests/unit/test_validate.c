@@ -6,7 +6,8 @@
 static void patterns(void)
 {
     CHECK(validate_identifier("journal_entries"));
-    CHECK(validate_identifier("_x$1"));
+    CHECK(validate_identifier("_x_1"));
+    CHECK(!validate_identifier("x$1")); /* $ would end partmig's dollar quotes */
     CHECK(!validate_identifier(""));
     CHECK(!validate_identifier("Journal"));
     CHECK(!validate_identifier("1abc"));
