@@ -257,6 +257,17 @@ static bool views_capture(Conv *v, const char *oid, Buf *out, Err *err)
     return true;
 }
 
+/* "role [WITH GRANT OPTION];" of row I: the grantee in column WHO (NULL:
+ * PUBLIC), is_grantable in column GRANTABLE. */
+static void grantee_tail(Buf *out, const PgResult *r, int i, int who, int grantable)
+{
+    if (pg_isnull(r, i, who))
+        buf_append(out, "PUBLIC");
+    else
+        quote_ident(out, pg_get(r, i, who));
+    buf_append(out, pg_get(r, i, grantable)[0] == 't' ? " WITH GRANT OPTION;\n" : ";\n");
+}
+
 /* GRANT statements giving TO the privileges FROM_OID has (owner excluded). */
 static bool grants_copy(Conv *v, const char *from_oid, const char *to, Buf *out, Err *err)
 {
@@ -270,11 +281,7 @@ static bool grants_copy(Conv *v, const char *from_oid, const char *to, Buf *out,
         return false;
     for (int i = 0; i < pg_nrows(r); i++) {
         buf_printf(out, "GRANT %s ON %s TO ", pg_get(r, i, 1), to);
-        if (pg_isnull(r, i, 0))
-            buf_append(out, "PUBLIC");
-        else
-            quote_ident(out, pg_get(r, i, 0));
-        buf_append(out, pg_get(r, i, 2)[0] == 't' ? " WITH GRANT OPTION;\n" : ";\n");
+        grantee_tail(out, r, i, 0, 2);
     }
     pg_result_free(r);
     r = NULL;
@@ -290,11 +297,7 @@ static bool grants_copy(Conv *v, const char *from_oid, const char *to, Buf *out,
         buf_printf(out, "GRANT %s (", pg_get(r, i, 2));
         quote_ident(out, pg_get(r, i, 0));
         buf_printf(out, ") ON %s TO ", to);
-        if (pg_isnull(r, i, 1))
-            buf_append(out, "PUBLIC");
-        else
-            quote_ident(out, pg_get(r, i, 1));
-        buf_append(out, pg_get(r, i, 3)[0] == 't' ? " WITH GRANT OPTION;\n" : ";\n");
+        grantee_tail(out, r, i, 1, 3);
     }
     pg_result_free(r);
     return true;
