@@ -266,7 +266,8 @@ static void need_lock_timeout(Lint *l, int line, const char *what, Ctx ctx)
     if (l->lock_timeout || l->local_timeout || l->timeout_reported || ctx.in_undo)
         return;
     report(l, line, "missing-lock-timeout",
-           "put a short SET lock_timeout (partmig uses '500ms') at the top of the file, so a blocked lock does not queue every "
+           "put a short SET lock_timeout (partmig uses '500ms') at the top of the file, so a blocked lock does not "
+           "queue every "
            "query behind it; retry on SQLSTATE 55P03",
            "%s with no lock_timeout set before it", what);
     l->timeout_reported = true;
