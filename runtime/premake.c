@@ -80,8 +80,12 @@ static bool window(PgConn *c, const Policy *p, const TableInfo *ti, bool from_no
         return layout(p, "", "", arena, specs, n, err);
     bool integer = p->interval.unit == UNIT_INTEGER;
     const char *dmin = "", *dmax = "";
-    /* maintain's time window is the clock's alone: it never scans the data */
-    bool read_data = ti->exists && (integer || !from_now);
+    /* maintain's time window is the clock's alone: it never scans the data.
+     * Nor does apply's once the table is partitioned: every row already sits
+     * in a partition (a DEFAULT one included), and a full scan for min/max
+     * would cost the table's size for nothing.  Integer keys still read the
+     * largest key, their "now". */
+    bool read_data = ti->exists && (integer || (!from_now && ti->relkind != 'p'));
     if (read_data &&
         !catalog_key_range(c, p->schema, p->table, p->column, p->timezone, integer, arena, &dmin, &dmax, err))
         return false;
