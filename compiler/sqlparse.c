@@ -297,3 +297,26 @@ bool sql_parse_check(const char *sql, const char *file, int first_line, Err *err
     sql_script_free(s);
     return ok;
 }
+
+/* RangeVar node (or its body): relname, and schemaname or "public". */
+static const char *rangevar_name(json_t *rv, const char **schema)
+{
+    json_t *r = json_object_get(rv, "RangeVar");
+    if (!r)
+        r = rv;
+    const char *s = json_string_value(json_object_get(r, "schemaname"));
+    *schema = s ? s : "public";
+    return json_string_value(json_object_get(r, "relname"));
+}
+
+bool sql_partition_of(const SqlStatement *st, const char **schema, const char **name, const char **parent_schema,
+                      const char **parent)
+{
+    json_t *cs = json_object_get(st->tree, "CreateStmt");
+    if (!cs || !json_object_get(cs, "partbound"))
+        return false;
+    json_t *inh = json_array_get(json_object_get(cs, "inhRelations"), 0);
+    *name = rangevar_name(json_object_get(cs, "relation"), schema);
+    *parent = inh ? rangevar_name(inh, parent_schema) : NULL;
+    return *name && *parent;
+}

@@ -40,6 +40,12 @@ const SqlStatement *sql_script_get(const SqlScript *script, int i);
 int sql_script_line(const SqlScript *script, size_t offset);
 void sql_script_free(SqlScript *script); /* NULL is fine */
 
+/* A CREATE TABLE ... PARTITION OF statement: the partition and its parent
+ * (schema "public" when the name is unqualified); strings borrowed from the
+ * statement's tree.  False for any other statement. */
+bool sql_partition_of(const SqlStatement *st, const char **schema, const char **name, const char **parent_schema,
+                      const char **parent);
+
 /* Only check that SQL parses (same errors as sql_script_parse). */
 bool sql_parse_check(const char *sql, const char *file, int first_line, Err *err);
 

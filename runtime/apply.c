@@ -64,9 +64,45 @@ typedef struct Apply {
     const char *lock_timeout; /* the file's preamble value */
     const char *schema, *table;
     const char *mode; /* ensure_table: recorded as detail.mode */
+    /* plan / --dry-run: "schema.name" of the partitions earlier steps would
+     * create, so premake does not list them a second time */
+    const char **planned;
+    int nplanned, capplanned;
 } Apply;
 
 /* ---- helpers ---- */
+
+/* plan: remember the partitions the SQL of the current step would create. */
+static bool note_planned_partitions(Apply *a, Err *err)
+{
+    SqlScript *script = NULL;
+    if (!a->s->sql || !sql_script_parse(a->s->sql, a->f->path, 1, &script, err))
+        return !a->s->sql;
+    for (int i = 0; i < sql_script_count(script); i++) {
+        const char *schema, *name, *pschema, *parent;
+        if (!sql_partition_of(sql_script_get(script, i), &schema, &name, &pschema, &parent))
+            continue;
+        if (a->nplanned == a->capplanned) {
+            a->capplanned = a->capplanned ? a->capplanned * 2 : 16;
+            a->planned = arena_grow(a->arena, (void *)a->planned, (size_t)a->nplanned, (size_t)a->capplanned,
+                                    sizeof *a->planned);
+        }
+        a->planned[a->nplanned++] = arena_printf(a->arena, "%s.%s", schema, name);
+    }
+    sql_script_free(script);
+    return true;
+}
+
+static bool planned(const Apply *a, const char *schema, const char *name)
+{
+    for (int i = 0; i < a->nplanned; i++) {
+        const char *dot = strchr(a->planned[i], '.');
+        if (dot && !strncmp(a->planned[i], schema, (size_t)(dot - a->planned[i])) &&
+            strlen(schema) == (size_t)(dot - a->planned[i]) && !strcmp(dot + 1, name))
+            return true;
+    }
+    return false;
+}
 
 static void out_sql(const char *sql)
 {
@@ -162,7 +198,7 @@ static bool do_premake(Apply *a, Err *err)
     Buf sql = {0};
     bool ok = false, locked = false;
     for (int i = 0; i < n; i++) {
-        if (premake_spec_present(&specs[i], parts, nparts))
+        if (premake_spec_present(&specs[i], parts, nparts) || (a->dry && planned(a, a->schema, specs[i].name)))
             continue;
         const char *covered = "";
         int64_t in_default = 0;
@@ -218,7 +254,9 @@ static bool do_premake(Apply *a, Err *err)
             goto done;
     }
     if (a->dry)
-        printf(added ? "-- %d partition(s) to add\n" : "-- %d partitions to add: all present\n", added);
+        printf(added ? "-- %d partition(s) to add\n"
+                     : "-- %d partitions to add: all exist, or an earlier step of this plan makes them\n",
+               added);
     else
         a->mode = skipped ? arena_printf(a->arena, "added %d, %d covered by existing partitions", added, skipped)
                           : arena_printf(a->arena, "added %d", added);
@@ -513,7 +551,7 @@ static bool do_action(Apply *a, Err *err)
             return true;
         if (a->dry) {
             out_sql(a->s->sql);
-            return true;
+            return note_planned_partitions(a, err);
         }
         return pg_exec_script(a->c, a->s->sql, err);
     case STEP_ENSURE_TABLE: return do_ensure_tx(a, err);

@@ -49,16 +49,6 @@ static void problem(Verify *v, const char *fmt, ...)
     v->problems++;
 }
 
-static const char *rangevar_name(json_t *rv, const char **schema)
-{
-    json_t *r = json_object_get(rv, "RangeVar");
-    if (!r)
-        r = rv;
-    const char *s = json_string_value(json_object_get(r, "schemaname"));
-    *schema = s ? s : "public";
-    return json_string_value(json_object_get(r, "relname"));
-}
-
 /* A partition the migrations created is gone: fine when retention removed
  * it (partmig maintain records that), a problem otherwise. */
 static bool partition_gone(Verify *v, const char *schema, const char *name, const MigFile *f, const Step *s, Err *err)
@@ -85,14 +75,8 @@ static bool check_sql_partitions(Verify *v, const MigFile *f, const Step *s, Err
     bool ok = true;
     for (int i = 0; ok && i < sql_script_count(script); i++) {
         const SqlStatement *st = sql_script_get(script, i);
-        json_t *cs = json_object_get(st->tree, "CreateStmt");
-        if (!cs || !json_object_get(cs, "partbound"))
-            continue;
-        const char *schema, *pschema;
-        const char *name = rangevar_name(json_object_get(cs, "relation"), &schema);
-        json_t *inh = json_array_get(json_object_get(cs, "inhRelations"), 0);
-        const char *parent = inh ? rangevar_name(inh, &pschema) : NULL;
-        if (!name || !parent)
+        const char *schema, *name, *pschema, *parent;
+        if (!sql_partition_of(st, &schema, &name, &pschema, &parent))
             continue;
         v->checks++;
         const char *bound = "";
