@@ -34,9 +34,11 @@ static void cpu_limit_hit(int sig)
     _exit(PM_EINPUT);
 }
 
-/* Arm (SECONDS > 0) or disarm (0) the CPU timer for PATH. */
+/* Arm (SECONDS > 0) or disarm (0) the CPU timer for PATH; disarming puts
+ * back whatever SIGPROF handler was there before. */
 static void cpu_limit(const char *path, int seconds)
 {
+    static struct sigaction previous;
     struct itimerval t = {{0, 0}, {seconds, 0}};
     if (seconds > 0) {
         snprintf(cpu_limit_message, sizeof cpu_limit_message,
@@ -48,9 +50,12 @@ static void cpu_limit(const char *path, int seconds)
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = cpu_limit_hit;
         sigemptyset(&sa.sa_mask);
-        sigaction(SIGPROF, &sa, NULL);
+        sigaction(SIGPROF, &sa, &previous);
+        setitimer(ITIMER_PROF, &t, NULL);
+    } else {
+        setitimer(ITIMER_PROF, &t, NULL);
+        sigaction(SIGPROF, &previous, NULL);
     }
-    setitimer(ITIMER_PROF, &t, NULL);
 }
 
 /* CPU_LIMIT_SECONDS, or PARTMIG_POLICY_CPU_SECONDS (1-600; tests use it). */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/buf.h"
+
 struct PgConn {
     PGconn *conn;
     char sqlstate[6];
@@ -28,17 +30,28 @@ static void set_server_error(Err *err, const char *what, const char *msg)
     err_set(err, PM_EDB, "%s: %s", what, line);
 }
 
-/* Replace every occurrence of SECRET in MSG (in place) with "***". */
-static void scrub(char *msg, const char *secret)
+/* Replace every occurrence of SECRET in MSG (size SIZE) with "***", copying
+ * into a fresh buffer so no replacement is scanned again.  Secrets shorter
+ * than 4 characters are left alone: they would blank ordinary words, and
+ * libpq never quotes the password anyway. */
+static void scrub(char *msg, size_t size, const char *secret)
 {
     size_t n = secret ? strlen(secret) : 0;
-    if (n == 0)
+    if (n < 4 || !strstr(msg, secret))
         return;
-    char *hit;
-    while ((hit = strstr(msg, secret)) != NULL) {
-        memcpy(hit, "***", 3);
-        memmove(hit + 3, hit + n, strlen(hit + n) + 1);
+    Buf out = {0};
+    for (const char *p = msg; *p;) {
+        const char *hit = strstr(p, secret);
+        if (!hit) {
+            buf_append(&out, p);
+            break;
+        }
+        buf_appendn(&out, p, (size_t)(hit - p));
+        buf_append(&out, "***");
+        p = hit + n;
     }
+    snprintf(msg, size, "%s", buf_str(&out));
+    buf_free(&out);
 }
 
 /* The password URL carries, if any, pointing into *OPTS (the caller frees
@@ -65,7 +78,10 @@ PgConn *pg_connect(const char *url, Err *err)
         url = getenv("PARTMIG_DATABASE_URL");
     PQconninfoOption *opts = NULL;
     const char *password = NULL;
-    if (url && *url && !url_password(url, &opts, &password)) {
+    /* a bare database name ("mydb") is no conninfo string; libpq takes it as
+     * dbname as is, and it holds no password */
+    bool conninfo = url && (strchr(url, '=') || !strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13));
+    if (conninfo && !url_password(url, &opts, &password)) {
         err_set(err, PM_EINPUT, "the connection URL does not parse (not shown: it may hold a password)");
         err_hint(err, "check its form: postgresql://user@host:port/dbname?sslmode=..., or key=value pairs");
         return NULL;
@@ -87,7 +103,7 @@ PgConn *pg_connect(const char *url, Err *err)
         /* libpq's connection errors name host, port and user, not the
          * password; scrubbed all the same, in case a message ever quotes it */
         set_server_error(err, "cannot connect to the database", PQerrorMessage(conn));
-        scrub(err->msg, password);
+        scrub(err->msg, sizeof err->msg, password);
         err_hint(err, "pass --db URL, set PARTMIG_DATABASE_URL, or the PG* environment variables");
         PQfinish(conn);
         PQconninfoFree(opts);

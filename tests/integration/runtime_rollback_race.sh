@@ -23,8 +23,8 @@ run_cmd "$PARTMIG" plan -d "$T/mig"
 assert_eq "$RC" 0 "plan ($ERR)"
 first="api_calls_p$(echo "$start" | tr - _)"
 assert_eq "$(echo "$OUT" | grep -c "CREATE TABLE IF NOT EXISTS \"public\".\"$first\"")" 1 "plan creates $first once"
-run_cmd "$PARTMIG" apply -d "$T/mig"
-assert_eq "$RC" 0 "apply ($ERR)"
+run_cmd "$PARTMIG" apply -d "$T/mig" --db postgres
+assert_eq "$RC" 0 "apply, --db a bare database name ($ERR)"
 
 # a writer inside a transaction that commits 3 s later
 psql -X -q -c "BEGIN; INSERT INTO public.api_calls VALUES (1, '$start 05:00+00', 'precious'); SELECT pg_sleep(3); COMMIT;" &
