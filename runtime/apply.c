@@ -197,6 +197,9 @@ static bool do_premake(Apply *a, Err *err)
         printf("-- premake window [%s, %s) in %s (server clock now)\n", from, to, p.timezone);
     Buf sql = {0};
     bool ok = false, locked = false;
+    /* first, without any lock: which partitions are missing (the DEFAULT
+     * count scans; it must not run under the ACCESS EXCLUSIVE lock below) */
+    bool *todo = arena_alloc(a->arena, sizeof *todo * (size_t)(n + 1));
     for (int i = 0; i < n; i++) {
         if (premake_spec_present(&specs[i], parts, nparts) || (a->dry && planned(a, a->schema, specs[i].name)))
             continue;
@@ -221,6 +224,12 @@ static bool do_premake(Apply *a, Err *err)
                     a->s->table, specs[i].name, (long long)in_default);
             continue;
         }
+        todo[i] = true;
+    }
+    /* then the creates, under one lock */
+    for (int i = 0; i < n; i++) {
+        if (!todo[i])
+            continue;
         if (!a->dry && !locked) {
             /* the lock CREATE ... PARTITION OF takes, once: a savepoint
              * rolled back for a covered range would release it, and each
