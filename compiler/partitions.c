@@ -40,6 +40,21 @@ static bool name_fits(const char *name, Err *err)
     return true;
 }
 
+/* Room for one more spec in *OUT (N used, CAP allocated); NULL with ERR past
+ * MAX_PARTITIONS. */
+static PartitionSpec *next_spec(const Policy *p, Arena *arena, PartitionSpec **out, int *n, int *cap, Err *err)
+{
+    if (*n >= MAX_PARTITIONS) {
+        err_set(err, PM_EINPUT, "more than %d partitions for \"%s\"", MAX_PARTITIONS, p->table);
+        return NULL;
+    }
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *out = arena_grow(arena, *out, (size_t)*n, (size_t)*cap, sizeof **out);
+    }
+    return &(*out)[(*n)++];
+}
+
 bool partitions_range(const Policy *p, const char *from, const char *to, Arena *arena, PartitionSpec **out, int *n,
                       Err *err)
 {
@@ -67,15 +82,9 @@ bool partitions_range(const Policy *p, const char *from, const char *to, Arena *
             goto done;
         }
         for (int64_t v = interval_floor_int(step, anchor, lo); v < hi; v += step) {
-            if (*n >= MAX_PARTITIONS) {
-                err_set(err, PM_EINPUT, "more than %d partitions for \"%s\"", MAX_PARTITIONS, p->table);
+            PartitionSpec *ps = next_spec(p, arena, out, n, &cap, err);
+            if (!ps)
                 goto done;
-            }
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 16;
-                *out = arena_grow(arena, *out, (size_t)*n, (size_t)cap, sizeof **out);
-            }
-            PartitionSpec *ps = &(*out)[(*n)++];
             ps->lower_int = v;
             ps->upper_int = v + step;
             buf_reset(&b);
@@ -108,15 +117,9 @@ bool partitions_range(const Policy *p, const char *from, const char *to, Arena *
         WallTime lower = interval_add(p->interval, first, k);
         if (walltime_cmp(lower, hi) >= 0)
             break;
-        if (*n >= MAX_PARTITIONS) {
-            err_set(err, PM_EINPUT, "more than %d partitions for \"%s\"", MAX_PARTITIONS, p->table);
+        PartitionSpec *ps = next_spec(p, arena, out, n, &cap, err);
+        if (!ps)
             goto done;
-        }
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            *out = arena_grow(arena, *out, (size_t)*n, (size_t)cap, sizeof **out);
-        }
-        PartitionSpec *ps = &(*out)[(*n)++];
         ps->lower = lower;
         ps->upper = interval_add(p->interval, first, k + 1);
         buf_reset(&b);
