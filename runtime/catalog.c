@@ -20,6 +20,69 @@ bool catalog_session_setup(PgConn *c, Err *err)
                   err);
 }
 
+/* What in SCHEMA a role other than the connected one and the superusers
+ * owns or may change: one row per finding, (what, object, role). */
+static const char *const untrusted_sql =
+    "WITH s AS (SELECT oid, nspowner, nspacl FROM pg_catalog.pg_namespace WHERE nspname = $1), "
+    "trusted AS (SELECT oid FROM pg_catalog.pg_roles WHERE rolsuper OR rolname = current_user), "
+    "x (what, name, role) AS ("
+    " SELECT 'owns the schema', pg_catalog.quote_ident($1), s.nspowner FROM s"
+    " UNION ALL SELECT 'may create objects in the schema', pg_catalog.quote_ident($1), a.grantee"
+    "  FROM s, pg_catalog.aclexplode(s.nspacl) a WHERE a.privilege_type = 'CREATE'"
+    " UNION ALL SELECT 'owns', c.oid::pg_catalog.regclass::text, c.relowner"
+    "  FROM s JOIN pg_catalog.pg_class c ON c.relnamespace = s.oid"
+    " UNION ALL SELECT 'has ' || a.privilege_type || ' on', c.oid::pg_catalog.regclass::text, a.grantee"
+    "  FROM s JOIN pg_catalog.pg_class c ON c.relnamespace = s.oid, pg_catalog.aclexplode(c.relacl) a"
+    "  WHERE a.privilege_type NOT IN ('SELECT', 'USAGE')"
+    " UNION ALL SELECT 'has ' || a.privilege_type || ' on a column of', c.oid::pg_catalog.regclass::text, a.grantee"
+    "  FROM s JOIN pg_catalog.pg_class c ON c.relnamespace = s.oid"
+    "  JOIN pg_catalog.pg_attribute t ON t.attrelid = c.oid, pg_catalog.aclexplode(t.attacl) a"
+    "  WHERE a.privilege_type <> 'SELECT'"
+    " UNION ALL SELECT 'owns', p.oid::pg_catalog.regprocedure::text, p.proowner"
+    "  FROM s JOIN pg_catalog.pg_proc p ON p.pronamespace = s.oid"
+    " UNION ALL SELECT 'owns', t.oid::pg_catalog.regtype::text, t.typowner"
+    "  FROM s JOIN pg_catalog.pg_type t ON t.typnamespace = s.oid"
+    " UNION ALL SELECT 'owns operator', o.oid::pg_catalog.regoperator::text, o.oprowner"
+    "  FROM s JOIN pg_catalog.pg_operator o ON o.oprnamespace = s.oid"
+    " UNION ALL SELECT 'owns collation', o.collname::text, o.collowner"
+    "  FROM s JOIN pg_catalog.pg_collation o ON o.collnamespace = s.oid"
+    " UNION ALL SELECT 'owns conversion', o.conname::text, o.conowner"
+    "  FROM s JOIN pg_catalog.pg_conversion o ON o.connamespace = s.oid"
+    " UNION ALL SELECT 'owns operator class', o.opcname::text, o.opcowner"
+    "  FROM s JOIN pg_catalog.pg_opclass o ON o.opcnamespace = s.oid"
+    " UNION ALL SELECT 'owns operator family', o.opfname::text, o.opfowner"
+    "  FROM s JOIN pg_catalog.pg_opfamily o ON o.opfnamespace = s.oid"
+    " UNION ALL SELECT 'owns text search configuration', o.cfgname::text, o.cfgowner"
+    "  FROM s JOIN pg_catalog.pg_ts_config o ON o.cfgnamespace = s.oid"
+    " UNION ALL SELECT 'owns text search dictionary', o.dictname::text, o.dictowner"
+    "  FROM s JOIN pg_catalog.pg_ts_dict o ON o.dictnamespace = s.oid"
+    " UNION ALL SELECT 'owns statistics object', o.stxname::text, o.stxowner"
+    "  FROM s JOIN pg_catalog.pg_statistic_ext o ON o.stxnamespace = s.oid"
+    ") "
+    "SELECT CASE WHEN x.role = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.role)) END,"
+    " x.what, x.name, current_user "
+    "FROM x WHERE x.role NOT IN (SELECT oid FROM trusted) ORDER BY 1, 2, 3";
+
+bool catalog_check_schema_trust(PgConn *c, const char *schema, const char *what, Err *err)
+{
+    const char *p[1] = {schema};
+    PgResult *r = NULL;
+    if (!pg_exec(c, untrusted_sql, 1, p, &r, err))
+        return false;
+    int n = pg_nrows(r);
+    if (n > 0) {
+        err_set(err, PM_EDB, "%s (schema \"%s\") is not safe to use: role %s %s %s%s", what, schema, pg_get(r, 0, 0),
+                pg_get(r, 0, 1), pg_get(r, 0, 2), n > 1 ? " (and more)" : "");
+        err_hint(err,
+                 "partmig runs as %s and trusts only that role and superusers there, since whoever owns or may "
+                 "change those objects could run code as %s; inspect them and drop or re-own what you did not "
+                 "create, or run partmig as the role that made them (PGOPTIONS='-c role=NAME')",
+                 pg_get(r, 0, 3), pg_get(r, 0, 3));
+    }
+    pg_result_free(r);
+    return n == 0;
+}
+
 bool catalog_table_info(PgConn *c, const char *schema, const char *table, Arena *arena, TableInfo *out, Err *err)
 {
     memset(out, 0, sizeof *out);

@@ -18,6 +18,15 @@
  * every time). */
 bool catalog_session_setup(PgConn *c, Err *err);
 
+/* Refuses (PM_EINPUT, naming the first offenders) a schema SCHEMA that
+ * partmig would read, write or run code from while any part of it is in
+ * the hands of a role the connected role does not trust: the schema itself,
+ * any object in it (tables, views, functions, types, operators, ...), the
+ * CREATE privilege on it, or a write or TRIGGER privilege on its tables.
+ * Trusted: the connected role itself and superusers.  True when the schema
+ * does not exist.  WHAT names the schema's use in the message ("the ledger"). */
+bool catalog_check_schema_trust(PgConn *c, const char *schema, const char *what, Err *err);
+
 typedef struct TableInfo {
     bool exists;
     char relkind;         /* 'r' plain, 'p' partitioned, other */

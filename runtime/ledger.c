@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/plan.h"
+#include "catalog.h"
 #include "convert.h"
 
 /* The runner lock's two-int advisory key: 'part' and 'mig1'. */
@@ -13,7 +14,6 @@
 #define LOCK_KEY2 "1835624241"
 
 static const char *const ledger_ddl =
-    "CREATE SCHEMA IF NOT EXISTS partmig;\n"
     "CREATE TABLE IF NOT EXISTS partmig.meta (\n"
     "  key text PRIMARY KEY,\n"
     "  value text NOT NULL);\n"
@@ -71,12 +71,20 @@ bool ledger_exists(PgConn *c, bool *exists, Err *err)
 
 bool ledger_ensure(PgConn *c, const char *lock_timeout, Err *err)
 {
-    bool ok = false;
+    bool ok = false, untrusted = false;
     const char *p[1] = {lock_timeout ? lock_timeout : PLAN_LOCK_TIMEOUT};
     if (!pg_run(c, "BEGIN", err))
         return false;
     if (!pg_exec(c, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", 1, p, NULL, err))
         goto done;
+    /* the schema is checked again inside this transaction: it may have been
+     * made by someone else since partmig connected */
+    if (!pg_run(c, "CREATE SCHEMA IF NOT EXISTS partmig", err))
+        goto done;
+    if (!catalog_check_schema_trust(c, "partmig", "the ledger", err)) {
+        untrusted = true;
+        goto done;
+    }
     if (!pg_exec_script(c, ledger_ddl, err))
         goto done;
     const char *conv = convert_ledger_ddl();
@@ -93,6 +101,8 @@ done:
     if (!ok) {
         Err ignored;
         pg_run(c, "ROLLBACK", &ignored);
+        if (untrusted)
+            return false;
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
         err_set(err, PM_EDB, "cannot create the ledger (schema \"partmig\"): %s", msg);

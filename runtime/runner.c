@@ -115,7 +115,9 @@ bool runner_connect(const RunOptions *o, PgConn **c, Err *err)
     *c = pg_connect(o->db, err);
     if (!*c)
         return false;
-    if (!catalog_session_setup(*c, err)) {
+    /* nothing is read from or run in schema partmig before its owners are
+     * known to be trusted (a trap planted there would run as this role) */
+    if (!catalog_session_setup(*c, err) || !catalog_check_schema_trust(*c, "partmig", "the ledger", err)) {
         pg_close(*c);
         *c = NULL;
         return false;
