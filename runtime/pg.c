@@ -72,18 +72,92 @@ static bool url_password(const char *url, PQconninfoOption **opts, const char **
     return true;
 }
 
+/* A bare database name ("mydb") is no conninfo string: libpq's expand_dbname
+ * takes it as the dbname as is, and it holds no password. */
+static bool is_conninfo(const char *url)
+{
+    return url && (strchr(url, '=') || !strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13));
+}
+
+static bool unparsable_url(Err *err)
+{
+    err_set(err, PM_EINPUT, "the connection URL does not parse (not shown: it may hold a password)");
+    return err_hint(err, "check its form: postgresql://user@host:port/dbname?sslmode=..., or key=value pairs");
+}
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        abort();
+    return d;
+}
+
+static void params_add(PgConnParams *p, const char *key, const char *val)
+{
+    p->keys = realloc(p->keys, (size_t)(p->n + 1) * sizeof *p->keys);
+    p->vals = realloc(p->vals, (size_t)(p->n + 1) * sizeof *p->vals);
+    if (!p->keys || !p->vals)
+        abort();
+    p->keys[p->n] = xstrdup(key);
+    p->vals[p->n] = xstrdup(val);
+    p->n++;
+}
+
+bool pg_conn_params(const char *url, PgConnParams *out, Err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!url || !*url)
+        url = getenv("PARTMIG_DATABASE_URL");
+    out->password = xstrdup("");
+    if (!url || !*url)
+        return true;
+    if (!is_conninfo(url)) {
+        params_add(out, "dbname", url);
+        return true;
+    }
+    char *parse_err = NULL;
+    /* libpq decodes the URI (percent-encoding included) and checks every
+     * keyword; the values are as the server connection will use them */
+    PQconninfoOption *opts = PQconninfoParse(url, &parse_err);
+    if (!opts) {
+        PQfreemem(parse_err);
+        pg_conn_params_free(out);
+        return unparsable_url(err);
+    }
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        if (!strcmp(o->keyword, "password")) {
+            free(out->password);
+            out->password = xstrdup(o->val);
+        } else
+            params_add(out, o->keyword, o->val);
+    }
+    PQconninfoFree(opts);
+    return true;
+}
+
+void pg_conn_params_free(PgConnParams *p)
+{
+    for (int i = 0; i < p->n; i++) {
+        free(p->keys[i]);
+        free(p->vals[i]);
+    }
+    free(p->keys);
+    free(p->vals);
+    free(p->password);
+    memset(p, 0, sizeof *p);
+}
+
 PgConn *pg_connect(const char *url, Err *err)
 {
     if (!url || !*url)
         url = getenv("PARTMIG_DATABASE_URL");
     PQconninfoOption *opts = NULL;
     const char *password = NULL;
-    /* a bare database name ("mydb") is no conninfo string; libpq takes it as
-     * dbname as is, and it holds no password */
-    bool conninfo = url && (strchr(url, '=') || !strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13));
-    if (conninfo && !url_password(url, &opts, &password)) {
-        err_set(err, PM_EINPUT, "the connection URL does not parse (not shown: it may hold a password)");
-        err_hint(err, "check its form: postgresql://user@host:port/dbname?sslmode=..., or key=value pairs");
+    if (is_conninfo(url) && !url_password(url, &opts, &password)) {
+        unparsable_url(err);
         return NULL;
     }
     const char *keys[] = {"dbname", "fallback_application_name", NULL};

@@ -20,6 +20,21 @@ typedef struct PgResult PgResult; /* owns a PGresult */
 PgConn *pg_connect(const char *url, Err *err);
 void pg_close(PgConn *c);
 
+/* The connection settings of URL, for a program partmig starts (pg_dump). */
+typedef struct PgConnParams {
+    int n;
+    char **keys, **vals; /* the settings URL gives, the password left out */
+    char *password;      /* "" when URL gives none */
+} PgConnParams;
+
+/* Parse URL as pg_connect would (NULL or "": PARTMIG_DATABASE_URL; neither:
+ * no settings, libpq's PG* environment applies) with PQconninfoParse: URI
+ * or key=value form, percent-encoding decoded, a bare name is the dbname.
+ * *OUT owns malloc'ed copies; free with pg_conn_params_free.  A URL that
+ * does not parse: PM_EINPUT, the URL not quoted (it may hold a password). */
+bool pg_conn_params(const char *url, PgConnParams *out, Err *err);
+void pg_conn_params_free(PgConnParams *p);
+
 /* Run SQL with text parameters (NULL entries are SQL NULL).  On success
  * *RES (if RES is not NULL) receives the result, to be freed with
  * pg_result_free.  On failure: PM_EDB with the server message, and the
