@@ -78,6 +78,28 @@ typedef struct Conv {
     const char *q_log, *q_capture, *q_resync, *q_reverse, *q_guard; /* partmig.conv_N_* */
 } Conv;
 
+/* The first lines of every trigger function partmig installs: it acts
+ * only as a trigger on the one table (by OID, so renames do not matter) it
+ * was made for, or that table's partitions, whoever attaches it elsewhere. */
+static const char *trigger_guard(Arena *a, const char *oid)
+{
+    return arena_printf(a,
+                        "  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) IS DISTINCT FROM "
+                        "%s::pg_catalog.oid THEN\n"
+                        "    RAISE EXCEPTION 'partmig: this trigger function is not for table %%', "
+                        "TG_RELID::pg_catalog.regclass;\n"
+                        "  END IF;\n",
+                        oid);
+}
+
+/* Nobody but its owner may call or attach FUNCTION(ARGS): a SECURITY
+ * DEFINER trigger function attached to another table would write as
+ * partmig's role.  (Triggers fire without an EXECUTE check.) */
+static void revoke_public(Buf *b, const char *function, const char *args)
+{
+    buf_printf(b, "REVOKE ALL ON FUNCTION %s(%s) FROM PUBLIC;\n", function, args);
+}
+
 /* NAME + SUFFIX cut to PostgreSQL's 63 bytes (the base is shortened). */
 static const char *name63(Arena *a, const char *base, const char *suffix)
 {
@@ -686,11 +708,11 @@ static bool capture_body(PgConn *c, void *ctx, Err *err)
     /* the trigger runs as its owner: application roles need no rights on partmig's log */
     buf_printf(&b,
                "CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"
-               " SET search_path = pg_catalog, pg_temp AS $pm$\nBEGIN\n"
+               " SET search_path = pg_catalog, pg_temp AS $pm$\nBEGIN\n%s"
                "  IF TG_OP <> 'INSERT' THEN INSERT INTO %s (%s) VALUES (%s); END IF;\n"
                "  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (%s) IS DISTINCT FROM (%s)) THEN\n"
                "    INSERT INTO %s (%s) VALUES (%s);\n  END IF;\n  RETURN NULL;\nEND\n$pm$;\n",
-               v->q_capture, v->q_log, kl, oldk, newk, oldk, v->q_log, kl, newk);
+               v->q_capture, trigger_guard(a, v->row.old_oid), v->q_log, kl, oldk, newk, oldk, v->q_log, kl, newk);
     buf_printf(&b,
                "CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $pm$\nBEGIN\n"
                "  RAISE EXCEPTION 'table %% is being converted by partmig: TRUNCATE is refused until the conversion "
@@ -719,6 +741,9 @@ static bool capture_body(PgConn *c, void *ctx, Err *err)
     buf_printf(&b,
                "CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s();\n",
                v->q_table, v->q_guard);
+    revoke_public(&b, v->q_capture, "");
+    revoke_public(&b, v->q_guard, "");
+    revoke_public(&b, v->q_resync, "integer, boolean");
     bool ok = script(c, &b, err) && set_state(v, "mirroring", err);
     buf_free(&b);
     return ok;
@@ -1235,6 +1260,10 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
     r = NULL;
     if (!views_capture(v, v->row.old_oid, &views, err))
         goto done;
+    const char *shadow_oid = NULL;
+    const char *oid_param[] = {v->q_shadow};
+    if (!pg_query_text(c, "SELECT pg_catalog.to_regclass($1)::pg_catalog.oid::text", 1, oid_param, a, &shadow_oid, err))
+        goto done;
     buf_printf(&b, "DROP TRIGGER partmig_capture ON %s;\nDROP TRIGGER partmig_no_truncate ON %s;\n", v->q_table,
                v->q_table);
     buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_table, sql_ident(a, v->row.kept));
@@ -1290,11 +1319,12 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
     const char *newc = sql_column_list(a, f->cols, f->ncols, "NEW.");
     buf_printf(&b,
                "CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"
-               " SET search_path = pg_catalog, pg_temp AS $pm$\nBEGIN\n"
+               " SET search_path = pg_catalog, pg_temp AS $pm$\nBEGIN\n%s"
                "  IF TG_OP <> 'INSERT' THEN DELETE FROM %s WHERE (%s) = (%s); END IF;\n"
                "  IF TG_OP <> 'DELETE' THEN INSERT INTO %s (%s)%s VALUES (%s); END IF;\n"
                "  RETURN NULL;\nEND\n$pm$;\n",
-               v->q_reverse, v->q_kept, kl, oldk, v->q_kept, cols, overriding(v), newc);
+               v->q_reverse, trigger_guard(a, shadow_oid), v->q_kept, kl, oldk, v->q_kept, cols, overriding(v), newc);
+    revoke_public(&b, v->q_reverse, "");
     buf_printf(&b,
                "CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION "
                "%s();\n",
