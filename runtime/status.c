@@ -24,7 +24,9 @@ static const char *const status_usage = "usage: partmig status [--db URL] [--jso
                                         "present).  Changes nothing.\n"
                                         "\n"
                                         "  -d, --dir DIR   migrations directory (default migrations, if present)\n"
-                                        "      --db URL    connection URL (else PARTMIG_DATABASE_URL, else PG* env)\n"
+                                        "      --db URL    connection URL (else PARTMIG_DATABASE_URL, else PG* env);\n"
+                                        "                  others see it in ps: give a password through\n"
+                                        "                  PARTMIG_DATABASE_URL, PGPASSWORD or ~/.pgpass instead\n"
                                         "      --json      one JSON object instead of the table\n"
                                         "\n"
                                         "exit codes: 0 printed, 1 database error, 2 bad input\n";

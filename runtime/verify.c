@@ -23,7 +23,9 @@ static const char *const verify_usage = "usage: partmig verify [-d DIR] [--db UR
                                         "Lists every problem found.  Changes nothing.\n"
                                         "\n"
                                         "  -d, --dir DIR   migrations directory (default migrations)\n"
-                                        "      --db URL    connection URL (else PARTMIG_DATABASE_URL, else PG* env)\n"
+                                        "      --db URL    connection URL (else PARTMIG_DATABASE_URL, else PG* env);\n"
+                                        "                  others see it in ps: give a password through\n"
+                                        "                  PARTMIG_DATABASE_URL, PGPASSWORD or ~/.pgpass instead\n"
                                         "\n"
                                         "exit codes: 0 all good, 1 a problem was found (or a database error),\n"
                                         "2 bad input (partmig.sum does not match the files)\n";
