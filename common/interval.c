@@ -1,7 +1,9 @@
 /* interval.c: interval text and wall-clock calendar arithmetic. */
 #include "interval.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *unit_word(IntervalUnit u)
@@ -75,23 +77,54 @@ static int days_in_month(int y, int m)
     return dm[m - 1];
 }
 
+/* N decimal digits at S (no sign, no space); false otherwise. */
+static bool digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
 bool walltime_parse(const char *text, WallTime *out)
 {
-    int y, m, d, h = 0, mi = 0, s = 0, n = 0;
-    if (sscanf(text, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10)
+    int y, m, d, h = 0, mi = 0, s = 0;
+    if (!digits(text, 4, &y) || text[4] != '-' || !digits(text + 5, 2, &m) || text[7] != '-' ||
+        !digits(text + 8, 2, &d))
         return false;
-    const char *rest = text + n;
+    const char *rest = text + 10;
     if (*rest) {
-        int k = 0;
-        if (sscanf(rest, " %2d:%2d:%2d%n", &h, &mi, &s, &k) == 3 && rest[k] == '\0') {
-        } else if (sscanf(rest, " %2d:%2d%n", &h, &mi, &k) == 2 && rest[k] == '\0') {
-        } else if (sscanf(rest, " %2d%n", &h, &k) == 1 && rest[k] == '\0') {
-        } else
+        /* " HH", " H", " HH:MM", " HH:MM:SS" (what to_char(..., 'YYYY-MM-DD HH24') and users write) */
+        if (*rest++ != ' ')
+            return false;
+        while (*rest == ' ')
+            rest++;
+        if (digits(rest, 2, &h))
+            rest += 2;
+        else if (digits(rest, 1, &h))
+            rest += 1;
+        else
+            return false;
+        if (*rest == ':') {
+            if (!digits(rest + 1, 2, &mi))
+                return false;
+            rest += 3;
+            if (*rest == ':') {
+                if (!digits(rest + 1, 2, &s))
+                    return false;
+                rest += 3;
+            }
+        }
+        if (*rest)
             return false;
         if (mi != 0 || s != 0)
             return false; /* bounds are whole hours at the finest */
     }
-    if (y < 1 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m) || h < 0 || h > 23)
+    if (y < WALLTIME_MIN_YEAR || y > WALLTIME_MAX_YEAR || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m) || h > 23)
         return false;
     out->year = y;
     out->month = m;
@@ -112,10 +145,11 @@ int walltime_cmp(WallTime a, WallTime b)
     return x < y ? -1 : x > y;
 }
 
+/* Floor division for B > 0 (every caller's step is positive). */
 static int64_t floordiv(int64_t a, int64_t b)
 {
     int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
 static WallTime from_hours(int64_t hours)
@@ -142,51 +176,170 @@ static int64_t hours_of(IntervalUnit u)
     return u == UNIT_HOUR ? 1 : u == UNIT_DAY ? 24 : u == UNIT_WEEK ? 24 * 7 : 0;
 }
 
-WallTime interval_add(Interval iv, WallTime t, int64_t n)
+/* A wall time in years 1..9999 with its fields in range: the checked
+ * functions take nothing else, so their own arithmetic stays small. */
+static bool walltime_ok(WallTime t)
 {
-    int64_t mon = months_of(iv.unit);
-    if (mon) {
-        int64_t total = (int64_t)t.year * 12 + (t.month - 1) + mon * iv.count * n;
-        WallTime r = t;
-        r.year = (int)floordiv(total, 12);
-        r.month = (int)(total - (int64_t)r.year * 12) + 1;
-        int dim = days_in_month(r.year, r.month);
-        if (r.day > dim)
-            r.day = dim;
-        return r;
-    }
-    return from_hours(to_hours(t) + hours_of(iv.unit) * iv.count * n);
+    return t.year >= WALLTIME_MIN_YEAR && t.year <= WALLTIME_MAX_YEAR && t.month >= 1 && t.month <= 12 && t.day >= 1 &&
+           t.day <= 31 && t.hour >= 0 && t.hour <= 23;
 }
 
-WallTime interval_floor(Interval iv, WallTime anchor, WallTime t)
+/* Months since year 0 -> a wall time on day DAY (clamped to the month), hour HOUR. */
+static bool from_months(int64_t total, int day, int hour, WallTime *out)
 {
-    int64_t mon = months_of(iv.unit);
+    int64_t y = floordiv(total, 12);
+    if (y < WALLTIME_MIN_YEAR || y > WALLTIME_MAX_YEAR)
+        return false;
+    WallTime r = {(int)y, (int)(total - y * 12) + 1, day, hour};
+    int dim = days_in_month(r.year, r.month);
+    if (r.day > dim)
+        r.day = dim;
+    *out = r;
+    return true;
+}
+
+/* Hours since 1970-01-01 -> a wall time, within years 1..9999. */
+static bool from_hours_checked(int64_t hours, WallTime *out)
+{
+    int64_t lo = days_from_civil(WALLTIME_MIN_YEAR, 1, 1) * 24, hi = days_from_civil(WALLTIME_MAX_YEAR + 1, 1, 1) * 24;
+    if (hours < lo || hours >= hi)
+        return false;
+    *out = from_hours(hours);
+    return true;
+}
+
+/* The interval's step in months (MON) or hours (HOURS); false when it has
+ * none or it overflows. */
+static bool step_of(Interval iv, int64_t *mon, int64_t *hours)
+{
+    *mon = *hours = 0;
+    if (iv.count <= 0)
+        return false;
+    if (months_of(iv.unit))
+        return !__builtin_mul_overflow(months_of(iv.unit), iv.count, mon);
+    if (hours_of(iv.unit))
+        return !__builtin_mul_overflow(hours_of(iv.unit), iv.count, hours);
+    return false;
+}
+
+bool interval_add_checked(Interval iv, WallTime t, int64_t n, WallTime *out)
+{
+    int64_t mon, hours, delta, total;
+    if (!walltime_ok(t) || !step_of(iv, &mon, &hours))
+        return false;
+    if (mon) {
+        if (__builtin_mul_overflow(mon, n, &delta) ||
+            __builtin_add_overflow((int64_t)t.year * 12 + (t.month - 1), delta, &total))
+            return false;
+        return from_months(total, t.day, t.hour, out);
+    }
+    if (__builtin_mul_overflow(hours, n, &delta) || __builtin_add_overflow(to_hours(t), delta, &total))
+        return false;
+    return from_hours_checked(total, out);
+}
+
+bool interval_floor_checked(Interval iv, WallTime anchor, WallTime t, WallTime *out)
+{
+    int64_t mon, step, a, k, m;
+    if (!walltime_ok(anchor) || !walltime_ok(t) || !step_of(iv, &mon, &step))
+        return false;
     if (mon) {
         /* Anchor to the first of the anchor's unit, then step in whole intervals. */
-        int64_t step = mon * iv.count;
-        int64_t a = (int64_t)anchor.year * 12 + (anchor.month - 1);
-        a -= ((a % mon) + mon) % mon; /* quarters and years start on their month */
+        int64_t unit = months_of(iv.unit);
+        step = mon;
+        a = (int64_t)anchor.year * 12 + (anchor.month - 1);
+        a -= ((a % unit) + unit) % unit; /* quarters and years start on their month */
         int64_t v = (int64_t)t.year * 12 + (t.month - 1);
-        int64_t k = floordiv(v - a, step);
-        int64_t m = a + k * step;
-        WallTime r = {(int)floordiv(m, 12), 0, 1, 0};
-        r.month = (int)(m - (int64_t)r.year * 12) + 1;
-        return r;
+        k = floordiv(v - a, step);
+        if (__builtin_mul_overflow(k, step, &m) || __builtin_add_overflow(a, m, &m))
+            return false;
+        return from_months(m, 1, 0, out);
     }
-    int64_t step = hours_of(iv.unit) * iv.count;
-    int64_t a = to_hours((WallTime){anchor.year, anchor.month, anchor.day, iv.unit == UNIT_HOUR ? anchor.hour : 0});
+    a = to_hours((WallTime){anchor.year, anchor.month, anchor.day, iv.unit == UNIT_HOUR ? anchor.hour : 0});
     if (iv.unit == UNIT_WEEK) {
         /* Weeks start on Monday: 1970-01-05 was a Monday. */
         int64_t days = floordiv(a, 24);
         days -= ((days - 4) % 7 + 7) % 7;
         a = days * 24;
     }
-    return from_hours(a + floordiv(to_hours(t) - a, step) * step);
+    k = floordiv(to_hours(t) - a, step);
+    if (__builtin_mul_overflow(k, step, &m) || __builtin_add_overflow(a, m, &m))
+        return false;
+    return from_hours_checked(m, out);
+}
+
+/* Clamp: the nearest end of years 1..9999 in the direction the result went. */
+static WallTime clamp_walltime(bool up)
+{
+    return up ? (WallTime){WALLTIME_MAX_YEAR, 12, 31, 23} : (WallTime){WALLTIME_MIN_YEAR, 1, 1, 0};
+}
+
+WallTime interval_add(Interval iv, WallTime t, int64_t n)
+{
+    WallTime r;
+    int64_t mon, hours;
+    if (interval_add_checked(iv, t, n, &r))
+        return r;
+    if (n == 0 || !walltime_ok(t) || !step_of(iv, &mon, &hours))
+        return t; /* no step (or no valid time): nothing to move */
+    return clamp_walltime(n > 0);
+}
+
+WallTime interval_floor(Interval iv, WallTime anchor, WallTime t)
+{
+    WallTime r;
+    int64_t mon, hours;
+    if (interval_floor_checked(iv, anchor, t, &r))
+        return r;
+    if (!walltime_ok(anchor) || !walltime_ok(t) || !step_of(iv, &mon, &hours))
+        return t;
+    return clamp_walltime(false);
+}
+
+bool interval_floor_int_checked(int64_t step, int64_t anchor, int64_t v, int64_t *out)
+{
+    if (step <= 0)
+        return false;
+    /* The distance between two int64 values always fits a uint64, and the
+     * result lies in (v - step, v]: compute the remainder unsigned, then
+     * step back from v, so only a result below INT64_MIN fails. */
+    uint64_t ustep = (uint64_t)step;
+    if (v >= anchor) {
+        uint64_t rem = ((uint64_t)v - (uint64_t)anchor) % ustep;
+        *out = (int64_t)((uint64_t)v - rem); /* >= anchor: representable */
+        return true;
+    }
+    uint64_t rem = ((uint64_t)anchor - (uint64_t)v) % ustep;
+    if (rem == 0) {
+        *out = v;
+        return true;
+    }
+    return !__builtin_sub_overflow(v, (int64_t)(ustep - rem), out);
 }
 
 int64_t interval_floor_int(int64_t step, int64_t anchor, int64_t v)
 {
-    return anchor + floordiv(v - anchor, step) * step;
+    int64_t r;
+    if (interval_floor_int_checked(step, anchor, v, &r))
+        return r;
+    return step <= 0 ? v : INT64_MIN;
+}
+
+bool int64_parse(const char *text, int64_t *out)
+{
+    const char *p = text + (*text == '-');
+    if (!*p)
+        return false;
+    for (const char *q = p; *q; q++)
+        if (*q < '0' || *q > '9')
+            return false;
+    errno = 0;
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    if (errno == ERANGE || *end)
+        return false;
+    *out = (int64_t)v;
+    return true;
 }
 
 const char *naming_default(IntervalUnit unit)

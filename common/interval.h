@@ -44,7 +44,13 @@ void interval_pg_format(Buf *b, Interval iv);
 int64_t days_from_civil(int y, int m, int d);
 void civil_from_days(int64_t z, int *y, int *m, int *d);
 
-/* Parse "YYYY-MM-DD" or "YYYY-MM-DD HH[:MM[:SS]]"; false if not a real date. */
+/* The years a partition bound may fall in: the "YYYY-MM-DD" text partmig
+ * reads and writes has four digits. */
+#define WALLTIME_MIN_YEAR 1
+#define WALLTIME_MAX_YEAR 9999
+
+/* Parse "YYYY-MM-DD" or "YYYY-MM-DD HH[:MM[:SS]]" (digits only, no sign);
+ * false if not a real date in years 1..9999. */
 bool walltime_parse(const char *text, WallTime *out);
 /* "YYYY-MM-DD HH:00:00" */
 void walltime_format(Buf *b, WallTime t);
@@ -61,6 +67,19 @@ WallTime interval_add(Interval iv, WallTime t, int64_t n);
 
 /* Integer keys: largest boundary <= v, anchored on ANCHOR. */
 int64_t interval_floor_int(int64_t step, int64_t anchor, int64_t v);
+
+/* The three above, checked: false (and *OUT untouched) when the arithmetic
+ * would overflow, the interval's count is not positive, or a time result
+ * leaves years 1..9999.  The unchecked forms clamp to the nearest
+ * representable value instead (never undefined behaviour), so callers that
+ * compute bounds from untrusted input use these. */
+bool interval_floor_checked(Interval iv, WallTime anchor, WallTime t, WallTime *out);
+bool interval_add_checked(Interval iv, WallTime t, int64_t n, WallTime *out);
+bool interval_floor_int_checked(int64_t step, int64_t anchor, int64_t v, int64_t *out);
+
+/* Parse a decimal integer ("-12", "9223372036854775807"; no spaces, no
+ * "+"): false when TEXT is anything else or outside the int64 range. */
+bool int64_parse(const char *text, int64_t *out);
 
 /* Default naming template for a unit: "{table}_p{YYYY}_{MM}" for months,
  * "{table}_p{YYYY}q{Q}", "{table}_p{YYYY}", "{table}_p{YYYY}_{MM}_{DD}" (days,

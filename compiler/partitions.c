@@ -1,26 +1,12 @@
 /* partitions.c: partition bounds, names and CREATE ... PARTITION OF text. */
 #include "partitions.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../common/quote.h"
 
-#define MAX_PARTITIONS 100000
-#define MAX_NAME       63
-
-static bool parse_int64(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end)
-        return false;
-    *out = (int64_t)v;
-    return true;
-}
+#define MAX_NAME 63
 
 void partition_bound_literal(Buf *b, const Policy *p, WallTime t)
 {
@@ -40,14 +26,37 @@ static bool name_fits(const char *name, Err *err)
     return true;
 }
 
+int partition_relations_each(const Policy *p)
+{
+    const Subpartition *sp = &p->subpartition;
+    if (!sp->set)
+        return 1;
+    return 1 + (sp->by == PART_HASH ? sp->modulus : sp->nlists);
+}
+
+bool partitions_within_cap(const Policy *p, int64_t npartitions, Err *err)
+{
+    int each = partition_relations_each(p);
+    int64_t total;
+    if (!__builtin_mul_overflow(npartitions, (int64_t)each, &total) && total <= PARTITIONS_MAX)
+        return true;
+    if (each == 1)
+        err_set(err, PM_EINPUT, "table \"%s\" would have more than %d partitions", p->table, PARTITIONS_MAX);
+    else
+        err_set(err, PM_EINPUT,
+                "table \"%s\" would have more than %d partitions: %lld partitions x (1 + %d subpartitions) is %lld",
+                p->table, PARTITIONS_MAX, (long long)npartitions, each - 1,
+                __builtin_mul_overflow(npartitions, (int64_t)each, &total) ? (long long)INT64_MAX : (long long)total);
+    return err_hint(err, "a longer interval, a later start, a smaller modulus or fewer subpartitions; the cap counts "
+                         "every table partmig creates, subpartitions included");
+}
+
 /* Room for one more spec in *OUT (N used, CAP allocated); NULL with ERR past
- * MAX_PARTITIONS. */
+ * PARTITIONS_MAX (subpartitions counted). */
 static PartitionSpec *next_spec(const Policy *p, Arena *arena, PartitionSpec **out, int *n, int *cap, Err *err)
 {
-    if (*n >= MAX_PARTITIONS) {
-        err_set(err, PM_EINPUT, "more than %d partitions for \"%s\"", MAX_PARTITIONS, p->table);
+    if (!partitions_within_cap(p, (int64_t)*n + 1, err))
         return NULL;
-    }
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 16;
         *out = arena_grow(arena, *out, (size_t)*n, (size_t)*cap, sizeof **out);
@@ -68,32 +77,48 @@ bool partitions_range(const Policy *p, const char *from, const char *to, Arena *
     bool ok = false;
 
     if (p->interval.unit == UNIT_INTEGER) {
-        int64_t lo, hi, anchor = 0, step = p->interval.count;
-        if (!parse_int64(from, &lo) || !parse_int64(to, &hi)) {
+        int64_t lo, hi, anchor = 0, step = p->interval.count, v;
+        if (!int64_parse(from, &lo) || !int64_parse(to, &hi)) {
             err_set(err, PM_EINPUT, "bad integer range \"%s\" .. \"%s\"", from, to);
+            err_hint(err, "integer range keys are bigint: %lld .. %lld", (long long)INT64_MIN, (long long)INT64_MAX);
             goto done;
         }
-        if (p->start && !parse_int64(p->start, &anchor)) {
+        if (p->start && !int64_parse(p->start, &anchor)) {
             err_set(err, PM_EINPUT, "bad integer start \"%s\"", p->start);
+            err_hint(err, "integer range keys are bigint: %lld .. %lld", (long long)INT64_MIN, (long long)INT64_MAX);
             goto done;
         }
         if (step <= 0) {
             err_set(err, PM_EINPUT, "integer step must be positive");
             goto done;
         }
-        for (int64_t v = interval_floor_int(step, anchor, lo); v < hi; v += step) {
+        if (!interval_floor_int_checked(step, anchor, lo, &v)) {
+            err_set(err, PM_EINPUT, "the partition holding %lld would start below %lld, the smallest bigint",
+                    (long long)lo, (long long)INT64_MIN);
+            err_hint(err, "choose a \"start\" (or a step) that puts a partition boundary at or below the smallest key");
+            goto done;
+        }
+        while (v < hi) {
+            int64_t upper;
+            if (__builtin_add_overflow(v, step, &upper)) {
+                err_set(err, PM_EINPUT,
+                        "the partition from %lld with step %lld would end past %lld, the largest bigint", (long long)v,
+                        (long long)step, (long long)INT64_MAX);
+                err_hint(err, "lower \"start\", the step or premake so that every bound stays within bigint");
+                goto done;
+            }
             PartitionSpec *ps = next_spec(p, arena, out, n, &cap, err);
             if (!ps)
                 goto done;
             ps->lower_int = v;
-            ps->upper_int = v + step;
+            ps->upper_int = upper;
             buf_reset(&b);
             partition_name(&b, tmpl, p->table, (WallTime){0}, v);
             if (!name_fits(buf_str(&b), err))
                 goto done;
             ps->name = arena_strdup(arena, buf_str(&b));
-            ps->bound_sql =
-                arena_printf(arena, "FOR VALUES FROM (%lld) TO (%lld)", (long long)v, (long long)(v + step));
+            ps->bound_sql = arena_printf(arena, "FOR VALUES FROM (%lld) TO (%lld)", (long long)v, (long long)upper);
+            v = upper;
         }
         ok = true;
         goto done;
@@ -112,16 +137,27 @@ bool partitions_range(const Policy *p, const char *from, const char *to, Arena *
         err_set(err, PM_EINPUT, "table \"%s\" has no interval", p->table);
         goto done;
     }
-    WallTime first = interval_floor(p->interval, anchor, lo);
+    WallTime first, lower, upper;
+    if (!interval_floor_checked(p->interval, anchor, lo, &first)) {
+        err_set(err, PM_EINPUT, "the partition holding %s would start before year %d", from, WALLTIME_MIN_YEAR);
+        err_hint(err, "partition bounds stay within years %d..%d", WALLTIME_MIN_YEAR, WALLTIME_MAX_YEAR);
+        goto done;
+    }
     for (int64_t k = 0;; k++) {
-        WallTime lower = interval_add(p->interval, first, k);
+        if (!interval_add_checked(p->interval, first, k, &lower) ||
+            (walltime_cmp(lower, hi) < 0 && !interval_add_checked(p->interval, first, k + 1, &upper))) {
+            err_set(err, PM_EINPUT, "partitions up to %s would end past %d-12-31, the latest date partmig handles", to,
+                    WALLTIME_MAX_YEAR);
+            err_hint(err, "a shorter interval or a smaller premake");
+            goto done;
+        }
         if (walltime_cmp(lower, hi) >= 0)
             break;
         PartitionSpec *ps = next_spec(p, arena, out, n, &cap, err);
         if (!ps)
             goto done;
         ps->lower = lower;
-        ps->upper = interval_add(p->interval, first, k + 1);
+        ps->upper = upper;
         buf_reset(&b);
         partition_name(&b, tmpl, p->table, lower, 0);
         if (!name_fits(buf_str(&b), err))

@@ -23,11 +23,27 @@ typedef struct PartitionSpec {
     int64_t lower_int, upper_int; /* range by integer */
 } PartitionSpec;
 
+/* The most tables one policy may create, partitions and subpartitions
+ * counted alike: every one is a relation PostgreSQL plans, locks and
+ * vacuums, and its CREATE statement is a line of a migration file (about 13
+ * MB at the cap).  The same number that bounded range partitions before
+ * subpartitions were counted, so only layouts that multiply past it (hash
+ * 1024 x subpartition hash 1024 is a million tables) are refused. */
+#define PARTITIONS_MAX 100000
+
+/* Tables one partition of P amounts to: 1, plus its subpartitions. */
+int partition_relations_each(const Policy *p);
+
+/* True when NPARTITIONS partitions of P (each with its subpartitions) stay
+ * within PARTITIONS_MAX; else PM_EINPUT saying how many, with a hint. */
+bool partitions_within_cap(const Policy *p, int64_t npartitions, Err *err);
+
 /* Range policies: the partitions covering [FROM, TO), FROM floored to the
  * interval (anchored on the policy's start), TO rounded up.  FROM/TO are
  * wall-clock text in the policy's timezone ("YYYY-MM-DD[ HH]") for time
- * keys, or integer text for integer keys.  Errors (bad text, more than
- * 100000 partitions): PM_EINPUT. */
+ * keys, or integer text for integer keys.  Errors, PM_EINPUT: bad text, a
+ * bound outside bigint or past years 1..9999 (checked, never wrapped), more
+ * than PARTITIONS_MAX tables with subpartitions counted. */
 bool partitions_range(const Policy *p, const char *from, const char *to, Arena *arena, PartitionSpec **out, int *n,
                       Err *err);
 

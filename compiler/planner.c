@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/fs.h"
+#include "../common/plan.h"
 #include "../common/quote.h"
 #include "partitions.h"
 
@@ -161,6 +163,69 @@ static void step_ensure_table(Builder *b, const Policy *p)
     buf_free(&q);
 }
 
+/* ERR (set by a helper without a location) about policy P: "file:line:
+ * partition "t": <message>", keeping the hint. */
+static bool policy_error(Err *err, const Policy *p)
+{
+    char msg[sizeof err->msg], hint[sizeof err->hint];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    snprintf(hint, sizeof hint, "%s", err->hint);
+    err_at(err, PM_EINPUT, p->source_file, p->source_line, "partition \"%s\": %s", p->table, msg);
+    if (hint[0])
+        err_hint(err, "%s", hint);
+    return false;
+}
+
+/* The end of the static range of a policy with a start: start + (premake +
+ * 1) steps for integer keys; for time keys the interval after AS_OF's plus
+ * premake (at least past the start).  Checked: a bound past bigint or past
+ * year 9999 is an error naming the limit, never a wrapped number. */
+static bool static_range_end(const Policy *p, const char *as_of, char *to, size_t size, Err *err)
+{
+    int64_t steps = (int64_t)p->premake + 1;
+    if (p->interval.unit == UNIT_INTEGER) {
+        int64_t start, span, end;
+        if (!int64_parse(p->start, &start)) {
+            err_at(err, PM_EINPUT, p->source_file, p->source_line,
+                   "partition \"%s\": start \"%s\" is outside the bigint range %lld .. %lld", p->table, p->start,
+                   (long long)INT64_MIN, (long long)INT64_MAX);
+            return err_hint(err, "integer range keys are bigint; choose a start within that range");
+        }
+        if (__builtin_mul_overflow(steps, p->interval.count, &span) || __builtin_add_overflow(start, span, &end)) {
+            err_at(err, PM_EINPUT, p->source_file, p->source_line,
+                   "partition \"%s\": start %lld plus %lld x %lld (premake + 1 steps) passes %lld, the largest "
+                   "bigint",
+                   p->table, (long long)start, (long long)steps, (long long)p->interval.count, (long long)INT64_MAX);
+            return err_hint(err, "lower \"start\", the step (interval) or premake so that every bound stays "
+                                 "within bigint");
+        }
+        snprintf(to, size, "%lld", (long long)end);
+        return true;
+    }
+    WallTime anchor, now, floor, end;
+    if (!walltime_parse(p->start, &anchor) || !walltime_parse(as_of, &now)) {
+        err_at(err, PM_EINPUT, p->source_file, p->source_line, "partition \"%s\": bad start \"%s\" or --as-of \"%s\"",
+               p->table, p->start, as_of);
+        return err_hint(err, "dates are YYYY-MM-DD in years %d..%d", WALLTIME_MIN_YEAR, WALLTIME_MAX_YEAR);
+    }
+    bool ok = interval_floor_checked(p->interval, anchor, now, &floor) &&
+              interval_add_checked(p->interval, floor, steps, &end);
+    if (ok && walltime_cmp(end, anchor) <= 0)
+        ok = interval_add_checked(p->interval, anchor, steps, &end);
+    if (!ok) {
+        err_at(err, PM_EINPUT, p->source_file, p->source_line,
+               "partition \"%s\": partitions from %s through %s plus %lld x the interval would end past "
+               "%d-12-31, the latest date partmig handles",
+               p->table, p->start, as_of, (long long)steps, WALLTIME_MAX_YEAR);
+        return err_hint(err, "a shorter interval or a smaller premake");
+    }
+    Buf t = {0};
+    walltime_format(&t, end);
+    snprintf(to, size, "%s", buf_str(&t));
+    buf_free(&t);
+    return true;
+}
+
 /* Partitions known at compile time: static range (with a start) and fixed. */
 static bool step_static_partitions(Builder *b, const Policy *p, const char *as_of, Err *err)
 {
@@ -168,32 +233,21 @@ static bool step_static_partitions(Builder *b, const Policy *p, const char *as_o
     int nrange = 0, nfixed = 0;
     if (p->by == PART_RANGE && p->start && p->backend == BACKEND_NATIVE) {
         char to[64];
-        if (p->interval.unit == UNIT_INTEGER) {
-            long long start = strtoll(p->start, NULL, 10);
-            snprintf(to, sizeof to, "%lld", start + (long long)(p->premake + 1) * (long long)p->interval.count);
-        } else {
-            WallTime anchor, now;
-            walltime_parse(p->start, &anchor);
-            walltime_parse(as_of, &now);
-            WallTime end = interval_add(p->interval, interval_floor(p->interval, anchor, now), p->premake + 1);
-            if (walltime_cmp(end, anchor) <= 0)
-                end = interval_add(p->interval, anchor, p->premake + 1);
-            Buf t = {0};
-            walltime_format(&t, end);
-            snprintf(to, sizeof to, "%s", buf_str(&t));
-            buf_free(&t);
-        }
-        b->used_as_of = p->interval.unit != UNIT_INTEGER;
-        if (!partitions_range(p, p->start, to, b->arena, &range, &nrange, err)) {
-            err_at(err, PM_EINPUT, p->source_file, p->source_line, "partition \"%s\": %s", p->table,
-                   arena_strdup(b->arena, err->msg));
+        if (!static_range_end(p, as_of, to, sizeof to, err))
             return false;
-        }
+        b->used_as_of = p->interval.unit != UNIT_INTEGER;
+        if (!partitions_range(p, p->start, to, b->arena, &range, &nrange, err))
+            return policy_error(err, p);
     }
     if (p->backend == BACKEND_NATIVE)
         partitions_fixed(p, b->arena, &fixed, &nfixed);
     if (nrange + nfixed == 0)
         return true;
+    if (!partitions_within_cap(p, (int64_t)nrange + nfixed, err)) {
+        snprintf(err->file, sizeof err->file, "%s", p->source_file ? p->source_file : "");
+        err->line = p->source_line;
+        return false;
+    }
 
     Step *s = add_step(b, STEP_SQL, p, true, UNDO_SQL, "ACCESS EXCLUSIVE");
     s->title = arena_printf(b->arena, "create the %d partition%s known at compile time", nrange + nfixed,
@@ -566,6 +620,17 @@ bool plan_build(const PlanInput *in, Arena *arena, Migration *out, bool *changed
     size_t hl = strlen(h);
     while (hl && h[hl - 1] == '\n')
         h[--hl] = '\0';
+    /* The runtime reads no migration over FS_READ_MAX: never write one. */
+    Buf text = {0};
+    plan_write(out, &text);
+    size_t size = text.len;
+    buf_free(&text);
+    if (size > FS_READ_MAX) {
+        err_set(err, PM_EINPUT, "the migration would be %zu MiB, more than the %d MiB partmig reads back", size >> 20,
+                (int)(FS_READ_MAX >> 20));
+        err_hint(err, "split the change: compile fewer new policies at a time, or use fewer partitions");
+        goto done;
+    }
     *changed = true;
     ok = true;
 done:

@@ -23,13 +23,20 @@ static const char *format_wall(Arena *arena, WallTime t)
     return s;
 }
 
-/* now + premake intervals, at least one hour ahead of now. */
-static WallTime horizon_of(const Policy *p, WallTime tnow)
+/* now + premake intervals, at least one hour ahead of now; false (with
+ * ERR) past year 9999. */
+static bool horizon_of(const Policy *p, WallTime tnow, WallTime *upto, Err *err)
 {
-    WallTime upto = interval_add(p->interval, tnow, p->premake);
-    if (!walltime_cmp(upto, tnow))
-        upto = interval_add((Interval){UNIT_HOUR, 1}, tnow, 1);
-    return upto;
+    if (!interval_add_checked(p->interval, tnow, p->premake, upto)) {
+        err_set(err, PM_EINPUT,
+                "table \"%s\": now plus premake %d x the interval passes %d-12-31, the latest date "
+                "partmig handles",
+                p->table, p->premake, WALLTIME_MAX_YEAR);
+        return err_hint(err, "a shorter interval or a smaller premake");
+    }
+    if (!walltime_cmp(*upto, tnow))
+        *upto = interval_add((Interval){UNIT_HOUR, 1}, tnow, 1);
+    return true;
 }
 
 bool premake_horizon(PgConn *c, const Policy *p, Arena *arena, const char **now, const char **horizon, Err *err)
@@ -37,9 +44,11 @@ bool premake_horizon(PgConn *c, const Policy *p, Arena *arena, const char **now,
     const char *text = "";
     if (!catalog_now_in_zone(c, p->timezone, arena, &text, err))
         return false;
-    WallTime tnow = parse_hour(text);
+    WallTime tnow = parse_hour(text), upto;
+    if (!horizon_of(p, tnow, &upto, err))
+        return false;
     *now = format_wall(arena, tnow);
-    *horizon = format_wall(arena, horizon_of(p, tnow));
+    *horizon = format_wall(arena, upto);
     return true;
 }
 
@@ -60,14 +69,43 @@ static bool layout(const Policy *p, const char *from, const char *to, Arena *are
     return true;
 }
 
-/* Integer keys: [LO, largest key + 1 + premake steps); LO as the caller says. */
-static const char *integer_to(const Policy *p, const char *dmax, long long lo, Arena *arena)
+/* An integer key or start as text: a bigint, else PM_EINPUT naming WHAT. */
+static bool integer_of(const Policy *p, const char *what, const char *text, int64_t *out, Err *err)
 {
-    long long step = p->interval.count;
-    long long hi = *dmax ? strtoll(dmax, NULL, 10) + 1 : lo;
+    if (int64_parse(text, out))
+        return true;
+    err_set(err, PM_EINPUT, "table \"%s\": %s \"%s\" is not an integer in the bigint range %lld .. %lld", p->table,
+            what, text, (long long)INT64_MIN, (long long)INT64_MAX);
+    return err_hint(err, "integer range keys are bigint");
+}
+
+/* Integer keys: [LO, largest key + 1 + premake steps); LO as the caller says.
+ * Checked: an end past the largest bigint is an error, never a wrapped
+ * number. */
+static bool integer_to(const Policy *p, const char *dmax, int64_t lo, Arena *arena, const char **to, Err *err)
+{
+    int64_t step = p->interval.count, hi = lo, span, end;
+    if (*dmax) {
+        int64_t mx;
+        if (!integer_of(p, "largest key", dmax, &mx, err))
+            return false;
+        if (__builtin_add_overflow(mx, 1, &hi))
+            goto too_far;
+    }
     if (hi < lo)
         hi = lo;
-    return arena_printf(arena, "%lld", hi + step * (p->premake > 0 ? p->premake : 1));
+    if (__builtin_mul_overflow(step, (int64_t)(p->premake > 0 ? p->premake : 1), &span) ||
+        __builtin_add_overflow(hi, span, &end))
+        goto too_far;
+    *to = arena_printf(arena, "%lld", (long long)end);
+    return true;
+too_far:
+    err_set(err, PM_EINPUT,
+            "table \"%s\": partitions past the largest key (%s) plus premake %d x %lld would end past %lld, the "
+            "largest bigint",
+            p->table, *dmax ? dmax : "none", p->premake, (long long)step, (long long)INT64_MAX);
+    return err_hint(err, "lower the step (interval) or premake; keys this close to the bigint limit leave no room "
+                         "for partitions ahead");
 }
 
 static bool window(PgConn *c, const Policy *p, const TableInfo *ti, bool from_now, Arena *arena, PartitionSpec **specs,
@@ -90,13 +128,13 @@ static bool window(PgConn *c, const Policy *p, const TableInfo *ti, bool from_no
         !catalog_key_range(c, p->schema, p->table, p->column, p->timezone, integer, arena, &dmin, &dmax, err))
         return false;
     if (integer) {
-        long long lo;
-        if (from_now)
-            lo = *dmax ? strtoll(dmax, NULL, 10) : p->start ? strtoll(p->start, NULL, 10) : 0;
-        else
-            lo = p->start ? strtoll(p->start, NULL, 10) : *dmin ? strtoll(dmin, NULL, 10) : 0;
-        *from = arena_printf(arena, "%lld", lo);
-        *to = integer_to(p, dmax, lo, arena);
+        int64_t lo = 0;
+        const char *lo_text = from_now ? (*dmax ? dmax : p->start) : (p->start ? p->start : *dmin ? dmin : NULL);
+        if (lo_text && !integer_of(p, lo_text == p->start ? "start" : "key", lo_text, &lo, err))
+            return false;
+        *from = arena_printf(arena, "%lld", (long long)lo);
+        if (!integer_to(p, dmax, lo, arena, to, err))
+            return false;
     } else {
         const char *now = "", *horizon = "";
         if (!premake_horizon(c, p, arena, &now, &horizon, err))
@@ -107,7 +145,13 @@ static bool window(PgConn *c, const Policy *p, const TableInfo *ti, bool from_no
         else {
             *from = p->start ? p->start : *dmin ? dmin : now;
             if (*dmax) {
-                WallTime dm = interval_add((Interval){UNIT_HOUR, 1}, parse_hour(dmax), 1);
+                WallTime dm;
+                if (!walltime_parse(dmax, &dm) || !interval_add_checked((Interval){UNIT_HOUR, 1}, dm, 1, &dm)) {
+                    err_set(err, PM_EINPUT, "table \"%s\": largest key \"%s\" is not a time partmig can bound",
+                            p->table, dmax);
+                    return err_hint(err, "partition bounds stay within years %d..%d", WALLTIME_MIN_YEAR,
+                                    WALLTIME_MAX_YEAR);
+                }
                 if (walltime_cmp(dm, upto) > 0)
                     upto = dm;
             }

@@ -32,6 +32,43 @@ int main(void)
     CHECK(interval_floor_int(1000, 0, 2500) == 2000);
     CHECK(interval_floor_int(1000, 0, -1) == -1000);
 
+    /* parsing: digits only, four-digit years, bigint range */
+    CHECK(!walltime_parse("+024-01-01", &t));
+    CHECK(!walltime_parse(" 2024-01-01", &t));
+    CHECK(!walltime_parse("2024-01-0110", &t)); /* an hour needs its space */
+    CHECK(!walltime_parse("10000-01-01", &t));
+    CHECK(!walltime_parse("0000-01-01", &t));
+    CHECK(walltime_parse("2024-01-01 7", &t) && t.hour == 7);
+    CHECK(walltime_parse("9999-12-31 23:00:00", &t));
+    int64_t v = 0;
+    CHECK(int64_parse("9223372036854775807", &v) && v == INT64_MAX);
+    CHECK(int64_parse("-9223372036854775808", &v) && v == INT64_MIN);
+    CHECK(!int64_parse("9223372036854775808", &v));
+    CHECK(!int64_parse("-9223372036854775809", &v));
+    CHECK(!int64_parse("99999999999999999999", &v));
+    CHECK(!int64_parse(" 1", &v) && !int64_parse("+1", &v) && !int64_parse("", &v) && !int64_parse("-", &v));
+    CHECK(!int64_parse("1x", &v));
+
+    /* checked arithmetic at the limits: exact when representable, false otherwise */
+    CHECK(interval_floor_int_checked(100, INT64_MIN, 1000000000000000000LL, &v) &&
+          v == 1000000000000000000LL - (int64_t)(((uint64_t)1000000000000000000LL - (uint64_t)INT64_MIN) % 100));
+    CHECK(interval_floor_int_checked(100, INT64_MIN, INT64_MAX, &v) && v <= INT64_MAX && INT64_MAX - v < 100);
+    CHECK(interval_floor_int_checked(100, INT64_MAX, INT64_MIN + 100, &v) && v == INT64_MIN + 15);
+    CHECK(!interval_floor_int_checked(100, INT64_MAX, INT64_MIN, &v));
+    CHECK(!interval_floor_int_checked(100, 0, INT64_MIN, &v)); /* the floor would be below INT64_MIN */
+    CHECK(!interval_floor_int_checked(0, 0, 5, &v));
+    CHECK(interval_floor_int(100, 0, INT64_MIN) == INT64_MIN); /* clamped, never wrapped */
+    WallTime r;
+    Interval big = {UNIT_YEAR, 999999};
+    CHECK(!interval_add_checked(big, (WallTime){2024, 1, 1, 0}, 1, &r));
+    CHECK(!interval_add_checked(month, (WallTime){9999, 12, 1, 0}, 1, &r));
+    CHECK(interval_add_checked(month, (WallTime){9999, 11, 30, 0}, 1, &r) && r.year == 9999 && r.month == 12);
+    CHECK(!interval_add_checked(day, (WallTime){1, 1, 1, 0}, -1, &r));
+    CHECK(!interval_add_checked((Interval){UNIT_HOUR, INT64_MAX}, (WallTime){2024, 1, 1, 0}, INT64_MAX, &r));
+    CHECK(!interval_floor_checked((Interval){UNIT_WEEK, INT64_MAX / 100}, anchor, (WallTime){2024, 1, 1, 0}, &r));
+    CHECK_STR(fmt(&b, interval_add(big, (WallTime){2024, 1, 1, 0}, 1000)), "9999-12-31 23:00:00"); /* clamped */
+    CHECK_STR(fmt(&b, interval_add(big, (WallTime){2024, 1, 1, 0}, -1000)), "0001-01-01 00:00:00");
+
     buf_reset(&b);
     partition_name(&b, naming_default(UNIT_MONTH), "journal_entries", (WallTime){2024, 3, 1, 0}, 0);
     CHECK_STR(buf_str(&b), "journal_entries_p2024_03");
