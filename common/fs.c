@@ -13,34 +13,89 @@
 
 bool fs_read_all(const char *path, Arena *arena, char **text, size_t *len, Err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return err_set(err, PM_EINPUT, "cannot read \"%s\": %s", path, strerror(errno));
-    size_t cap = 65536, n = 0;
-    char *data = malloc(cap);
-    size_t got;
-    while (data && (got = fread(data + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *p = realloc(data, cap *= 2);
-            if (!p) {
-                free(data);
-                data = NULL;
-            } else
-                data = p;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: a
+     * symbolic link (to /dev/zero, or out of the directory) is refused, not
+     * read.  fstat then refuses whatever is not a regular file. */
+    char *data = NULL;
+    bool ok = false;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ELOOP) {
+            err_set(err, PM_EINPUT, "\"%s\" is a symbolic link", path);
+            return err_hint(err, "partmig reads only regular files here: replace the link by the file itself");
         }
+        return err_set(err, PM_EINPUT, "cannot read \"%s\": %s", path, strerror(errno));
     }
-    bool failed = !data || ferror(f);
-    fclose(f);
-    if (failed) {
-        free(data);
-        return err_set(err, PM_EINPUT, "cannot read \"%s\"", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        err_set(err, PM_EINPUT, "cannot read \"%s\": %s", path, strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err_set(err, PM_EINPUT, "\"%s\" is not a regular file (%s)", path,
+                S_ISDIR(st.st_mode)    ? "a directory"
+                : S_ISFIFO(st.st_mode) ? "a FIFO"
+                : S_ISCHR(st.st_mode)  ? "a character device"
+                : S_ISBLK(st.st_mode)  ? "a block device"
+                : S_ISSOCK(st.st_mode) ? "a socket"
+                                       : "a special file");
+        err_hint(err, "partmig reads only regular files here: remove it or replace it by the file itself");
+        goto done;
+    }
+    if (st.st_size > (off_t)FS_READ_MAX) {
+        err_set(err, PM_EINPUT, "\"%s\" is larger than %d MiB", path, (int)(FS_READ_MAX >> 20));
+        err_hint(err, "no file partmig writes or reads comes near that size: check that it is the right file");
+        goto done;
+    }
+    /* Read up to the cap plus one byte: a file that grows while read is
+     * refused as well. */
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    data = malloc(cap + 1);
+    if (!data) {
+        err_set(err, PM_EINPUT, "cannot read \"%s\": out of memory", path);
+        goto done;
+    }
+    for (;;) {
+        if (n == cap) {
+            if (cap > FS_READ_MAX) {
+                err_set(err, PM_EINPUT, "\"%s\" is larger than %d MiB", path, (int)(FS_READ_MAX >> 20));
+                err_hint(err, "no file partmig writes or reads comes near that size: check that it is the right file");
+                goto done;
+            }
+            size_t grown = cap * 2 > FS_READ_MAX + 1 ? FS_READ_MAX + 1 : cap * 2;
+            char *p = realloc(data, grown + 1);
+            if (!p) {
+                err_set(err, PM_EINPUT, "cannot read \"%s\": out of memory", path);
+                goto done;
+            }
+            data = p;
+            cap = grown;
+        }
+        ssize_t got = read(fd, data + n, cap - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            err_set(err, PM_EINPUT, "cannot read \"%s\": %s", path, strerror(errno));
+            goto done;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
     }
     *text = arena_strndup(arena, data, n);
     if (len)
         *len = n;
+    ok = true;
+done:
     free(data);
-    return true;
+    close(fd);
+    return ok;
+}
+
+bool fs_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
 }
 
 bool fs_write_atomic(const char *path, const char *data, size_t len, Err *err)

@@ -8,8 +8,19 @@
 #include "arena.h"
 #include "err.h"
 
-/* Read a whole file into ARENA, NUL-terminated.  Errors: PM_EINPUT naming PATH. */
+/* The largest file fs_read_all reads.  A migration at the partition cap
+ * with long names is under 64 MiB; compile refuses to write one over this. */
+#define FS_READ_MAX ((size_t)128 << 20)
+
+/* Read a whole regular file into ARENA, NUL-terminated.  Never blocks on or
+ * follows what is not a plain file: a symbolic link, FIFO, device, socket or
+ * directory is refused, and so is a file over FS_READ_MAX.  Errors:
+ * PM_EINPUT naming PATH, with a hint. */
 bool fs_read_all(const char *path, Arena *arena, char **text, size_t *len, Err *err);
+
+/* True when PATH names anything at all (a dangling link included); never
+ * opens it. */
+bool fs_exists(const char *path);
 
 /* Write DATA to PATH through a temporary file, fsync and rename (never a
  * half-written file).  Errors: PM_EDB is wrong here, so PM_EINPUT naming PATH. */

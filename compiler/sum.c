@@ -16,10 +16,17 @@ bool sum_compute(const char *dir, const char *const *names, int n, Arena *arena,
     for (int i = 0; i < n; i++) {
         char path[4096], fh[SHA256_HEX_LEN + 1];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (!sha256_file_hex(path, fh)) {
-            err_set(err, PM_EINPUT, "cannot read migration \"%s\"", path);
+        /* through fs_read_all: a FIFO, device or link named like a
+         * migration is refused, never waited on or followed */
+        Arena scratch = {0};
+        char *data;
+        size_t len;
+        bool read = fs_read_all(path, &scratch, &data, &len, err);
+        if (read)
+            sha256_hex(data, len, fh);
+        arena_free(&scratch);
+        if (!read)
             goto done;
-        }
         buf_reset(&tmp);
         buf_printf(&tmp, "%s %s %s", chain, names[i], fh);
         sha256_hex(tmp.data, tmp.len, chain);
@@ -60,14 +67,12 @@ bool sum_verify(const char *dir, Arena *arena, const char ***names, int *n, Err 
         return false;
     char path[4096];
     snprintf(path, sizeof path, "%s/partmig.sum", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    if (!fs_exists(path)) {
         if (*n == 0)
             return true;
         err_set(err, PM_EINPUT, "\"%s\" is missing", path);
         return err_hint(err, "restore it from version control, or run \"partmig compile\" to rebuild the directory");
     }
-    fclose(f);
     char *have, *want;
     if (!fs_read_all(path, arena, &have, NULL, err) || !sum_compute(dir, *names, *n, arena, &want, err))
         return false;
