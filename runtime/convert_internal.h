@@ -1,6 +1,7 @@
-/* convert_internal.h: what convert.c, preflight.c and copier.c share -- the
- * facts pre-flight learns about a table, the conversion's ledger row, and
- * the batched copier's contract.  Not used outside the conversion. */
+/* convert_internal.h: what the conversion's files share (convert*.c,
+ * preflight.c, copier.c, finalize.c) -- the facts pre-flight learns about a
+ * table, the conversion's ledger row and context, the batched copier's
+ * contract, and each file's entry points.  Not used outside the conversion. */
 #ifndef PARTMIG_CONVERT_INTERNAL_H
 #define PARTMIG_CONVERT_INTERNAL_H
 
@@ -122,7 +123,7 @@ bool copier_run(const CopyPlan *plan, Err *err);
  * empty table gives no job. */
 bool copier_split(PgConn *c, const CopyPlan *plan, int n, Arena *a, CopyJob **jobs, int *njobs, Err *err);
 
-/* Helpers shared by the conversion files (convert.c). */
+/* Helpers shared by the conversion files (defined in preflight.c). */
 const char *sql_ident(Arena *a, const char *name);
 const char *sql_qualified(Arena *a, const char *schema, const char *name);
 /* "a", "b" from NAMES (quoted), with PREFIX before each ("o." or ""). */
@@ -135,5 +136,135 @@ bool sql_parse_text_array(const char *text, Arena *a, const char ***out, int *n)
  * backoff on lock timeouts and deadlocks (bounded); BODY runs inside. */
 typedef bool (*LockedBody)(PgConn *c, void *ctx, Err *err);
 bool run_locked(PgConn *c, const char *what, LockedBody body, void *ctx, Err *err);
+
+/* ---- the conversion context, shared by convert*.c and finalize.c ---- */
+
+typedef struct Conv {
+    PgConn *c;
+    const Policy *p;
+    const ConvertOptions *o;
+    Arena *a;
+    TableFacts f;
+    ConvRow row;
+    const char *qname;   /* schema.table for messages */
+    const char *q_table; /* "schema"."table" */
+    const char *q_shadow, *q_kept;
+    const char *q_log, *q_capture, *q_resync, *q_reverse, *q_guard; /* partmig.conv_N_* */
+} Conv;
+
+/* An identity sequence as the server names it. */
+typedef struct IdentSeq {
+    const char *qname;  /* qualified quoted name (the server's regclass text) */
+    const char *schema; /* its schema and name, unquoted */
+    const char *name;
+} IdentSeq;
+
+/* The first lines of every trigger function partmig installs: it acts
+ * only as a trigger on the one table (by OID, so renames do not matter) it
+ * was made for, or that table's partitions, whoever attaches it elsewhere. */
+const char *conv_trigger_guard(Arena *a, const char *oid);
+
+/* Nobody but its owner may call or attach FUNCTION(ARGS): a SECURITY
+ * DEFINER trigger function attached to another table would write as
+ * partmig's role.  (Triggers fire without an EXECUTE check.) */
+void conv_revoke_public(Buf *b, const char *function, const char *args);
+
+/* NAME + SUFFIX cut to PostgreSQL's 63 bytes (the base is shortened). */
+const char *conv_name63(Arena *a, const char *base, const char *suffix);
+
+void conv_rollback_quietly(PgConn *c);
+
+void conv_sleep_ms(int ms);
+
+bool conv_locked(Conv *v, const char *what, LockedBody body, Err *err);
+
+bool conv_set_state(Conv *v, const char *state, Err *err);
+
+/* The latest conversion of the policy's table (active first). */
+bool conv_load_row(Conv *v, Err *err);
+
+bool conv_ledger_present(PgConn *c, bool *present, Err *err);
+
+bool conv_state_is(const Conv *v, const char *s);
+
+/* Run a multi-statement conv_script (DDL built by partmig, names quoted). */
+bool conv_script(PgConn *c, const Buf *b, Err *err);
+
+/* " OVERRIDING SYSTEM VALUE" for inserts of existing rows when the table
+ * has identity columns: a GENERATED ALWAYS column refuses given values
+ * without it, BY DEFAULT takes them either way. */
+const char *conv_overriding(const Conv *v);
+
+void conv_init(Conv *v, PgConn *c, const Policy *p, const ConvertOptions *o, Arena *a);
+
+/* Facts of the original table, wherever it is now (by its oid). */
+bool conv_gather_original(Conv *v, Err *err);
+
+/* Dependent views of relation OID with their definitions, read before the
+ * renames so re-creating them binds to the table that carries the name. */
+bool conv_views_capture(Conv *v, const char *oid, Buf *out, Err *err);
+
+/* GRANT statements giving TO the privileges FROM_OID has (owner excluded). */
+bool conv_grants_copy(Conv *v, const char *from_oid, const char *to, Buf *out, Err *err);
+
+/* Row level security of FROM_OID on TO: ENABLE/FORCE and every policy
+ * (command, permissive or restrictive, roles, USING, WITH CHECK), so that
+ * the converted table shows each role the same rows.  The expressions are
+ * the server's own text (pg_get_expr, names qualified as needed under
+ * partmig's search_path). */
+bool conv_row_security_copy(Conv *v, const char *from_oid, const char *to, Buf *out, Err *err);
+
+/* The old table's storage parameters (fillfactor, autovacuum_*) on every
+ * leaf partition of TABLE: a partitioned parent takes none itself. */
+bool conv_reloptions_copy(Conv *v, const char *table, Buf *out, Err *err);
+
+/* ALTER ... OWNER TO for TABLE and every relation in its partition tree. */
+bool conv_owner_copy(Conv *v, const char *table, const char *owner, Buf *out, Err *err);
+
+/* ALTER SEQUENCE ... OWNED BY TO.col for sequences owned by columns of FROM_OID. */
+bool conv_sequences_move(Conv *v, const char *from_oid, const char *to, Buf *out, Err *err);
+
+/* Make the identity sequence of COL in TO continue where the one in FROM
+ * stands (its last_value and is_called), so that values generated after
+ * this never collide with values FROM's sequence handed out (cached ones
+ * included: last_value counts them).  Runs under the caller's lock of both
+ * tables; FROM_SEQ and TO_SEQ (may be NULL) receive the sequences. */
+bool conv_identity_continue(Conv *v, const char *from, const char *to, const char *col, IdentSeq *from_seq,
+                            IdentSeq *to_seq, Err *err);
+
+bool conv_verify_counts(Conv *v, const char *src, const char *dst, const char *log, int64_t *rows, Err *err);
+
+/* Like conv_verify_counts; with FINGERPRINT each partition's rows are also
+ * compared by content (ROW_HASH), in the same snapshot. */
+bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log, bool fingerprint, int64_t *rows,
+                      Err *err);
+
+bool conv_backfill(Conv *v, Err *err);
+
+bool conv_record_names(Conv *v, const char *original, const char *parked, const char *staged, Err *err);
+
+bool conv_run_copy(Conv *v, Err *err);
+
+/* Make the shadow take every changed row (ALL: every row of the old
+ * table): range policies without a DEFAULT partition get the missing
+ * partitions, named and bounded like the others; with a DEFAULT partition
+ * such rows go there (reported before the swap); a list value no list has
+ * fails with the key and the fix.  *MADE counts new partitions.  Runs in
+ * the caller's transaction, if any. */
+bool conv_cover_changed_rows(Conv *v, bool all, int *made, Err *err);
+
+/* Rows in the shadow's DEFAULT partition, reported (never hidden). */
+bool conv_report_default_rows(Conv *v, Err *err);
+
+const char *conv_range_check_name(Conv *v);
+
+const char *conv_attach_index_name(Conv *v);
+
+bool conv_run_attach(Conv *v, Err *err);
+
+/* Renames recorded at the swap, undone: the new table's index (or identity
+ * sequence) gives its name back (to STAGED, or dropped with the table) and
+ * the old one takes it.  ALTER TABLE renames indexes and sequences alike. */
+bool conv_names_back(Conv *v, Buf *b, bool staged_too, Err *err);
 
 #endif

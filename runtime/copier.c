@@ -249,7 +249,7 @@ static bool run_batch(PgConn *c, const CopyPlan *pl, const JobSql *q, int job, c
      * rows and copied rows); target_rows holds the rows the INSERT wrote
      * into the target.  The full check of the target is the exact
      * per-partition comparison of old and new in one snapshot before the
-     * swap (verify_counts in convert.c), which nothing skips. */
+     * swap (conv_verify_counts in convert_verify.c), which nothing skips. */
     n_target = n_copied;
     if (lo)
         text_array_literal(&blo, lo, k);

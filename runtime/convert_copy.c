@@ -1,0 +1,549 @@
+/* convert_copy.c: the copy method -- the new partitioned table beside the
+ * old one, change capture, the batched backfill, indexes, the re-copy of
+ * changed keys, and the short swap with its reverse mirror. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/quote.h"
+#include "../compiler/partitions.h"
+#include "convert_internal.h"
+#include "progress.h"
+#include "runner.h"
+
+#define RESYNC_BATCH    200 /* keys per re-copy transaction: its row locks make writers of those rows wait */
+#define RESYNC_PENDING  100 /* swap when fewer changed keys wait: the swap re-copies them under its lock */
+#define RESYNC_MAX_SECS 600
+
+/* Refuse names that could end partmig's dollar quotes. */
+static bool names_safe(const Conv *v, Err *err)
+{
+    for (int i = 0; i < v->f.ncols; i++)
+        if (strstr(v->f.cols[i], "$pm"))
+            return err_set(err, PM_EINPUT,
+                           "column name \"%s\" of \"%s\" contains \"$pm\", which partmig cannot quote "
+                           "in its trigger functions",
+                           v->f.cols[i], v->qname);
+    return true;
+}
+
+static bool create_shadow(Conv *v, Err *err)
+{
+    Arena *a = v->a;
+    const Policy *p = v->p;
+    PartitionSpec *specs = NULL;
+    int n = 0;
+    const char *from = NULL, *to = NULL;
+    Buf b = {0};
+    bool ok = false;
+    if (!preflight_layout(p, &v->f, a, &specs, &n, &from, &to, err))
+        goto done;
+    const char *by = p->by == PART_LIST ? "LIST" : p->by == PART_HASH ? "HASH" : "RANGE";
+    buf_printf(&b,
+               "CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING "
+               "COMMENTS INCLUDING GENERATED INCLUDING COMPRESSION INCLUDING IDENTITY) PARTITION BY %s (%s);\n",
+               v->q_shadow, v->q_table, by, sql_ident(a, p->column));
+    /* INCLUDING IDENTITY: identity columns stay identity columns of the same
+     * kind, with a new sequence of the same options on the parent (the
+     * partitions have none: inserts go through the parent); the swap sets it
+     * to continue after the old one */
+    /* the primary key is built after the conv_backfill (build_primary_key) */
+    for (int i = 0; i < n; i++)
+        partition_create_sql(&b, p, v->row.shadow, &specs[i]);
+    for (int i = 0; i < v->f.nfk; i++)
+        buf_printf(&b, "ALTER TABLE %s ADD CONSTRAINT %s %s;\n", v->q_shadow, sql_ident(a, v->f.fk_names[i]),
+                   v->f.fk_defs[i]);
+    if (v->f.replident == 'f')
+        buf_printf(&b, "ALTER TABLE %s REPLICA IDENTITY FULL;\n", v->q_shadow);
+    if (!pg_run(v->c, "BEGIN", err) || !conv_script(v->c, &b, err))
+        goto done;
+    buf_reset(&b);
+    if (!conv_owner_copy(v, v->q_shadow, v->f.owner, &b, err) || !conv_reloptions_copy(v, v->q_shadow, &b, err) ||
+        !conv_script(v->c, &b, err))
+        goto done;
+    const char *params[] = {v->row.id, from, to};
+    if (!pg_exec(v->c, "UPDATE partmig.conversions SET lower_bound = $2, upper_bound = $3 WHERE id = $1::bigint", 3,
+                 params, NULL, err) ||
+        !conv_set_state(v, "shadow_created", err) || !pg_run(v->c, "COMMIT", err))
+        goto done;
+    v->row.lower = from;
+    v->row.upper = to;
+    fprintf(stderr, "partmig: %s: created %s with %d partitions (%s .. %s)\n", v->qname, v->q_shadow, n,
+            from ? from : "-", to ? to : "-");
+    ok = true;
+done:
+    if (!ok)
+        conv_rollback_quietly(v->c);
+    buf_free(&b);
+    return ok;
+}
+
+static bool capture_body(PgConn *c, void *ctx, Err *err)
+{
+    Conv *v = ctx;
+    Arena *a = v->a;
+    const TableFacts *f = &v->f;
+    Buf b = {0};
+    const char *kl = sql_column_list(a, f->key, f->nkey, "");
+    const char *oldk = sql_column_list(a, f->key, f->nkey, "OLD.");
+    const char *newk = sql_column_list(a, f->key, f->nkey, "NEW.");
+    const char *rk = sql_column_list(a, f->key, f->nkey, "r.");
+    const char *cols = sql_column_list(a, f->cols, f->ncols, "");
+    buf_printf(&b, "CREATE TABLE %s (seq bigserial PRIMARY KEY", v->q_log);
+    for (int i = 0; i < f->nkey; i++)
+        buf_printf(&b, ", %s %s", sql_ident(a, f->key[i]), f->key_types[i]);
+    buf_append(&b, ");\n");
+    /* the trigger runs as its owner: application roles need no rights on partmig's log */
+    buf_printf(&b,
+               "CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"
+               " SET search_path = pg_catalog, pg_temp AS $pm$\nBEGIN\n%s"
+               "  IF TG_OP <> 'INSERT' THEN INSERT INTO %s (%s) VALUES (%s); END IF;\n"
+               "  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (%s) IS DISTINCT FROM (%s)) THEN\n"
+               "    INSERT INTO %s (%s) VALUES (%s);\n  END IF;\n  RETURN NULL;\nEND\n$pm$;\n",
+               v->q_capture, conv_trigger_guard(a, v->row.old_oid), v->q_log, kl, oldk, newk, oldk, v->q_log, kl, newk);
+    buf_printf(&b,
+               "CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $pm$\nBEGIN\n"
+               "  RAISE EXCEPTION 'table %% is being converted by partmig: TRUNCATE is refused until the conversion "
+               "finishes or is rolled back', TG_TABLE_NAME;\nEND\n$pm$;\n",
+               v->q_guard);
+    /* re-copy the current version of each changed key; in the swap (wait) the
+     * table is locked, otherwise a locked row is put back for a later round */
+    buf_printf(&b,
+               "CREATE FUNCTION %s(lim integer, wait boolean) RETURNS bigint LANGUAGE plpgsql"
+               " SET search_path = pg_catalog, pg_temp AS $pm$\nDECLARE r record; n bigint := 0;\nBEGIN\n"
+               "  FOR r IN WITH d AS (DELETE FROM %s WHERE seq IN (SELECT seq FROM %s ORDER BY seq LIMIT lim)"
+               " RETURNING %s) SELECT DISTINCT %s FROM d LOOP\n"
+               "    IF NOT wait THEN\n      BEGIN\n"
+               "        PERFORM 1 FROM %s WHERE (%s) = (%s) FOR SHARE NOWAIT;\n"
+               "      EXCEPTION WHEN lock_not_available THEN\n"
+               "        INSERT INTO %s (%s) VALUES (%s);\n        CONTINUE;\n      END;\n    END IF;\n"
+               "    DELETE FROM %s WHERE (%s) = (%s);\n"
+               "    INSERT INTO %s (%s)%s SELECT %s FROM %s WHERE (%s) = (%s);\n"
+               "    n := n + 1;\n  END LOOP;\n  RETURN n;\nEND\n$pm$;\n",
+               v->q_resync, v->q_log, v->q_log, kl, kl, v->q_table, kl, rk, v->q_log, kl, rk, v->q_shadow, kl, rk,
+               v->q_shadow, cols, conv_overriding(v), cols, v->q_table, kl, rk);
+    buf_printf(&b,
+               "CREATE TRIGGER partmig_capture AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION "
+               "%s();\n",
+               v->q_table, v->q_capture);
+    buf_printf(&b,
+               "CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s();\n",
+               v->q_table, v->q_guard);
+    conv_revoke_public(&b, v->q_capture, "");
+    conv_revoke_public(&b, v->q_guard, "");
+    conv_revoke_public(&b, v->q_resync, "integer, boolean");
+    bool ok = conv_script(c, &b, err) && conv_set_state(v, "mirroring", err);
+    buf_free(&b);
+    return ok;
+}
+
+/* Key range seen now (the capture trigger is in place) and the jobs. */
+static bool plan_jobs(Conv *v, Err *err)
+{
+    Arena *a = v->a;
+    CopyPlan pl = {0};
+    pl.src = v->q_table;
+    pl.key = v->f.key;
+    pl.key_types = v->f.key_types;
+    pl.nkey = v->f.nkey;
+    pl.est_rows = v->f.est_rows;
+    int want = v->o->jobs > 0 ? v->o->jobs : (v->p->existing.jobs > 0 ? v->p->existing.jobs : 1);
+    CopyJob *jobs = NULL;
+    int njobs = 0;
+    bool ok = false;
+    Buf lo = {0}, hi = {0};
+    if (!copier_split(v->c, &pl, want, a, &jobs, &njobs, err))
+        return false;
+    if (!pg_run(v->c, "BEGIN", err))
+        goto done;
+    for (int j = 0; j < njobs; j++) {
+        buf_reset(&lo);
+        buf_reset(&hi);
+        /* arrays built as text[] literals by the server from the parts */
+        char job_s[16];
+        snprintf(job_s, sizeof job_s, "%d", j);
+        /* the conversion, the job, and both key tuples */
+        const char **params = arena_alloc(v->a, sizeof *params * (size_t)(2 + 2 * v->f.nkey));
+        int np = 0;
+        params[np++] = v->row.id;
+        params[np++] = job_s;
+        Buf q = {0};
+        buf_append(&q, "INSERT INTO partmig.conversion_jobs (conversion, job, key_lo, key_hi) VALUES ($1::bigint, "
+                       "$2::int, ");
+        if (jobs[j].lo) {
+            buf_append(&q, "ARRAY[");
+            for (int i = 0; i < v->f.nkey; i++) {
+                buf_printf(&q, "%s$%d::text", i ? ", " : "", np + 1);
+                params[np++] = jobs[j].lo[i];
+            }
+            buf_append(&q, "], ");
+        } else
+            buf_append(&q, "NULL, ");
+        buf_append(&q, "ARRAY[");
+        for (int i = 0; i < v->f.nkey; i++) {
+            buf_printf(&q, "%s$%d::text", i ? ", " : "", np + 1);
+            params[np++] = jobs[j].hi[i];
+        }
+        buf_append(&q, "])");
+        bool qok = pg_exec(v->c, buf_str(&q), np, params, NULL, err);
+        buf_free(&q);
+        if (!qok)
+            goto done;
+    }
+    if (!conv_set_state(v, "backfilling", err) || !pg_run(v->c, "COMMIT", err))
+        goto done;
+    ok = true;
+done:
+    if (!ok)
+        conv_rollback_quietly(v->c);
+    buf_free(&lo);
+    buf_free(&hi);
+    return ok;
+}
+
+static bool load_jobs(Conv *v, CopyJob **jobs, int *njobs, Err *err)
+{
+    PgResult *r = NULL;
+    const char *params[] = {v->row.id};
+    if (!pg_exec(v->c,
+                 "SELECT job, key_lo::text, key_hi::text FROM partmig.conversion_jobs WHERE conversion = $1::bigint"
+                 " ORDER BY job",
+                 1, params, &r, err))
+        return false;
+    *njobs = pg_nrows(r);
+    *jobs = arena_alloc(v->a, sizeof **jobs * (size_t)(*njobs + 1));
+    bool ok = true;
+    for (int j = 0; j < *njobs && ok; j++) {
+        int n = 0;
+        (*jobs)[j].job = (int)pg_get_int(r, j, 0);
+        (*jobs)[j].lo = NULL;
+        if (!pg_isnull(r, j, 1))
+            ok = sql_parse_text_array(pg_get(r, j, 1), v->a, &(*jobs)[j].lo, &n) && n == v->f.nkey;
+        ok = ok && sql_parse_text_array(pg_get(r, j, 2), v->a, &(*jobs)[j].hi, &n) && n == v->f.nkey;
+    }
+    pg_result_free(r);
+    return ok ? true : err_set(err, PM_EDB, "partmig.conversion_jobs holds a bad key range for \"%s\"", v->qname);
+}
+
+bool conv_backfill(Conv *v, Err *err)
+{
+    CopyPlan pl = {0};
+    pl.db_url = v->o->db_url;
+    pl.conversion = v->row.id;
+    pl.src = v->q_table;
+    pl.dst = v->q_shadow;
+    pl.cols = sql_column_list(v->a, v->f.cols, v->f.ncols, "");
+    pl.overriding = conv_overriding(v);
+    pl.key = v->f.key;
+    pl.key_types = v->f.key_types;
+    pl.nkey = v->f.nkey;
+    pl.batch_size =
+        v->o->batch_size > 0 ? v->o->batch_size : (v->p->existing.batch_size > 0 ? v->p->existing.batch_size : 50000);
+    pl.sleep_ms = v->o->sleep_ms;
+    pl.est_rows = v->f.est_rows;
+    pl.label = v->qname;
+    if (!load_jobs(v, &pl.jobs, &pl.njobs, err))
+        return false;
+    if (copier_run(&pl, err))
+        return true;
+    /* a row written between the range scan and its batch, outside every
+     * partition: add its partition and go on (the copier resumes after the
+     * batches it recorded) */
+    if (!strstr(err->msg, "no partition of relation"))
+        return false;
+    int made = 0;
+    Err first = *err;
+    err_clear(err);
+    if (!conv_cover_changed_rows(v, true, &made, err))
+        return false;
+    if (made == 0) {
+        *err = first;
+        return err_hint(err,
+                        "a row of %s fits no partition of the new table; move it into the policy's partitions "
+                        "(or set default_partition = true), then run apply again",
+                        v->q_table);
+    }
+    return copier_run(&pl, err);
+}
+
+/* The shadow's primary key, built once the conv_backfill is done: one sorted
+ * build per partition costs far less than maintaining the index row by row
+ * while copying (measured: 1M rows, 25 partitions, 0.77 s copy + 0.38 s
+ * build against 1.63 s copying into the indexed table).  Safe because
+ * nothing but the copier writes to the shadow before this point: its
+ * batches cover disjoint key ranges and each commits with its ledger row,
+ * so no key is copied twice, and the build checks that.  The re-copy of
+ * changed keys (which deletes and inserts by key) runs after it, with the
+ * index.  It locks only the shadow: the old table's writers go on.  A
+ * shadow that already has it (made by an earlier partmig) is left alone. */
+static bool build_primary_key(Conv *v, Err *err)
+{
+    PgResult *r = NULL;
+    const char *params[] = {v->q_shadow};
+    if (!pg_exec(v->c, "SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'", 1, params, &r,
+                 err))
+        return false;
+    bool present = pg_nrows(r) > 0;
+    pg_result_free(r);
+    if (present)
+        return true;
+    double t0 = progress_now();
+    const char *sql = arena_printf(v->a, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s)", v->q_shadow,
+                                   sql_ident(v->a, conv_name63(v->a, v->row.shadow, "_pkey")),
+                                   sql_column_list(v->a, v->f.new_pk, v->f.nnew_pk, ""));
+    if (!pg_run(v->c, sql, err))
+        return false;
+    fprintf(stderr, "partmig: %s: built the primary key of %s in %.0f ms\n", v->qname, v->q_shadow,
+            (progress_now() - t0) * 1000.0);
+    return true;
+}
+
+/* The old table's secondary indexes on the shadow.  Nothing but partmig
+ * writes to the shadow, so a plain CREATE INDEX blocks no application. */
+static bool build_indexes(Conv *v, Err *err)
+{
+    if (!build_primary_key(v, err))
+        return false;
+    Buf b = {0};
+    for (int i = 0; i < v->f.nix; i++) {
+        if (v->f.ix_policy[i])
+            continue; /* the policy's build_index step makes it, under its own name */
+        const char *tmp = arena_printf(v->a, "pm%s_ix%d", v->row.id, i);
+        buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON %s %s;\n", v->f.ix_unique[i] ? "UNIQUE " : "",
+                   sql_ident(v->a, tmp), v->q_shadow, v->f.ix_using[i]);
+    }
+    buf_printf(&b, "ANALYZE %s;\n", v->q_shadow);
+    bool ok = conv_script(v->c, &b, err);
+    buf_free(&b);
+    return ok;
+}
+
+/* Re-copy changed keys until fewer than RESYNC_PENDING wait. */
+static bool resync_catch_up(Conv *v, Err *err)
+{
+    double t0 = progress_now();
+    const char *sql = arena_printf(v->a, "SELECT %s(%d, false)", v->q_resync, RESYNC_BATCH);
+    const char *count = arena_printf(v->a, "SELECT count(*) FROM %s", v->q_log);
+    int64_t total = 0;
+    for (;;) {
+        PgResult *r = NULL;
+        if (!pg_exec(v->c, sql, 0, NULL, &r, err)) {
+            /* 23514: a changed row fits no partition of the shadow */
+            if (strcmp(pg_last_sqlstate(v->c), "23514") != 0)
+                return false;
+            int made = 0;
+            if (!conv_cover_changed_rows(v, false, &made, err))
+                return false;
+            if (made == 0 || !pg_exec(v->c, sql, 0, NULL, &r, err)) {
+                if (made == 0) {
+                    char msg[sizeof err->msg];
+                    snprintf(msg, sizeof msg, "%s", err->msg);
+                    err_set(err, PM_EDB, "\"%s\": re-copying rows changed during the conversion failed: %s", v->qname,
+                            msg);
+                }
+                return err_hint(err,
+                                "find the row named above in %s, move it into the policy's partitions (or set "
+                                "default_partition = true), then run apply again",
+                                v->q_table);
+            }
+        }
+        int64_t done = pg_get_int(r, 0, 0);
+        pg_result_free(r);
+        if (!pg_exec(v->c, count, 0, NULL, &r, err))
+            return false;
+        int64_t left = pg_get_int(r, 0, 0);
+        pg_result_free(r);
+        total += done;
+        if (left < RESYNC_PENDING)
+            break;
+        if (progress_now() - t0 > RESYNC_MAX_SECS) {
+            err_set(err, PM_EDB, "\"%s\": writes arrive faster than partmig re-copies them (%lld changed rows wait)",
+                    v->qname, (long long)left);
+            return err_hint(err, "run apply again at a quieter time; the conversion resumes where it is");
+        }
+    }
+    if (total > 0)
+        fprintf(stderr, "partmig: %s: re-copied %lld rows changed during the copy\n", v->qname, (long long)total);
+    return true;
+}
+
+bool conv_record_names(Conv *v, const char *original, const char *parked, const char *staged, Err *err)
+{
+    const char *params[] = {v->row.id, original, parked, staged};
+    return pg_exec(v->c,
+                   "INSERT INTO partmig.conversion_names (conversion, original, parked, staged)"
+                   " VALUES ($1::bigint, $2, $3, $4) ON CONFLICT DO NOTHING",
+                   4, params, NULL, err);
+}
+
+static bool swap_body(PgConn *c, void *ctx, Err *err)
+{
+    Conv *v = ctx;
+    Arena *a = v->a;
+    const char *schema = v->p->schema;
+    Buf b = {0}, views = {0};
+    PgResult *r = NULL;
+    bool ok = false;
+    double t0 = progress_now();
+    /* the shadow first: only partmig and autovacuum use it, so waiting for
+     * it (autovacuum works through the freshly filled partitions) blocks no
+     * application; the old table's lock is taken last, held the shortest */
+    buf_printf(&b, "LOCK TABLE %s, %s IN ACCESS EXCLUSIVE MODE", v->q_shadow, v->q_table);
+    if (!pg_run(c, buf_str(&b), err))
+        goto done;
+    buf_reset(&b);
+    /* the last changed keys; the table is locked, so this is all of them */
+    int made = 0;
+    if (!conv_cover_changed_rows(v, false, &made, err) ||
+        !pg_exec(c, arena_printf(a, "SELECT %s(NULL, true)", v->q_resync), 0, NULL, NULL, err))
+        goto done;
+    /* a statement of its own: it must see what the function deleted */
+    if (!pg_exec(c, arena_printf(a, "SELECT count(*) FROM %s", v->q_log), 0, NULL, &r, err))
+        goto done;
+    if (pg_get_int(r, 0, 0) != 0) {
+        err_set(err, PM_EDB, "\"%s\": changed rows remain after the final re-copy", v->qname);
+        goto done;
+    }
+    pg_result_free(r);
+    r = NULL;
+    if (!conv_views_capture(v, v->row.old_oid, &views, err))
+        goto done;
+    const char *shadow_oid = NULL;
+    const char *oid_param[] = {v->q_shadow};
+    if (!pg_query_text(c, "SELECT pg_catalog.to_regclass($1)::pg_catalog.oid::text", 1, oid_param, a, &shadow_oid, err))
+        goto done;
+    buf_printf(&b, "DROP TRIGGER partmig_capture ON %s;\nDROP TRIGGER partmig_no_truncate ON %s;\n", v->q_table,
+               v->q_table);
+    buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_table, sql_ident(a, v->row.kept));
+    buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_shadow, sql_ident(a, v->p->table));
+    /* indexes: the old ones step aside, the new ones take their names */
+    if (v->f.pkey_index) {
+        const char *parked = arena_printf(a, "pm%s_old_pkey", v->row.id);
+        const char *staged = conv_name63(a, v->row.shadow, "_pkey");
+        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, v->f.pkey_index),
+                   sql_ident(a, parked));
+        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, staged),
+                   sql_ident(a, v->f.pkey_index));
+        if (!conv_record_names(v, v->f.pkey_index, parked, staged, err))
+            goto done;
+    }
+    for (int i = 0; i < v->f.nix; i++) {
+        if (v->f.ix_policy[i])
+            continue;
+        const char *parked = arena_printf(a, "pm%s_old_ix%d", v->row.id, i);
+        const char *staged = arena_printf(a, "pm%s_ix%d", v->row.id, i);
+        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, v->f.ix_names[i]),
+                   sql_ident(a, parked));
+        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, staged),
+                   sql_ident(a, v->f.ix_names[i]));
+        if (!conv_record_names(v, v->f.ix_names[i], parked, staged, err))
+            goto done;
+    }
+    /* identity columns: the new sequence continues after the old one (the
+     * old table is locked, so no insert takes a value meanwhile) and takes
+     * its name; the old one steps aside like the indexes */
+    for (int i = 0; i < v->f.nident; i++) {
+        IdentSeq old_seq, new_seq;
+        if (!conv_identity_continue(v, v->q_table, v->q_shadow, v->f.ident_cols[i], &old_seq, &new_seq, err))
+            goto done;
+        if (strcmp(old_seq.schema, schema) || strcmp(new_seq.schema, schema))
+            continue; /* conv_names_back renames within the table's schema only */
+        const char *parked = arena_printf(a, "pm%s_old_seq%d", v->row.id, i);
+        buf_printf(&b, "ALTER SEQUENCE %s RENAME TO %s;\n", old_seq.qname, sql_ident(a, parked));
+        buf_printf(&b, "ALTER SEQUENCE %s RENAME TO %s;\n", new_seq.qname, sql_ident(a, old_seq.name));
+        if (!conv_record_names(v, old_seq.name, parked, new_seq.name, err))
+            goto done;
+    }
+    if (!conv_sequences_move(v, v->row.old_oid, v->q_table, &b, err) ||
+        !conv_grants_copy(v, v->row.old_oid, v->q_table, &b, err) ||
+        !conv_row_security_copy(v, v->row.old_oid, v->q_table, &b, err))
+        goto done;
+    buf_append(&b, buf_str(&views));
+    /* reverse mirror: the old table stays the rollback point, up to date */
+    const TableFacts *f = &v->f;
+    const char *kl = sql_column_list(a, f->key, f->nkey, "");
+    const char *oldk = sql_column_list(a, f->key, f->nkey, "OLD.");
+    const char *cols = sql_column_list(a, f->cols, f->ncols, "");
+    const char *newc = sql_column_list(a, f->cols, f->ncols, "NEW.");
+    buf_printf(&b,
+               "CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"
+               " SET search_path = pg_catalog, pg_temp AS $pm$\nBEGIN\n%s"
+               "  IF TG_OP <> 'INSERT' THEN DELETE FROM %s WHERE (%s) = (%s); END IF;\n"
+               "  IF TG_OP <> 'DELETE' THEN INSERT INTO %s (%s)%s VALUES (%s); END IF;\n"
+               "  RETURN NULL;\nEND\n$pm$;\n",
+               v->q_reverse, conv_trigger_guard(a, shadow_oid), v->q_kept, kl, oldk, v->q_kept, cols,
+               conv_overriding(v), newc);
+    conv_revoke_public(&b, v->q_reverse, "");
+    buf_printf(&b,
+               "CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION "
+               "%s();\n",
+               v->q_table, v->q_reverse);
+    buf_printf(&b,
+               "CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s();\n",
+               v->q_table, v->q_guard);
+    if (!conv_script(c, &b, err))
+        goto done;
+    char ms[32];
+    snprintf(ms, sizeof ms, "%.3f", (progress_now() - t0) * 1000.0);
+    const char *params[] = {v->row.id, ms};
+    if (!pg_exec(c, "UPDATE partmig.conversions SET swap_ms = $2::float8, swapped_at = now() WHERE id = $1::bigint", 2,
+                 params, NULL, err) ||
+        !conv_set_state(v, "swapped", err))
+        goto done;
+    ok = true;
+done:
+    pg_result_free(r);
+    buf_free(&b);
+    buf_free(&views);
+    return ok;
+}
+
+static bool drop_capture_objects(Conv *v, Err *err)
+{
+    Buf b = {0};
+    buf_printf(
+        &b, "DROP FUNCTION IF EXISTS %s(integer, boolean);\nDROP FUNCTION IF EXISTS %s();\nDROP TABLE IF EXISTS %s;\n",
+        v->q_resync, v->q_capture, v->q_log);
+    bool ok = conv_script(v->c, &b, err);
+    buf_free(&b);
+    return ok;
+}
+
+bool conv_run_copy(Conv *v, Err *err)
+{
+    if (!names_safe(v, err))
+        return false;
+    if (conv_state_is(v, "preflight") && !create_shadow(v, err))
+        return false;
+    if (conv_state_is(v, "shadow_created") &&
+        !conv_locked(v, "installing the change capture trigger", capture_body, err))
+        return false;
+    if (conv_state_is(v, "mirroring") && !plan_jobs(v, err))
+        return false;
+    if (conv_state_is(v, "backfilling")) {
+        int64_t rows = 0;
+        if (!conv_backfill(v, err) || !build_indexes(v, err) || !resync_catch_up(v, err) ||
+            !conv_verify_counts(v, v->q_table, v->q_shadow, v->q_log, &rows, err))
+            return false;
+        const char *params[] = {v->row.id, arena_printf(v->a, "%lld", (long long)rows)};
+        if (!pg_exec(v->c, "UPDATE partmig.conversions SET rows_verified = $2::bigint WHERE id = $1::bigint", 2, params,
+                     NULL, err) ||
+            !conv_set_state(v, "verified", err))
+            return false;
+        fprintf(stderr, "partmig: %s: verified %lld rows, partition by partition, in one snapshot\n", v->qname,
+                (long long)rows);
+    }
+    if ((conv_state_is(v, "verified") || conv_state_is(v, "backfilling")) && !conv_report_default_rows(v, err))
+        return false;
+    if (conv_state_is(v, "verified")) {
+        if (!resync_catch_up(v, err) || !conv_locked(v, "swapping the tables", swap_body, err))
+            return false;
+        fprintf(stderr, "partmig: %s: swapped; the old table is kept as %s until `partmig finalize %s`\n", v->qname,
+                v->q_kept, v->qname);
+    }
+    if (conv_state_is(v, "swapped") && !drop_capture_objects(v, err))
+        return false;
+    return true;
+}

@@ -1,0 +1,191 @@
+/* convert_undo.c: undoing a conversion in any state -- before the swap
+ * (drop what was made), after it (swap back, rows written since carried
+ * back), or detaching an attached table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/quote.h"
+#include "../compiler/partitions.h"
+#include "convert_internal.h"
+#include "progress.h"
+#include "runner.h"
+
+static bool undo_unswapped_body(PgConn *c, void *ctx, Err *err)
+{
+    Conv *v = ctx;
+    Buf b = {0};
+    if (!strcmp(v->row.method, "copy")) {
+        buf_printf(&b,
+                   "DROP TRIGGER IF EXISTS partmig_capture ON %s;\nDROP TRIGGER IF EXISTS partmig_no_truncate ON %s;\n",
+                   v->q_table, v->q_table);
+        buf_printf(&b, "DROP TABLE IF EXISTS %s;\n", v->q_shadow);
+        buf_printf(&b, "DROP FUNCTION IF EXISTS %s(integer, boolean);\nDROP FUNCTION IF EXISTS %s();\n", v->q_resync,
+                   v->q_capture);
+        buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\nDROP TABLE IF EXISTS %s;\n", v->q_guard, v->q_log);
+    } else {
+        buf_printf(&b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n", v->q_table,
+                   sql_ident(v->a, conv_range_check_name(v)));
+    }
+    bool ok = conv_script(c, &b, err) && conv_set_state(v, "rolled_back", err);
+    buf_free(&b);
+    return ok;
+}
+
+bool conv_names_back(Conv *v, Buf *b, bool staged_too, Err *err)
+{
+    PgResult *r = NULL;
+    const char *params[] = {v->row.id};
+    if (!pg_exec(v->c, "SELECT original, parked, staged FROM partmig.conversion_names WHERE conversion = $1::bigint", 1,
+                 params, &r, err))
+        return false;
+    const char *schema = v->p->schema;
+    if (staged_too)
+        for (int i = 0; i < pg_nrows(r); i++)
+            if (!pg_isnull(r, i, 2))
+                buf_printf(b, "ALTER TABLE %s RENAME TO %s;\n", sql_qualified(v->a, schema, pg_get(r, i, 0)),
+                           sql_ident(v->a, pg_get(r, i, 2)));
+    for (int i = 0; i < pg_nrows(r); i++)
+        buf_printf(b, "ALTER TABLE %s RENAME TO %s;\n", sql_qualified(v->a, schema, pg_get(r, i, 1)),
+                   sql_ident(v->a, pg_get(r, i, 0)));
+    pg_result_free(r);
+    return true;
+}
+
+static bool new_table_oid(Conv *v, const char **oid, Err *err)
+{
+    PgResult *r = NULL;
+    const char *params[] = {v->q_table};
+    if (!pg_exec(v->c, "SELECT $1::regclass::oid::text", 1, params, &r, err))
+        return false;
+    *oid = arena_strdup(v->a, pg_get(r, 0, 0));
+    pg_result_free(r);
+    return true;
+}
+
+static bool swap_back_body(PgConn *c, void *ctx, Err *err)
+{
+    Conv *v = ctx;
+    Arena *a = v->a;
+    Buf b = {0}, views = {0};
+    bool ok = false;
+    const char *new_oid;
+    buf_printf(&b, "LOCK TABLE %s, %s IN ACCESS EXCLUSIVE MODE", v->q_table, v->q_kept);
+    if (!pg_run(c, buf_str(&b), err) || !new_table_oid(v, &new_oid, err) ||
+        !conv_views_capture(v, new_oid, &views, err))
+        goto done;
+    buf_reset(&b);
+    /* identity columns: the old sequence goes past every value the new one
+     * handed out (rows written since carry them back); conv_names_back gives the
+     * sequences their names back */
+    for (int i = 0; i < v->f.nident; i++)
+        if (!conv_identity_continue(v, v->q_table, v->q_kept, v->f.ident_cols[i], NULL, NULL, err))
+            goto done;
+    const char *parking = sql_ident(a, conv_name63(a, v->p->table, "_partmig_undo"));
+    if (!strcmp(v->row.method, "copy")) {
+        buf_printf(&b,
+                   "DROP TRIGGER IF EXISTS partmig_reverse ON %s;\nDROP TRIGGER IF EXISTS partmig_no_truncate ON %s;\n",
+                   v->q_table, v->q_table);
+        buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_table, sql_ident(a, v->row.shadow));
+        buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_kept, sql_ident(a, v->p->table));
+        if (!conv_names_back(v, &b, true, err) || !conv_sequences_move(v, new_oid, v->q_table, &b, err))
+            goto done;
+        buf_append(&b, buf_str(&views));
+    } else {
+        /* attach: rows written since into the newer partitions go back too */
+        const char *cols = sql_column_list(a, v->f.cols, v->f.ncols, "");
+        buf_printf(&b, "ALTER TABLE %s DETACH PARTITION %s;\n", v->q_table, v->q_kept);
+        buf_printf(&b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n", v->q_kept,
+                   sql_ident(a, conv_range_check_name(v)));
+        buf_printf(&b, "INSERT INTO %s (%s)%s SELECT %s FROM %s;\n", v->q_kept, cols, conv_overriding(v), cols,
+                   v->q_table);
+        buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_table, parking);
+        buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_kept, sql_ident(a, v->p->table));
+        if (!conv_sequences_move(v, new_oid, v->q_table, &b, err))
+            goto done;
+        buf_append(&b, buf_str(&views));
+        buf_printf(&b, "DROP TABLE %s;\n",
+                   sql_qualified(a, v->p->schema, conv_name63(a, v->p->table, "_partmig_undo")));
+        if (!v->f.pk_has_partkey)
+            buf_printf(&b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n", v->q_table,
+                       sql_ident(a, conv_attach_index_name(v)));
+        if (!conv_names_back(v, &b, false, err))
+            goto done;
+    }
+    ok = conv_script(c, &b, err) && conv_set_state(v, "rolled_back", err);
+done:
+    buf_free(&b);
+    buf_free(&views);
+    return ok;
+}
+
+static bool drop_shadow_body(PgConn *c, void *ctx, Err *err)
+{
+    Conv *v = ctx;
+    Buf b = {0};
+    buf_printf(&b, "DROP TABLE IF EXISTS %s;\nDROP FUNCTION IF EXISTS %s();\nDROP FUNCTION IF EXISTS %s();\n",
+               v->q_shadow, v->q_reverse, v->q_guard);
+    bool ok = conv_script(c, &b, err);
+    buf_free(&b);
+    return ok;
+}
+
+bool convert_undo(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
+{
+    Arena a = {0};
+    Conv v;
+    bool ok = false, present = false;
+    conv_init(&v, c, p, o, &a);
+    if (!conv_ledger_present(c, &present, err))
+        goto done;
+    if (!present) {
+        ok = true; /* no ledger: nothing was converted */
+        goto done;
+    }
+    if (!conv_load_row(&v, err))
+        goto done;
+    if (!v.row.found || conv_state_is(&v, "rolled_back")) {
+        ok = true;
+        goto done;
+    }
+    if (conv_state_is(&v, "finalized")) {
+        err_set(err, PM_EDB, "cannot roll back the conversion of \"%s\": it was finalized and the old table dropped",
+                v.qname);
+        err_hint(err, "the partitioned table holds all rows; convert it back by hand if you must");
+        goto done;
+    }
+    if (!conv_gather_original(&v, err))
+        goto done;
+    if (!conv_state_is(&v, "swapped")) {
+        ok = conv_locked(&v, "undoing the unfinished conversion", undo_unswapped_body, err);
+        if (ok && !strcmp(v.row.method, "attach")) {
+            const char *qix = sql_qualified(&a, p->schema, conv_attach_index_name(&v));
+            ok = pg_run(c, arena_printf(&a, "DROP INDEX CONCURRENTLY IF EXISTS %s", qix), err);
+        }
+        if (ok)
+            fprintf(stderr, "partmig: %s: conversion undone before its swap; the table is as it was\n", v.qname);
+        goto done;
+    }
+    if (!strcmp(v.row.method, "copy")) {
+        int64_t rows = 0;
+        if (!conv_verify_counts(&v, v.q_kept, v.q_table, NULL, &rows, err)) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            err_set(err, PM_EDB, "refusing to roll back: %s", msg);
+            err_hint(err, "the old table is not a complete copy; nothing was changed");
+            goto done;
+        }
+    }
+    if (!conv_locked(&v, "swapping the tables back", swap_back_body, err))
+        goto done;
+    if (!strcmp(v.row.method, "copy") && !conv_locked(&v, "dropping the partitioned table", drop_shadow_body, err))
+        goto done;
+    fprintf(stderr, "partmig: %s: rolled back; the original table is in place with every row\n", v.qname);
+    ok = true;
+done:
+    conv_rollback_quietly(c);
+    arena_free(&a);
+    return ok;
+}

@@ -1,0 +1,170 @@
+/* finalize.c: `partmig finalize TABLE` -- verify a converted table against
+ * the kept original, then drop the original. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../commands.h"
+#include "../common/quote.h"
+#include "../compiler/partitions.h"
+#include "convert_internal.h"
+#include "progress.h"
+#include "runner.h"
+
+static bool finalize_body(PgConn *c, void *ctx, Err *err)
+{
+    Conv *v = ctx;
+    /* the state again, locked: nothing may have rolled back or finalized
+     * the conversion since the verification */
+    PgResult *r = NULL;
+    const char *ip[] = {v->row.id};
+    if (!pg_exec(c, "SELECT state FROM partmig.conversions WHERE id = $1::bigint FOR UPDATE", 1, ip, &r, err))
+        return false;
+    bool swapped = pg_nrows(r) > 0 && !strcmp(pg_get(r, 0, 0), "swapped");
+    const char *now = pg_nrows(r) > 0 ? arena_strdup(v->a, pg_get(r, 0, 0)) : "gone";
+    pg_result_free(r);
+    if (!swapped) {
+        err_set(err, PM_EDB, "cannot finalize \"%s\": its conversion changed to state %s meanwhile", v->qname, now);
+        return err_hint(err, "nothing was dropped; run partmig status to see what happened");
+    }
+    Buf b = {0};
+    if (!strcmp(v->row.method, "copy")) {
+        buf_printf(&b,
+                   "DROP TRIGGER IF EXISTS partmig_reverse ON %s;\nDROP TRIGGER IF EXISTS partmig_no_truncate ON %s;\n",
+                   v->q_table, v->q_table);
+        buf_printf(&b, "DROP TABLE %s;\n", v->q_kept);
+        buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\nDROP FUNCTION IF EXISTS %s();\n", v->q_reverse, v->q_guard);
+    }
+    bool ok = (b.len == 0 || conv_script(c, &b, err)) && conv_set_state(v, "finalized", err);
+    const char *params[] = {v->row.id};
+    ok = ok &&
+         pg_exec(c, "UPDATE partmig.conversions SET finished_at = now() WHERE id = $1::bigint", 1, params, NULL, err);
+    buf_free(&b);
+    return ok;
+}
+
+static bool finalize_table(PgConn *c, const char *schema, const char *table, Err *err)
+{
+    Arena a = {0};
+    Policy p;
+    policy_defaults(&p);
+    p.schema = schema;
+    p.table = table;
+    Conv v;
+    ConvertOptions o = {0};
+    bool ok = false, present = false;
+    conv_init(&v, c, &p, &o, &a);
+    if (!conv_ledger_present(c, &present, err))
+        goto done;
+    if (!present || !conv_load_row(&v, err) || !v.row.found) {
+        if (err->code == PM_OK)
+            err_set(err, PM_EDB, "no conversion of \"%s\" is recorded", v.qname);
+        goto done;
+    }
+    if (conv_state_is(&v, "finalized")) {
+        fprintf(stderr, "partmig: %s: already finalized\n", v.qname);
+        ok = true;
+        goto done;
+    }
+    if (!conv_state_is(&v, "swapped")) {
+        err_set(err, PM_EDB, "cannot finalize \"%s\": its conversion is in state %s, not swapped", v.qname,
+                v.row.state);
+        err_hint(err, "run partmig apply to finish the conversion first");
+        goto done;
+    }
+    if (!conv_gather_original(&v, err))
+        goto done;
+    int64_t rows = 0;
+    if (!strcmp(v.row.method, "copy")) {
+        double t0 = progress_now();
+        if (!conv_verify_rows(&v, v.q_kept, v.q_table, NULL, true, &rows, err)) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            err_set(err, PM_EDB, "refusing to drop the old table: %s", msg);
+            err_hint(err, "nothing was dropped; partmig rollback can still swap back");
+            goto done;
+        }
+        fprintf(stderr, "partmig: %s: counts and row fingerprints of every partition match (%.1f s)\n", v.qname,
+                progress_now() - t0);
+        const char *params[] = {v.row.id, arena_printf(&a, "%lld", (long long)rows)};
+        if (!pg_exec(c, "UPDATE partmig.conversions SET rows_verified = $2::bigint WHERE id = $1::bigint", 2, params,
+                     NULL, err))
+            goto done;
+    }
+    if (!conv_locked(&v, "dropping the old table", finalize_body, err))
+        goto done;
+    if (!strcmp(v.row.method, "copy"))
+        fprintf(stderr, "partmig: %s: verified %lld rows in both tables; dropped %s\n", v.qname, (long long)rows,
+                v.q_kept);
+    else
+        fprintf(stderr, "partmig: %s: finalized (the old table stays as partition %s)\n", v.qname, v.q_kept);
+    ok = true;
+done:
+    conv_rollback_quietly(c);
+    arena_free(&a);
+    return ok;
+}
+
+int cmd_finalize(int argc, char **argv)
+{
+    static const char usage[] = "usage: partmig finalize TABLE [--db URL] [--wait SECONDS]\n\n"
+                                "Drop the old table kept by a copy conversion, after verifying that it and the\n"
+                                "partitioned table hold the same rows: exact counts and a fingerprint of the rows'\n"
+                                "contents, partition by partition, in one snapshot.  After this, rollback of the\n"
+                                "conversion is no longer possible.  Takes the one-runner lock.\n\n"
+                                "options:\n"
+                                "  --db URL        the database (default PARTMIG_DATABASE_URL, then PG* variables);\n"
+                                "                  others see it in ps: give a password through\n"
+                                "                  PARTMIG_DATABASE_URL, PGPASSWORD or ~/.pgpass instead\n"
+                                "  --wait SECONDS  wait up to SECONDS for another runner's lock (default 0)\n\n"
+                                "exit codes:\n"
+                                "  0  finalized (or already finalized)\n"
+                                "  1  a database operation or the verification failed; nothing was dropped\n"
+                                "  2  bad usage\n"
+                                "  3  another runner holds the lock\n";
+    /* TABLE is the one positional argument; runner_parse takes the rest */
+    const char *target = NULL;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    if (!rest)
+        return PM_EDB;
+    int nrest = 0;
+    rest[nrest++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        bool takes_value = !strcmp(argv[i], "--db") || !strcmp(argv[i], "--wait");
+        if (argv[i][0] != '-' && !target) {
+            target = argv[i];
+            continue;
+        }
+        rest[nrest++] = argv[i];
+        if (takes_value && i + 1 < argc)
+            rest[nrest++] = argv[++i];
+    }
+    RunOptions ro;
+    int rc = runner_parse(nrest, rest, OPT_DB | OPT_WAIT, usage, &ro);
+    free(rest);
+    if (rc >= 0)
+        return rc;
+    if (!target) {
+        fprintf(stderr, "partmig: finalize: which table?\nhint: partmig finalize TABLE [--db URL] [--wait SECONDS]\n");
+        return PM_EINPUT;
+    }
+    char schema[128] = "public", table[128];
+    const char *dot = strchr(target, '.');
+    if (dot) {
+        snprintf(schema, sizeof schema, "%.*s", (int)(dot - target), target);
+        snprintf(table, sizeof table, "%s", dot + 1);
+    } else
+        snprintf(table, sizeof table, "%s", target);
+    Err err;
+    err_clear(&err);
+    Arena a = {0};
+    PgConn *c = NULL;
+    bool ok =
+        runner_connect(&ro, &c, &err) && runner_lock(c, ro.wait_s, &a, &err) && finalize_table(c, schema, table, &err);
+    if (c)
+        pg_close(c);
+    arena_free(&a);
+    return ok ? PM_OK : runner_fail(&err);
+}
