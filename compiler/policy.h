@@ -104,8 +104,26 @@ typedef struct PolicySet {
     int cap; /* allocated length of items (0 for a set built by hand) */
 } PolicySet;
 
-/* Load one policy file into SET (appending) in a fresh Lua sandbox.
- * Errors carry FILE:LINE and exit code PM_EINPUT. */
+/* Limits on what policies can make partmig do: policies are untrusted input
+ * (a pull request may bring them), so nothing they ask for is unbounded.
+ * Each is checked where the policy is read and named in the error. */
+#define POLICY_MAX_ENTRIES       10000      /* partition entries in one compile, all files together */
+#define POLICY_MAX_LISTS         1000       /* list partitions of one table (and of its subpartition) */
+#define POLICY_MAX_LIST_VALUES   10000      /* list values of one table, all its lists together */
+#define POLICY_MAX_INDEXES       100        /* indexes of one table */
+#define POLICY_MAX_INDEX_COLUMNS 32         /* columns of an index or primary key (PostgreSQL's INDEX_MAX_KEYS) */
+#define POLICY_MAX_COLUMNS       1600       /* columns of one table (PostgreSQL's MaxHeapAttributeNumber) */
+#define POLICY_MAX_TIERS         32         /* tiering rules of one table */
+#define POLICY_MAX_STRING        1000       /* bytes of one string */
+#define POLICY_MAX_BYTES         (64 << 20) /* bytes copied out of Lua, all policy files of a process together */
+#define POLICY_MEMORY_LIMIT      (64 << 20) /* bytes one policy file's Lua state may allocate */
+#define POLICY_CPU_SECONDS       10         /* CPU all policy files of a process may use together */
+
+/* Load one policy file into SET (appending) in a fresh Lua sandbox, within
+ * the limits above (the CPU and byte budgets are shared by every file the
+ * process loads: one compile).  Errors carry FILE:LINE and exit code
+ * PM_EINPUT; text from the policy in them has its control characters
+ * escaped. */
 bool policy_load_file(const char *path, Arena *arena, PolicySet *set, Err *err);
 
 /* Validate every policy (identifiers, intervals, dates, combinations) and

@@ -14,17 +14,26 @@
 #include "policy.h"
 #include "validate.h"
 
-#define MEMORY_LIMIT      ((size_t)64 << 20) /* bytes a policy file may allocate */
-#define INSTRUCTION_LIMIT 50000000LL         /* VM instructions a policy file may run */
+#define MEMORY_LIMIT      ((size_t)POLICY_MEMORY_LIMIT) /* bytes a policy file's Lua state may allocate */
+#define INSTRUCTION_LIMIT 50000000LL                    /* VM instructions a policy file may run */
 #define HOOK_EVERY        1000
-#define CPU_LIMIT_SECONDS 10 /* CPU a policy file may use, C library calls included */
+#define PRINT_MAX_LINES   100  /* lines `print` writes for one policy file; the rest is dropped */
+#define PRINT_MAX_LINE    1000 /* bytes of one printed line; the rest is cut */
+
+/* What every policy file this process loads shares (one compile loads them
+ * all): the bytes copied out of Lua into policies (POLICY_MAX_BYTES) and the
+ * CPU used (POLICY_CPU_SECONDS), so that many files cannot add up to more. */
+static size_t copied_bytes;
+static long cpu_used_usec;
 
 /* The instruction hook never runs inside one C call (a string pattern with
- * backtracking over a long subject runs for hours in string.find), so a CPU
- * timer is the last word: it prints the message prepared for the file being
- * loaded and exits.  Only async-signal-safe calls in the handler. */
+ * backtracking over a long subject runs for hours in string.find) nor in a
+ * finalizer, so a CPU timer is the last word: it prints the message prepared
+ * for the file being loaded and exits.  It stays armed until the Lua state
+ * is closed.  Only async-signal-safe calls in the handler. */
 static char cpu_limit_message[700];
 static size_t cpu_limit_message_len;
+static long cpu_armed_usec;
 
 static void cpu_limit_hit(int sig)
 {
@@ -34,36 +43,47 @@ static void cpu_limit_hit(int sig)
     _exit(PM_EINPUT);
 }
 
-/* Arm (SECONDS > 0) or disarm (0) the CPU timer for PATH; disarming puts
- * back whatever SIGPROF handler was there before. */
-static void cpu_limit(const char *path, int seconds)
-{
-    static struct sigaction previous;
-    struct itimerval t = {{0, 0}, {seconds, 0}};
-    if (seconds > 0) {
-        snprintf(cpu_limit_message, sizeof cpu_limit_message,
-                 "%s: policy took too long (more than %d s of CPU)\nhint: look for an endless loop or a string "
-                 "pattern that backtracks over a long text\n",
-                 path, seconds);
-        cpu_limit_message_len = strlen(cpu_limit_message);
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = cpu_limit_hit;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGPROF, &sa, &previous);
-        setitimer(ITIMER_PROF, &t, NULL);
-    } else {
-        setitimer(ITIMER_PROF, &t, NULL);
-        sigaction(SIGPROF, &previous, NULL);
-    }
-}
-
-/* CPU_LIMIT_SECONDS, or PARTMIG_POLICY_CPU_SECONDS (1-600; tests use it). */
+/* POLICY_CPU_SECONDS, or PARTMIG_POLICY_CPU_SECONDS (1-600; tests use it). */
 static int cpu_limit_seconds(void)
 {
     const char *v = getenv("PARTMIG_POLICY_CPU_SECONDS");
     int n = v ? atoi(v) : 0;
-    return n >= 1 && n <= 600 ? n : CPU_LIMIT_SECONDS;
+    return n >= 1 && n <= 600 ? n : POLICY_CPU_SECONDS;
+}
+
+static struct sigaction cpu_previous_action;
+
+/* Arm the CPU timer for PATH (printable) with what is left of the budget. */
+static void cpu_limit_arm(const char *path)
+{
+    int seconds = cpu_limit_seconds();
+    long left = seconds * 1000000L - cpu_used_usec;
+    if (left < 1000)
+        left = 1000; /* the budget is spent: fire at once */
+    snprintf(cpu_limit_message, sizeof cpu_limit_message,
+             "%s: policy took too long (more than %d s of CPU%s)\nhint: look for an endless loop or a string "
+             "pattern that backtracks over a long text\n",
+             path, seconds, cpu_used_usec ? ", the policy files loaded before it included" : "");
+    cpu_limit_message_len = strlen(cpu_limit_message);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = cpu_limit_hit;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPROF, &sa, &cpu_previous_action);
+    struct itimerval t = {{0, 0}, {left / 1000000, left % 1000000}};
+    cpu_armed_usec = left;
+    setitimer(ITIMER_PROF, &t, NULL);
+}
+
+/* Disarm the CPU timer, count what was used, and put back whatever SIGPROF
+ * handler was there before. */
+static void cpu_limit_disarm(void)
+{
+    struct itimerval off = {{0, 0}, {0, 0}}, left;
+    setitimer(ITIMER_PROF, &off, &left);
+    long remaining = left.it_value.tv_sec * 1000000L + left.it_value.tv_usec;
+    cpu_used_usec += remaining < cpu_armed_usec ? cpu_armed_usec - remaining : 0;
+    sigaction(SIGPROF, &cpu_previous_action, NULL);
 }
 
 /* State of one file's load; the lua_State's allocator userdata. */
@@ -72,7 +92,8 @@ typedef struct Sandbox {
     Arena *arena;     /* owns every string of the policies made */
     PolicySet *set;   /* policies are appended here */
     Err *err;         /* first policy error (sticky: a Lua pcall cannot hide it) */
-    size_t mem_used;
+    size_t mem_used;  /* bytes the Lua state holds (MEMORY_LIMIT) */
+    int prints;       /* lines `print` wrote */
     bool out_of_memory, timed_out;
     long long instructions;
     int defaults_ref; /* registry ref of the merged defaults table, or LUA_NOREF */
@@ -150,16 +171,42 @@ typedef struct Conv {
 static int conv_fail(Conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 static int conv_fail(Conv *c, const char *fmt, ...)
 {
-    char msg[900];
+    /* the message quotes the policy's text: escape it all (partmig's own text has no control characters) */
+    char msg[900], full[1100], escaped[sizeof c->sb->err->msg];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    snprintf(full, sizeof full, "%s: %s", c->what, msg);
+    text_escape(escaped, sizeof escaped, full, strlen(full));
     if (c->sb->err->code == PM_OK)
-        err_at(c->sb->err, PM_EINPUT, c->sb->path, c->line, "%s: %s", c->what, msg);
+        err_at(c->sb->err, PM_EINPUT, c->sb->path, c->line, "%s", escaped);
     lua_pushstring(c->L, msg);
     lua_error(c->L);
     abort(); /* not reached */
+}
+
+/* SIZE more bytes copied out of Lua, against POLICY_MAX_BYTES. */
+static void charge(Conv *c, size_t size)
+{
+    if (size > POLICY_MAX_BYTES - copied_bytes)
+        conv_fail(c, "policies take more than %d MiB once read (the limit for all policy files together)",
+                  POLICY_MAX_BYTES >> 20);
+    copied_bytes += size;
+}
+
+/* Zeroed memory for the policy being made, charged. */
+static void *conv_alloc(Conv *c, size_t size)
+{
+    charge(c, size);
+    return arena_alloc(c->sb->arena, size);
+}
+
+/* A copy of S (LEN bytes) for the policy being made, charged. */
+static const char *conv_strndup(Conv *c, const char *s, size_t len)
+{
+    charge(c, len + 1);
+    return arena_strndup(c->sb->arena, s, len);
 }
 
 /* t[key] without metamethods; pushes the value, returns its type. */
@@ -185,9 +232,12 @@ static const char *to_str(Conv *c, int idx, const char *key)
     const char *s = lua_tolstring(c->L, idx, &len);
     if (strlen(s) != len)
         conv_fail(c, "%s: contains a NUL byte", key);
-    if (len > 1000)
-        conv_fail(c, "%s: longer than 1000 bytes", key);
-    return arena_strndup(c->sb->arena, s, len);
+    if (len > POLICY_MAX_STRING)
+        conv_fail(c, "%s: longer than %d bytes, the limit for one string", key, POLICY_MAX_STRING);
+    const char *bad = validate_text(s);
+    if (bad)
+        conv_fail(c, "%s \"%s\": holds %s", key, s, bad);
+    return conv_strndup(c, s, len);
 }
 
 /* A string, or an integer given as a number (list values, integer start). */
@@ -199,7 +249,9 @@ static const char *to_str_or_int(Conv *c, int idx, const char *key)
         v = lua_tointegerx(c->L, idx, &isint);
         if (!isint)
             conv_fail(c, "%s: expected a string or an integer, got a number", key);
-        return arena_printf(c->sb->arena, "%lld", (long long)v);
+        char text[32];
+        snprintf(text, sizeof text, "%lld", (long long)v);
+        return conv_strndup(c, text, strlen(text));
     }
     if (lua_type(c->L, idx) != LUA_TSTRING)
         conv_fail(c, "%s: expected a string or an integer, got %s", key, lua_kind(c->L, idx));
@@ -285,12 +337,15 @@ static void check_keys(Conv *c, int idx, const char *where, const char *const *a
     }
 }
 
-/* Length of the array at IDX, refusing any non-sequence key. */
-static int array_len(Conv *c, int idx, const char *key)
+/* Length of the array at IDX, refusing any non-sequence key and more than
+ * MAX entries (a POLICY_MAX_* limit). */
+static int array_len(Conv *c, int idx, const char *key, int max)
 {
     idx = lua_absindex(c->L, idx);
     check_table(c, idx, key);
     lua_Integer n = (lua_Integer)lua_rawlen(c->L, idx);
+    if (n > max)
+        conv_fail(c, "%s: %lld entries, more than the limit of %d", key, (long long)n, max);
     lua_pushnil(c->L);
     while (lua_next(c->L, idx)) {
         lua_pop(c->L, 1);
@@ -299,26 +354,27 @@ static int array_len(Conv *c, int idx, const char *key)
         if (!isint || k < 1 || k > n)
             conv_fail(c, "%s: expected a list { ... } without named keys", key);
     }
-    if (n > 100000)
-        conv_fail(c, "%s: more than 100000 entries", key);
     return (int)n;
 }
 
-static StrList to_strlist(Conv *c, int idx, const char *key, bool allow_single)
+/* A list of strings (at most MAX), or with ALLOW_SINGLE one string. */
+static StrList to_strlist(Conv *c, int idx, const char *key, bool allow_single, int max)
 {
     StrList l = {0};
     idx = lua_absindex(c->L, idx);
     if (allow_single && lua_type(c->L, idx) == LUA_TSTRING) {
-        l.items = arena_alloc(c->sb->arena, sizeof *l.items);
+        l.items = conv_alloc(c, sizeof *l.items);
         l.items[0] = to_str(c, idx, key);
         l.n = 1;
         return l;
     }
-    l.n = array_len(c, idx, key);
-    l.items = arena_alloc(c->sb->arena, sizeof *l.items * (size_t)(l.n + 1));
+    l.n = array_len(c, idx, key, max);
+    l.items = conv_alloc(c, sizeof *l.items * (size_t)(l.n + 1));
     for (int i = 0; i < l.n; i++) {
+        char where[300];
+        snprintf(where, sizeof where, "%s[%d]", key, i + 1);
         lua_rawgeti(c->L, idx, i + 1);
-        l.items[i] = to_str_or_int(c, -1, arena_printf(c->sb->arena, "%s[%d]", key, i + 1));
+        l.items[i] = to_str_or_int(c, -1, where);
         lua_pop(c->L, 1);
     }
     return l;
@@ -349,25 +405,34 @@ static int cmp_list(const void *a, const void *b)
     return strcmp(((const ListPartition *)a)->name, ((const ListPartition *)b)->name);
 }
 
-/* values = { name = { "A", "B" }, ... }, sorted by name. */
+/* values = { name = { "A", "B" }, ... }, sorted by name; at most
+ * POLICY_MAX_LISTS lists and POLICY_MAX_LIST_VALUES values in all. */
 static ListPartition *to_lists(Conv *c, int idx, const char *key, int *n)
 {
     idx = lua_absindex(c->L, idx);
     check_table(c, idx, key);
-    int cap = 0;
+    int cap = 0, values = 0;
     ListPartition *lists = NULL;
     *n = 0;
     lua_pushnil(c->L);
     while (lua_next(c->L, idx)) {
         if (lua_type(c->L, -2) != LUA_TSTRING)
             conv_fail(c, "%s: expected { name = { values... }, ... } with names as keys", key);
+        if (*n == POLICY_MAX_LISTS)
+            conv_fail(c, "%s: more than %d lists, the limit for one table", key, POLICY_MAX_LISTS);
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
+            charge(c, sizeof *lists * (size_t)cap);
             lists = arena_grow(c->sb->arena, lists, (size_t)*n, (size_t)cap, sizeof *lists);
         }
         ListPartition *lp = &lists[(*n)++];
         lp->name = to_str(c, -2, key);
-        lp->values = to_strlist(c, -1, arena_printf(c->sb->arena, "%s.%s", key, lp->name), false);
+        char where[1100];
+        snprintf(where, sizeof where, "%s.%s", key, lp->name);
+        lp->values = to_strlist(c, -1, where, false, POLICY_MAX_LIST_VALUES);
+        values += lp->values.n;
+        if (values > POLICY_MAX_LIST_VALUES)
+            conv_fail(c, "%s: more than %d values in all lists, the limit for one table", key, POLICY_MAX_LIST_VALUES);
         lua_pop(c->L, 1);
     }
     if (*n > 1)
@@ -381,27 +446,29 @@ static void to_indexes(Conv *c, int idx, Policy *p)
 {
     static const char *const keys[] = {"columns", "unique", "name", "method", NULL};
     static const char *const methods[] = {"btree", "hash", "gin", "gist", "brin"};
-    int n = array_len(c, idx, "indexes");
-    p->indexes = arena_alloc(c->sb->arena, sizeof *p->indexes * (size_t)(n + 1));
+    int n = array_len(c, idx, "indexes", POLICY_MAX_INDEXES);
+    p->indexes = conv_alloc(c, sizeof *p->indexes * (size_t)(n + 1));
     p->nindexes = n;
     for (int i = 0; i < n; i++) {
-        const char *where = arena_printf(c->sb->arena, "indexes[%d]", i + 1);
+        char where[32], key[64];
+        snprintf(where, sizeof where, "indexes[%d]", i + 1);
         IndexSpec *ix = &p->indexes[i];
         lua_rawgeti(c->L, idx, i + 1);
         check_table(c, -1, where);
         check_keys(c, -1, where, keys);
         if (rawgetfield(c->L, -1, "columns") == LUA_TNIL)
             conv_fail(c, "%s: \"columns\" is required, e.g. { columns = { \"tenant_id\" } }", where);
-        ix->columns = to_strlist(c, -1, arena_printf(c->sb->arena, "%s.columns", where), true);
+        snprintf(key, sizeof key, "%s.columns", where);
+        ix->columns = to_strlist(c, -1, key, true, POLICY_MAX_INDEX_COLUMNS);
         lua_pop(c->L, 1);
         if (rawgetfield(c->L, -1, "unique") != LUA_TNIL)
             ix->unique = to_bool(c, -1, "unique");
         lua_pop(c->L, 1);
         if (rawgetfield(c->L, -1, "name") != LUA_TNIL)
-            ix->name = to_str(c, -1, arena_printf(c->sb->arena, "%s.name", where));
+            snprintf(key, sizeof key, "%s.name", where), ix->name = to_str(c, -1, key);
         lua_pop(c->L, 1);
         if (rawgetfield(c->L, -1, "method") != LUA_TNIL)
-            ix->method = methods[to_choice(c, -1, arena_printf(c->sb->arena, "%s.method", where), methods, 5)];
+            snprintf(key, sizeof key, "%s.method", where), ix->method = methods[to_choice(c, -1, key, methods, 5)];
         lua_pop(c->L, 2);
     }
 }
@@ -441,21 +508,24 @@ static void to_retention(Conv *c, int idx, Policy *p)
 static void to_tiering(Conv *c, int idx, Policy *p)
 {
     static const char *const keys[] = {"older_than", "tablespace", NULL};
-    int n = array_len(c, idx, "tiering");
-    p->tiers = arena_alloc(c->sb->arena, sizeof *p->tiers * (size_t)(n + 1));
+    int n = array_len(c, idx, "tiering", POLICY_MAX_TIERS);
+    p->tiers = conv_alloc(c, sizeof *p->tiers * (size_t)(n + 1));
     p->ntiers = n;
     for (int i = 0; i < n; i++) {
-        const char *where = arena_printf(c->sb->arena, "tiering[%d]", i + 1);
+        char where[32], key[64];
+        snprintf(where, sizeof where, "tiering[%d]", i + 1);
         lua_rawgeti(c->L, idx, i + 1);
         check_table(c, -1, where);
         check_keys(c, -1, where, keys);
         if (rawgetfield(c->L, -1, "older_than") == LUA_TNIL)
             conv_fail(c, "%s: \"older_than\" is required, e.g. older_than = \"6 months\"", where);
-        p->tiers[i].older_than = to_interval(c, -1, arena_printf(c->sb->arena, "%s.older_than", where), false);
+        snprintf(key, sizeof key, "%s.older_than", where);
+        p->tiers[i].older_than = to_interval(c, -1, key, false);
         lua_pop(c->L, 1);
         if (rawgetfield(c->L, -1, "tablespace") == LUA_TNIL)
             conv_fail(c, "%s: \"tablespace\" is required", where);
-        p->tiers[i].tablespace = to_str(c, -1, arena_printf(c->sb->arena, "%s.tablespace", where));
+        snprintf(key, sizeof key, "%s.tablespace", where);
+        p->tiers[i].tablespace = to_str(c, -1, key);
         lua_pop(c->L, 2);
     }
 }
@@ -507,20 +577,23 @@ static void to_existing(Conv *c, int idx, Policy *p)
 
 static void to_columns(Conv *c, int idx, Policy *p)
 {
-    int n = array_len(c, idx, "columns");
+    int n = array_len(c, idx, "columns", POLICY_MAX_COLUMNS);
     if (n == 0)
         conv_fail(c, "columns: expected at least one { \"name\", \"type\" } pair");
-    p->columns = arena_alloc(c->sb->arena, sizeof *p->columns * (size_t)n);
+    p->columns = conv_alloc(c, sizeof *p->columns * (size_t)n);
     p->ncolumns = n;
     for (int i = 0; i < n; i++) {
-        const char *where = arena_printf(c->sb->arena, "columns[%d]", i + 1);
+        char where[32], key[64];
+        snprintf(where, sizeof where, "columns[%d]", i + 1);
         lua_rawgeti(c->L, idx, i + 1);
-        if (lua_type(c->L, -1) != LUA_TTABLE || array_len(c, -1, where) != 2)
+        if (lua_type(c->L, -1) != LUA_TTABLE || lua_rawlen(c->L, -1) != 2 || array_len(c, -1, where, 2) != 2)
             conv_fail(c, "%s: expected a { \"name\", \"type\" } pair", where);
         lua_rawgeti(c->L, -1, 1);
-        p->columns[i].name = to_str(c, -1, arena_printf(c->sb->arena, "%s name", where));
+        snprintf(key, sizeof key, "%s name", where);
+        p->columns[i].name = to_str(c, -1, key);
         lua_rawgeti(c->L, -2, 2);
-        p->columns[i].type = to_str(c, -1, arena_printf(c->sb->arena, "%s type", where));
+        snprintf(key, sizeof key, "%s type", where);
+        p->columns[i].type = to_str(c, -1, key);
         lua_pop(c->L, 3);
     }
 }
@@ -605,16 +678,20 @@ static void to_policy(Conv *c, Policy *p)
         to_columns(c, lua_absindex(L, -1), p);
     lua_pop(L, 1);
     if (get_key(c, "primary_key") != LUA_TNIL)
-        p->primary_key = to_strlist(c, -1, "primary_key", false);
+        p->primary_key = to_strlist(c, -1, "primary_key", false, POLICY_MAX_INDEX_COLUMNS);
     lua_pop(L, 1);
 }
 
-static Policy *append_policy(Sandbox *sb)
+/* Room for one more policy in the set, within POLICY_MAX_ENTRIES. */
+static Policy *append_policy(Conv *c)
 {
-    PolicySet *set = sb->set;
+    PolicySet *set = c->sb->set;
+    if (set->n >= POLICY_MAX_ENTRIES)
+        conv_fail(c, "more than %d partition entries, the limit for one compile", POLICY_MAX_ENTRIES);
     if (set->n >= set->cap) {
         set->cap = set->n ? set->n * 2 : 16;
-        set->items = arena_grow(sb->arena, set->items, (size_t)set->n, (size_t)set->cap, sizeof *set->items);
+        charge(c, sizeof *set->items * (size_t)set->cap);
+        set->items = arena_grow(c->sb->arena, set->items, (size_t)set->n, (size_t)set->cap, sizeof *set->items);
     }
     return &set->items[set->n++];
 }
@@ -625,7 +702,9 @@ static int partition_body(lua_State *L)
     Sandbox *sb = sandbox_of(L);
     const char *name = lua_tostring(L, lua_upvalueindex(1));
     int line = (int)lua_tointeger(L, lua_upvalueindex(2));
-    Conv c = {L, sb, arena_printf(sb->arena, "partition \"%s\"", name), line, 1};
+    char what[300];
+    snprintf(what, sizeof what, "partition \"%s\"", name);
+    Conv c = {L, sb, what, line, 1};
     if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TTABLE)
         conv_fail(&c, "expected partition \"%s\" { key = value, ... }", name);
     lua_settop(L, 1);
@@ -634,9 +713,9 @@ static int partition_body(lua_State *L)
     policy_defaults(&p);
     p.source_file = sb->path;
     p.source_line = line;
-    p.table = arena_strdup(sb->arena, name);
+    p.table = conv_strndup(&c, name, strlen(name));
     to_policy(&c, &p);
-    *append_policy(sb) = p;
+    *append_policy(&c) = p;
     return 0;
 }
 
@@ -699,6 +778,86 @@ static int dsl_defaults(lua_State *L)
     return 0;
 }
 
+/* ---- library functions replaced for policies ---- */
+
+/* setmetatable without finalizers: Lua runs __gc with hooks off (and at
+ * lua_close, after the policy has finished), where no instruction limit
+ * reaches.  Lua marks an object for finalization only if its metatable has
+ * __gc when it is set, so a later mt.__gc = f has no effect. */
+static int sandbox_setmetatable(lua_State *L)
+{
+    int t = lua_type(L, 2);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    if (t == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)
+            return luaL_error(L, "setmetatable: __gc (finalizers) is not allowed in policies");
+        lua_pop(L, 1);
+    }
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "cannot change a protected metatable");
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+/* string.rep refusing a result larger than the memory limit before it
+ * starts (string.rep("", 1e18) would loop for ages inside one C call). */
+static int sandbox_string_rep(lua_State *L)
+{
+    size_t len, seplen;
+    luaL_checklstring(L, 1, &len);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_optlstring(L, 3, "", &seplen);
+    if (n <= 0 || (len == 0 && seplen == 0)) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    if (len + seplen > MEMORY_LIMIT / (lua_Unsigned)n)
+        return luaL_error(L, "string.rep: the result would be larger than %d MiB, the memory limit",
+                          (int)(MEMORY_LIMIT >> 20));
+    lua_pushvalue(L, lua_upvalueindex(1)); /* Lua's own string.rep */
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+/* print: each call writes one line to stderr, "file:line: print: text", the
+ * text's control characters escaped and cut at PRINT_MAX_LINE bytes, at most
+ * PRINT_MAX_LINES lines a file.  stderr, because stdout carries partmig's
+ * own results; the prefix, because no line a policy prints may pass for one
+ * of partmig's (an error, a "hint:", a CI log command). */
+static int sandbox_print(lua_State *L)
+{
+    Sandbox *sb = sandbox_of(L);
+    int n = lua_gettop(L), line = 0;
+    lua_Debug ar;
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar))
+        line = ar.currentline;
+    if (sb->prints >= PRINT_MAX_LINES) {
+        if (sb->prints++ == PRINT_MAX_LINES)
+            fprintf(stderr, "%s:%d: print: more than %d lines; the rest is dropped\n", sb->path, line, PRINT_MAX_LINES);
+        return 0;
+    }
+    sb->prints++;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1)
+            luaL_addchar(&b, '\t');
+        luaL_tolstring(L, i, NULL); /* may run a __tostring of the policy's, under the hook */
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    size_t len;
+    const char *text = lua_tolstring(L, -1, &len);
+    char escaped[PRINT_MAX_LINE * 4 + 1];
+    text_escape(escaped, sizeof escaped, text, len < PRINT_MAX_LINE ? len : PRINT_MAX_LINE);
+    fprintf(stderr, "%s:%d: print: %s%s\n", sb->path, line, escaped, len > PRINT_MAX_LINE ? " [cut]" : "");
+    return 0;
+}
+
 /* Build the sandbox: libraries one by one, a private environment whose
  * unknown names are errors.  Leaves the environment table on the stack. */
 static int setup(lua_State *L)
@@ -716,7 +875,14 @@ static int setup(lua_State *L)
     lua_getglobal(L, LUA_STRLIBNAME);
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
+    lua_getfield(L, -1, "rep");
+    lua_pushcclosure(L, sandbox_string_rep, 1);
+    lua_setfield(L, -2, "rep");
     lua_pop(L, 1);
+    lua_pushcfunction(L, sandbox_setmetatable);
+    lua_setglobal(L, "setmetatable");
+    lua_pushcfunction(L, sandbox_print);
+    lua_setglobal(L, "print");
 
     static const char *const allowed[] = {"assert",   "error",        "ipairs",       "next",   "pairs",    "pcall",
                                           "rawequal", "rawget",       "rawlen",       "rawset", "select",   "tonumber",
@@ -755,19 +921,25 @@ static int load_and_run(lua_State *L)
     return 0;
 }
 
-/* Turn a Lua error message "path:line: text" into ERR. */
-static void lua_message_to_err(Sandbox *sb, const char *msg, Err *err)
+/* Turn a Lua error message "path:line: text" (LEN bytes) into ERR, its
+ * control characters escaped: the text is the policy's (error("...")). */
+static void lua_message_to_err(Sandbox *sb, const char *msg, size_t len, Err *err)
 {
+    char escaped[sizeof err->msg];
     size_t pl = strlen(sb->path);
-    if (!strncmp(msg, sb->path, pl) && msg[pl] == ':') {
+    int line = 0;
+    if (len > pl && !strncmp(msg, sb->path, pl) && msg[pl] == ':') {
         char *end;
-        long line = strtol(msg + pl + 1, &end, 10);
-        if (end != msg + pl + 1 && *end == ':') {
-            err_at(err, PM_EINPUT, sb->path, (int)line, "%s", end[1] == ' ' ? end + 2 : end + 1);
-            return;
+        long n = strtol(msg + pl + 1, &end, 10);
+        if (end != msg + pl + 1 && *end == ':' && n > 0 && n <= 100000000) {
+            line = (int)n;
+            end += end[1] == ' ' ? 2 : 1;
+            len -= (size_t)(end - msg);
+            msg = end;
         }
     }
-    err_at(err, PM_EINPUT, sb->path, 0, "%s", msg);
+    text_escape(escaped, sizeof escaped, msg, len);
+    err_at(err, PM_EINPUT, sb->path, line, "%s", escaped);
 }
 
 bool policy_load_file(const char *path, Arena *arena, PolicySet *set, Err *err)
@@ -775,8 +947,18 @@ bool policy_load_file(const char *path, Arena *arena, PolicySet *set, Err *err)
     Sandbox sb = {.path = path, .arena = arena, .set = set, .err = err, .defaults_ref = LUA_NOREF};
     int first = set->n;
     err_clear(err);
-    bool ok = false;
-    lua_State *L = lua_newstate(capped_alloc, &sb);
+    bool ok = false, armed = false;
+    lua_State *L = NULL;
+    const char *bad = validate_text(path);
+    if (bad) {
+        /* the name goes into messages and into migration files' comments */
+        char escaped[sizeof err->file];
+        text_escape(escaped, sizeof escaped, path, strlen(path));
+        err_set(err, PM_EINPUT, "policy file name \"%s\" holds %s", escaped, bad);
+        err_hint(err, "rename the file; partmig prints policy file names and writes them into migration files");
+        goto done;
+    }
+    L = lua_newstate(capped_alloc, &sb);
     if (!L) {
         err_set(err, PM_EINPUT, "cannot create a Lua state for \"%s\"", path);
         goto done;
@@ -784,25 +966,28 @@ bool policy_load_file(const char *path, Arena *arena, PolicySet *set, Err *err)
     lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
     lua_pushcfunction(L, message_handler);
     lua_pushcfunction(L, load_and_run);
-    cpu_limit(path, cpu_limit_seconds());
+    cpu_limit_arm(path); /* until lua_close is done: it may run code too */
+    armed = true;
     int status = lua_pcall(L, 0, 0, 1);
-    cpu_limit(path, 0);
+    size_t len = 0;
+    const char *msg = status != LUA_OK ? lua_tolstring(L, -1, &len) : NULL;
     if (err->code != PM_OK) {
         /* a policy error was recorded (even if the policy caught it with pcall) */
     } else if (sb.out_of_memory || status == LUA_ERRMEM) {
         err_at(err, PM_EINPUT, path, 0, "policy used more than %d MiB of memory", (int)(MEMORY_LIMIT >> 20));
         err_hint(err, "a policy describes tables; it should not need big data structures");
     } else if (sb.timed_out) {
-        const char *msg = lua_tostring(L, -1);
         if (msg && strstr(msg, "policy took too long"))
-            lua_message_to_err(&sb, msg, err); /* names the line the loop was on */
+            lua_message_to_err(&sb, msg, len, err); /* names the line the loop was on */
         else
             err_at(err, PM_EINPUT, path, 0, "policy took too long (more than %d million instructions)",
                    (int)(INSTRUCTION_LIMIT / 1000000));
         err_hint(err, "look for an endless loop");
     } else if (status != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
-        lua_message_to_err(&sb, msg ? msg : "unknown Lua error", err);
+        if (msg)
+            lua_message_to_err(&sb, msg, len, err);
+        else
+            err_at(err, PM_EINPUT, path, 0, "unknown Lua error");
         if (strstr(err->msg, "unknown global"))
             err_hint(err, "policies may use only Lua's base, string, table, math and utf8 libraries, plus "
                           "\"partition\" and \"defaults\"");
@@ -816,6 +1001,8 @@ bool policy_load_file(const char *path, Arena *arena, PolicySet *set, Err *err)
 done:
     if (L)
         lua_close(L);
+    if (armed)
+        cpu_limit_disarm();
     if (!ok)
         set->n = first; /* nothing half-loaded stays in the set */
     return ok;

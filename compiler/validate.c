@@ -12,14 +12,18 @@
 #include "partitions.h"
 #include "policy.h"
 
-/* Patterns compiled once per process, freed by validate_release(). */
-enum { PAT_IDENT, PAT_INTERVAL, PAT_INTEGER, PAT_DATE, PAT_ZONE, PAT_COUNT };
+/* Patterns compiled once per process, freed by validate_release().  All are
+ * compiled with PCRE2_DOLLAR_ENDONLY: `$` is the end of the subject, never
+ * "before a final newline" (so "t\n" is not an identifier), and PCRE2_UTF:
+ * a subject that is not UTF-8 never matches. */
+enum { PAT_IDENT, PAT_INTERVAL, PAT_INTEGER, PAT_DATE, PAT_ZONE, PAT_TEXT, PAT_COUNT };
 static const char *const pattern_text[PAT_COUNT] = {
     [PAT_IDENT] = "^[a-z_][a-z0-9_]{0,62}$",
-    [PAT_INTERVAL] = "^\\s*([1-9][0-9]{0,5})\\s+(hour|day|week|month|quarter|year)s?\\s*$",
-    [PAT_INTEGER] = "^\\s*([1-9][0-9]{0,17})\\s*$",
+    [PAT_INTERVAL] = "^ *([1-9][0-9]{0,5}) +(hour|day|week|month|quarter|year)s? *$",
+    [PAT_INTEGER] = "^ *([1-9][0-9]{0,17}) *$",
     [PAT_DATE] = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
     [PAT_ZONE] = "^(UTC|[A-Z][A-Za-z_+-]{1,30}(/[A-Za-z0-9_+-]{1,30}){1,2})$",
+    [PAT_TEXT] = "^[^\\x00-\\x1f\\x7f-\\x{9f}]*$", /* no C0, DEL or C1 control character */
 };
 static pcre2_code *patterns[PAT_COUNT];
 static pcre2_match_data *match_data;
@@ -29,8 +33,8 @@ static pcre2_code *pattern(int which)
     if (!patterns[which]) {
         int code;
         PCRE2_SIZE offset;
-        patterns[which] =
-            pcre2_compile((PCRE2_SPTR)pattern_text[which], PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code, &offset, NULL);
+        patterns[which] = pcre2_compile((PCRE2_SPTR)pattern_text[which], PCRE2_ZERO_TERMINATED,
+                                        PCRE2_UTF | PCRE2_DOLLAR_ENDONLY, &code, &offset, NULL);
         if (!patterns[which]) {
             /* a bug in the table above, not bad input */
             PCRE2_UCHAR msg[256];
@@ -47,15 +51,20 @@ static pcre2_code *pattern(int which)
     return patterns[which];
 }
 
-/* True when S matches pattern WHICH; captures stay in match_data.  Invalid
- * UTF-8 and other match errors count as "no match". */
+/* pcre2_match's result for S and pattern WHICH: > 0 a match (captures stay
+ * in match_data), PCRE2_ERROR_NOMATCH, or another error (a UTF-8 error when
+ * S is not UTF-8). */
+static int match(int which, const char *s)
+{
+    pcre2_code *re = pattern(which);
+    return pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, match_data, NULL);
+}
+
+/* True when S matches pattern WHICH.  Invalid UTF-8 and other match errors
+ * count as "no match". */
 static bool matches(int which, const char *s)
 {
-    if (!s)
-        return false;
-    pcre2_code *re = pattern(which);
-    int rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, match_data, NULL);
-    return rc > 0;
+    return s && match(which, s) > 0;
 }
 
 /* Capture N of the last match, copied into OUT (size CAP). */
@@ -77,6 +86,65 @@ void validate_release(void)
     }
     pcre2_match_data_free(match_data);
     match_data = NULL;
+}
+
+const char *validate_text(const char *s)
+{
+    int rc = match(PAT_TEXT, s);
+    return rc > 0 ? NULL : rc == PCRE2_ERROR_NOMATCH ? "a control character" : "invalid UTF-8";
+}
+
+/* Length of the printable character at S (LEFT > 0 bytes available): 1..4
+ * for a UTF-8 sequence encoding no control character, 0 otherwise. */
+static size_t utf8_printable_len(const unsigned char *s, size_t left)
+{
+    if (s[0] >= 0x20 && s[0] < 0x7f)
+        return 1;
+    size_t n;
+    unsigned long cp;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2, cp = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        n = 3, cp = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        n = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    if (n > left)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    static const unsigned long shortest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < shortest[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+        return 0;
+    return n;
+}
+
+void text_escape(char *out, size_t cap, const char *in, size_t len_in)
+{
+    size_t o = 0;
+    const unsigned char *s = (const unsigned char *)in, *end = s + len_in;
+    while (s < end) {
+        char esc[8];
+        size_t n = utf8_printable_len(s, (size_t)(end - s)), len;
+        const char *piece;
+        if (n) {
+            piece = (const char *)s, len = n;
+        } else {
+            snprintf(esc, sizeof esc, "\\x%02x", *s);
+            piece = *s == '\n' ? "\\n" : *s == '\r' ? "\\r" : *s == '\t' ? "\\t" : esc;
+            len = strlen(piece), n = 1;
+        }
+        if (o + len >= cap)
+            break;
+        memcpy(out + o, piece, len);
+        o += len;
+        s += n;
+    }
+    out[o] = '\0';
 }
 
 bool validate_identifier(const char *s)
@@ -134,12 +202,56 @@ bool validate_timezone(const char *s)
 static void policy_fail(const Policy *p, Err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void policy_fail(const Policy *p, Err *err, const char *fmt, ...)
 {
-    char msg[900];
+    /* the message quotes the policy's text: escape it all (partmig's own text has no control characters) */
+    char msg[900], escaped[sizeof err->msg], file[sizeof err->file];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    err_at(err, PM_EINPUT, p->source_file, p->source_line, "partition \"%s\": %s", p->table, msg);
+    char table[220];
+    const char *f = p->source_file ? p->source_file : "", *t = p->table ? p->table : "";
+    text_escape(escaped, sizeof escaped, msg, strlen(msg));
+    text_escape(file, sizeof file, f, strlen(f));
+    text_escape(table, sizeof table, t, strlen(t));
+    err_at(err, PM_EINPUT, file, p->source_line, "partition \"%s\": %s", table, escaped);
+}
+
+/* A key to look for duplicates: A (and B when not NULL) at list position I. */
+typedef struct DupKey {
+    const char *a, *b;
+    int i;
+} DupKey;
+
+static int dupkey_cmp(const void *x, const void *y)
+{
+    const DupKey *k = x, *l = y;
+    int c = strcmp(k->a, l->a);
+    if (!c && k->b && l->b)
+        c = strcmp(k->b, l->b);
+    return c ? c : (k->i > l->i) - (k->i < l->i);
+}
+
+/* Of the N keys (in any order; sorted on return), the position of the first
+ * one in list order that equals an earlier one, or -1; *EARLIER gets the
+ * first position holding that key.  O(n log n): a policy may hold thousands. */
+static int first_duplicate(DupKey *keys, int n, int *earlier)
+{
+    int found = -1;
+    if (n > 1)
+        qsort(keys, (size_t)n, sizeof *keys, dupkey_cmp);
+    for (int g = 0, k = 1; k < n; k++) {
+        DupKey probe = keys[k];
+        probe.i = keys[g].i;
+        if (dupkey_cmp(&keys[g], &probe) != 0) {
+            g = k; /* a new group starts */
+            continue;
+        }
+        if (found < 0 || keys[k].i < found) {
+            found = keys[k].i;
+            *earlier = keys[g].i;
+        }
+    }
+    return found;
 }
 
 static const char IDENT_RULE[] = "expected a lowercase SQL name matching ^[a-z_][a-z0-9_]{0,62}$";
@@ -235,34 +347,64 @@ static size_t longest_name(const Policy *p)
     return n;
 }
 
+/* Values are printable text, unique across the lists, within the limits. */
 static bool check_lists(const Policy *p, const ListPartition *lists, int n, const char *what, Err *err)
 {
+    if (n > POLICY_MAX_LISTS)
+        FAIL("%s: %d lists, more than the limit of %d", what, n, POLICY_MAX_LISTS);
+    long total = 0;
     for (int i = 0; i < n; i++) {
         if (!validate_identifier(lists[i].name))
             FAIL("%s: list name \"%s\": %s", what, lists[i].name, IDENT_RULE);
         if (lists[i].values.n == 0)
             FAIL("%s.%s: expected at least one value", what, lists[i].name);
+        total += lists[i].values.n;
+        if (total > POLICY_MAX_LIST_VALUES)
+            FAIL("%s: more than %d values, the limit for one table", what, POLICY_MAX_LIST_VALUES);
         for (int v = 0; v < lists[i].values.n; v++) {
-            for (const unsigned char *ch = (const unsigned char *)lists[i].values.items[v]; *ch; ch++)
-                if (*ch < 0x20 || *ch == 0x7f)
-                    FAIL("%s.%s: value \"%s\" holds a control character (line break, tab, ...)", what, lists[i].name,
-                         lists[i].values.items[v]);
+            const char *bad = validate_text(lists[i].values.items[v]);
+            if (bad)
+                FAIL("%s.%s: value \"%s\" holds %s", what, lists[i].name, lists[i].values.items[v],
+                     !strcmp(bad, "a control character") ? "a control character (line break, tab, ...)" : bad);
         }
-        for (int v = 0; v < lists[i].values.n; v++)
-            for (int j = 0; j <= i; j++)
-                for (int w = 0; w < (j == i ? v : lists[j].values.n); w++)
-                    if (!strcmp(lists[i].values.items[v], lists[j].values.items[w]))
-                        FAIL("%s: value \"%s\" appears twice (in \"%s\" and \"%s\")", what, lists[i].values.items[v],
-                             lists[j].name, lists[i].name);
     }
-    return true;
+    DupKey *keys = malloc(sizeof *keys * (size_t)(total + 1));
+    int *list_of = malloc(sizeof *list_of * (size_t)(total + 1));
+    if (!keys || !list_of) {
+        free(keys);
+        free(list_of);
+        FAIL("%s: out of memory", what);
+    }
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        for (int v = 0; v < lists[i].values.n; v++) {
+            list_of[k] = i;
+            keys[k] = (DupKey){lists[i].values.items[v], NULL, k};
+            k++;
+        }
+    int earlier = 0, later = first_duplicate(keys, k, &earlier);
+    bool ok = later < 0;
+    if (!ok) {
+        /* the value's text: position LATER in list order */
+        int i = list_of[later], v = later;
+        for (int j = 0; j < i; j++)
+            v -= lists[j].values.n;
+        policy_fail(p, err, "%s: value \"%s\" appears twice (in \"%s\" and \"%s\")", what, lists[i].values.items[v],
+                    lists[list_of[earlier]].name, lists[i].name);
+    }
+    free(keys);
+    free(list_of);
+    return ok;
 }
 
 static bool check_column_type(const Policy *p, const ColumnDef *c, Err *err)
 {
     const char *t = c->type;
-    if (!*t || strchr(t, ';') || strstr(t, "--") || strstr(t, "/*") || strstr(t, "*/") || strchr(t, '\n') ||
-        strchr(t, '\r') || strchr(t, '"') || strchr(t, '\\'))
+    const char *bad = validate_text(t);
+    if (bad)
+        FAIL("column \"%s\" type \"%s\": holds %s", c->name, t, bad);
+    if (!*t || strchr(t, ';') || strstr(t, "--") || strstr(t, "/*") || strstr(t, "*/") || strchr(t, '"') ||
+        strchr(t, '\\'))
         FAIL("column \"%s\" type \"%s\": expected a type and column constraints without ; -- /* */ quotes or line "
              "breaks",
              c->name, t);
@@ -278,8 +420,29 @@ static bool check_column_type(const Policy *p, const ColumnDef *c, Err *err)
     return true;
 }
 
+/* Counts within the POLICY_MAX_* limits (the Lua loader checks them first;
+ * this holds for policies made any other way). */
+static bool check_limits(const Policy *p, Err *err)
+{
+    if (p->nindexes > POLICY_MAX_INDEXES)
+        FAIL("indexes: %d entries, more than the limit of %d", p->nindexes, POLICY_MAX_INDEXES);
+    for (int i = 0; i < p->nindexes; i++)
+        if (p->indexes[i].columns.n > POLICY_MAX_INDEX_COLUMNS)
+            FAIL("indexes[%d].columns: %d entries, more than the limit of %d", i + 1, p->indexes[i].columns.n,
+                 POLICY_MAX_INDEX_COLUMNS);
+    if (p->primary_key.n > POLICY_MAX_INDEX_COLUMNS)
+        FAIL("primary_key: %d entries, more than the limit of %d", p->primary_key.n, POLICY_MAX_INDEX_COLUMNS);
+    if (p->ncolumns > POLICY_MAX_COLUMNS)
+        FAIL("columns: %d entries, more than the limit of %d", p->ncolumns, POLICY_MAX_COLUMNS);
+    if (p->ntiers > POLICY_MAX_TIERS)
+        FAIL("tiering: %d entries, more than the limit of %d", p->ntiers, POLICY_MAX_TIERS);
+    return true;
+}
+
 static bool validate_one(const Policy *p, Err *err)
 {
+    if (!check_limits(p, err))
+        return false;
     if (!check_ident(p, "table name", p->table, err) || !check_ident(p, "schema", p->schema, err))
         return false;
     if (!p->column)
@@ -383,12 +546,18 @@ static bool validate_one(const Policy *p, Err *err)
         for (int i = 0; i < p->ncolumns; i++) {
             if (!check_ident(p, "column name", p->columns[i].name, err) || !check_column_type(p, &p->columns[i], err))
                 return false;
-            for (int j = 0; j < i; j++)
-                if (!strcmp(p->columns[i].name, p->columns[j].name))
-                    FAIL("column \"%s\" is declared twice", p->columns[i].name);
             has_key |= !strcmp(p->columns[i].name, p->column);
             has_sub |= p->subpartition.set && !strcmp(p->columns[i].name, p->subpartition.column);
         }
+        DupKey *keys = malloc(sizeof *keys * ((size_t)p->ncolumns + 1));
+        if (!keys)
+            FAIL("columns: out of memory");
+        for (int i = 0; i < p->ncolumns; i++)
+            keys[i] = (DupKey){p->columns[i].name, NULL, i};
+        int earlier, twice = first_duplicate(keys, p->ncolumns, &earlier);
+        free(keys);
+        if (twice >= 0)
+            FAIL("column \"%s\" is declared twice", p->columns[twice].name);
         if (!has_key || !has_sub)
             FAIL("columns: the partition key \"%s\" is not among the columns",
                  !has_key ? p->column : p->subpartition.column);
@@ -461,16 +630,31 @@ static bool validate_one(const Policy *p, Err *err)
 
 bool policy_validate(PolicySet *set, Err *err)
 {
+    if (set->n > POLICY_MAX_ENTRIES) {
+        policy_fail(&set->items[POLICY_MAX_ENTRIES], err, "more than %d partition entries, the limit",
+                    POLICY_MAX_ENTRIES);
+        return err_hint(err, "partmig manages up to %d tables in one compile", POLICY_MAX_ENTRIES);
+    }
+    /* the first entry (in order) naming a table an earlier one names */
+    DupKey *keys = malloc(sizeof *keys * (size_t)(set->n + 1));
+    if (!keys)
+        return err_set(err, PM_EINPUT, "out of memory validating %d policies", set->n);
+    for (int i = 0; i < set->n; i++)
+        keys[i] = (DupKey){set->items[i].schema ? set->items[i].schema : "",
+                           set->items[i].table ? set->items[i].table : "", i};
+    int first = 0, twice = first_duplicate(keys, set->n, &first);
+    free(keys);
     for (int i = 0; i < set->n; i++) {
         const Policy *p = &set->items[i];
         if (!validate_one(p, err))
             return false;
-        for (int j = 0; j < i; j++) {
-            const Policy *q = &set->items[j];
-            if (!strcmp(p->table, q->table) && !strcmp(p->schema, q->schema)) {
-                policy_fail(p, err, "table \"%s.%s\" is declared twice", p->schema, p->table);
-                return err_hint(err, "the first is at %s:%d; keep one", q->source_file, q->source_line);
-            }
+        if (i == twice) {
+            const Policy *q = &set->items[first];
+            char file[256];
+            const char *f = q->source_file ? q->source_file : "";
+            text_escape(file, sizeof file, f, strlen(f));
+            policy_fail(p, err, "table \"%s.%s\" is declared twice", p->schema, p->table);
+            return err_hint(err, "the first is at %s:%d; keep one", file, q->source_line);
         }
     }
     return true;

@@ -36,7 +36,7 @@ escape debug "debug.sethook()" 'unknown global "debug"'
 escape package "package.loadlib('libc.so.6', 'system')" 'unknown global "package"'
 escape infinite_loop "while true do end" "policy took too long"
 escape pcall_loop "while true do pcall(function() while true do end end) end" "policy took too long"
-escape memory_rep "local s = string.rep('x', 1 << 30)" "policy used more than 64 MiB of memory"
+escape memory_rep "local s = string.rep('x', 1 << 30)" "string.rep: the result would be larger than 64 MiB"
 escape memory_growth "local s = 'x' while true do s = s .. s end" "policy used more than 64 MiB of memory"
 # a backtracking pattern runs inside one C call, where no instruction hook fires:
 # the CPU timer stops it (2 s here instead of the default 10 s)

@@ -57,11 +57,77 @@ static void loads(void)
     arena_free(&a);
 }
 
+/* Hostile policies: no finalizers, bounded counts, text checked and escaped. */
+static void hostile(void)
+{
+    Arena a = {0};
+    PolicySet set = {0};
+    Err err;
+    const char *path = write_policy("gc.lua", "local t = {}\n"
+                                              "setmetatable(t, { __gc = function() while true do end end })\n");
+    CHECK(!policy_load_file(path, &a, &set, &err));
+    CHECK(err.line == 2);
+    CHECK_STR(err.msg, "setmetatable: __gc (finalizers) is not allowed in policies");
+
+    path = write_policy("close.lua", "do local x <close> = setmetatable({}, { __close = function() end }) end\n"
+                                     "partition \"t\" { column = \"c\", interval = \"1 day\" }\n");
+    CHECK(policy_load_file(path, &a, &set, &err)); /* __close runs under the hook: allowed */
+    set.n = 0;
+
+    path = write_policy("rep.lua", "assert(string.rep(\"\", 1e18) == \"\")\n"
+                                   "assert(string.rep(\"ab\", 3, \",\") == \"ab,ab,ab\")\n"
+                                   "local s = string.rep(\"x\", 1 << 40)\n");
+    CHECK(!policy_load_file(path, &a, &set, &err));
+    CHECK(err.line == 3);
+    CHECK(strstr(err.msg, "string.rep: the result would be larger than 64 MiB") != NULL);
+
+    path = write_policy("indexes.lua", "local ix = {}\n"
+                                       "for i = 1, 101 do ix[i] = { columns = { \"c\" } } end\n"
+                                       "partition \"t\" { column = \"c\", interval = \"1 day\", indexes = ix }\n");
+    CHECK(!policy_load_file(path, &a, &set, &err));
+    CHECK(err.line == 3);
+    CHECK_STR(err.msg, "partition \"t\": indexes: 101 entries, more than the limit of 100");
+
+    path = write_policy("error.lua", "\nerror(\"no\\nhint: \\27[31m\")\n");
+    CHECK(!policy_load_file(path, &a, &set, &err));
+    CHECK(err.line == 2);
+    CHECK_STR(err.msg, "no\\nhint: \\x1b[31m");
+    CHECK_STR(err.hint, "");
+
+    path =
+        write_policy("utf8.lua", "partition \"t\" { by = \"list\", column = \"c\", values = { a = { \"\\255\" } } }\n");
+    CHECK(!policy_load_file(path, &a, &set, &err));
+    CHECK_STR(err.msg, "partition \"t\": values.a[1] \"\\xff\": holds invalid UTF-8");
+
+    path = write_policy("key.lua", "partition \"t\" { column = \"c\\v\", interval = \"1 day\" }\n");
+    CHECK(!policy_load_file(path, &a, &set, &err));
+    CHECK_STR(err.msg, "partition \"t\": column \"c\\x0b\": holds a control character");
+
+    path = write_policy("name\r.lua", "partition \"t\" { column = \"c\", interval = \"1 day\" }\n");
+    CHECK(!policy_load_file(path, &a, &set, &err));
+    CHECK(strstr(err.msg, "name\\r.lua\" holds a control character") != NULL);
+    CHECK_STR(err.file, "");
+    CHECK(set.n == 0);
+
+    /* what is copied out counts against the budget (last: the budget is the process's) */
+    path = write_policy("copy.lua", "local v = {}\n"
+                                    "for i = 1, 5000 do v[i] = i .. string.rep(\"x\", 990) end\n"
+                                    "for i = 1, 20 do\n"
+                                    "  partition(\"t\" .. i) { by = \"list\", column = \"c\", values = { a = v } }\n"
+                                    "end\n");
+    CHECK(!policy_load_file(path, &a, &set, &err));
+    CHECK(err.line == 4);
+    CHECK(strstr(err.msg, "policies take more than 64 MiB once read") != NULL);
+    CHECK(set.n == 0);
+    arena_free(&a);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
         return 1;
     loads();
+    hostile();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -1,4 +1,6 @@
 /* test_validate.c: identifier, interval, date and zone patterns; whole-policy checks. */
+#include <stdlib.h>
+
 #include "check.h"
 #include "compiler/policy.h"
 #include "compiler/validate.h"
@@ -46,6 +48,48 @@ static void patterns(void)
     CHECK(!validate_timezone("utc'; drop"));
     CHECK(!validate_timezone("Mars/Olympus Mons"));
     CHECK(!validate_timezone(""));
+
+    /* `$` is the end of the subject: a final newline never passes */
+    CHECK(!validate_identifier("t\n"));
+    CHECK(!validate_timezone("UTC\n"));
+    CHECK(!validate_timezone("Europe/Berlin\n"));
+    CHECK(!validate_date("2024-01-01\n"));
+    CHECK(!interval_parse("1 month\n", false, &iv));
+    CHECK(!interval_parse("1\tmonth", false, &iv));
+    CHECK(!interval_parse("1000\n", true, &iv));
+}
+
+static const char *escaped(const char *in, size_t cap)
+{
+    static char out[256];
+    text_escape(out, cap, in, strlen(in));
+    return out;
+}
+
+static void text(void)
+{
+    CHECK(validate_text("") == NULL);
+    CHECK(validate_text("timestamptz not null default now()") == NULL);
+    CHECK(validate_text("Z\xc3\xbcrich \xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x98\x80") == NULL);
+    CHECK_STR(validate_text("a\vb"), "a control character");
+    CHECK_STR(validate_text("a\fb"), "a control character");
+    CHECK_STR(validate_text("a\nb"), "a control character");
+    CHECK_STR(validate_text("a\x7f"), "a control character");
+    CHECK_STR(validate_text("\xc2\x9b[2J"), "a control character"); /* C1 CSI as UTF-8 */
+    CHECK_STR(validate_text("bad\xff"), "invalid UTF-8");
+    CHECK_STR(validate_text("\xc0\xaf"), "invalid UTF-8");     /* overlong "/" */
+    CHECK_STR(validate_text("\xed\xa0\x80"), "invalid UTF-8"); /* a surrogate */
+    CHECK_STR(validate_text("\xe6\x9d"), "invalid UTF-8");     /* cut short */
+
+    CHECK_STR(escaped("plain text", 256), "plain text");
+    CHECK_STR(escaped("a\nhint: b\r\t\x1b[2J\x7f", 256), "a\\nhint: b\\r\\t\\x1b[2J\\x7f");
+    CHECK_STR(escaped("Z\xc3\xbcrich", 256), "Z\xc3\xbcrich");
+    CHECK_STR(escaped("\xc2\x9b\xff\xe6\x9d", 256), "\\xc2\\x9b\\xff\\xe6\\x9d");
+    CHECK_STR(escaped("abc\ndef", 5), "abc");              /* cut before an escape that does not fit */
+    CHECK_STR(escaped("\xc3\xbc\xc3\xbc", 4), "\xc3\xbc"); /* never half a character */
+    char buf[8];
+    text_escape(buf, sizeof buf, "a\0b", 3); /* a NUL inside a Lua string */
+    CHECK_STR(buf, "a\\x00b");
 }
 
 static Policy base(void)
@@ -148,12 +192,152 @@ static void policies(void)
     CHECK(strstr(err.msg, "declared twice") != NULL);
     CHECK(err.line == 9);
     CHECK(strstr(err.hint, "p.lua:7") != NULL);
+
+    /* control characters and invalid UTF-8 in values and column types */
+    static const char *vals[] = {"DE", "F\xff"};
+    static ListPartition lists[] = {{"a", {vals, 2}}};
+    p = base();
+    p.by = PART_LIST;
+    p.interval = (Interval){0};
+    p.lists = lists;
+    p.nlists = 1;
+    CHECK(strstr(check_one(p, &err), "value \"F\\xff\" holds invalid UTF-8") != NULL);
+    vals[1] = "F\vR";
+    CHECK(strstr(check_one(p, &err), "value \"F\\x0bR\" holds a control character") != NULL);
+    vals[1] = "FR";
+    CHECK_STR(check_one(p, &err), "");
+
+    static ColumnDef vcols[] = {{"id", "bigint\vnot null"}, {"created_at", "timestamptz\fnot null"}};
+    p = base();
+    p.columns = vcols;
+    p.ncolumns = 2;
+    CHECK(strstr(check_one(p, &err), "type \"bigint\\x0bnot null\": holds a control character") != NULL);
+    vcols[0].type = "bigint";
+    CHECK(strstr(check_one(p, &err), "type \"timestamptz\\x0cnot null\"") != NULL);
+
+    /* a hostile table name is printed escaped */
+    p = base();
+    p.table = "t\nhint: \x1b[31m";
+    CHECK(strstr(check_one(p, &err), "partition \"t\\nhint: \\x1b[31m\": table name") != NULL);
+    CHECK(strchr(err.msg, '\n') == NULL && strchr(err.msg, 0x1b) == NULL);
+}
+
+/* Duplicates are found by sorting, with the same answer the pairwise loops
+ * gave: the first entry (in order) repeating an earlier one, and that one. */
+static void duplicates(void)
+{
+    Err err;
+    enum { N = POLICY_MAX_LIST_VALUES };
+    static const char *values[N];
+    static char text[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(text[i], sizeof text[i], "v%d", (i * 7919) % N); /* distinct, not in order */
+        values[i] = text[i];
+    }
+    ListPartition lists[2] = {{"a", {values, N / 2}}, {"b", {values + N / 2, N / 2}}};
+    Policy p = base();
+    p.by = PART_LIST;
+    p.interval = (Interval){0};
+    p.lists = lists;
+    p.nlists = 2;
+    CHECK_STR(check_one(p, &err), "");
+    snprintf(text[N - 1], sizeof text[N - 1], "%s", text[3]); /* "b" repeats a value of "a" */
+    snprintf(text[N - 2], sizeof text[N - 2], "%s", text[7]);
+    CHECK(strstr(check_one(p, &err), "appears twice (in \"a\" and \"b\")") != NULL);
+    char want[64];
+    snprintf(want, sizeof want, "value \"%s\"", text[7]); /* N - 2 comes first in order */
+    CHECK(strstr(err.msg, want) != NULL);
+
+    /* more values than the limit */
+    static const char *many[N + 1];
+    for (int i = 0; i <= N; i++)
+        many[i] = "x";
+    ListPartition one[1] = {{"a", {many, N + 1}}};
+    p.lists = one;
+    p.nlists = 1;
+    CHECK(strstr(check_one(p, &err), "more than 10000 values, the limit for one table") != NULL);
+
+    /* a column declared twice among many */
+    enum { C = 1000 };
+    static ColumnDef cols[C];
+    static char names[C][16];
+    for (int i = 0; i < C; i++) {
+        snprintf(names[i], sizeof names[i], "c%d", C - i);
+        cols[i] = (ColumnDef){names[i], "int"};
+    }
+    p = base();
+    p.column = "c1";
+    p.columns = cols;
+    p.ncolumns = C;
+    CHECK_STR(check_one(p, &err), "");
+    cols[600].name = "c5";
+    cols[900].name = "c5";
+    CHECK(strstr(check_one(p, &err), "column \"c5\" is declared twice") != NULL);
+
+    /* tables: the first repeat in order is reported, naming the first declaration */
+    enum { T = POLICY_MAX_ENTRIES };
+    Policy *set_items = calloc(T + 1, sizeof *set_items);
+    static char tables[T + 1][16];
+    for (int i = 0; i <= T; i++) {
+        set_items[i] = base();
+        snprintf(tables[i], sizeof tables[i], "t%d", T - i);
+        set_items[i].table = tables[i];
+        set_items[i].source_line = i + 1;
+    }
+    PolicySet set = {set_items, T, T};
+    err_clear(&err);
+    CHECK(policy_validate(&set, &err));
+    set_items[5000].table = "t9000"; /* t9000 is entry 1000 */
+    set_items[7000].table = "t9990"; /* t9990 is entry 10 */
+    err_clear(&err);
+    CHECK(!policy_validate(&set, &err));
+    CHECK(strstr(err.msg, "table \"public.t9000\" is declared twice") != NULL);
+    CHECK(err.line == 5001);
+    CHECK(strstr(err.hint, "p.lua:1001") != NULL);
+
+    /* more entries than the limit */
+    set_items[5000].table = tables[5000];
+    set_items[7000].table = tables[7000];
+    set.n = T + 1;
+    err_clear(&err);
+    CHECK(!policy_validate(&set, &err));
+    CHECK(strstr(err.msg, "more than 10000 partition entries, the limit") != NULL);
+    CHECK(err.line == T + 1);
+    free(set_items);
+}
+
+/* Counts over the limits are refused whatever made the policy. */
+static void limits(void)
+{
+    Err err;
+    static const char *col[] = {"created_at"};
+    static IndexSpec ixs[POLICY_MAX_INDEXES + 1];
+    for (int i = 0; i <= POLICY_MAX_INDEXES; i++)
+        ixs[i] = (IndexSpec){.name = NULL, .columns = {col, 1}};
+    Policy p = base();
+    p.indexes = ixs;
+    p.nindexes = POLICY_MAX_INDEXES + 1;
+    CHECK(strstr(check_one(p, &err), "indexes: 101 entries, more than the limit of 100") != NULL);
+    static const char *pk[POLICY_MAX_INDEX_COLUMNS + 1];
+    for (int i = 0; i <= POLICY_MAX_INDEX_COLUMNS; i++)
+        pk[i] = "created_at";
+    p = base();
+    p.primary_key = (StrList){pk, POLICY_MAX_INDEX_COLUMNS + 1};
+    CHECK(strstr(check_one(p, &err), "primary_key: 33 entries, more than the limit of 32") != NULL);
+    static TierRule tiers[POLICY_MAX_TIERS + 1];
+    p = base();
+    p.tiers = tiers;
+    p.ntiers = POLICY_MAX_TIERS + 1;
+    CHECK(strstr(check_one(p, &err), "tiering: 33 entries, more than the limit of 32") != NULL);
 }
 
 int main(void)
 {
     patterns();
+    text();
     policies();
+    duplicates();
+    limits();
     validate_release();
     return check_report();
 }
