@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config libpq-dev liblua5.4-dev libpcre2-dev libpg-query-dev
           libjansson-dev libssl-dev postgresql-15 postgresql-15-partman postgresql-client-15
-          python3 clang-format valgrind)
+          python3 clang-format valgrind clang openssh-client git)
 
 deps() {
     local missing=()
