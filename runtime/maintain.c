@@ -279,7 +279,7 @@ static bool tx_drain(Tx *x, Err *err)
     PgConn *c = x->t->m->c;
     const char *p[2] = {x->drain_lo, x->drain_hi};
     PgResult *r = NULL;
-    if (!pg_run(c, x->drain_lock, err) || !pg_exec(c, x->drain_count_sql, 2, p, &r, err))
+    if (!pg_exec_script(c, x->drain_lock, err) || !pg_exec(c, x->drain_count_sql, 2, p, &r, err))
         return false;
     x->before = pg_get_int(r, 0, 0);
     pg_result_free(r);
@@ -768,7 +768,15 @@ static bool drain_range(Table *t, const PartInfo *def, const PartitionSpec *s, c
     }
     Buf lock = {0}, count = {0}, create = {0}, move = {0}, attach = {0}, col = {0};
     quote_ident(&col, t->p.column);
+    /* the parent first, in a mode that waits for and holds off every write
+     * routed through it: an insert that had picked DEFAULT for this range
+     * before the attach would fail PostgreSQL's re-check of DEFAULT's new
+     * constraint; held off, it routes afresh after the commit and lands in
+     * the new partition.  Readers go on; writers wait for this one short
+     * move-and-attach transaction. */
     buf_append(&lock, "LOCK TABLE ");
+    quote_qualified(&lock, t->p.schema, t->p.table);
+    buf_append(&lock, " IN SHARE ROW EXCLUSIVE MODE;\nLOCK TABLE ");
     quote_qualified(&lock, def->schema, def->name);
     buf_append(&lock, " IN EXCLUSIVE MODE");
     buf_append(&count, "SELECT count(*) FROM ");
@@ -798,7 +806,7 @@ static bool drain_range(Table *t, const PartInfo *def, const PartitionSpec *s, c
             .drain_move_sql = buf_str(&move),
             .drain_attach = buf_str(&attach)};
     bool ok = run_tx(t, &x, arena_printf(m->arena, "%s.%s", def->schema, def->name),
-                     "EXCLUSIVE on the DEFAULT partition", err);
+                     "SHARE ROW EXCLUSIVE on the table, EXCLUSIVE on the DEFAULT partition", err);
     if (ok)
         say(t, "moved %lld rows from DEFAULT partition %s into new partition %s %s (counted %lld before)",
             (long long)x.moved, def->name, s->name, spec_range(t, s), (long long)x.before);
