@@ -135,4 +135,42 @@ void catalog_sql_attach_index(Buf *b, const char *parent_schema, const char *par
 void catalog_sql_drop_index(Buf *b, bool concurrently, const char *schema, const char *index);
 void catalog_sql_drop_table(Buf *b, const char *schema, const char *table);
 
+/* ---- SQL that depends on the partition key's type ----
+ * Every statement partmig builds around a partition key's values asks
+ * here, so that each supported type is handled in one place.  Time keys
+ * are read as wall-clock time in the policy's zone (a timestamptz is
+ * converted, a timestamp or date is taken as it is); the zone goes into the
+ * SQL as a quoted literal, so no statement's parameters depend on the
+ * type. */
+typedef enum KeyKind {
+    KEY_UNSUPPORTED,
+    KEY_TIMESTAMPTZ,
+    KEY_TIMESTAMP,
+    KEY_DATE,
+    KEY_INTEGER, /* smallint, integer, bigint */
+    KEY_TEXT,    /* text, varchar, char */
+    KEY_OTHER    /* any other type (hash partitions take any hashable type) */
+} KeyKind;
+
+typedef struct KeyType {
+    KeyKind kind;
+    const char *zone; /* the policy's zone, for time keys */
+} KeyType;
+
+/* The kind of a key whose column has base type TYPNAME (pg_type.typname,
+ * domains resolved: "timestamptz", "date", "int8", "varchar", ...). */
+KeyType catalog_key_type(const char *typname, const char *zone);
+bool catalog_key_is_time(const KeyType *k);
+/* EXPR as wall-clock timestamp (time keys) or as it is (others). */
+const char *catalog_key_wall_sql(Arena *a, const KeyType *k, const char *expr);
+/* The text partmig's bound arithmetic reads back for EXPR's value: time
+ * keys "YYYY-MM-DD HH24:00:00" (the hour, wall clock), others EXPR::text. */
+const char *catalog_key_text_sql(Arena *a, const KeyType *k, const char *expr);
+/* SQL turning text expression TEXT (wall time, or an integer) into a value
+ * comparable with the key: a timestamptz at that wall time in the zone, a
+ * timestamp, a bigint, or TEXT itself. */
+const char *catalog_key_from_text_sql(Arena *a, const KeyType *k, const char *text);
+/* EXPR >= LO AND EXPR < HI, with LO and HI text expressions as above. */
+const char *catalog_key_in_range_sql(Arena *a, const KeyType *k, const char *expr, const char *lo, const char *hi);
+
 #endif

@@ -22,17 +22,11 @@ typedef struct Uncovered {
     const char *example; /* "key=..., column=value" of the first such row */
 } Uncovered;
 
-/* The wall-clock text (time keys, in the policy's zone) or integer text of
- * the partition column, as SQL over alias o; $1 is the zone. */
+/* The partition column's value over alias o as the bound arithmetic reads
+ * it (catalog_key_text_sql). */
 static const char *part_value_sql(Conv *v)
 {
-    const char *col = arena_printf(v->a, "o.%s", sql_ident(v->a, v->p->column));
-    /* the zone is typed even where unused: every query gets it as $1 */
-    if (v->p->by != PART_RANGE || v->p->interval.unit == UNIT_INTEGER)
-        return arena_printf(v->a, "(%s::text || left($1::text, 0))", col);
-    if (v->f.part_type && !strcmp(v->f.part_type, "timestamp with time zone"))
-        return arena_printf(v->a, "to_char(%s AT TIME ZONE $1, 'YYYY-MM-DD HH24:00:00')", col);
-    return arena_printf(v->a, "to_char(%s::timestamp, 'YYYY-MM-DD HH24:00:00')", col);
+    return catalog_key_text_sql(v->a, &v->f.part_key, arena_printf(v->a, "o.%s", sql_ident(v->a, v->p->column)));
 }
 
 static bool find_uncovered(Conv *v, bool all, Uncovered *u, Err *err)
@@ -44,8 +38,8 @@ static bool find_uncovered(Conv *v, bool all, Uncovered *u, Err *err)
     const char *lkl = sql_column_list(a, f->key, f->nkey, "l.");
     const char *val = part_value_sql(v);
     Buf q = {0};
-    const char *params[3] = {v->p->timezone ? v->p->timezone : "UTC", NULL, NULL};
-    int np = 1;
+    const char *params[2] = {NULL, NULL};
+    int np = 0;
     if (all)
         buf_printf(&q, "SELECT DISTINCT %s FROM %s o WHERE true", val, v->q_table);
     else /* the change log drives: a few keys, looked up by the old table's key (this runs in the swap) */
@@ -55,16 +49,10 @@ static bool find_uncovered(Conv *v, bool all, Uncovered *u, Err *err)
         /* no recorded range: every row is a candidate (to_regclass sorts them out) */
     } else if (v->p->by == PART_RANGE) {
         const char *col = arena_printf(a, "o.%s", sql_ident(a, v->p->column));
-        if (v->p->interval.unit == UNIT_INTEGER)
-            buf_printf(&q, " AND NOT (%s >= $2::bigint AND %s < $3::bigint)", col, col);
-        else if (f->part_type && !strcmp(f->part_type, "timestamp with time zone"))
-            buf_printf(&q, " AND NOT (%s AT TIME ZONE $1 >= $2::timestamp AND %s AT TIME ZONE $1 < $3::timestamp)", col,
-                       col);
-        else
-            buf_printf(&q, " AND NOT (%s::timestamp >= $2::timestamp AND %s::timestamp < $3::timestamp)", col, col);
-        params[1] = v->row.lower;
-        params[2] = v->row.upper;
-        np = 3;
+        buf_printf(&q, " AND NOT %s", catalog_key_in_range_sql(a, &f->part_key, col, "$1::text", "$2::text"));
+        params[0] = v->row.lower;
+        params[1] = v->row.upper;
+        np = 2;
     } else if (v->p->by == PART_LIST) {
         /* list values hold no control characters (validate.c): one per line */
         Buf vals = {0};
@@ -74,9 +62,9 @@ static bool find_uncovered(Conv *v, bool all, Uncovered *u, Err *err)
                     buf_putc(&vals, '\n');
                 buf_append(&vals, v->p->lists[i].values.items[j]);
             }
-        buf_printf(&q, " AND NOT (o.%s::text = ANY (string_to_array($2::text, E'\\n')))", sql_ident(a, v->p->column));
-        params[1] = arena_strdup(a, buf_str(&vals));
-        np = 2;
+        buf_printf(&q, " AND NOT (%s = ANY (string_to_array($1::text, E'\\n')))", val);
+        params[0] = arena_strdup(a, buf_str(&vals));
+        np = 1;
         buf_free(&vals);
     } else {
         buf_free(&q);
@@ -99,10 +87,10 @@ static bool find_uncovered(Conv *v, bool all, Uncovered *u, Err *err)
     const char *changed =
         all ? "true" : arena_printf(a, "EXISTS (SELECT 1 FROM %s l WHERE (%s) = (%s))", v->q_log, lkl, okl);
     Buf e = {0};
-    buf_printf(&e, "SELECT %s FROM %s o WHERE %s AND %s = $2 LIMIT 1", sql_column_list(a, f->key, f->nkey, "o."),
+    buf_printf(&e, "SELECT %s FROM %s o WHERE %s AND %s = $1::text LIMIT 1", sql_column_list(a, f->key, f->nkey, "o."),
                v->q_table, changed, val);
-    const char *ep[] = {params[0], u->values[0]};
-    ok = pg_exec(v->c, buf_str(&e), 2, ep, &r, err);
+    const char *ep[] = {u->values[0]};
+    ok = pg_exec(v->c, buf_str(&e), 1, ep, &r, err);
     buf_reset(&e);
     if (!ok) {
         buf_free(&e);

@@ -13,6 +13,7 @@
 #include "../common/err.h"
 #include "../compiler/partitions.h"
 #include "../compiler/policy.h"
+#include "catalog.h"
 #include "convert.h"
 #include "pg.h"
 
@@ -31,6 +32,7 @@ typedef struct TableFacts {
     const char *pkey_index; /* name of the primary key's index, NULL when none */
     bool pk_has_partkey;    /* the existing primary key includes the partition column */
     const char *part_type;  /* format_type of the partition column, NULL when absent */
+    KeyType part_key;       /* its kind, for every SQL that depends on it (catalog_key_*) */
     bool part_notnull;
     const char **new_pk; /* primary key of the partitioned table */
     int nnew_pk;

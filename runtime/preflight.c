@@ -107,40 +107,20 @@ static const char **str_array(Arena *a, int n)
     return arena_alloc(a, sizeof(const char *) * (size_t)(n > 0 ? n : 1));
 }
 
-static bool is_time_type(const char *t)
-{
-    return !strcmp(t, "timestamp with time zone") || !strcmp(t, "timestamp without time zone") || !strcmp(t, "date");
-}
-
-static bool is_int_type(const char *t)
-{
-    return !strcmp(t, "bigint") || !strcmp(t, "integer") || !strcmp(t, "smallint");
-}
-
-/* The partition key's range in wall-clock text (time) or integer text. */
+/* The partition key's range as catalog_key_text_sql reads it (wall time in
+ * the policy's zone, or integer text).  min() and max() of the column
+ * itself, so an index on it answers. */
 static bool gather_key_range(PgConn *c, const Policy *p, const char *qtable, TableFacts *f, Arena *a, Err *err)
 {
-    if (p->by != PART_RANGE || !f->part_type)
-        return true;
+    const KeyType *k = &f->part_key;
+    if (p->by != PART_RANGE || !(catalog_key_is_time(k) || k->kind == KEY_INTEGER))
+        return true; /* an unsupported type is reported by the checks */
     const char *col = sql_ident(a, p->column);
-    const char *sql;
-    if (is_int_type(f->part_type))
-        sql = arena_printf(a, "SELECT min(%s)::text, max(%s)::text, $1::text FROM %s", col, col, qtable);
-    else if (!strcmp(f->part_type, "timestamp with time zone"))
-        sql = arena_printf(a,
-                           "SELECT to_char(min(%s) AT TIME ZONE $1, 'YYYY-MM-DD HH24'),"
-                           " to_char(max(%s) AT TIME ZONE $1, 'YYYY-MM-DD HH24') FROM %s",
-                           col, col, qtable);
-    else if (is_time_type(f->part_type))
-        sql = arena_printf(a,
-                           "SELECT to_char(min(%s)::timestamp, 'YYYY-MM-DD HH24'),"
-                           " to_char(max(%s)::timestamp, 'YYYY-MM-DD HH24'), $1::text FROM %s",
-                           col, col, qtable);
-    else
-        return true; /* unsupported type: reported by the checks */
-    const char *params[] = {p->timezone ? p->timezone : "UTC"};
+    const char *sql =
+        arena_printf(a, "SELECT %s, %s FROM %s", catalog_key_text_sql(a, k, arena_printf(a, "min(%s)", col)),
+                     catalog_key_text_sql(a, k, arena_printf(a, "max(%s)", col)), qtable);
     PgResult *r = NULL;
-    if (!query(c, sql, 1, params, &r, err))
+    if (!query(c, sql, 0, NULL, &r, err))
         return false;
     if (!pg_isnull(r, 0, 0)) {
         f->data_min = arena_strdup(a, pg_get(r, 0, 0));
@@ -195,7 +175,9 @@ bool preflight_gather(PgConn *c, const Policy *p, Arena *a, TableFacts *f, Err *
     /* columns */
     if (!query(c,
                "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attgenerated <> '',"
-               " a.attidentity::text FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0"
+               " a.attidentity::text, (SELECT CASE WHEN t.typtype = 'd' THEN (SELECT b.typname FROM pg_type b"
+               "  WHERE b.oid = t.typbasetype) ELSE t.typname END FROM pg_type t WHERE t.oid = a.atttypid)"
+               " FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0"
                " AND NOT a.attisdropped ORDER BY a.attnum",
                1, op, &r, err))
         goto done;
@@ -210,6 +192,7 @@ bool preflight_gather(PgConn *c, const Policy *p, Arena *a, TableFacts *f, Err *
         }
         if (!strcmp(pg_get(r, i, 0), op[1])) {
             f->part_type = arena_strdup(a, pg_get(r, i, 1));
+            f->part_key = catalog_key_type(pg_get(r, i, 5), p->timezone);
             f->part_notnull = pg_get(r, i, 2)[0] == 't';
         }
         if (pg_get(r, i, 3)[0] != 't')
@@ -567,12 +550,11 @@ static bool check_coverage(PgConn *c, const Policy *p, const TableFacts *f, Aren
     PgResult *r = NULL;
     bool ok = false;
     if (p->by == PART_RANGE && p->start) {
-        const char *start = p->interval.unit == UNIT_INTEGER
-                                ? p->start
-                                : arena_printf(a, "%s %s", p->start, p->timezone ? p->timezone : "UTC");
-        const char *sql = arena_printf(a, "SELECT count(*), min(%s)::text, max(%s)::text FROM %s WHERE %s < $1::%s",
-                                       col, col, qtable, col, f->part_type);
-        const char *params[] = {start};
+        if (!(catalog_key_is_time(&f->part_key) || f->part_key.kind == KEY_INTEGER))
+            return true; /* an unsupported type is reported by the checks */
+        const char *sql = arena_printf(a, "SELECT count(*), min(%s)::text, max(%s)::text FROM %s WHERE %s < %s", col,
+                                       col, qtable, col, catalog_key_from_text_sql(a, &f->part_key, "$1::text"));
+        const char *params[] = {p->start};
         if (!query(c, sql, 1, params, &r, err))
             goto done;
     } else if (p->by == PART_LIST) {
@@ -656,9 +638,9 @@ bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err 
     } else {
         bool type_ok = true;
         if (p->by == PART_RANGE && p->interval.unit == UNIT_INTEGER)
-            type_ok = is_int_type(f.part_type);
+            type_ok = f.part_key.kind == KEY_INTEGER;
         else if (p->by == PART_RANGE)
-            type_ok = is_time_type(f.part_type);
+            type_ok = catalog_key_is_time(&f.part_key);
         if (!type_ok)
             problem(&rep,
                     "use a timestamp, timestamptz or date column for time intervals, an integer column for "
