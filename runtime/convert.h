@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "../common/arena.h"
 #include "../common/err.h"
 #include "../compiler/policy.h"
 #include "pg.h"
@@ -34,6 +35,24 @@ bool convert_run(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err);
 /* Undo a conversion of P's table: swap back (copy: rows written since the
  * swap carried back) or detach (attach).  A no-op when nothing was converted. */
 bool convert_undo(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err);
+
+/* A conversion that is neither finalized nor rolled back, as `partmig
+ * status` shows it.  Strings owned by the arena given to convert_list_open. */
+typedef struct ConvertOpen {
+    const char *table;              /* schema.table */
+    const char *method, *state;     /* copy | attach; preflight .. swapped */
+    int version, step;              /* the migration step converting it */
+    const char *step_state;         /* that step's ledger state, "" when none */
+    long long batches, rows_copied; /* backfill batches recorded and rows they copied */
+    long long rows_estimate;        /* the original table's rows (reltuples), -1 unknown */
+    long long change_log_rows;      /* changed keys waiting in its change log (estimate), -1 none */
+    const char *started_at;         /* when it started (server time) */
+    long long age_s, idle_s;        /* seconds since it started, since its last recorded progress */
+} ConvertOpen;
+
+/* Every unfinished conversion, oldest first (none when the ledger has no
+ * conversions table). */
+bool convert_list_open(PgConn *c, Arena *a, ConvertOpen **out, int *n, Err *err);
 
 /* SQL (idempotent DDL) for the conversion's own ledger tables, run by
  * ledger_ensure() inside the partmig schema setup. */

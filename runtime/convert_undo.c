@@ -127,6 +127,10 @@ static bool drop_shadow_body(PgConn *c, void *ctx, Err *err)
     Buf b = {0};
     buf_printf(&b, "DROP TABLE IF EXISTS %s;\nDROP FUNCTION IF EXISTS %s();\nDROP FUNCTION IF EXISTS %s();\n",
                v->q_shadow, v->q_reverse, v->q_guard);
+    /* the capture objects too: a run stopped right after the swap left them */
+    buf_printf(
+        &b, "DROP FUNCTION IF EXISTS %s(integer, boolean);\nDROP FUNCTION IF EXISTS %s();\nDROP TABLE IF EXISTS %s;\n",
+        v->q_resync, v->q_capture, v->q_log);
     bool ok = conv_script(c, &b, err);
     buf_free(&b);
     return ok;
@@ -188,4 +192,58 @@ done:
     conv_rollback_quietly(c);
     arena_free(&a);
     return ok;
+}
+
+bool convert_list_open(PgConn *c, Arena *a, ConvertOpen **out, int *n, Err *err)
+{
+    *out = NULL;
+    *n = 0;
+    bool present = false;
+    if (!conv_ledger_present(c, &present, err))
+        return false;
+    if (!present)
+        return true;
+    PgResult *r = NULL;
+    /* progress: the batches' rows against the original table's estimate;
+     * idle: since the state or a batch last changed */
+    if (!pg_exec(c,
+                 "SELECT c.table_schema || '.' || c.table_name, c.method, c.state, coalesce(c.version, 0),"
+                 " coalesce(c.step, 0),"
+                 " coalesce((SELECT s.state FROM partmig.steps s WHERE s.version = c.version AND s.step = c.step), ''),"
+                 " coalesce(b.n, 0), coalesce(b.rows, 0),"
+                 " coalesce((SELECT greatest(k.reltuples, -1)::bigint FROM pg_catalog.pg_class k"
+                 " WHERE k.oid = c.old_oid), -1),"
+                 " coalesce((SELECT t.n_live_tup FROM pg_catalog.pg_stat_all_tables t"
+                 " WHERE t.relid = pg_catalog.to_regclass('partmig.conv_' || c.id || '_log')), -1),"
+                 " to_char(c.started_at, 'YYYY-MM-DD HH24:MI:SSOF'),"
+                 " extract(epoch FROM now() - c.started_at)::bigint,"
+                 " extract(epoch FROM now() - greatest(c.updated_at, b.last))::bigint"
+                 " FROM partmig.conversions c"
+                 " LEFT JOIN LATERAL (SELECT count(*) AS n, sum(copied_rows) AS rows, max(done_at) AS last"
+                 " FROM partmig.batches WHERE conversion = c.id) b ON true"
+                 " WHERE c.state NOT IN ('finalized', 'rolled_back') ORDER BY c.id",
+                 0, NULL, &r, err))
+        return false;
+    int rows = pg_nrows(r);
+    ConvertOpen *v = arena_alloc(a, sizeof *v * (size_t)(rows + 1));
+    for (int i = 0; i < rows; i++) {
+        ConvertOpen *o = &v[i];
+        o->table = arena_strdup(a, pg_get(r, i, 0));
+        o->method = arena_strdup(a, pg_get(r, i, 1));
+        o->state = arena_strdup(a, pg_get(r, i, 2));
+        o->version = (int)pg_get_int(r, i, 3);
+        o->step = (int)pg_get_int(r, i, 4);
+        o->step_state = arena_strdup(a, pg_get(r, i, 5));
+        o->batches = pg_get_int(r, i, 6);
+        o->rows_copied = pg_get_int(r, i, 7);
+        o->rows_estimate = pg_get_int(r, i, 8);
+        o->change_log_rows = pg_get_int(r, i, 9);
+        o->started_at = arena_strdup(a, pg_get(r, i, 10));
+        o->age_s = pg_get_int(r, i, 11);
+        o->idle_s = pg_get_int(r, i, 12);
+    }
+    pg_result_free(r);
+    *out = v;
+    *n = rows;
+    return true;
 }

@@ -20,7 +20,10 @@ static const char *const rollback_usage =
     "first, each with its ledger row in one transaction.  --to 0 undoes every\n"
     "version.  A step without undo is a point of no return: rollback refuses to\n"
     "cross it and changes nothing.  Undo never destroys data: a created table or\n"
-    "partition is dropped only while empty.\n"
+    "partition is dropped only while empty.  A conversion whose step failed or\n"
+    "was interrupted, in any state, is taken back to the plain table it was\n"
+    "(rows written since its swap carried back), and everything it made is\n"
+    "removed; \"partmig status\" lists such conversions with the --to to use.\n"
     "\n"
     "  -d, --dir DIR      migrations directory (default migrations)\n"
     "      --db URL       connection URL (else PARTMIG_DATABASE_URL, else PG* env);\n"
@@ -46,11 +49,15 @@ typedef struct Undo {
     const char *schema, *table;
 } Undo;
 
-/* Steps whose effects may exist: done, interrupted, or failed outside a transaction. */
+/* Steps whose effects may exist: done, interrupted, or failed outside a
+ * transaction.  A conversion runs outside one whatever its step says: a
+ * failed one leaves its shadow, capture trigger and change log behind, and
+ * undoing it removes them. */
 static bool step_has_effects(const LedgerStep *ls, const Step *s)
 {
+    bool converted = s->action == STEP_ENSURE_TABLE && !strcmp(ls->mode, "converted");
     return !strcmp(ls->state, "done") || !strcmp(ls->state, "running") ||
-           (!strcmp(ls->state, "failed") && !s->transactional);
+           (!strcmp(ls->state, "failed") && (!s->transactional || converted));
 }
 
 static bool after_target(const RunOptions *o, int version, int step)

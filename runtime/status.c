@@ -1,6 +1,7 @@
-/* status.c: partmig status [--json] -- versions applied/pending, and per
- * managed table its partitions, gaps, DEFAULT rows, premake coverage and
- * partitions due for retention.  JSON built with jansson. */
+/* status.c: partmig status [--json] -- versions applied/pending, every
+ * unfinished conversion with what to run next, and per managed table its
+ * partitions, gaps, DEFAULT rows, premake coverage and partitions due for
+ * retention.  JSON built with jansson. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,13 +11,16 @@
 #include "../common/buf.h"
 #include "../compiler/policy.h"
 #include "catalog.h"
+#include "convert.h"
 #include "ledger.h"
 #include "migdir.h"
 #include "runner.h"
 
 static const char *const status_usage = "usage: partmig status [--db URL] [--json] [-d DIR]\n"
                                         "\n"
-                                        "Show the migrations (applied, pending, rolled back) and, for every table\n"
+                                        "Show the migrations (applied, pending, rolled back), every conversion that\n"
+                                        "is not finished (state, progress, age, and what to run next: apply to\n"
+                                        "resume, finalize, or rollback to take the table back) and, for every table\n"
                                         "partmig manages, its partitions with bounds, estimated rows, size and\n"
                                         "tablespace, gaps between partitions, rows in the DEFAULT partition, premake\n"
                                         "coverage (partitions up to now + premake) and partitions due for retention.\n"
@@ -72,6 +76,98 @@ static json_t *migrations_json(const MigDir *d, const Ledger *l)
         json_array_append_new(arr, o);
     }
     return arr;
+}
+
+/* The rollback target that undoes step STEP of VERSION and nothing before it. */
+static const char *rollback_target(Arena *a, int version, int step)
+{
+    return step > 1 ? arena_printf(a, "%d:%d", version, step - 1) : arena_printf(a, "%d", version - 1);
+}
+
+/* What to run next for an unfinished conversion. */
+static const char *conversion_next(Arena *a, const ConvertOpen *o)
+{
+    const char *back = arena_printf(a,
+                                    "\"partmig rollback --to %s\" takes %s back to the plain table it was, removing "
+                                    "everything the conversion made",
+                                    rollback_target(a, o->version, o->step), o->table);
+    if (!strcmp(o->state, "swapped") && !strcmp(o->step_state, "done"))
+        return arena_printf(a, "\"partmig finalize %s\" drops the old table once verified; or %s", o->table, back);
+    if (!strcmp(o->state, "swapped"))
+        return arena_printf(a, "\"partmig apply\" finishes the migration, then \"partmig finalize %s\"; or %s",
+                            o->table, back);
+    return arena_printf(a, "\"partmig apply\" resumes it from %s; or %s", o->state, back);
+}
+
+static bool conversions_json(PgConn *c, Arena *a, json_t **out, Err *err)
+{
+    ConvertOpen *v = NULL;
+    int n = 0;
+    *out = NULL;
+    if (!convert_list_open(c, a, &v, &n, err))
+        return false;
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        const ConvertOpen *o = &v[i];
+        json_t *j = json_pack(
+            "{s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:I, s:s, s:I, s:I, s:s}", "table", o->table, "method", o->method,
+            "state", o->state, "version", o->version, "step", o->step, "step_state", o->step_state, "batches",
+            (json_int_t)o->batches, "rows_copied", (json_int_t)o->rows_copied, "started_at", o->started_at,
+            "age_seconds", (json_int_t)o->age_s, "idle_seconds", (json_int_t)o->idle_s, "next", conversion_next(a, o));
+        json_object_set_new(j, "rows_estimate", o->rows_estimate >= 0 ? json_integer(o->rows_estimate) : json_null());
+        json_object_set_new(j, "change_log_rows",
+                            o->change_log_rows >= 0 ? json_integer(o->change_log_rows) : json_null());
+        json_object_set_new(j, "rollback_to", json_string(rollback_target(a, o->version, o->step)));
+        json_array_append_new(arr, j);
+    }
+    *out = arr;
+    return true;
+}
+
+static void print_age(long long s)
+{
+    if (s >= 86400)
+        printf("%lldd %lldh", s / 86400, s % 86400 / 3600);
+    else if (s >= 3600)
+        printf("%lldh %lldm", s / 3600, s % 3600 / 60);
+    else if (s >= 60)
+        printf("%lldm %llds", s / 60, s % 60);
+    else
+        printf("%llds", s);
+}
+
+static void print_conversions(json_t *convs)
+{
+    size_t i;
+    json_t *o;
+    if (!json_array_size(convs))
+        return;
+    printf("\nconversions not finished:\n");
+    json_array_foreach(convs, i, o)
+    {
+        json_t *est = json_object_get(o, "rows_estimate"), *log = json_object_get(o, "change_log_rows");
+        printf("  %s: %s conversion, state %s (step %04lld:%lld, %s)\n", json_string_value(json_object_get(o, "table")),
+               json_string_value(json_object_get(o, "method")), json_string_value(json_object_get(o, "state")),
+               (long long)json_integer_value(json_object_get(o, "version")),
+               (long long)json_integer_value(json_object_get(o, "step")),
+               *json_string_value(json_object_get(o, "step_state"))
+                   ? json_string_value(json_object_get(o, "step_state"))
+                   : "not recorded");
+        printf("    progress: %lld batch(es), %lld row(s) copied of about ",
+               (long long)json_integer_value(json_object_get(o, "batches")),
+               (long long)json_integer_value(json_object_get(o, "rows_copied")));
+        if (json_is_integer(est))
+            printf("%lld", (long long)json_integer_value(est));
+        else
+            printf("?");
+        if (json_is_integer(log))
+            printf("; %lld changed key(s) waiting in its change log", (long long)json_integer_value(log));
+        printf("\n    started %s (", json_string_value(json_object_get(o, "started_at")));
+        print_age(json_integer_value(json_object_get(o, "age_seconds")));
+        printf(" ago), last progress ");
+        print_age(json_integer_value(json_object_get(o, "idle_seconds")));
+        printf(" ago\n    next: %s\n", json_string_value(json_object_get(o, "next")));
+    }
 }
 
 /* One managed table's section. */
@@ -201,6 +297,7 @@ static void print_human(json_t *root)
                strcmp(lstate, state) ? lstate : "",
                json_is_string(fin) && !strcmp(lstate, state) ? json_string_value(fin) : "");
     }
+    print_conversions(json_object_get(root, "conversions"));
     json_t *t;
     json_array_foreach(tables, i, t)
     {
@@ -265,6 +362,13 @@ int cmd_status(int argc, char **argv)
     json_object_set_new(root, "migrations", migrations_json(&dir, &ledger));
     json_t *tables = json_array();
     json_object_set_new(root, "tables", tables);
+    json_t *convs = json_array();
+    if (ledger.exists) {
+        json_decref(convs);
+        if (!conversions_json(c, &arena, &convs, &err))
+            goto done;
+    }
+    json_object_set_new(root, "conversions", convs);
     if (ledger.exists) {
         const char **names = NULL, **jsons = NULL;
         int n = 0;
