@@ -602,6 +602,47 @@ done:
     return ok;
 }
 
+/* Relations that already carry the name of a partition the conversion
+ * would create (a leftover, or a table of the user's). */
+static bool check_partition_names(PgConn *c, const Policy *p, const TableFacts *f, Arena *a, Report *rep, Err *err)
+{
+    PartitionSpec *specs = NULL;
+    int n = 0;
+    const char *from = NULL, *to = NULL;
+    Err ignored;
+    if (!preflight_layout(p, f, a, &specs, &n, &from, &to, &ignored) || n == 0)
+        return true; /* the layout's own problems are reported when it is made */
+    Buf names = {0};
+    buf_putc(&names, '{');
+    for (int i = 0; i < n; i++) {
+        buf_printf(&names, "%s\"", i ? "," : "");
+        for (const char *q = specs[i].name; *q; q++) {
+            if (*q == '"' || *q == '\\')
+                buf_putc(&names, '\\');
+            buf_putc(&names, *q);
+        }
+        buf_putc(&names, '"');
+    }
+    buf_putc(&names, '}');
+    const char *params[] = {p->schema, buf_str(&names)};
+    PgResult *r = NULL;
+    bool ok = query(c,
+                    "SELECT c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = $1 AND c.relname = ANY ($2::text[]) ORDER BY 1",
+                    2, params, &r, err);
+    buf_free(&names);
+    if (!ok)
+        return false;
+    for (int i = 0; i < pg_nrows(r); i++)
+        problem(rep,
+                arena_printf(a, "rename or drop %s, or change the policy's naming",
+                             sql_qualified(a, p->schema, pg_get(r, i, 0))),
+                "relation \"%s\" (relkind '%s') exists and has the name of a partition the conversion creates",
+                pg_get(r, i, 0), pg_get(r, i, 1));
+    pg_result_free(r);
+    return true;
+}
+
 bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
 {
     (void)o;
@@ -721,6 +762,8 @@ bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err 
     if (!check_catalog(c, p, &f, &a, &rep, err))
         goto done;
     if (f.part_type && f.part_notnull && !check_coverage(c, p, &f, &a, &rep, err))
+        goto done;
+    if (f.part_type && !check_partition_names(c, p, &f, &a, &rep, err))
         goto done;
 
     if (f.replident == 'i')
