@@ -554,6 +554,44 @@ static bool do_unregister(Apply *a, Err *err)
     return ledger_policy_unregister(a->c, a->f->m.version, a->s->number, a->s->table, err);
 }
 
+/* plan: a step that creates an extension says whether it can (CREATE
+ * EXTENSION of an untrusted extension, pg_partman among them, needs a
+ * superuser unless the extension is installed already). */
+static bool note_extensions(Apply *a, Err *err)
+{
+    SqlScript *script = NULL;
+    if (!sql_script_parse(a->s->sql, a->f->path, 1, &script, err))
+        return false;
+    bool ok = true;
+    for (int i = 0; ok && i < sql_script_count(script); i++) {
+        json_t *ext = json_object_get(sql_script_get(script, i)->tree, "CreateExtensionStmt");
+        const char *name = json_string_value(json_object_get(ext, "extname"));
+        if (!name)
+            continue;
+        const char *p[1] = {name}, *state = "";
+        ok = pg_query_text(
+            a->c,
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = $1)"
+            " THEN 'installed' WHEN (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)"
+            " THEN 'superuser' WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_available_extension_versions"
+            " WHERE name = $1 AND trusted) THEN 'trusted' ELSE 'refused: ' || current_user END",
+            1, p, a->arena, &state, err);
+        if (!ok)
+            break;
+        if (!strcmp(state, "installed"))
+            printf("-- extension %s is installed already: CREATE EXTENSION does nothing\n", name);
+        else if (!strcmp(state, "superuser") || !strcmp(state, "trusted"))
+            printf("-- this step creates extension %s (CREATE EXTENSION needs a superuser; this role %s)\n", name,
+                   !strcmp(state, "superuser") ? "is one" : "may: the extension is trusted");
+        else
+            printf("-- this step creates extension %s: CREATE EXTENSION needs a superuser and role \"%s\" is not "
+                   "one, so apply will fail here; have a superuser run CREATE EXTENSION %s first\n",
+                   name, state + strlen("refused: "), name);
+    }
+    sql_script_free(script);
+    return ok;
+}
+
 /* ---- the executor ---- */
 
 static bool do_action(Apply *a, Err *err)
@@ -564,7 +602,7 @@ static bool do_action(Apply *a, Err *err)
             return true;
         if (a->dry) {
             out_sql(a->s->sql);
-            return note_planned_partitions(a, err);
+            return note_extensions(a, err) && note_planned_partitions(a, err);
         }
         return pg_exec_script(a->c, a->s->sql, err);
     case STEP_ENSURE_TABLE: return do_ensure_tx(a, err);

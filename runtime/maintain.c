@@ -42,8 +42,9 @@ static const char *const maintain_usage =
     "              under an ACCESS EXCLUSIVE lock (readers and writers of that\n"
     "              partition wait while it is copied)\n"
     "  DEFAULT     the rows in each DEFAULT partition are reported\n"
-    "  pg_partman  policies with backend = \"pg_partman\": CALL\n"
-    "              partman.run_maintenance_proc() once\n"
+    "  pg_partman  policies with backend = \"pg_partman\": partman.run_maintenance()\n"
+    "              for each such table, reporting the partitions it made and\n"
+    "              removed; its retention waits until a conversion is finalized\n"
     "\n"
     "      --db URL          connection URL (else PARTMIG_DATABASE_URL, else PG* env)\n"
     "      --dry-run         print what would be done (\"would ...\"), change nothing\n"
@@ -883,10 +884,76 @@ static bool report_default(Table *t, Err *err)
     return true;
 }
 
+/* ---- pg_partman ---- */
+
+typedef struct PartmanTx {
+    Table *t;
+    bool retention;
+} PartmanTx;
+
+static bool partman_body(void *ctx, Err *err)
+{
+    PartmanTx *x = ctx;
+    return msql_partman_run(x->t->m->c, x->t->qname, x->retention, err);
+}
+
+/* partman.run_maintenance() for this table alone, compared before and
+ * after: what pg_partman made and removed is reported like partmig's own
+ * changes.  Until the table's conversion is finalized its retention does
+ * not run (the old table is the rollback point and must keep matching). */
+static bool step_partman(Table *t, Err *err)
+{
+    Maint *m = t->m;
+    bool waits;
+    if (!conversion_waits(t, "pg_partman's retention", &waits, err))
+        return table_fail(t, err);
+    if (m->o.dry_run) {
+        printf("%s: would run partman.run_maintenance('%s')%s\n", t->qname, t->qname,
+               waits ? " with its retention held back" : "");
+        return true;
+    }
+    const char **oids, **schemas, **names, **oids2, **schemas2, **names2;
+    int64_t *rows, *rows2;
+    bool *est, *est2;
+    int n = 0, n2 = 0;
+    if (!msql_children(m->c, t->p.schema, t->p.table, m->arena, &oids, &schemas, &names, &rows, &est, &n, err))
+        return table_fail(t, err);
+    PartmanTx x = {t, !waits};
+    if (!runner_tx(m->c, LOCK_TIMEOUT, m->o.lock_retries, t->qname, "the locks pg_partman's maintenance takes",
+                   t->p.schema, t->p.table, partman_body, &x, err))
+        return table_fail(t, err);
+    if (!msql_children(m->c, t->p.schema, t->p.table, m->arena, &oids2, &schemas2, &names2, &rows2, &est2, &n2, err))
+        return table_fail(t, err);
+    for (int i = 0; i < n; i++) {
+        bool kept = false;
+        for (int k = 0; k < n2 && !kept; k++)
+            kept = !strcmp(oids[i], oids2[k]);
+        if (kept)
+            continue;
+        const char *now = "";
+        if (!msql_relation_name(m->c, oids[i], m->arena, &now, err))
+            return table_fail(t, err);
+        if (*now)
+            say(t, "pg_partman detached partition %s (%s%lld rows), kept as %s", names[i], est[i] ? "about " : "",
+                (long long)rows[i], now);
+        else
+            say(t, "pg_partman dropped partition %s (%s%lld rows)", names[i], est[i] ? "about " : "",
+                (long long)rows[i]);
+    }
+    for (int k = 0; k < n2; k++) {
+        bool old = false;
+        for (int i = 0; i < n && !old; i++)
+            old = !strcmp(oids[i], oids2[k]);
+        if (!old)
+            say(t, "pg_partman created partition %s", names2[k]);
+    }
+    return true;
+}
+
 /* ---- per table ---- */
 
 /* Returns false when anything failed for the table (already printed). */
-static bool maintain_table(Maint *m, const char *qname, const char *json, bool *partman)
+static bool maintain_table(Maint *m, const char *qname, const char *json)
 {
     Err err;
     err_clear(&err);
@@ -905,8 +972,8 @@ static bool maintain_table(Maint *m, const char *qname, const char *json, bool *
         return table_fail(&t, &err);
     }
     if (t.p.backend == BACKEND_PG_PARTMAN) {
-        *partman = true;
-        return report_default(&t, &err);
+        bool ok = step_partman(&t, &err);
+        return report_default(&t, &err) && ok;
     }
     t.time_key = t.p.by == PART_RANGE && t.p.interval.unit != UNIT_INTEGER;
     const char *horizon;
@@ -976,22 +1043,9 @@ int cmd_maintain(int argc, char **argv)
         goto done;
     }
     int failed = 0;
-    bool partman = false;
     for (int i = 0; i < n; i++)
-        if (!maintain_table(&m, tables[i], jsons[i], &partman))
+        if (!maintain_table(&m, tables[i], jsons[i]))
             failed++;
-    if (partman) {
-        if (m.o.dry_run)
-            printf("would call partman.run_maintenance_proc()\n");
-        else if (pg_exec_script(m.c, "CALL partman.run_maintenance_proc()", &err))
-            printf("called partman.run_maintenance_proc()\n");
-        else {
-            fflush(stdout);
-            err_print(&err);
-            err_clear(&err);
-            failed++;
-        }
-    }
     if (m.o.dry_run)
         printf("dry run: %d change(s) would be made, nothing was changed\n", m.actions);
     else if (!m.actions)

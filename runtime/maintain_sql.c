@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "../common/buf.h"
+
 #include "../common/quote.h"
 
 /* One text column from SQL into ARENA strings. */
@@ -180,6 +182,77 @@ bool msql_conversion_open(PgConn *c, const char *schema, const char *table, Aren
     }
     pg_result_free(r);
     return true;
+}
+
+/* ---- pg_partman ---- */
+
+bool msql_children(PgConn *c, const char *schema, const char *table, Arena *arena, const char ***oids,
+                   const char ***schemas, const char ***names, int64_t **rows, bool **estimated, int *n, Err *err)
+{
+    const char *p[3] = {schema, table, "8388608"};
+    PgResult *r = NULL;
+    /* partitions up to 8 MB ($3) are counted exactly below, bigger ones estimated */
+    if (!pg_exec(c,
+                 "SELECT k.oid::text, n.nspname, k.relname, pg_catalog.pg_total_relation_size(k.oid) <= $3::bigint,"
+                 " greatest(k.reltuples, 0)::bigint"
+                 " FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class k ON k.oid = i.inhrelid"
+                 " JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace"
+                 " WHERE i.inhparent = " REGCLASS("$1", "$2") " ORDER BY k.relname",
+                 3, p, &r, err))
+        return false;
+    *n = pg_nrows(r);
+    *oids = arena_alloc(arena, sizeof **oids * (size_t)(*n + 1));
+    *schemas = arena_alloc(arena, sizeof **schemas * (size_t)(*n + 1));
+    *names = arena_alloc(arena, sizeof **names * (size_t)(*n + 1));
+    *rows = arena_alloc(arena, sizeof **rows * (size_t)(*n + 1));
+    *estimated = arena_alloc(arena, sizeof **estimated * (size_t)(*n + 1));
+    for (int i = 0; i < *n; i++) {
+        (*oids)[i] = arena_strdup(arena, pg_get(r, i, 0));
+        (*schemas)[i] = arena_strdup(arena, pg_get(r, i, 1));
+        (*names)[i] = arena_strdup(arena, pg_get(r, i, 2));
+        (*estimated)[i] = pg_get(r, i, 3)[0] != 't';
+        (*rows)[i] = pg_get_int(r, i, 4);
+    }
+    pg_result_free(r);
+    for (int i = 0; i < *n; i++) {
+        if ((*estimated)[i])
+            continue;
+        Buf q = {0};
+        buf_append(&q, "SELECT count(*) FROM ");
+        quote_qualified(&q, (*schemas)[i], (*names)[i]);
+        bool ok = pg_exec(c, buf_str(&q), 0, NULL, &r, err);
+        buf_free(&q);
+        if (!ok)
+            return false;
+        (*rows)[i] = pg_get_int(r, 0, 0);
+        pg_result_free(r);
+    }
+    return true;
+}
+
+bool msql_relation_name(PgConn *c, const char *oid, Arena *arena, const char **qname, Err *err)
+{
+    const char *p[1] = {oid};
+    return pg_query_text(c,
+                         "SELECT n.nspname || '.' || k.relname FROM pg_catalog.pg_class k"
+                         " JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace WHERE k.oid = $1::oid",
+                         1, p, arena, qname, err);
+}
+
+bool msql_partman_run(PgConn *c, const char *parent, bool retention, Err *err)
+{
+    const char *p[2] = {parent, NULL};
+    if (retention)
+        return pg_exec(c, "SELECT partman.run_maintenance($1)", 1, p, NULL, err);
+    PgResult *r = NULL;
+    if (!pg_exec(c, "SELECT retention FROM partman.part_config WHERE parent_table = $1 FOR UPDATE", 1, p, &r, err))
+        return false;
+    p[1] = pg_nrows(r) > 0 && !pg_isnull(r, 0, 0) ? pg_get(r, 0, 0) : NULL;
+    bool ok = pg_exec(c, "UPDATE partman.part_config SET retention = NULL WHERE parent_table = $1", 1, p, NULL, err) &&
+              pg_exec(c, "SELECT partman.run_maintenance($1)", 1, p, NULL, err) &&
+              pg_exec(c, "UPDATE partman.part_config SET retention = $2 WHERE parent_table = $1", 2, p, NULL, err);
+    pg_result_free(r);
+    return ok;
 }
 
 /* ---- the retention record ---- */

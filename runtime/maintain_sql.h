@@ -54,6 +54,23 @@ bool msql_column_list(PgConn *c, const char *schema, const char *table, Arena *a
 bool msql_conversion_open(PgConn *c, const char *schema, const char *table, Arena *arena, bool *open, const char **kept,
                           Err *err);
 
+/* ---- pg_partman ---- */
+
+/* Direct partitions of SCHEMA.TABLE: oid (text), schema, name, and rows --
+ * counted when the partition is at most 8 MB, else the planner's estimate
+ * (*ESTIMATED[i]) -- all owned by ARENA. */
+bool msql_children(PgConn *c, const char *schema, const char *table, Arena *arena, const char ***oids,
+                   const char ***schemas, const char ***names, int64_t **rows, bool **estimated, int *n, Err *err);
+
+/* The qualified name of relation OID now, "" when it is gone (ARENA). */
+bool msql_relation_name(PgConn *c, const char *oid, Arena *arena, const char **qname, Err *err);
+
+/* partman.run_maintenance() for PARENT ("schema.table") alone, in the
+ * caller's transaction.  Without RETENTION its part_config.retention is
+ * cleared for the call and put back before the transaction ends: premake
+ * runs, retention does not, the settings are unchanged. */
+bool msql_partman_run(PgConn *c, const char *parent, bool retention, Err *err);
+
 /* ---- the retention record (partmig.retention_log): a partition being
  * removed by retention is recorded before it is detached and marked
  * finished together with its final step, so a run killed in between
