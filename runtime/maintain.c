@@ -46,7 +46,9 @@ static const char *const maintain_usage =
     "              for each such table, reporting the partitions it made and\n"
     "              removed; its retention waits until a conversion is finalized\n"
     "\n"
-    "      --db URL          connection URL (else PARTMIG_DATABASE_URL, else PG* env)\n"
+    "      --db URL          connection URL (else PARTMIG_DATABASE_URL, else PG* env);\n"
+    "                        others see it in ps: give a password through\n"
+    "                        PARTMIG_DATABASE_URL, PGPASSWORD or ~/.pgpass instead\n"
     "      --dry-run         print what would be done (\"would ...\"), change nothing\n"
     "      --drain-default   move DEFAULT rows into proper partitions, one range per\n"
     "                        transaction, counts checked, nothing hidden\n"
@@ -226,8 +228,10 @@ typedef struct Tx {
     Table *t;
     const char *script;                      /* run first (may be NULL) */
     const char *forget_schema, *forget_name; /* retention record to drop with it */
-    /* dump: lock, count, pg_dump, verify, then SCRIPT drops the table */
-    const char *dump_schema, *dump_table, *dump_path, *dump_tmp;
+    /* dump: lock, count, pg_dump, verify, SCRIPT drops the table, then the
+     * dump is moved into place */
+    const char *dump_schema, *dump_table, *dump_dir;
+    DumpArchive *dump;
     int64_t rows;
     /* drain */
     const char *drain_lock, *drain_lo, *drain_hi, *drain_count_sql, *drain_move_sql, *drain_attach;
@@ -239,35 +243,14 @@ static bool tx_dump(Tx *x, Err *err)
     PgConn *c = x->t->m->c;
     Buf q = {0};
     bool ok = false;
+    dump_archive_close(x->dump); /* a retry after a lock timeout starts afresh */
+    x->dump = NULL;
     buf_append(&q, "LOCK TABLE ");
     quote_qualified(&q, x->dump_schema, x->dump_table);
     buf_append(&q, " IN SHARE MODE");
     if (!pg_run(c, buf_str(&q), err) || !catalog_count_rows(c, x->dump_schema, x->dump_table, &x->rows, err))
         goto done;
-    if (!dump_table(x->t->m->o.db, x->dump_schema, x->dump_table, x->dump_tmp, err))
-        goto done;
-    int64_t dumped = -1;
-    if (!dump_count_rows(x->dump_tmp, &dumped, err))
-        goto done;
-    if (dumped != x->rows) {
-        err_set(err, PM_EDB, "dump \"%s\" holds %lld rows but table \"%s.%s\" has %lld: the table is kept, not dropped",
-                x->dump_tmp, (long long)dumped, x->dump_schema, x->dump_table, (long long)x->rows);
-        err_hint(err, "the detached table is kept; check the dump and disk space, then run maintain again");
-        goto done;
-    }
-    /* on disk before the table is dropped: a crash must not lose both */
-    if (!fs_sync(x->dump_tmp, err))
-        goto done;
-    if (rename(x->dump_tmp, x->dump_path) != 0) {
-        err_set(err, PM_EDB, "cannot rename \"%s\" to \"%s\"", x->dump_tmp, x->dump_path);
-        goto done;
-    }
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", x->dump_path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    if (!fs_sync(slash ? (*dir ? dir : "/") : ".", err))
+    if (!dump_archive_write(x->t->m->o.db, x->dump_dir, x->dump_schema, x->dump_table, x->rows, &x->dump, err))
         goto done;
     ok = true;
 done:
@@ -300,13 +283,14 @@ static bool tx_body(void *ctx, Err *err)
     PgConn *c = x->t->m->c;
     if (x->drain_move_sql)
         return tx_drain(x, err);
-    if (x->dump_path && !tx_dump(x, err))
+    if (x->dump_dir && !tx_dump(x, err))
         return false;
     if (x->script && !pg_exec_script(c, x->script, err))
         return false;
     if (x->forget_name && !msql_pending_forget(c, x->forget_schema, x->forget_name, err))
         return false;
-    return true;
+    /* last before COMMIT: a failed DROP leaves no file to refuse next time */
+    return !x->dump || dump_archive_publish(x->dump, err);
 }
 
 static bool run_tx(Table *t, Tx *x, const char *label, const char *lock_what, Err *err)
@@ -358,6 +342,10 @@ static bool dispose(Table *t, const char *schema, const char *name, const char *
     x.forget_name = name;
     const char *label = arena_printf(a, "%s.%s", schema, name);
     if (rt->archive == ARCHIVE_SCHEMA) {
+        /* an archive schema someone else owns could drop or read the rows
+         * moved there: it must be partmig's role's or a superuser's */
+        if (!catalog_check_schema_trust(t->m->c, rt->archive_target, "the archive", err))
+            goto done;
         buf_append(&sql, "CREATE SCHEMA IF NOT EXISTS ");
         quote_ident(&sql, rt->archive_target);
         buf_append(&sql, ";\n");
@@ -372,20 +360,17 @@ static bool dispose(Table *t, const char *schema, const char *name, const char *
         say(t, "detached partition %s %s (%lld rows), moved to schema %s%s", name, range, (long long)rows,
             rt->archive_target, rt->keep_index ? "" : " without its indexes");
     } else if (rt->archive == ARCHIVE_DUMP) {
-        if (!fs_mkdirs(rt->archive_target, err))
-            goto done;
         x.dump_schema = schema;
         x.dump_table = name;
-        x.dump_path = arena_printf(a, "%s/%s.%s.sql", rt->archive_target, schema, name);
-        x.dump_tmp = arena_printf(a, "%s.partial", x.dump_path);
+        x.dump_dir = rt->archive_target;
         catalog_sql_drop_table(&sql, schema, name);
         x.script = buf_str(&sql);
-        if (!run_tx(t, &x, label, "ACCESS EXCLUSIVE on the detached table", err)) {
-            remove(x.dump_tmp);
+        bool dumped = run_tx(t, &x, label, "ACCESS EXCLUSIVE on the detached table", err);
+        const char *path = x.dump ? arena_strdup(a, dump_archive_path(x.dump)) : "";
+        dump_archive_close(x.dump);
+        if (!dumped)
             goto done;
-        }
-        say(t, "dumped partition %s %s to %s (%lld rows, verified), dropped it", name, range, x.dump_path,
-            (long long)x.rows);
+        say(t, "dumped partition %s %s to %s (%lld rows, verified), dropped it", name, range, path, (long long)x.rows);
     } else if (rt->keep_table) {
         if (!rt->keep_index && !drop_indexes_sql(t, schema, name, schema, &sql, err))
             goto done;
@@ -434,6 +419,10 @@ static bool remove_partition(Table *t, const PartInfo *pi, bool has_default, Err
     int64_t rows = 0;
     const char *range = part_range(t, pi);
     if (!catalog_count_rows(m->c, pi->schema, pi->name, &rows, err))
+        return false;
+    /* a name unfit for a file, or an unsafe directory: the partition stays */
+    if (t->p.retention.archive == ARCHIVE_DUMP &&
+        !dump_check_target(t->p.retention.archive_target, pi->schema, pi->name, err))
         return false;
     if (m->o.dry_run) {
         say(t, "detach partition %s %s (%lld rows)%s %s", pi->name, range, (long long)rows,
