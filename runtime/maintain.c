@@ -424,6 +424,10 @@ static bool remove_partition(Table *t, const PartInfo *pi, bool has_default, Err
     if (t->p.retention.archive == ARCHIVE_DUMP &&
         !dump_check_target(t->p.retention.archive_target, pi->schema, pi->name, err))
         return false;
+    /* an archive schema in untrusted hands: checked before the detach too */
+    if (t->p.retention.archive == ARCHIVE_SCHEMA &&
+        !catalog_check_schema_trust(m->c, t->p.retention.archive_target, "the archive", err))
+        return false;
     if (m->o.dry_run) {
         say(t, "detach partition %s %s (%lld rows)%s %s", pi->name, range, (long long)rows,
             has_default ? "" : " concurrently", dispose_words(t));

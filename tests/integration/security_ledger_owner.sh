@@ -100,4 +100,23 @@ assert_contains "$ERR" "PGOPTIONS='-c role=NAME'" "the hint names the way to run
 PGOPTIONS='-c role=mallory' run_cmd "$PARTMIG" status --db "$URL"
 assert_eq "$RC" 0 "as role mallory, the superuser's session may use mallory's ledger ($ERR)"
 assert_eq "$(is_super)" f "mallory never became superuser"
+
+# retention's archive schema must be trusted too: mallory made "vault" first
+psql -X -q -d shop -c "SET client_min_messages = warning; DROP SCHEMA partmig CASCADE; DROP TABLE public.events" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -U mallory -d shop -c "CREATE SCHEMA vault"
+cat >"$POL/t.lua" <<'LUA'
+partition "events" { column = "at", interval = "1 month", premake = 1, start = "2024-01-01",
+  columns = { { "id", "bigint not null" }, { "at", "timestamptz not null" } }, primary_key = { "id", "at" },
+  retention = { keep = "3 months", archive = "schema:vault" } }
+LUA
+rm -rf "$PARTMIG_TEST_DIR/mig"
+"$PARTMIG" compile "$POL" -o "$PARTMIG_TEST_DIR/mig" >/dev/null
+run_cmd "$PARTMIG" apply -d "$PARTMIG_TEST_DIR/mig" --db "$URL"
+assert_eq "$RC" 0 "apply the retention policy ($ERR)"
+psql -X -q -v ON_ERROR_STOP=1 -d shop -c "INSERT INTO public.events VALUES (1, '2024-01-15 UTC')"
+run_cmd "$PARTMIG" maintain --db "$URL"
+assert_eq "$RC" 1 "maintain refuses to archive into a schema mallory owns"
+assert_contains "$ERR" 'the archive (schema "vault") is not safe to use: role mallory owns the schema' "names the archive schema's owner"
+assert_eq "$(psql -X -q -A -t -d shop -c "SELECT count(*) FROM public.events")" 1 "the row stays in the table"
+assert_eq "$(psql -X -q -A -t -d shop -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'vault'")" 0 "nothing moved into vault"
 assert_done
