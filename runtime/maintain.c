@@ -100,6 +100,7 @@ static bool table_fail(Table *t, Err *err)
     Err e = *err;
     e.file[0] = '\0';
     err_set(&e, err->code ? err->code : PM_EDB, "%s: %s", t->qname, err->msg);
+    snprintf(e.hint, sizeof e.hint, "%s", err->hint); /* err_set cleared it */
     fflush(stdout);
     err_print(&e);
     err_clear(err);

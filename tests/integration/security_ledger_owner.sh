@@ -117,6 +117,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d shop -c "INSERT INTO public.events VALUES (1, '
 run_cmd "$PARTMIG" maintain --db "$URL"
 assert_eq "$RC" 1 "maintain refuses to archive into a schema mallory owns"
 assert_contains "$ERR" 'the archive (schema "vault") is not safe to use: role mallory owns the schema' "names the archive schema's owner"
+assert_contains "$ERR" "hint: partmig runs as postgres" "maintain prints the hint of a table's failure"
 assert_eq "$(psql -X -q -A -t -d shop -c "SELECT count(*) FROM public.events")" 1 "the row stays in the table"
 assert_eq "$(psql -X -q -A -t -d shop -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'vault'")" 0 "nothing moved into vault"
 assert_done
