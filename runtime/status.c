@@ -161,7 +161,7 @@ static void print_conversions(json_t *convs)
         else
             printf("?");
         if (json_is_integer(log))
-            printf("; %lld changed key(s) waiting in its change log", (long long)json_integer_value(log));
+            printf("; about %lld changed key(s) waiting in its change log", (long long)json_integer_value(log));
         printf("\n    started %s (", json_string_value(json_object_get(o, "started_at")));
         print_age(json_integer_value(json_object_get(o, "age_seconds")));
         printf(" ago), last progress ");
