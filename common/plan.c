@@ -129,38 +129,55 @@ static bool starts_with(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* Parse ` key=value key="quoted value"` attributes of a step line into S. */
+/* Parse ` key=value key="quoted value"` attributes of a step line into S.
+ * Only what plan_write can write back is accepted: keys [a-z_]+, each once;
+ * plain values without '"' or '='; quoted values followed by a space or the
+ * end; transactional yes or no. */
 static bool parse_step_attrs(Reader *r, const char *p, Step *s)
 {
     int cap = 0;
     bool have_action = false;
+    const char *seen[64];
+    int nseen = 0;
     while (*p) {
         while (*p == ' ')
             p++;
         if (!*p)
             break;
-        const char *eq = strchr(p, '=');
-        if (!eq || eq == p)
+        size_t klen = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+        if (klen == 0 || p[klen] != '=')
             return err_at(r->err, PM_EINPUT, r->path, r->line, "malformed step line near \"%s\"", p);
-        char *key = arena_strndup(r->arena, p, (size_t)(eq - p));
-        const char *v = eq + 1;
+        char *key = arena_strndup(r->arena, p, klen);
+        const char *v = p + klen + 1;
         char *value;
         if (*v == '"') {
             const char *end = strchr(v + 1, '"');
             if (!end)
                 return err_at(r->err, PM_EINPUT, r->path, r->line, "unterminated quote in step line");
+            if (end[1] != '\0' && end[1] != ' ')
+                return err_at(r->err, PM_EINPUT, r->path, r->line, "malformed step line near \"%s\"", v);
             value = arena_strndup(r->arena, v + 1, (size_t)(end - v - 1));
             p = end + 1;
         } else {
             const char *end = v + strcspn(v, " ");
             value = arena_strndup(r->arena, v, (size_t)(end - v));
+            if (!*value || strpbrk(value, "\"="))
+                return err_at(r->err, PM_EINPUT, r->path, r->line, "malformed step line near \"%s\"", v);
             p = end;
         }
+        for (int i = 0; i < nseen; i++)
+            if (!strcmp(seen[i], key))
+                return err_at(r->err, PM_EINPUT, r->path, r->line, "step line repeats \"%s\"", key);
+        if (nseen == (int)(sizeof seen / sizeof *seen))
+            return err_at(r->err, PM_EINPUT, r->path, r->line, "step line has more than %d attributes", nseen);
+        seen[nseen++] = key;
         if (!strcmp(key, "action")) {
             if (!step_action_parse(value, &s->action))
                 return err_at(r->err, PM_EINPUT, r->path, r->line, "unknown step action \"%s\"", value);
             have_action = true;
         } else if (!strcmp(key, "transactional")) {
+            if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+                return err_at(r->err, PM_EINPUT, r->path, r->line, "transactional \"%s\": expected yes or no", value);
             s->transactional = !strcmp(value, "yes");
         } else if (!strcmp(key, "table")) {
             s->table = value;
@@ -185,6 +202,27 @@ static bool parse_step_attrs(Reader *r, const char *p, Step *s)
     }
     if (!have_action)
         return err_at(r->err, PM_EINPUT, r->path, r->line, "step line has no action");
+    return true;
+}
+
+/* The first line "-- partmig migration NNNN name": version 1..INT_MAX in
+ * decimal digits, name [a-z0-9_]+ (at most 127 bytes), nothing after. */
+static bool parse_first_line(const char *line, Migration *out, Arena *arena)
+{
+    static const char prefix[] = "-- partmig migration ";
+    if (strncmp(line, prefix, sizeof prefix - 1) != 0)
+        return false;
+    const char *p = line + sizeof prefix - 1;
+    size_t ndigits = strspn(p, "0123456789");
+    if (ndigits == 0 || ndigits > 9 || p[ndigits] != ' ')
+        return false;
+    int version = atoi(p); /* at most 9 digits: fits an int */
+    const char *name = p + ndigits + 1;
+    size_t nlen = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_");
+    if (version <= 0 || nlen == 0 || nlen > 127 || name[nlen] != '\0')
+        return false;
+    out->version = version;
+    out->name = arena_strndup(arena, name, nlen);
     return true;
 }
 
@@ -225,16 +263,17 @@ bool plan_read(const char *path, const char *text, Arena *arena, Migration *out,
         r.line++;
 
         if (r.line == 1) {
-            char name[128];
-            int version = 0;
-            if (sscanf(line, "-- partmig migration %d %127s", &version, name) != 2 || version <= 0) {
+            if (!parse_first_line(line, out, arena)) {
                 err_at(err, PM_EINPUT, path, 1,
                        "not a partmig migration (first line must be \"-- partmig migration NNNN name\")");
                 goto done;
             }
-            out->version = version;
-            out->name = arena_strdup(arena, name);
             continue;
+        }
+        if (starts_with(line, "--partmig:")) {
+            /* would read back as a directive once written with "-- " */
+            err_at(err, PM_EINPUT, path, r.line, "malformed directive \"%s\" (directives start \"-- partmig:\")", line);
+            goto done;
         }
         if (starts_with(line, "-- partmig:step ")) {
             if (cur && state != OUTSIDE) {
