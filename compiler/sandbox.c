@@ -164,12 +164,19 @@ typedef struct Conv {
     lua_State *L;
     Sandbox *sb;
     const char *what; /* "partition \"t\"" or "defaults" */
-    int line;
-    int tbl; /* absolute index of the partition's table */
+    int line;         /* line of the call */
+    int tbl;          /* absolute index of the partition's table */
+    const char *call; /* "partition", "defaults", or NULL: no table constructor to search */
+    const char *name; /* the partition's table name (NULL for defaults) */
 } Conv;
 
-static int conv_fail(Conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-static int conv_fail(Conv *c, const char *fmt, ...)
+/* Fail about KEY (a path such as "retention.keep" or "indexes[2].columns";
+ * NULL: the call as a whole) with HINT, or when HINT is NULL a hint showing
+ * how KEY is written.  The error names the line KEY is written on when the
+ * policy's text shows it (policy_key_line), else the call's line. */
+static int conv_fail_hint(Conv *c, const char *key, const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5), noreturn));
+static int conv_fail_hint(Conv *c, const char *key, const char *hint, const char *fmt, ...)
 {
     /* the message quotes the policy's text: escape it all (partmig's own text has no control characters) */
     char msg[900], full[1100], escaped[sizeof c->sb->err->msg];
@@ -179,19 +186,41 @@ static int conv_fail(Conv *c, const char *fmt, ...)
     va_end(ap);
     snprintf(full, sizeof full, "%s: %s", c->what, msg);
     text_escape(escaped, sizeof escaped, full, strlen(full));
-    if (c->sb->err->code == PM_OK)
-        err_at(c->sb->err, PM_EINPUT, c->sb->path, c->line, "%s", escaped);
+    if (c->sb->err->code == PM_OK) {
+        int line = c->line;
+        if (key && c->call) {
+            int at = policy_key_line(c->sb->path, c->line, c->call, c->name, key);
+            if (at > 0)
+                line = at;
+        }
+        err_at(c->sb->err, PM_EINPUT, c->sb->path, line, "%s", escaped);
+        const char *example = policy_key_example(key);
+        if (hint) {
+            char h[sizeof c->sb->err->hint];
+            text_escape(h, sizeof h, hint, strlen(hint));
+            err_hint(c->sb->err, "%s", h);
+        } else if (example) {
+            err_hint(c->sb->err, "for example %s; docs/POLICY.md describes every key", example);
+        } else {
+            err_hint(c->sb->err, "docs/POLICY.md describes every key, its type and an example");
+        }
+    }
     lua_pushstring(c->L, msg);
     lua_error(c->L);
     abort(); /* not reached */
 }
 
+#define conv_fail(c, key, ...) conv_fail_hint(c, key, NULL, __VA_ARGS__)
+
 /* SIZE more bytes copied out of Lua, against POLICY_MAX_BYTES. */
 static void charge(Conv *c, size_t size)
 {
     if (size > POLICY_MAX_BYTES - copied_bytes)
-        conv_fail(c, "policies take more than %d MiB once read (the limit for all policy files together)",
-                  POLICY_MAX_BYTES >> 20);
+        conv_fail_hint(c, NULL,
+                       "a policy describes tables: generate fewer or smaller entries, or split the set into "
+                       "several compiles",
+                       "policies take more than %d MiB once read (the limit for all policy files together)",
+                       POLICY_MAX_BYTES >> 20);
     copied_bytes += size;
 }
 
@@ -227,16 +256,16 @@ static const char *lua_kind(lua_State *L, int idx)
 static const char *to_str(Conv *c, int idx, const char *key)
 {
     if (lua_type(c->L, idx) != LUA_TSTRING)
-        conv_fail(c, "%s: expected a string, got %s", key, lua_kind(c->L, idx));
+        conv_fail(c, key, "%s: expected a string, got %s", key, lua_kind(c->L, idx));
     size_t len;
     const char *s = lua_tolstring(c->L, idx, &len);
     if (strlen(s) != len)
-        conv_fail(c, "%s: contains a NUL byte", key);
+        conv_fail(c, key, "%s: contains a NUL byte", key);
     if (len > POLICY_MAX_STRING)
-        conv_fail(c, "%s: longer than %d bytes, the limit for one string", key, POLICY_MAX_STRING);
+        conv_fail(c, key, "%s: longer than %d bytes, the limit for one string", key, POLICY_MAX_STRING);
     const char *bad = validate_text(s);
     if (bad)
-        conv_fail(c, "%s \"%s\": holds %s", key, s, bad);
+        conv_fail(c, key, "%s \"%s\": holds %s", key, s, bad);
     return conv_strndup(c, s, len);
 }
 
@@ -248,13 +277,13 @@ static const char *to_str_or_int(Conv *c, int idx, const char *key)
         int isint;
         v = lua_tointegerx(c->L, idx, &isint);
         if (!isint)
-            conv_fail(c, "%s: expected a string or an integer, got a number", key);
+            conv_fail(c, key, "%s: expected a string or an integer, got a number", key);
         char text[32];
         snprintf(text, sizeof text, "%lld", (long long)v);
         return conv_strndup(c, text, strlen(text));
     }
     if (lua_type(c->L, idx) != LUA_TSTRING)
-        conv_fail(c, "%s: expected a string or an integer, got %s", key, lua_kind(c->L, idx));
+        conv_fail(c, key, "%s: expected a string or an integer, got %s", key, lua_kind(c->L, idx));
     return to_str(c, idx, key);
 }
 
@@ -263,16 +292,16 @@ static long long to_int(Conv *c, int idx, const char *key, long long lo, long lo
     int isint = 0;
     lua_Integer v = lua_type(c->L, idx) == LUA_TNUMBER ? lua_tointegerx(c->L, idx, &isint) : 0;
     if (!isint)
-        conv_fail(c, "%s: expected an integer %lld..%lld, got %s", key, lo, hi, lua_kind(c->L, idx));
+        conv_fail(c, key, "%s: expected an integer %lld..%lld, got %s", key, lo, hi, lua_kind(c->L, idx));
     if (v < lo || v > hi)
-        conv_fail(c, "%s %lld: expected an integer %lld..%lld", key, (long long)v, lo, hi);
+        conv_fail(c, key, "%s %lld: expected an integer %lld..%lld", key, (long long)v, lo, hi);
     return (long long)v;
 }
 
 static bool to_bool(Conv *c, int idx, const char *key)
 {
     if (lua_type(c->L, idx) != LUA_TBOOLEAN)
-        conv_fail(c, "%s: expected true or false, got %s", key, lua_kind(c->L, idx));
+        conv_fail(c, key, "%s: expected true or false, got %s", key, lua_kind(c->L, idx));
     return lua_toboolean(c->L, idx);
 }
 
@@ -285,13 +314,13 @@ static int to_choice(Conv *c, int idx, const char *key, const char *const *choic
     char allowed[200] = "";
     for (int i = 0; i < n; i++)
         snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s\"%s\"", i ? " | " : "", choices[i]);
-    conv_fail(c, "%s \"%s\": expected %s", key, s, allowed);
+    conv_fail(c, key, "%s \"%s\": expected %s", key, s, allowed);
 }
 
 static void check_table(Conv *c, int idx, const char *key)
 {
     if (lua_type(c->L, idx) != LUA_TTABLE)
-        conv_fail(c, "%s: expected a table, got %s", key, lua_kind(c->L, idx));
+        conv_fail(c, key, "%s: expected a table, got %s", key, lua_kind(c->L, idx));
 }
 
 /* "a, b, c" from a NULL-terminated list. */
@@ -327,13 +356,21 @@ static void check_keys(Conv *c, int idx, const char *where, const char *const *a
         }
         char list[600];
         join_allowed(list, sizeof list, allowed);
-        conv_fail(c, "%s: keys must be names (got a key of type %s); allowed: %s", *where ? where : "table",
-                  luaL_typename(c->L, -1), list);
+        conv_fail(c, *where ? where : NULL, "%s: keys must be names (got a key of type %s); allowed: %s",
+                  *where ? where : "table", luaL_typename(c->L, -1), list);
     }
     if (have_unknown) {
-        char list[600];
+        char list[600], path[300], hint[400];
         join_allowed(list, sizeof list, allowed);
-        conv_fail(c, "unknown key \"%s%s%s\"; allowed: %s", where, *where ? "." : "", unknown, list);
+        snprintf(path, sizeof path, "%s%s%s", where, *where ? "." : "", unknown);
+        const char *near = validate_closest(unknown, allowed);
+        if (near)
+            snprintf(hint, sizeof hint, "did you mean \"%s\"? docs/POLICY.md describes every key", near);
+        else
+            snprintf(hint, sizeof hint,
+                     "remove it, or spell it as one of the allowed keys; docs/POLICY.md describes "
+                     "every key");
+        conv_fail_hint(c, path, hint, "unknown key \"%s\"; allowed: %s", path, list);
     }
 }
 
@@ -345,14 +382,14 @@ static int array_len(Conv *c, int idx, const char *key, int max)
     check_table(c, idx, key);
     lua_Integer n = (lua_Integer)lua_rawlen(c->L, idx);
     if (n > max)
-        conv_fail(c, "%s: %lld entries, more than the limit of %d", key, (long long)n, max);
+        conv_fail(c, key, "%s: %lld entries, more than the limit of %d", key, (long long)n, max);
     lua_pushnil(c->L);
     while (lua_next(c->L, idx)) {
         lua_pop(c->L, 1);
         int isint = 0;
         lua_Integer k = lua_type(c->L, -1) == LUA_TNUMBER ? lua_tointegerx(c->L, -1, &isint) : 0;
         if (!isint || k < 1 || k > n)
-            conv_fail(c, "%s: expected a list { ... } without named keys", key);
+            conv_fail(c, key, "%s: expected a list { ... } without named keys", key);
     }
     return (int)n;
 }
@@ -389,14 +426,14 @@ static Interval to_interval(Conv *c, int idx, const char *key, bool allow_intege
         int isint = 0;
         lua_Integer v = lua_tointegerx(c->L, idx, &isint);
         if (!allow_integer || !isint || v < 1)
-            conv_fail(c, "%s %s: %s", key, lua_tostring(c->L, idx), expected);
+            conv_fail(c, key, "%s %s: %s", key, lua_tostring(c->L, idx), expected);
         iv.unit = UNIT_INTEGER;
         iv.count = (int64_t)v;
         return iv;
     }
     const char *s = to_str(c, idx, key);
     if (!interval_parse(s, allow_integer, &iv))
-        conv_fail(c, "%s \"%s\": %s", key, s, expected);
+        conv_fail(c, key, "%s \"%s\": %s", key, s, expected);
     return iv;
 }
 
@@ -417,9 +454,9 @@ static ListPartition *to_lists(Conv *c, int idx, const char *key, int *n)
     lua_pushnil(c->L);
     while (lua_next(c->L, idx)) {
         if (lua_type(c->L, -2) != LUA_TSTRING)
-            conv_fail(c, "%s: expected { name = { values... }, ... } with names as keys", key);
+            conv_fail(c, key, "%s: expected { name = { values... }, ... } with names as keys", key);
         if (*n == POLICY_MAX_LISTS)
-            conv_fail(c, "%s: more than %d lists, the limit for one table", key, POLICY_MAX_LISTS);
+            conv_fail(c, key, "%s: more than %d lists, the limit for one table", key, POLICY_MAX_LISTS);
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
             charge(c, sizeof *lists * (size_t)cap);
@@ -432,7 +469,8 @@ static ListPartition *to_lists(Conv *c, int idx, const char *key, int *n)
         lp->values = to_strlist(c, -1, where, false, POLICY_MAX_LIST_VALUES);
         values += lp->values.n;
         if (values > POLICY_MAX_LIST_VALUES)
-            conv_fail(c, "%s: more than %d values in all lists, the limit for one table", key, POLICY_MAX_LIST_VALUES);
+            conv_fail(c, key, "%s: more than %d values in all lists, the limit for one table", key,
+                      POLICY_MAX_LIST_VALUES);
         lua_pop(c->L, 1);
     }
     if (*n > 1)
@@ -457,12 +495,12 @@ static void to_indexes(Conv *c, int idx, Policy *p)
         check_table(c, -1, where);
         check_keys(c, -1, where, keys);
         if (rawgetfield(c->L, -1, "columns") == LUA_TNIL)
-            conv_fail(c, "%s: \"columns\" is required, e.g. { columns = { \"tenant_id\" } }", where);
+            conv_fail(c, where, "%s: \"columns\" is required, e.g. { columns = { \"tenant_id\" } }", where);
         snprintf(key, sizeof key, "%s.columns", where);
         ix->columns = to_strlist(c, -1, key, true, POLICY_MAX_INDEX_COLUMNS);
         lua_pop(c->L, 1);
         if (rawgetfield(c->L, -1, "unique") != LUA_TNIL)
-            ix->unique = to_bool(c, -1, "unique");
+            snprintf(key, sizeof key, "%s.unique", where), ix->unique = to_bool(c, -1, key);
         lua_pop(c->L, 1);
         if (rawgetfield(c->L, -1, "name") != LUA_TNIL)
             snprintf(key, sizeof key, "%s.name", where), ix->name = to_str(c, -1, key);
@@ -481,7 +519,7 @@ static void to_retention(Conv *c, int idx, Policy *p)
     check_keys(c, idx, "retention", keys);
     r->set = true;
     if (rawgetfield(c->L, idx, "keep") == LUA_TNIL)
-        conv_fail(c, "retention: \"keep\" is required, e.g. keep = \"24 months\"");
+        conv_fail(c, "retention", "retention: \"keep\" is required, e.g. keep = \"24 months\"");
     r->keep = to_interval(c, -1, "retention.keep", false);
     lua_pop(c->L, 1);
     if (rawgetfield(c->L, idx, "keep_table") != LUA_TNIL)
@@ -499,7 +537,8 @@ static void to_retention(Conv *c, int idx, Policy *p)
             r->archive = ARCHIVE_DUMP;
             r->archive_target = a + 5;
         } else {
-            conv_fail(c, "retention.archive \"%s\": expected nil, \"schema:<name>\" or \"dump:<directory>\"", a);
+            conv_fail(c, "retention.archive",
+                      "retention.archive \"%s\": expected nil, \"schema:<name>\" or \"dump:<directory>\"", a);
         }
     }
     lua_pop(c->L, 1);
@@ -518,12 +557,13 @@ static void to_tiering(Conv *c, int idx, Policy *p)
         check_table(c, -1, where);
         check_keys(c, -1, where, keys);
         if (rawgetfield(c->L, -1, "older_than") == LUA_TNIL)
-            conv_fail(c, "%s: \"older_than\" is required, e.g. older_than = \"6 months\"", where);
+            conv_fail(c, where, "%s: \"older_than\" is required, e.g. older_than = \"6 months\"", where);
         snprintf(key, sizeof key, "%s.older_than", where);
         p->tiers[i].older_than = to_interval(c, -1, key, false);
         lua_pop(c->L, 1);
         if (rawgetfield(c->L, -1, "tablespace") == LUA_TNIL)
-            conv_fail(c, "%s: \"tablespace\" is required", where);
+            conv_fail_hint(c, where, "add tablespace = \"NAME\", a tablespace that exists on the server",
+                           "%s: \"tablespace\" is required", where);
         snprintf(key, sizeof key, "%s.tablespace", where);
         p->tiers[i].tablespace = to_str(c, -1, key);
         lua_pop(c->L, 2);
@@ -538,12 +578,12 @@ static void to_subpartition(Conv *c, int idx, Policy *p)
     check_keys(c, idx, "subpartition", keys);
     s->set = true;
     if (rawgetfield(c->L, idx, "by") == LUA_TNIL)
-        conv_fail(c, "subpartition: \"by\" is required (\"hash\" or \"list\")");
+        conv_fail(c, "subpartition", "subpartition: \"by\" is required (\"hash\" or \"list\")");
     static const char *const sub_by[] = {"hash", "list"};
     s->by = to_choice(c, -1, "subpartition.by", sub_by, 2) == 0 ? PART_HASH : PART_LIST;
     lua_pop(c->L, 1);
     if (rawgetfield(c->L, idx, "column") == LUA_TNIL)
-        conv_fail(c, "subpartition: \"column\" is required");
+        conv_fail(c, "subpartition", "subpartition: \"column\" is required");
     s->column = to_str(c, -1, "subpartition.column");
     lua_pop(c->L, 1);
     if (rawgetfield(c->L, idx, "modulus") != LUA_TNIL)
@@ -553,9 +593,10 @@ static void to_subpartition(Conv *c, int idx, Policy *p)
         s->lists = to_lists(c, -1, "subpartition.values", &s->nlists);
     lua_pop(c->L, 1);
     if (s->by == PART_HASH && (s->modulus == 0 || s->nlists))
-        conv_fail(c, "subpartition by \"hash\" needs \"modulus\" (2..1024) and no \"values\"");
+        conv_fail(c, "subpartition", "subpartition by \"hash\" needs \"modulus\" (2..1024) and no \"values\"");
     if (s->by == PART_LIST && (s->nlists == 0 || s->modulus))
-        conv_fail(c, "subpartition by \"list\" needs \"values\" = { name = { ... } } and no \"modulus\"");
+        conv_fail(c, "subpartition",
+                  "subpartition by \"list\" needs \"values\" = { name = { ... } } and no \"modulus\"");
 }
 
 static void to_existing(Conv *c, int idx, Policy *p)
@@ -579,7 +620,7 @@ static void to_columns(Conv *c, int idx, Policy *p)
 {
     int n = array_len(c, idx, "columns", POLICY_MAX_COLUMNS);
     if (n == 0)
-        conv_fail(c, "columns: expected at least one { \"name\", \"type\" } pair");
+        conv_fail(c, "columns", "columns: expected at least one { \"name\", \"type\" } pair");
     p->columns = conv_alloc(c, sizeof *p->columns * (size_t)n);
     p->ncolumns = n;
     for (int i = 0; i < n; i++) {
@@ -587,7 +628,7 @@ static void to_columns(Conv *c, int idx, Policy *p)
         snprintf(where, sizeof where, "columns[%d]", i + 1);
         lua_rawgeti(c->L, idx, i + 1);
         if (lua_type(c->L, -1) != LUA_TTABLE || lua_rawlen(c->L, -1) != 2 || array_len(c, -1, where, 2) != 2)
-            conv_fail(c, "%s: expected a { \"name\", \"type\" } pair", where);
+            conv_fail(c, where, "%s: expected a { \"name\", \"type\" } pair", where);
         lua_rawgeti(c->L, -1, 1);
         snprintf(key, sizeof key, "%s name", where);
         p->columns[i].name = to_str(c, -1, key);
@@ -639,8 +680,26 @@ static void to_policy(Conv *c, Policy *p)
     if (get_key(c, "premake") != LUA_TNIL)
         p->premake = (int)to_int(c, -1, "premake", 0, 1000);
     lua_pop(L, 1);
-    if (get_key(c, "timezone") != LUA_TNIL)
+    if (get_key(c, "timezone") != LUA_TNIL) {
         p->timezone = to_str(c, -1, "timezone");
+        /* checked here, not only in validate: a zone from `defaults` then
+         * names the defaults' line */
+        const char *problem = validate_timezone_problem(p->timezone);
+        if (problem) {
+            char near[200], hint[300];
+            if (validate_timezone_suggest(p->timezone, near, sizeof near))
+                snprintf(hint, sizeof hint,
+                         "did you mean %s? (IANA Area/City names as PostgreSQL knows them, or "
+                         "\"UTC\")",
+                         near);
+            else
+                snprintf(hint, sizeof hint,
+                         "use an IANA Area/City name such as \"Europe/Berlin\" or "
+                         "\"America/New_York\", or \"UTC\" (psql: SELECT name FROM "
+                         "pg_timezone_names)");
+            conv_fail_hint(c, "timezone", hint, "timezone \"%s\": %s", p->timezone, problem);
+        }
+    }
     lua_pop(L, 1);
     if (get_key(c, "default_partition") != LUA_TNIL)
         p->default_partition = to_bool(c, -1, "default_partition");
@@ -687,7 +746,8 @@ static Policy *append_policy(Conv *c)
 {
     PolicySet *set = c->sb->set;
     if (set->n >= POLICY_MAX_ENTRIES)
-        conv_fail(c, "more than %d partition entries, the limit for one compile", POLICY_MAX_ENTRIES);
+        conv_fail_hint(c, NULL, "partmig manages at most that many tables in one compile: split the policies",
+                       "more than %d partition entries, the limit for one compile", POLICY_MAX_ENTRIES);
     if (set->n >= set->cap) {
         set->cap = set->n ? set->n * 2 : 16;
         charge(c, sizeof *set->items * (size_t)set->cap);
@@ -704,9 +764,10 @@ static int partition_body(lua_State *L)
     int line = (int)lua_tointeger(L, lua_upvalueindex(2));
     char what[300];
     snprintf(what, sizeof what, "partition \"%s\"", name);
-    Conv c = {L, sb, what, line, 1};
+    Conv c = {L, sb, what, line, 1, "partition", name};
     if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TTABLE)
-        conv_fail(&c, "expected partition \"%s\" { key = value, ... }", name);
+        conv_fail_hint(&c, NULL, "write partition \"NAME\" { column = \"created_at\", interval = \"1 month\" }",
+                       "expected partition \"%s\" { key = value, ... }", name);
     lua_settop(L, 1);
     check_keys(&c, 1, "", policy_keys);
     Policy p;
@@ -734,14 +795,16 @@ static int dsl_partition(lua_State *L)
     Sandbox *sb = sandbox_of(L);
     int line = caller_line(L);
     if (lua_type(L, 1) != LUA_TSTRING) {
-        Conv c = {L, sb, "partition", line, 0};
-        conv_fail(&c, "expected a table name: partition \"name\" { ... }");
+        Conv c = {L, sb, "partition", line, 0, NULL, NULL};
+        conv_fail_hint(&c, NULL, "write partition \"NAME\" { column = \"created_at\", interval = \"1 month\" }",
+                       "expected a table name: partition \"name\" { ... }");
     }
     size_t len;
     const char *name = lua_tolstring(L, 1, &len);
     if (strlen(name) != len || len > 200) {
-        Conv c = {L, sb, "partition", line, 0};
-        conv_fail(&c, "table name must be a short string without NUL bytes");
+        Conv c = {L, sb, "partition", line, 0, NULL, NULL};
+        conv_fail_hint(&c, NULL, "table names are lowercase SQL names of at most 63 bytes",
+                       "table name must be a short string without NUL bytes");
     }
     lua_settop(L, 1);
     lua_pushinteger(L, line);
@@ -753,9 +816,12 @@ static int dsl_partition(lua_State *L)
 static int dsl_defaults(lua_State *L)
 {
     Sandbox *sb = sandbox_of(L);
-    Conv c = {L, sb, "defaults", caller_line(L), 1};
+    Conv c = {L, sb, "defaults", caller_line(L), 1, "defaults", NULL};
     if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TTABLE)
-        conv_fail(&c, "expected defaults { key = value, ... }");
+        conv_fail_hint(&c, NULL,
+                       "write defaults { schema = \"public\", interval = \"1 month\" } (the keys of "
+                       "partition entries)",
+                       "expected defaults { key = value, ... }");
     check_keys(&c, 1, "", policy_keys);
     /* Check the values' types now (so the error names this line) by converting into a scratch policy. */
     int saved = sb->defaults_ref;
@@ -961,6 +1027,7 @@ bool policy_load_file(const char *path, Arena *arena, PolicySet *set, Err *err)
     L = lua_newstate(capped_alloc, &sb);
     if (!L) {
         err_set(err, PM_EINPUT, "cannot create a Lua state for \"%s\"", path);
+        err_hint(err, "the machine is out of memory: free some and run again");
         goto done;
     }
     lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
@@ -995,6 +1062,14 @@ bool policy_load_file(const char *path, Arena *arena, PolicySet *set, Err *err)
             err_hint(err, "look for a recursion without an end");
         else if (strstr(err->msg, "binary chunk") || strstr(err->msg, "attempt to load"))
             err_hint(err, "policy files must be Lua source text; precompiled chunks are refused");
+        else if (strstr(err->msg, "cannot open") || strstr(err->msg, "cannot read"))
+            err_hint(err, "check the policy file's path and permissions");
+        else if (strstr(err->msg, " near ") || strstr(err->msg, "expected"))
+            err_hint(err, "fix the Lua syntax there: an entry reads partition \"NAME\" { key = value, ... }, "
+                          "with commas between the keys");
+        else
+            err_hint(err, "the policy's own Lua code failed there (an error() call or a runtime error): fix the "
+                          "code on that line");
     } else {
         ok = true;
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # compile_bad_input.sh: every class of bad policy gets exit 2 and a message
-# naming file:line, the partition, the key and what is allowed; a hostile
-# table name never reaches a migration file.
+# naming file:line (the line of the bad key itself), the partition, the key
+# and what is allowed, and a hint saying how to fix it; a hostile table name
+# never reaches a migration file.
 . tests/lib/assert.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -16,6 +17,7 @@ bad() {
     assert_eq "$RC" 2 "exit code for: $body"
     assert_contains "$ERR" "$tmp/p.lua:$line: " "file:line for: $body"
     for want in "$@"; do assert_contains "$ERR" "$want" "message for: $body"; done
+    assert_contains "$ERR" $'\nhint: ' "a hint for: $body"
     [ -e "$tmp/m" ] && fail "output written for: $body" || pass
 }
 R='column = "created_at", interval = "1 month"'
@@ -65,13 +67,98 @@ partition "t" { '"$R"' }' 3 'table "public.t" is declared twice' "hint: the firs
 bad 'partition "t" {
   '"$R"',
   interval = 3.5,
-}' 2 'partition "t": interval 3.5'
+}' 4 'partition "t": interval 3.5'
 bad 'defaults { premake = -1 }' 2 'defaults: premake -1: expected an integer 0..1000'
 bad 'defaults { schema = "s" } partition "t" { '"$R"', naming = 5 }' 2 'naming: expected a string, got an integer'
 bad 'partition "t" { '"$R"',
 }}' 3 "unexpected symbol near '}'"
 bad 'partition "t" "u"' 2 'expected partition "t" { key = value, ... }'
 bad 'partition (42) { }' 2 'expected a table name'
+
+# the line of the bad key, not of the `partition` call (line 1 is the case's comment)
+bad 'defaults { premake = 3 }
+partition "t" {
+  column = "created_at",
+  interval = "1 month",
+  timezone = "Europe/Pari",
+}' 6 'timezone "Europe/Pari": not a time zone name PostgreSQL knows' 'hint: did you mean "Europe/Paris"?'
+bad 'defaults {
+  timezone = "Berlin",
+}
+partition "t" { '"$R"' }' 3 'defaults: timezone "Berlin"' 'hint: did you mean "Europe/Berlin"?'
+bad 'partition "t" { '"$R"', timezone = "CET" }' 2 'timezone "CET": expected an IANA Area/City name'
+bad 'partition "t" {
+  '"$R"',
+  retention = {
+    keep = "24 months",
+    kep_table = true,
+  },
+}' 6 'unknown key "retention.kep_table"' 'hint: did you mean "keep_table"?'
+bad 'partition "t" {
+  '"$R"',
+  indexes = {
+    { columns = { "tenant_id" } },
+    { columns = { "email" },
+      unique = true },
+  },
+}' 6 'indexes[2]: a unique index on a partitioned table must include the partition key' 'hint: add "created_at"'
+bad 'partition "t" {
+  '"$R"',
+  indexes = { { columns = { "a" } }, { columns = { "b" },
+    method = "btree2" } },
+}' 5 'indexes[2].method "btree2"' 'hint: for example method = "btree"'
+bad 'partition "t" {
+  by = "list", column = "region",
+  values = {
+    eu = { "DE", "FR" },
+    us = { "US", "DE" },
+  },
+}' 6 'value "DE" appears twice' 'hint: a value may route to one partition only'
+bad 'partition "t" {
+  '"$R"',
+  columns = {
+    { "id", "bigint" },
+    { "created_at", "timestamptz; DROP TABLE x" },
+  },
+}' 6 'type "timestamptz; DROP TABLE x"'
+bad 'partition "t" {
+  '"$R"',
+  -- a comment with a { brace and "quotes"
+  primary_key = { "id" },
+}' 5 'primary_key must include the partition key' 'hint: PostgreSQL requires it'
+bad 'partition "t" {
+  '"$R"',
+  tiering = {
+    { older_than = "1 month", tablespace = "warm" },
+    { older_than = "6 months",
+      tablespace = "Cold" },
+  },
+}' 7 'tiering tablespace "Cold"'
+bad 'partition "t" {
+  '"$R"',
+  retention = { keep = "12 months" },
+  tiering = { { older_than = "12 months", tablespace = "cold" } },
+}' 5 'tiering[1].older_than is not shorter than retention.keep'
+bad 'partition "t" { '"$R"', retention = { keep = "12 months" },
+  existing = { method = "copy",
+    jobs = 99 } }' 4 'existing.jobs 99: expected an integer 1..16' 'hint: for example jobs = 2'
+bad 'partition "t" {
+  '"$R"',
+  subpartition = { by = "hash",
+    column = "created_at", modulus = 4 },
+}' 5 'subpartition.column must differ' 'hint: for example column = "tenant_id"'
+bad 'partition "t" {
+  column = "created_at",
+  interval = "1 month",
+  start = [[2024-13-01]],
+}' 5 'start "2024-13-01": expected a real date'
+bad 'for _, name in ipairs { "a", "b" } do
+  partition(name) {
+    column = "created_at",
+    interval = "1 month",
+    premak = 3,
+  }
+end' 6 'partition "a": unknown key "premak"' 'hint: did you mean "premake"?'
 
 # hostile names are refused and never become SQL
 bad 'partition "x\"; DROP TABLE y; --" { '"$R"' }' 2 'expected a lowercase SQL name'

@@ -1,5 +1,8 @@
-/* test_validate.c: identifier, interval, date and zone patterns; whole-policy checks. */
+/* test_validate.c: identifier, interval, date and zone patterns; whole-policy checks; the line of a bad key;
+ * hints. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "compiler/policy.h"
@@ -109,7 +112,10 @@ static const char *check_one(Policy p, Err *err)
 {
     PolicySet set = {&p, 1, 1};
     err_clear(err);
-    return policy_validate(&set, err) ? "" : err->msg;
+    if (policy_validate(&set, err))
+        return "";
+    CHECK(err->hint[0] != '\0'); /* every error says how to fix it */
+    return err->msg;
 }
 
 static void policies(void)
@@ -331,8 +337,115 @@ static void limits(void)
     CHECK(strstr(check_one(p, &err), "tiering: 33 entries, more than the limit of 32") != NULL);
 }
 
+static void zones(void)
+{
+    /* the names PostgreSQL 15 knows, spelled exactly */
+    CHECK(validate_timezone("Europe/Paris"));
+    CHECK(validate_timezone("GMT"));
+    CHECK(validate_timezone("Etc/GMT+5"));
+    CHECK(validate_timezone("US/Eastern"));
+    CHECK(!validate_timezone("Europe/Pari"));
+    CHECK(!validate_timezone("europe/paris"));
+    CHECK(!validate_timezone("Europe/Atlantis"));
+    CHECK(!validate_timezone("CET")); /* a fixed abbreviation in timestamp input */
+    CHECK(!validate_timezone("posix/Europe/Paris"));
+    CHECK(validate_timezone_problem("Europe/Paris") == NULL);
+    CHECK(strstr(validate_timezone_problem("Europe/Pari"), "not a time zone name PostgreSQL knows") != NULL);
+    CHECK(strstr(validate_timezone_problem("CET"), "single-word") != NULL);
+
+    char near[200];
+    CHECK(validate_timezone_suggest("Europe/Pari", near, sizeof near) == 1);
+    CHECK_STR(near, "\"Europe/Paris\"");
+    CHECK(validate_timezone_suggest("Berlin", near, sizeof near) == 1);
+    CHECK_STR(near, "\"Europe/Berlin\"");
+    CHECK(validate_timezone_suggest("america/new_york", near, sizeof near) == 1);
+    CHECK_STR(near, "\"America/New_York\"");
+    CHECK(validate_timezone_suggest("Mars/Olympus Mons", near, sizeof near) == 0);
+    CHECK_STR(near, "");
+
+    static const char *const keys[] = {"keep", "keep_table", "keep_index", "archive", NULL};
+    CHECK_STR(validate_closest("kep_table", keys), "keep_table");
+    CHECK_STR(validate_closest("KEEP", keys), "keep");
+    CHECK(validate_closest("colour", keys) == NULL);
+
+    CHECK(strstr(policy_key_example("indexes[3].method"), "\"brin\"") != NULL);
+    CHECK(strstr(policy_key_example("values.eu[2]"), "values = {") != NULL);
+    CHECK(strstr(policy_key_example("columns[2] type"), "columns = {") != NULL);
+    CHECK(strstr(policy_key_example("retention.keep"), "keep = \"24 months\"") != NULL);
+    CHECK(policy_key_example("colour") == NULL);
+    CHECK(policy_key_example(NULL) == NULL);
+}
+
+static void key_lines(void)
+{
+    static const char text[] = "-- line 1 { not a table\n"
+                               "defaults {\n"
+                               "  premake = 3,\n"
+                               "  timezone = \"UTC\" }\n"
+                               "partition \"a\" { column = \"c\" } partition \"b\" {\n"
+                               "  column = \"created_at\", s = \"} { --\", l = [[\n"
+                               "]] .. [==[ ]] }\n"
+                               "]==],\n"
+                               "  interval = \"1 month\", --[[ interval = 1\n"
+                               "  ]] indexes = {\n"
+                               "    { columns = { \"a\" } },\n"
+                               "    { columns = { \"b\" },\n"
+                               "      method = \"btree2\" },\n"
+                               "  },\n"
+                               "  [\"retention\"] = { keep = (\"2\" .. \" weeks\") },\n"
+                               "  values = { eu = { \"DE\",\n"
+                               "    \"FR\" } },\n"
+                               "  interval = 3.5,\n"
+                               "}\n"
+                               "for _, n in ipairs { \"x\" } do partition(n .. \"_t\") {\n"
+                               "  premak = 1 } end\n";
+    size_t len = sizeof text - 1;
+    CHECK(policy_key_line_in(text, len, 2, "defaults", NULL, "timezone") == 4);
+    CHECK(policy_key_line_in(text, len, 2, "defaults", NULL, "premake") == 3);
+    CHECK(policy_key_line_in(text, len, 5, "partition", "a", "column") == 5);
+    CHECK(policy_key_line_in(text, len, 5, "partition", "b", "column") == 6);
+    CHECK(policy_key_line_in(text, len, 5, "partition", "b", "interval") == 18); /* the last one counts */
+    CHECK(policy_key_line_in(text, len, 5, "partition", "b", "indexes[2].method") == 13);
+    CHECK(policy_key_line_in(text, len, 5, "partition", "b", "indexes[2]") == 12);
+    CHECK(policy_key_line_in(text, len, 5, "partition", "b", "indexes[3]") == 10); /* as deep as it goes */
+    CHECK(policy_key_line_in(text, len, 5, "partition", "b", "retention.keep") == 15);
+    CHECK(policy_key_line_in(text, len, 5, "partition", "b", "values.eu[2]") == 17);
+    CHECK(policy_key_line_in(text, len, 5, "partition", "b", "timezone") == 0); /* from defaults */
+    CHECK(policy_key_line_in(text, len, 5, "partition", "c", "column") == 0);   /* no such call */
+    CHECK(policy_key_line_in(text, len, 20, "partition", "x_t", "premak") == 21);
+    CHECK(policy_key_line_in(text, len, 1, "defaults", NULL, "premake") == 0); /* a comment */
+    CHECK(policy_key_line_in(text, 40, 5, "partition", "b", "column") == 0);   /* cut short */
+    CHECK(policy_key_line_in(text, len, 5, "partition", "b", NULL) == 0);
+
+    /* policy_validate names the key's line in the file */
+    char path[] = "/tmp/test_validate_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("partition \"t\" {\n  column = \"created_at\",\n  interval = \"1 month\",\n"
+          "  timezone = \"Europe/Pari\",\n}\n",
+          f);
+    fclose(f);
+    Policy p = base();
+    p.source_file = path;
+    p.source_line = 1;
+    p.timezone = "Europe/Pari";
+    Err err;
+    CHECK(strstr(check_one(p, &err), "timezone \"Europe/Pari\"") != NULL);
+    CHECK(err.line == 4);
+    CHECK(strstr(err.hint, "did you mean \"Europe/Paris\"?") != NULL);
+    p.timezone = "UTC";
+    static const char *pk[] = {"id"};
+    p.primary_key = (StrList){pk, 1};
+    CHECK(strstr(check_one(p, &err), "primary_key must include") != NULL);
+    CHECK(err.line == 1); /* not written in the file: the partition's line */
+    unlink(path);
+}
+
 int main(void)
 {
+    zones();
+    key_lines();
     patterns();
     text();
     policies();
