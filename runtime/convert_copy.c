@@ -493,9 +493,18 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
             goto done;
     }
     for (int i = 0; i < v->f.nix; i++) {
-        if (v->f.ix_policy[i])
-            continue;
         const char *parked = arena_printf(a, "pm%s_old_ix%d", v->row.id, i);
+        if (v->f.ix_policy[i]) {
+            /* the policy's own index step builds it on the new table, under
+             * the policy's name, which may be this one's (PostgreSQL's
+             * default name): the old index steps aside, and comes back on
+             * rollback */
+            buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, v->f.ix_names[i]),
+                       sql_ident(a, parked));
+            if (!conv_record_names(v, v->f.ix_names[i], parked, NULL, err))
+                goto done;
+            continue;
+        }
         const char *staged = arena_printf(a, "pm%s_ix%d", v->row.id, i);
         buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, v->f.ix_names[i]),
                    sql_ident(a, parked));

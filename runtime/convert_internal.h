@@ -42,7 +42,8 @@ typedef struct TableFacts {
     double est_rows;                   /* reltuples (or an exact count when never analyzed) */
     const char **ix_names, **ix_using; /* secondary (non-primary-key) indexes: name and "USING ..." */
     bool *ix_unique;
-    bool *ix_policy; /* the policy declares the same index (its own step builds it) */
+    bool *ix_policy;      /* the policy declares the same index (its own step builds it) */
+    int *ix_policy_index; /* which of the policy's indexes, -1 when none */
     int nix;
     const char **seqs, **seq_cols; /* sequences owned by a column: qualified quoted name, column */
     int nseqs;

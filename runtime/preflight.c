@@ -246,7 +246,9 @@ bool preflight_gather(PgConn *c, const Policy *p, Arena *a, TableFacts *f, Err *
     f->ix_using = str_array(a, f->nix);
     f->ix_unique = arena_alloc(a, sizeof(bool) * (size_t)(f->nix + 1));
     f->ix_policy = arena_alloc(a, sizeof(bool) * (size_t)(f->nix + 1));
+    f->ix_policy_index = arena_alloc(a, sizeof(int) * (size_t)(f->nix + 1));
     for (int i = 0; i < f->nix; i++) {
+        f->ix_policy_index[i] = -1;
         /* "btree:true:tenant_id": the same as an index the policy declares? */
         for (int j = 0; j < p->nindexes; j++) {
             const IndexSpec *ix = &p->indexes[j];
@@ -254,8 +256,11 @@ bool preflight_gather(PgConn *c, const Policy *p, Arena *a, TableFacts *f, Err *
             buf_printf(&sig, "%s:true:", ix->method ? ix->method : "btree");
             for (int k = 0; k < ix->columns.n; k++)
                 buf_printf(&sig, "%s%s", k ? "," : "", ix->columns.items[k]);
-            if (!strcmp(buf_str(&sig), pg_get(r, i, 3)) && ix->unique == (pg_get(r, i, 2)[0] == 't'))
+            if (!strcmp(buf_str(&sig), pg_get(r, i, 3)) && ix->unique == (pg_get(r, i, 2)[0] == 't') &&
+                (!f->ix_policy[i] || !strcmp(policy_index_name(ix, p, a), pg_get(r, i, 0)))) {
                 f->ix_policy[i] = true;
+                f->ix_policy_index[i] = j; /* the one of the same name, if two match */
+            }
             buf_free(&sig);
         }
         f->ix_names[i] = arena_strdup(a, pg_get(r, i, 0));
@@ -643,6 +648,40 @@ static bool check_partition_names(PgConn *c, const Policy *p, const TableFacts *
     return true;
 }
 
+/* An index the policy declares under a name an existing relation of the
+ * schema has: the policy's index step (CREATE INDEX IF NOT EXISTS) would
+ * take that relation for its own.  Fine only when it is the table's own
+ * index of the same definition (the conversion moves it aside). */
+static bool check_index_names(PgConn *c, const Policy *p, const TableFacts *f, Arena *a, Report *rep, Err *err)
+{
+    for (int j = 0; j < p->nindexes; j++) {
+        const char *name = policy_index_name(&p->indexes[j], p, a);
+        bool same = false;
+        for (int i = 0; i < f->nix; i++)
+            if (!strcmp(f->ix_names[i], name) && f->ix_policy_index[i] == j)
+                same = true;
+        if (same)
+            continue;
+        const char *params[] = {p->schema, name};
+        PgResult *r = NULL;
+        if (!query(c,
+                   "SELECT c.relkind::text, coalesce((SELECT i.indrelid::regclass::text FROM pg_index i"
+                   " WHERE i.indexrelid = c.oid), '') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                   " WHERE n.nspname = $1 AND c.relname = $2",
+                   2, params, &r, err))
+            return false;
+        if (pg_nrows(r) > 0)
+            problem(rep,
+                    arena_printf(a, "rename %s, or give the policy's index another name (name = \"...\")",
+                                 sql_qualified(a, p->schema, name)),
+                    "the policy's index \"%s\" has the name of an existing %s%s%s, which is not that index", name,
+                    pg_get(r, 0, 0)[0] == 'i' || pg_get(r, 0, 0)[0] == 'I' ? "index" : "relation",
+                    pg_get(r, 0, 1)[0] ? " on " : "", pg_get(r, 0, 1));
+        pg_result_free(r);
+    }
+    return true;
+}
+
 bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
 {
     (void)o;
@@ -764,6 +803,8 @@ bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err 
     if (f.part_type && f.part_notnull && !check_coverage(c, p, &f, &a, &rep, err))
         goto done;
     if (f.part_type && !check_partition_names(c, p, &f, &a, &rep, err))
+        goto done;
+    if (!check_index_names(c, p, &f, &a, &rep, err))
         goto done;
 
     if (f.replident == 'i')
