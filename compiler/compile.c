@@ -17,6 +17,7 @@
 static void usage(FILE *out)
 {
     fputs("usage: partmig compile [POLICY_FILE|DIR]... [-o DIR] [--as-of YYYY-MM-DD] [--check]\n"
+          "                      [--relayout TABLE]...\n"
           "\n"
           "Compile Lua partition policies into the next versioned SQL migration.\n"
           "Only what changed since the migrations directory was last compiled goes into\n"
@@ -27,6 +28,14 @@ static void usage(FILE *out)
           "  --as-of DATE      date static range partitions are listed up to (default: today, UTC)\n"
           "  --check           write nothing; exit 2 when a new version would be written or\n"
           "                    the directory does not match partmig.sum (for CI)\n"
+          "  --relayout TABLE  let TABLE's by, column, interval, modulus, subpartition or backend\n"
+          "                    change: for a table apply refused to convert (still a plain\n"
+          "                    table); apply refuses it where an earlier version partitioned it\n"
+          "\n"
+          "A changed start, timezone, naming, default_partition, values, columns, primary_key\n"
+          "or existing compiles into a relayout version: apply converts with the new layout a\n"
+          "table no earlier version converted there, and where one did carries out only what\n"
+          "is online (new list partitions, DEFAULT on or off), refusing the rest with a recipe.\n"
           "  --help            this text\n"
           "\n"
           "exit codes: 0 up to date or written, 2 bad input (policy error, stale or edited migrations)\n",
@@ -39,11 +48,28 @@ typedef struct Options {
     const char *out_dir;
     const char *as_of;
     bool check;
+    const char **relayout; /* --relayout TABLE... */
+    int nrelayout;
 } Options;
+
+/* "table" or "schema.table", each part an identifier partmig accepts. */
+static bool table_name_ok(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    if (!dot)
+        return validate_identifier(name);
+    char schema[128];
+    if ((size_t)(dot - name) >= sizeof schema)
+        return false;
+    memcpy(schema, name, (size_t)(dot - name));
+    schema[dot - name] = '\0';
+    return validate_identifier(schema) && validate_identifier(dot + 1);
+}
 
 static bool parse_args(int argc, char **argv, Arena *arena, Options *o, bool *help, Err *err)
 {
     o->inputs = arena_alloc(arena, sizeof *o->inputs * (size_t)(argc + 1));
+    o->relayout = arena_alloc(arena, sizeof *o->relayout * (size_t)(argc + 1));
     o->out_dir = "migrations";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -52,6 +78,12 @@ static bool parse_args(int argc, char **argv, Arena *arena, Options *o, bool *he
             return true;
         } else if (!strcmp(a, "--check")) {
             o->check = true;
+        } else if (!strcmp(a, "--relayout")) {
+            if (i + 1 >= argc || !table_name_ok(argv[i + 1])) {
+                err_set(err, PM_EINPUT, "compile: %s needs a table name (schema.table or table)", a);
+                return err_hint(err, "for example \"partmig compile %s public.orders\"", a);
+            }
+            o->relayout[o->nrelayout++] = argv[++i];
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--as-of")) {
             if (i + 1 >= argc) {
                 err_set(err, PM_EINPUT, "compile: %s needs a value", a);
@@ -197,7 +229,13 @@ int cmd_compile(int argc, char **argv)
     if (!read_state(o.out_dir, names, nnames, &arena, &old, &last, &err))
         goto done;
 
-    PlanInput in = {.old = &old, .now = &now, .as_of = o.as_of, .version = last + 1, .sources = buf_str(&sources)};
+    PlanInput in = {.old = &old,
+                    .now = &now,
+                    .as_of = o.as_of,
+                    .version = last + 1,
+                    .sources = buf_str(&sources),
+                    .relayout = o.relayout,
+                    .nrelayout = o.nrelayout};
     Migration m;
     bool changed;
     if (!plan_build(&in, &arena, &m, &changed, &err))
@@ -232,6 +270,15 @@ int cmd_compile(int argc, char **argv)
     if (!fs_write_atomic(sum_path, sum, strlen(sum), &err))
         goto done;
     printf("wrote %s (%d step%s)\n", path, m.nsteps, m.nsteps == 1 ? "" : "s");
+    for (int i = 0; i < m.nsteps; i++) {
+        const char *r = step_arg(&m.steps[i], "relayout");
+        if (r && !strcmp(r, "yes"))
+            printf("%s: relayout -- next \"partmig apply\": where no earlier version converted the table (apply "
+                   "refused it), the earlier version's ensure_table is superseded and the table converted with "
+                   "the new layout; where one did, only new list partitions and DEFAULT on/off are carried out, any "
+                   "other layout change is refused\n",
+                   m.steps[i].table);
+    }
     rc = PM_OK;
 done:
     if (rc != PM_OK && err.code != PM_OK) {

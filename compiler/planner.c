@@ -122,7 +122,7 @@ static void append_do_block(Buf *out, const char *body)
 
 /* ---- steps ---- */
 
-static void step_ensure_table(Builder *b, const Policy *p)
+static Step *step_ensure_table(Builder *b, const Policy *p)
 {
     static const char *const methods[] = {"copy", "attach", "none"};
     Step *s = add_step(b, STEP_ENSURE_TABLE, p, true, UNDO_AUTO, "ACCESS EXCLUSIVE");
@@ -135,7 +135,7 @@ static void step_ensure_table(Builder *b, const Policy *p)
                          "(existing.method=%s, batch_size=%d, jobs=%d%s); the lock is held only for the final swap",
                          methods[p->existing.method], p->existing.batch_size, p->existing.jobs,
                          p->primary_key.n ? ", new primary key from the policy" : "");
-        return;
+        return s;
     }
     s->comment = "created when it does not exist (the policy declares its columns)";
     Buf q = {0};
@@ -161,6 +161,7 @@ static void step_ensure_table(Builder *b, const Policy *p)
     buf_append(&q, ");");
     s->sql = arena_strdup(b->arena, buf_str(&q));
     buf_free(&q);
+    return s;
 }
 
 /* ERR (set by a helper without a location) about policy P: "file:line:
@@ -305,6 +306,24 @@ static void step_premake(Builder *b, const Policy *p)
                           : "computed at apply time: from the oldest row (no start), so no row lands in DEFAULT";
 }
 
+/* A relayout's premake: range partitions as step_premake, and for every
+ * native policy the list partitions and DEFAULT the policy names now (a new
+ * list value whose rows sit in DEFAULT has them moved, counted). */
+static void step_premake_relayout(Builder *b, const Policy *p)
+{
+    if (p->backend != BACKEND_NATIVE)
+        return;
+    if (p->by == PART_RANGE) {
+        step_premake(b, p);
+        return;
+    }
+    Step *s = add_step(b, STEP_PREMAKE, p, true, UNDO_AUTO, "ACCESS EXCLUSIVE");
+    s->title = arena_printf(b->arena, "create the %s partitions%s the policy names", by_word(p->by),
+                            p->default_partition ? " and DEFAULT" : "");
+    s->comment = "computed at apply time: the missing ones only; rows of a new list value that sit in DEFAULT\n"
+                 "are moved into the new partition in the same transaction, counted";
+}
+
 static void step_create_index(Builder *b, const Policy *p, const IndexSpec *ix)
 {
     const char *name = policy_index_name(ix, p, b->arena);
@@ -431,19 +450,70 @@ static const IndexSpec *find_index(const Policy *p, const char *name, Arena *are
     return NULL;
 }
 
-/* The fields that shape the table and its partitions: changing them needs
- * a new table, not an edit. */
-static const char *layout_json(const Policy *p, Arena *arena)
+/* The indexes of OLD that P drops or changes (by name). */
+static int dropped_indexes(const Policy *old, const Policy *p, Arena *a, const char ***out)
 {
-    Policy q = *p;
-    q.premake = 0;
-    q.indexes = NULL;
-    q.nindexes = 0;
-    q.retention = (Retention){0};
-    q.tiers = NULL;
-    q.ntiers = 0;
-    q.existing = (Existing){0};
-    return policy_to_json(&q, arena);
+    const char **drop = arena_alloc(a, sizeof *drop * (size_t)(old->nindexes + 1));
+    int ndrop = 0;
+    for (int i = 0; i < old->nindexes; i++) {
+        const char *name = policy_index_name(&old->indexes[i], old, a);
+        const IndexSpec *now = find_index(p, name, a);
+        Policy x = {.indexes = &old->indexes[i], .nindexes = 1, .table = old->table};
+        Policy y = {.indexes = (IndexSpec *)now, .nindexes = 1, .table = p->table};
+        if (!now || strcmp(policy_to_json(&x, a), policy_to_json(&y, a)) != 0)
+            drop[ndrop++] = name;
+    }
+    *out = drop;
+    return ndrop;
+}
+
+/* A layout key changed (CHANGED: "start, primary_key"): a new version
+ * whose ensure_table carries the new layout.  Apply decides: a table no
+ * earlier version partitioned here is converted with it (the earlier
+ * unfinished ensure_table superseded); on a table an earlier version
+ * partitioned, only what is online (new list partitions, DEFAULT on or
+ * off) is carried out, the rest refused with a recipe. */
+static void plan_relayout(Builder *b, const Policy *old, const Policy *p, const char *changed)
+{
+    Arena *a = b->arena;
+    header_change(b, p, arena_printf(a, "relayout (%s changed): %s", changed, summary(a, p)),
+                  "the policy's layout changed; apply converts with the new layout where no earlier version "
+                  "partitioned the table, and carries out only the online part where one did");
+    note_kind(b, "relayout");
+    const char **drop;
+    int ndrop = dropped_indexes(old, p, a, &drop);
+    for (int i = 0; i < ndrop; i++)
+        step_drop_index(b, p, drop[i]);
+    Step *s = step_ensure_table(b, p);
+    add_arg(b, s, "relayout", "yes");
+    s->title = arena_printf(a, "relayout %s: partitioned by %s (%s), %s changed", s->table, by_word(p->by), p->column,
+                            changed);
+    s->comment = arena_printf(a,
+                              "%s\n"
+                              "still a plain table here (the earlier ensure_table never completed): the earlier one "
+                              "is superseded and this one converts it;\n"
+                              "partitioned by an earlier version here: new list partitions and DEFAULT on/off are "
+                              "carried out, any other change refused",
+                              s->comment ? s->comment : "");
+    if (p->backend == BACKEND_PG_PARTMAN) {
+        step_partman(b, p, true);
+    } else {
+        step_premake_relayout(b, p);
+    }
+    for (int i = 0; i < p->nindexes; i++)
+        step_create_index(b, p, &p->indexes[i]);
+    step_register(b, p);
+}
+
+static bool name_listed(const char *const *names, int n, const char *qname)
+{
+    for (int i = 0; i < n; i++) {
+        const char *dot = strchr(names[i], '.');
+        /* a bare name means schema public */
+        if (!strcmp(names[i], qname) || (!dot && !strncmp(qname, "public.", 7) && !strcmp(names[i], qname + 7)))
+            return true;
+    }
+    return false;
 }
 
 static bool plan_new_table(Builder *b, const Policy *p, const char *as_of, Err *err)
@@ -464,12 +534,10 @@ static bool plan_new_table(Builder *b, const Policy *p, const char *as_of, Err *
     return true;
 }
 
-static bool plan_changed_table(Builder *b, const Policy *old, const Policy *p)
+static void plan_changed_table(Builder *b, const Policy *old, const Policy *p)
 {
     Arena *a = b->arena;
     Buf what = {0};
-    if (strcmp(layout_json(old, a), layout_json(p, a)) != 0)
-        return false;
     if (old->premake != p->premake) {
         buf_printf(&what, "%spremake %d -> %d", what.len ? ", " : "", old->premake, p->premake);
         note_kind(b, "premake");
@@ -486,24 +554,11 @@ static bool plan_changed_table(Builder *b, const Policy *old, const Policy *p)
         buf_printf(&what, "%stiering changed", what.len ? ", " : "");
         note_kind(b, "tiering");
     }
-    Policy oe = {.existing = old->existing}, ne = {.existing = p->existing};
-    if (strcmp(policy_to_json(&oe, a), policy_to_json(&ne, a)) != 0) {
-        buf_printf(&what, "%sexisting-table settings changed", what.len ? ", " : "");
-        note_kind(b, "existing");
-    }
 
     /* indexes: dropped ones first, then new ones */
-    const char **drop = arena_alloc(a, sizeof *drop * (size_t)(old->nindexes + 1));
+    const char **drop;
     const IndexSpec **add = arena_alloc(a, sizeof *add * (size_t)(p->nindexes + 1));
-    int ndrop = 0, nadd = 0;
-    for (int i = 0; i < old->nindexes; i++) {
-        const char *name = policy_index_name(&old->indexes[i], old, a);
-        const IndexSpec *now = find_index(p, name, a);
-        Policy x = {.indexes = &old->indexes[i], .nindexes = 1, .table = old->table};
-        Policy y = {.indexes = (IndexSpec *)now, .nindexes = 1, .table = p->table};
-        if (!now || strcmp(policy_to_json(&x, a), policy_to_json(&y, a)) != 0)
-            drop[ndrop++] = name;
-    }
+    int ndrop = dropped_indexes(old, p, a, &drop), nadd = 0;
     for (int i = 0; i < p->nindexes; i++) {
         const char *name = policy_index_name(&p->indexes[i], p, a);
         bool kept = find_index(old, name, a) != NULL;
@@ -535,7 +590,6 @@ static bool plan_changed_table(Builder *b, const Policy *old, const Policy *p)
     for (int i = 0; i < nadd; i++)
         step_create_index(b, p, add[i]);
     step_register(b, p);
-    return true;
 }
 
 bool plan_build(const PlanInput *in, Arena *arena, Migration *out, bool *changed, Err *err)
@@ -557,13 +611,33 @@ bool plan_build(const PlanInput *in, Arena *arena, Migration *out, bool *changed
         if (!old) {
             if (!plan_new_table(&b, p, in->as_of, err))
                 goto done;
-        } else if (!plan_changed_table(&b, old, p)) {
+            out->policies[npol++] = json;
+            continue;
+        }
+        const char *qname = policy_qualified_name(p, arena);
+        const char *new_table = policy_changed_among(old, p, policy_keys_new_table, arena);
+        const char *relayout = policy_changed_among(old, p, policy_keys_relayout, arena);
+        if (*new_table && !name_listed(in->relayout, in->nrelayout, qname)) {
             err_at(err, PM_EINPUT, p->source_file, p->source_line,
-                   "partition \"%s\": the partition layout changed (%s); the migrations already created it", p->table,
-                   policy_changed_keys(old, p, arena));
-            err_hint(err, "a partitioned table cannot be re-partitioned by an edit; keep the old layout, or declare "
-                          "a new table and move the data");
+                   "partition \"%s\": %s changed; a table an earlier version partitioned cannot be re-partitioned "
+                   "by an edit",
+                   p->table, new_table);
+            err_hint(err,
+                     "if apply refused the earlier version and \"%s\" is still a plain table, run \"partmig "
+                     "compile --relayout %s\" (apply then converts it with the new layout, and refuses where an "
+                     "earlier version partitioned it); else keep the old %s and declare a new table for the new "
+                     "layout: partition \"%s_new\" { ... }, apply, copy the rows, swap the names in one "
+                     "transaction, then remove the old policy with \"partmig compile --forget %s\"",
+                     qname, qname, new_table, p->table, qname);
             goto done;
+        }
+        if (*new_table || *relayout) {
+            const char *changed = *new_table && *relayout ? arena_printf(arena, "%s, %s", new_table, relayout)
+                                  : *new_table            ? new_table
+                                                          : relayout;
+            plan_relayout(&b, old, p, changed);
+        } else {
+            plan_changed_table(&b, old, p);
         }
         out->policies[npol++] = json;
     }

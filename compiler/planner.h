@@ -16,12 +16,22 @@ typedef struct PlanInput {
     const char *as_of;    /* "YYYY-MM-DD": the date static range partitions are listed up to */
     int version;          /* number of the version to build */
     const char *sources;  /* policy files, for the header ("policies/erp.lua") */
+    /* "schema.table" names whose by/column/interval/... may change as a
+     * relayout (--relayout): apply converts with the new layout where no
+     * earlier version partitioned the table, and refuses where one did */
+    const char *const *relayout;
+    int nrelayout;
 } PlanInput;
 
 /* Build the next version into *OUT (owned by ARENA).  *CHANGED is false when
  * the policies equal the old state (then *OUT is empty and nothing should be
- * written).  Errors (a change that needs a new table, not an edit) are
- * PM_EINPUT naming the policy's file:line, with a hint. */
+ * written).  A change of a layout key (policy_keys_relayout) becomes a
+ * relayout: an ensure_table step with relayout=yes and the steps after it,
+ * which apply turns into a conversion with the new layout when the earlier
+ * version never partitioned the table, or into the online part (new list
+ * partitions, DEFAULT on or off) when it did.  Errors, PM_EINPUT naming the
+ * policy's file:line with a hint: a change of a policy_keys_new_table key
+ * not allowed by in->relayout. */
 bool plan_build(const PlanInput *in, Arena *arena, Migration *out, bool *changed, Err *err);
 
 #endif

@@ -424,3 +424,23 @@ const char *policy_changed_keys(const Policy *a, const Policy *b, Arena *arena)
     json_decref(jb);
     return result;
 }
+
+const char *const policy_keys_new_table[] = {"backend", "by", "column", "interval", "modulus", "subpartition", NULL};
+const char *const policy_keys_relayout[] = {
+    "columns", "default_partition", "existing", "naming", "primary_key", "schema", "start",
+    "table",   "timezone",          "values",   NULL};
+
+const char *policy_changed_among(const Policy *a, const Policy *b, const char *const *keys, Arena *arena)
+{
+    json_t *ja = json_loads(policy_to_json(a, arena), 0, NULL);
+    json_t *jb = json_loads(policy_to_json(b, arena), 0, NULL);
+    Buf out = {0};
+    for (int i = 0; keys[i]; i++)
+        if (!json_equal(json_object_get(ja, keys[i]), json_object_get(jb, keys[i])))
+            buf_printf(&out, "%s%s", out.len ? ", " : "", keys[i]);
+    const char *result = arena_strdup(arena, buf_str(&out));
+    buf_free(&out);
+    json_decref(ja);
+    json_decref(jb);
+    return result;
+}

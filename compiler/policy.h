@@ -154,6 +154,19 @@ const char *policy_naming(const Policy *p);
  * "column, interval" (sorted), or "" when they are the same; owned by ARENA. */
 const char *policy_changed_keys(const Policy *a, const Policy *b, Arena *arena);
 
+/* The canonical-JSON keys whose change needs a new table even before
+ * anything exists ("backend, by, column, interval, modulus, subpartition"),
+ * the keys that shape the partitions but that a new version can carry as a
+ * relayout of the table (start, timezone, naming, default_partition,
+ * values, columns, primary_key, existing), and the rest (premake, indexes,
+ * retention, tiering), each NULL-terminated. */
+extern const char *const policy_keys_new_table[];
+extern const char *const policy_keys_relayout[];
+
+/* The keys of KEYS (NULL-terminated) whose values differ between A and B,
+ * as "column, interval" in KEYS' order, "" when none; owned by ARENA. */
+const char *policy_changed_among(const Policy *a, const Policy *b, const char *const *keys, Arena *arena);
+
 /* Fill P with the defaults a policy starts from (schema "public", premake 3,
  * timezone "UTC", keep_index, existing copy/50000/1, native backend). */
 void policy_defaults(Policy *p);

@@ -204,9 +204,20 @@ static bool do_premake(Apply *a, Err *err)
     /* first, without any lock: which partitions are missing (the DEFAULT
      * count scans; it must not run under the ACCESS EXCLUSIVE lock below) */
     bool *todo = arena_alloc(a->arena, sizeof *todo * (size_t)(n + 1));
+    int64_t *list_rows = arena_alloc(a->arena, sizeof *list_rows * (size_t)(n + 1));
+    bool *list_move = arena_alloc(a->arena, sizeof *list_move * (size_t)(n + 1));
+    int64_t moved_total = 0;
     for (int i = 0; i < n; i++) {
         if (premake_spec_present(&specs[i], parts, nparts) || (a->dry && planned(a, a->schema, specs[i].name)))
             continue;
+        if (p.by == PART_LIST && def && strcmp(specs[i].bound_sql, "DEFAULT") != 0) {
+            /* a new list value: its rows may sit in DEFAULT, moved below
+             * under the lock (a writer may add some until then) */
+            if (!premake_list_default_rows(a->c, &p, def, &specs[i], &list_rows[i], err))
+                goto done;
+            todo[i] = list_move[i] = true;
+            continue;
+        }
         const char *covered = "";
         int64_t in_default = 0;
         if (!range_covered(a, &p, &ti, def, &specs[i], &covered, &in_default, err))
@@ -247,14 +258,27 @@ static bool do_premake(Apply *a, Err *err)
         }
         if (a->dry) {
             buf_reset(&sql);
-            partition_create_sql(&sql, &p, a->table, &specs[i]);
+            if (list_rows[i])
+                printf("-- DEFAULT holds %lld row(s) of %s's values: create it standalone, move them with DELETE ... "
+                       "RETURNING (counted), then ATTACH PARTITION %s\n",
+                       (long long)list_rows[i], specs[i].name, specs[i].bound_sql);
+            else
+                partition_create_sql(&sql, &p, a->table, &specs[i]);
             fputs(buf_str(&sql), stdout);
             added++;
             continue;
         }
-        bool created;
+        bool created = true;
         const char *overlap;
-        if (!premake_create_in_tx(a->c, &p, &specs[i], a->arena, &created, &overlap, err))
+        if (list_move[i]) {
+            int64_t moved = 0;
+            if (!premake_list_move_in_tx(a->c, &p, def, &specs[i], a->arena, &moved, err))
+                goto done;
+            if (moved)
+                printf("\n  %s: moved %lld row(s) from DEFAULT partition %s into new partition %s ", a->s->table,
+                       (long long)moved, def->name, specs[i].name);
+            moved_total += moved;
+        } else if (!premake_create_in_tx(a->c, &p, &specs[i], a->arena, &created, &overlap, err))
             goto done;
         if (!created) {
             skipped++;
@@ -271,8 +295,10 @@ static bool do_premake(Apply *a, Err *err)
                      : "-- %d partitions to add: all exist, or an earlier step of this plan makes them\n",
                added);
     else
-        a->mode = skipped ? arena_printf(a->arena, "added %d, %d covered by existing partitions", added, skipped)
-                          : arena_printf(a->arena, "added %d", added);
+        a->mode = arena_printf(
+            a->arena, "added %d%s%s", added,
+            skipped ? arena_printf(a->arena, ", %d covered by existing partitions", skipped) : "",
+            moved_total ? arena_printf(a->arena, ", moved %lld row(s) from DEFAULT", (long long)moved_total) : "");
     ok = true;
 done:
     buf_free(&sql);
@@ -327,6 +353,141 @@ static ConvertOptions convert_options(const Apply *a, const Policy *p)
 
 typedef enum { ENSURE_CREATE, ENSURE_ADOPT, ENSURE_CONVERT } EnsureKind;
 
+/* An ensure_table step a policy's layout change compiled (relayout=yes). */
+static bool is_relayout(const Step *s)
+{
+    const char *v = s->action == STEP_ENSURE_TABLE ? step_arg(s, "relayout") : NULL;
+    return v && !strcmp(v, "yes");
+}
+
+/* What to do when a relayout meets a table an earlier version partitioned. */
+static const char *relayout_recipe(const Apply *a)
+{
+    const char *t = strchr(a->s->table, '.') ? strchr(a->s->table, '.') + 1 : a->s->table;
+    return arena_printf(a->arena,
+                        "put those keys back in the policy as the earlier version has them, then run \"partmig "
+                        "compile\" and \"partmig apply\" (this version is then superseded); a new layout needs a "
+                        "new table: declare partition \"%s_new\" with it, apply, copy the rows, swap the names in "
+                        "one transaction, then \"partmig compile --forget %s\" the old policy",
+                        t, a->s->table);
+}
+
+/* The policy that made the table as it is here: that of the newest earlier
+ * version whose ensure_table of it completed (not superseded); else the
+ * registered one; *JSON NULL when neither. */
+static bool made_by(Apply *a, const char **json, Policy *p, int *version, Err *err)
+{
+    *json = NULL;
+    *version = 0;
+    for (int i = a->dir.n - 1; i >= 0; i--) {
+        const MigFile *f = &a->dir.files[i];
+        if (f->m.version >= a->f->m.version)
+            continue;
+        for (int k = 0; k < f->m.nsteps; k++) {
+            const Step *s = &f->m.steps[k];
+            if (s->action != STEP_ENSURE_TABLE || !s->table || strcmp(s->table, a->s->table) != 0)
+                continue;
+            const LedgerStep *ls = ledger_step(&a->ledger, f->m.version, s->number);
+            if (!ls || strcmp(ls->state, "done") != 0 || !strncmp(ls->mode, "superseded", 10))
+                continue;
+            *version = f->m.version;
+            return migdir_policy(&a->dir, a->s->table, f->m.version, a->arena, json, p, err);
+        }
+    }
+    const char *registered = "";
+    if (!ledger_policy_get(a->c, a->s->table, a->arena, &registered, err))
+        return false;
+    if (!*registered)
+        return true;
+    *json = registered;
+    return policy_from_json(registered, a->arena, p, err);
+}
+
+static const ListPartition *find_list(const Policy *p, const char *name)
+{
+    for (int i = 0; i < p->nlists; i++)
+        if (!strcmp(p->lists[i].name, name))
+            return &p->lists[i];
+    return NULL;
+}
+
+static bool same_values(const StrList *x, const StrList *y)
+{
+    if (x->n != y->n)
+        return false;
+    for (int i = 0; i < x->n; i++)
+        if (strcmp(x->items[i], y->items[i]) != 0)
+            return false;
+    return true;
+}
+
+/* A relayout of a table partitioned here already: only the online part.
+ * New list partitions and DEFAULT on are the premake step's (it moves
+ * DEFAULT rows of new values); DEFAULT off is done here when DEFAULT is
+ * empty; any other layout change is refused with a recipe. */
+static bool relayout_in_place(Apply *a, const Policy *p, Err *err)
+{
+    static const char *const fixed[] = {"backend", "by",       "column", "interval", "modulus",     "subpartition",
+                                        "start",   "timezone", "naming", "columns",  "primary_key", NULL};
+    const char *json;
+    Policy old;
+    int version;
+    if (!made_by(a, &json, &old, &version, err))
+        return false;
+    const char *by = version ? arena_printf(a->arena, "version %04d", version) : "its registered policy";
+    a->mode = "adopted (relayout: nothing to change in place)";
+    if (!json)
+        return true;
+    const char *changed = policy_changed_among(&old, p, fixed, a->arena);
+    if (*changed) {
+        err_set(err, PM_EINPUT, "%s: table \"%s\" is partitioned here already (by %s); its %s cannot change in place",
+                a->label, a->s->table, by, changed);
+        return err_hint(err, "%s", relayout_recipe(a));
+    }
+    for (int i = 0; i < old.nlists; i++) {
+        const ListPartition *now = find_list(p, old.lists[i].name);
+        if (!now || !same_values(&now->values, &old.lists[i].values)) {
+            err_set(err, PM_EINPUT,
+                    "%s: table \"%s\": list partition \"%s\" %s; partmig adds list partitions in place, it does "
+                    "not change or remove them",
+                    a->label, a->s->table, old.lists[i].name, now ? "has other values now" : "was removed");
+            return err_hint(err,
+                            "keep \"%s\" as %s has it and put new values in a new list entry ({ name = \"...\", "
+                            "values = { ... } }): partmig creates it and moves its rows out of DEFAULT; then "
+                            "\"partmig compile\" and \"partmig apply\"",
+                            old.lists[i].name, by);
+        }
+    }
+    int added = 0;
+    for (int i = 0; i < p->nlists; i++)
+        added += find_list(&old, p->lists[i].name) == NULL;
+    if (old.default_partition && !p->default_partition) {
+        PartInfo *parts = NULL;
+        int nparts = 0;
+        if (!catalog_partitions(a->c, a->schema, a->table, a->arena, &parts, &nparts, err))
+            return false;
+        for (int i = 0; i < nparts; i++) {
+            if (!parts[i].is_default)
+                continue;
+            if (a->dry) {
+                printf("-- drop the DEFAULT partition %s when it holds no row (checked under the table's lock)\n",
+                       parts[i].name);
+            } else if (!premake_drop_default_in_tx(a->c, p, &parts[i], err)) {
+                return false;
+            }
+        }
+        a->mode = "adopted (relayout: DEFAULT partition dropped)";
+    } else if (added || (!old.default_partition && p->default_partition)) {
+        a->mode = arena_printf(a->arena, "adopted (relayout: %s%s%s by the premake step)",
+                               added ? arena_printf(a->arena, "%d new list partition(s)", added) : "",
+                               added && p->default_partition && !old.default_partition ? " and " : "",
+                               p->default_partition && !old.default_partition ? "a DEFAULT partition" : "");
+    }
+    if (a->dry)
+        printf("-- relayout of %s, partitioned here by %s: %s\n", a->s->table, by, a->mode);
+    return true;
+}
+
 /* What ensure_table must do for the table as it is now. */
 static bool ensure_decide(Apply *a, const Policy *p, EnsureKind *kind, Err *err)
 {
@@ -354,6 +515,8 @@ static bool ensure_decide(Apply *a, const Policy *p, EnsureKind *kind, Err *err)
                     : p->by == PART_HASH ? "hash"
                                          : "range",
                     p->column);
+            if (is_relayout(a->s))
+                return err_hint(err, "%s", relayout_recipe(a));
             return err_hint(err, "change the policy to match the table, or repartition the table by hand");
         }
         *kind = ENSURE_ADOPT;
@@ -388,6 +551,8 @@ static bool do_ensure_tx(Apply *a, Err *err)
     if (kind == ENSURE_CONVERT)
         return err_set(err, PM_EDB, "%s: table \"%s\" became a plain table while running; run apply again", a->label,
                        a->s->table);
+    if (kind == ENSURE_ADOPT && is_relayout(a->s))
+        return relayout_in_place(a, &p, err);
     if (kind == ENSURE_ADOPT) {
         a->mode = "adopted";
         if (a->dry)
@@ -718,6 +883,11 @@ static bool run_step(Apply *a, Err *err)
         ok = runner_tx(a->c, a->lock_timeout, a->o->lock_retries, a->label, s->lock, a->schema, a->table, tx_body, a,
                        err);
     }
+    if (!ok && convert && err->code == PM_EINPUT && !strncmp(err->msg, "cannot convert", 14))
+        /* pre-flight refused: nothing of this version was committed, so it
+         * pins nothing; the fix loop is edit, compile, apply */
+        err_hint(err, "apply each fix above: a fix in the policy takes \"partmig compile\" (the new version supersedes "
+                      "this one) and then \"partmig apply\"; a fix in the database takes \"partmig apply\" again");
     if (!ok) {
         if (convert)
             printf("%s step %d: ", a->f->name, s->number);
@@ -736,6 +906,56 @@ static bool run_step(Apply *a, Err *err)
     return true;
 }
 
+/* The version after file I (up to --to) whose relayout ensure_table of
+ * TABLE supersedes an unfinished one, 0 when none. */
+static int relayout_after(const Apply *a, int i, const char *table)
+{
+    for (int j = i + 1; j < a->dir.n; j++) {
+        const MigFile *g = &a->dir.files[j];
+        if (a->o->to_given && g->m.version > a->o->to_version)
+            break;
+        for (int k = 0; k < g->m.nsteps; k++)
+            if (is_relayout(&g->m.steps[k]) && !strcmp(g->m.steps[k].table, table))
+                return g->m.version;
+    }
+    return 0;
+}
+
+/* The tables whose steps in file I a later relayout supersedes: the
+ * ensure_table of each never completed here (not done, not running, no
+ * conversion of this version under way), so the later version converts the
+ * table with its own layout.  *BY[k] the superseding version. */
+static bool superseded_tables(Apply *a, int i, const char ***tables, int **by, int *n, Err *err)
+{
+    const MigFile *f = &a->dir.files[i];
+    *tables = arena_alloc(a->arena, sizeof **tables * (size_t)(f->m.nsteps + 1));
+    *by = arena_alloc(a->arena, sizeof **by * (size_t)(f->m.nsteps + 1));
+    *n = 0;
+    ConvertOpen *open = NULL;
+    int nopen = -1;
+    for (int k = 0; k < f->m.nsteps; k++) {
+        const Step *s = &f->m.steps[k];
+        if (s->action != STEP_ENSURE_TABLE || !s->table)
+            continue;
+        const LedgerStep *ls = ledger_step(&a->ledger, f->m.version, s->number);
+        if (ls && (!strcmp(ls->state, "done") || !strcmp(ls->state, "running")))
+            continue;
+        int later = relayout_after(a, i, s->table);
+        if (!later)
+            continue;
+        if (nopen < 0 && !convert_list_open(a->c, a->arena, &open, &nopen, err))
+            return false;
+        bool converting = false;
+        for (int c = 0; c < nopen; c++)
+            converting |= !strcmp(open[c].table, s->table) && open[c].version == f->m.version;
+        if (converting)
+            continue;
+        (*tables)[*n] = s->table;
+        (*by)[(*n)++] = later;
+    }
+    return true;
+}
+
 /* Apply (or plan) every pending migration up to --to. */
 static bool apply_all(Apply *a, int *applied, int *steps, Err *err)
 {
@@ -749,17 +969,43 @@ static bool apply_all(Apply *a, int *applied, int *steps, Err *err)
             continue;
         a->f = f;
         a->lock_timeout = f->m.lock_timeout ? f->m.lock_timeout : PLAN_LOCK_TIMEOUT;
+        const char **sup;
+        int *sup_by, nsup;
+        if (!superseded_tables(a, i, &sup, &sup_by, &nsup, err))
+            return false;
+        /* a version that committed nothing here, recompiled since: its
+         * failed attempt was of another file (runner_check_applied) */
+        bool unpinned = lm && !lm->pinned && strcmp(lm->checksum, f->checksum) != 0;
+        if (unpinned)
+            fprintf(stderr,
+                    "partmig: %s changed since it was refused here; it had completed no step, so the new file is "
+                    "applied\n",
+                    f->name);
         if (a->dry)
             printf("-- migration %s (lock_timeout %s, each step retried up to %d times on lock timeout)\n", f->name,
                    a->lock_timeout, a->o->lock_retries);
-        else if (!ledger_migration_start(a->c, f->m.version, f->m.name, f->checksum, err))
+        else if ((unpinned && !ledger_migration_unpin(a->c, f->m.version, err)) ||
+                 !ledger_migration_start(a->c, f->m.version, f->m.name, f->checksum, err))
             return false;
         for (int k = 0; k < f->m.nsteps; k++) {
             a->s = &f->m.steps[k];
             a->label = arena_printf(a->arena, "step %04d:%d", f->m.version, a->s->number);
-            const LedgerStep *ls = ledger_step(&a->ledger, f->m.version, a->s->number);
+            const LedgerStep *ls = unpinned ? NULL : ledger_step(&a->ledger, f->m.version, a->s->number);
             if (ls && !strcmp(ls->state, "done"))
                 continue;
+            int superseded_by = 0;
+            for (int t = 0; a->s->table && t < nsup; t++)
+                if (!strcmp(sup[t], a->s->table))
+                    superseded_by = sup_by[t];
+            if (superseded_by) {
+                const char *mode = arena_printf(a->arena, "superseded by %04d", superseded_by);
+                printf("%s%s step %d: %s: %s (the policy of %s changed before this step completed here)\n",
+                       a->dry ? "-- " : "", f->name, a->s->number, a->s->title ? a->s->title : "", mode, a->s->table);
+                if (!a->dry && !ledger_step_record(a->c, f->m.version, a->s->number, step_action_name(a->s->action),
+                                                   a->s->title, "done", mode, NULL, err))
+                    return false;
+                continue;
+            }
             if (!run_step(a, err)) {
                 if (!a->dry && pg_ok(a->c)) {
                     Err ignored;

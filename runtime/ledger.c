@@ -119,10 +119,20 @@ bool ledger_load(PgConn *c, Arena *arena, Ledger *l, Err *err)
     if (!l->exists)
         return true;
     PgResult *r = NULL;
-    if (!pg_exec(c,
-                 "SELECT version, name, checksum, state, coalesce(finished_at::text, '') "
-                 "FROM partmig.migrations ORDER BY version",
-                 0, NULL, &r, err))
+    bool conversions = false;
+    if (!pg_query_bool(c, "SELECT pg_catalog.to_regclass('partmig.conversions') IS NOT NULL", 0, NULL, &conversions,
+                       err))
+        return false;
+    /* pinned: see LedgerMigration */
+    const char *sql =
+        arena_printf(arena,
+                     "SELECT version, name, checksum, state, coalesce(finished_at::text, ''), "
+                     "state = 'applied' OR EXISTS (SELECT 1 FROM partmig.steps s WHERE s.version = m.version "
+                     "AND s.state IN ('done', 'running')) "
+                     "OR EXISTS (SELECT 1 FROM partmig.step_objects o WHERE o.version = m.version)%s "
+                     "FROM partmig.migrations m ORDER BY version",
+                     conversions ? " OR EXISTS (SELECT 1 FROM partmig.conversions v WHERE v.version = m.version)" : "");
+    if (!pg_exec(c, sql, 0, NULL, &r, err))
         return false;
     l->nmigrations = pg_nrows(r);
     l->migrations = arena_alloc(arena, sizeof *l->migrations * (size_t)(l->nmigrations + 1));
@@ -133,6 +143,7 @@ bool ledger_load(PgConn *c, Arena *arena, Ledger *l, Err *err)
         m->checksum = arena_strdup(arena, pg_get(r, i, 2));
         m->state = arena_strdup(arena, pg_get(r, i, 3));
         m->finished_at = arena_strdup(arena, pg_get(r, i, 4));
+        m->pinned = !strcmp(pg_get(r, i, 5), "t");
     }
     pg_result_free(r);
     if (!pg_exec(c,
@@ -213,6 +224,17 @@ bool ledger_migration_start(PgConn *c, int version, const char *name, const char
                    "started_at = CASE WHEN partmig.migrations.state IN ('running', 'failed') "
                    "THEN partmig.migrations.started_at ELSE excluded.started_at END",
                    3, p, NULL, err);
+}
+
+bool ledger_migration_unpin(PgConn *c, int version, Err *err)
+{
+    char v[16];
+    itoa_buf(v, sizeof v, version);
+    const char *p[1] = {v};
+    return pg_exec(c,
+                   "DELETE FROM partmig.steps WHERE version = $1::int AND state NOT IN ('done', 'running') "
+                   "AND NOT EXISTS (SELECT 1 FROM partmig.step_objects o WHERE o.version = $1::int)",
+                   1, p, NULL, err);
 }
 
 bool ledger_migration_finish(PgConn *c, int version, const char *state, Err *err)

@@ -20,6 +20,10 @@ typedef struct LedgerMigration {
     const char *name, *checksum;
     const char *state;       /* applied | running | failed | rolled_back */
     const char *finished_at; /* "" when not finished */
+    /* the version committed something here: applied, or a step done or
+     * running, an object recorded, a conversion started.  A version that
+     * committed nothing pins nothing: its file may change (recompiled). */
+    bool pinned;
 } LedgerMigration;
 
 typedef struct LedgerStep {
@@ -65,6 +69,10 @@ bool ledger_objects(PgConn *c, int version, int step, Arena *arena, LedgerObject
 
 /* Upsert the migration row: state "running" (started_at kept when resuming). */
 bool ledger_migration_start(PgConn *c, int version, const char *name, const char *checksum, Err *err);
+/* Forget the step rows of VERSION, a version that committed nothing (not
+ * pinned) and whose file changed since: its failed attempt was of another
+ * file. */
+bool ledger_migration_unpin(PgConn *c, int version, Err *err);
 /* Set the migration's final STATE ("applied", "failed", "rolled_back"). */
 bool ledger_migration_finish(PgConn *c, int version, const char *state, Err *err);
 

@@ -6,6 +6,8 @@
 
 #include "../common/buf.h"
 #include "../common/interval.h"
+#include "../common/quote.h"
+#include "maintain_sql.h"
 
 static WallTime parse_hour(const char *text)
 {
@@ -204,5 +206,144 @@ bool premake_create_in_tx(PgConn *c, const Policy *p, const PartitionSpec *spec,
         }
     }
     buf_free(&sql);
+    return ok;
+}
+
+/* "col IN ('a', 'b')" for list partition SPEC: the literals of its bound,
+ * quoted by partitions.c. */
+static bool list_condition(Buf *b, const Policy *p, const PartitionSpec *spec, Err *err)
+{
+    static const char prefix[] = "FOR VALUES IN ";
+    if (strncmp(spec->bound_sql, prefix, sizeof prefix - 1) != 0)
+        return err_set(err, PM_EDB, "partition \"%s\" is not a list partition (%s)", spec->name, spec->bound_sql);
+    quote_ident(b, p->column);
+    buf_printf(b, " IN %s", spec->bound_sql + sizeof prefix - 1);
+    return true;
+}
+
+static bool count_rows(PgConn *c, const char *sql, int64_t *rows, Err *err)
+{
+    PgResult *r = NULL;
+    if (!pg_exec(c, sql, 0, NULL, &r, err))
+        return false;
+    *rows = pg_get_int(r, 0, 0);
+    pg_result_free(r);
+    return true;
+}
+
+bool premake_list_default_rows(PgConn *c, const Policy *p, const PartInfo *def, const PartitionSpec *spec,
+                               int64_t *rows, Err *err)
+{
+    Buf q = {0};
+    buf_append(&q, "SELECT count(*) FROM ");
+    quote_qualified(&q, def->schema, def->name);
+    buf_append(&q, " WHERE ");
+    bool ok = list_condition(&q, p, spec, err) && count_rows(c, buf_str(&q), rows, err);
+    buf_free(&q);
+    return ok;
+}
+
+bool premake_list_move_in_tx(PgConn *c, const Policy *p, const PartInfo *def, const PartitionSpec *spec, Arena *arena,
+                             int64_t *moved, Err *err)
+{
+    *moved = 0;
+    if (p->subpartition.set) {
+        err_set(err, PM_EINPUT,
+                "table \"%s\": the DEFAULT partition holds rows of new list partition \"%s\", and partmig moves "
+                "them only for policies without subpartitions",
+                p->table, spec->name);
+        return err_hint(err, "move those rows out of DEFAULT by hand, then run apply again");
+    }
+    const char *columns = "";
+    Buf q = {0}, cond = {0};
+    bool ok = false;
+    int64_t before = 0;
+    if (!list_condition(&cond, p, spec, err) || !msql_column_list(c, p->schema, p->table, arena, &columns, err))
+        goto done;
+    /* writers of the parent already wait on the caller's lock; DEFAULT too,
+     * for a writer addressing the partition directly */
+    buf_append(&q, "LOCK TABLE ");
+    quote_qualified(&q, def->schema, def->name);
+    buf_append(&q, " IN EXCLUSIVE MODE");
+    if (!pg_run(c, buf_str(&q), err))
+        goto done;
+    buf_reset(&q);
+    buf_append(&q, "SELECT count(*) FROM ");
+    quote_qualified(&q, def->schema, def->name);
+    buf_printf(&q, " WHERE %s", buf_str(&cond));
+    if (!count_rows(c, buf_str(&q), &before, err))
+        goto done;
+    buf_reset(&q);
+    buf_append(&q, "CREATE TABLE ");
+    quote_qualified(&q, p->schema, spec->name);
+    buf_append(&q, " (LIKE ");
+    quote_qualified(&q, p->schema, p->table);
+    buf_append(&q, " INCLUDING DEFAULTS INCLUDING CONSTRAINTS)");
+    if (!pg_run(c, buf_str(&q), err))
+        goto done;
+    buf_reset(&q);
+    buf_append(&q, "WITH moved AS (DELETE FROM ");
+    quote_qualified(&q, def->schema, def->name);
+    buf_printf(&q, " WHERE %s RETURNING %s), ins AS (INSERT INTO ", buf_str(&cond), columns);
+    quote_qualified(&q, p->schema, spec->name);
+    buf_printf(&q, " (%s) SELECT %s FROM moved RETURNING 1) SELECT count(*) FROM ins", columns, columns);
+    if (!count_rows(c, buf_str(&q), moved, err))
+        goto done;
+    if (*moved != before) {
+        err_set(err, PM_EDB,
+                "table \"%s\": moved %lld row(s) from DEFAULT into \"%s\", counted %lld there before; nothing was "
+                "changed",
+                p->table, (long long)*moved, spec->name, (long long)before);
+        err_hint(err, "run apply again; if it repeats, check the DEFAULT partition by hand");
+        goto done;
+    }
+    buf_reset(&q);
+    buf_append(&q, "ALTER TABLE ");
+    quote_qualified(&q, p->schema, p->table);
+    buf_append(&q, " ATTACH PARTITION ");
+    quote_qualified(&q, p->schema, spec->name);
+    buf_printf(&q, " %s", spec->bound_sql);
+    ok = pg_run(c, buf_str(&q), err);
+done:
+    buf_free(&q);
+    buf_free(&cond);
+    return ok;
+}
+
+bool premake_drop_default_in_tx(PgConn *c, const Policy *p, const PartInfo *def, Err *err)
+{
+    Buf q = {0};
+    bool ok = false;
+    int64_t rows = 0;
+    buf_append(&q, "LOCK TABLE ");
+    quote_qualified(&q, p->schema, p->table);
+    buf_append(&q, " IN ACCESS EXCLUSIVE MODE");
+    if (!pg_run(c, buf_str(&q), err))
+        goto done;
+    buf_reset(&q);
+    buf_append(&q, "SELECT count(*) FROM ");
+    quote_qualified(&q, def->schema, def->name);
+    if (!count_rows(c, buf_str(&q), &rows, err))
+        goto done;
+    if (rows) {
+        err_set(err, PM_EINPUT,
+                "table \"%s\": default_partition = false, but its DEFAULT partition \"%s\" holds %lld row(s)", p->table,
+                def->name, (long long)rows);
+        err_hint(err, "give those rows partitions first (list: add their values to the policy; range: \"partmig "
+                      "maintain --drain-default\"), or set default_partition = true again; then \"partmig compile\" "
+                      "and \"partmig apply\"");
+        goto done;
+    }
+    buf_reset(&q);
+    buf_append(&q, "ALTER TABLE ");
+    quote_qualified(&q, p->schema, p->table);
+    buf_append(&q, " DETACH PARTITION ");
+    quote_qualified(&q, def->schema, def->name);
+    buf_append(&q, ";\nDROP TABLE ");
+    quote_qualified(&q, def->schema, def->name);
+    buf_append(&q, ";");
+    ok = pg_exec_script(c, buf_str(&q), err);
+done:
+    buf_free(&q);
     return ok;
 }

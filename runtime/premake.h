@@ -50,4 +50,25 @@ bool premake_spec_present(const PartitionSpec *spec, const PartInfo *parts, int 
 bool premake_create_in_tx(PgConn *c, const Policy *p, const PartitionSpec *spec, Arena *arena, bool *created,
                           const char **overlap, Err *err);
 
+/* Rows the DEFAULT partition DEF of P's table holds of list partition
+ * SPEC's values (SPEC's bound is "FOR VALUES IN (...)"). */
+bool premake_list_default_rows(PgConn *c, const Policy *p, const PartInfo *def, const PartitionSpec *spec,
+                               int64_t *rows, Err *err);
+
+/* Inside a transaction that holds ACCESS EXCLUSIVE on P's table (no writer
+ * can add rows of SPEC's values meanwhile): lock DEFAULT, count its rows of
+ * SPEC's values, create SPEC's partition standalone, move those rows into
+ * it (DELETE ... RETURNING), check the moved count against the count, and
+ * attach it.  *MOVED: rows moved.  PostgreSQL refuses to create a list
+ * partition while DEFAULT holds rows of its values; this is the way
+ * around.  Errors: PM_EDB; PM_EINPUT for a subpartitioned policy (move by
+ * hand). */
+bool premake_list_move_in_tx(PgConn *c, const Policy *p, const PartInfo *def, const PartitionSpec *spec, Arena *arena,
+                             int64_t *moved, Err *err);
+
+/* Inside a transaction: lock P's table, then detach and drop its DEFAULT
+ * partition DEF when it holds no row; PM_EINPUT saying how many when it
+ * does. */
+bool premake_drop_default_in_tx(PgConn *c, const Policy *p, const PartInfo *def, Err *err);
+
 #endif

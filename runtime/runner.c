@@ -168,16 +168,24 @@ bool runner_check_applied(const MigDir *d, const Ledger *l, Err *err)
         if (!strcmp(m->state, "rolled_back"))
             continue;
         const MigFile *f = migdir_find(d, m->version);
+        /* a version that committed nothing here pins nothing: a file
+         * recompiled after a refused apply (or removed) is taken as it is */
+        if (!m->pinned && (!f || strcmp(f->checksum, m->checksum) != 0))
+            continue;
         if (!f) {
             err_set(err, PM_EINPUT, "migration %04d_%s.sql is %s in the database but missing from \"%s\"", m->version,
                     m->name, m->state, d->dir);
             return err_hint(err, "restore it from version control (applied migrations are never deleted)");
         }
         if (strcmp(f->checksum, m->checksum) != 0) {
-            err_set(err, PM_EINPUT, "migration \"%s\" was changed after it was applied (checksum %.12s, ledger %.12s)",
-                    f->path, f->checksum, m->checksum);
-            return err_hint(err, "applied migrations are never edited: restore the file from version control "
-                                 "and put the change in a new version (\"partmig compile\")");
+            err_set(err, PM_EINPUT, "migration \"%s\" was changed after it was %s (checksum %.12s, ledger %.12s)",
+                    f->path, !strcmp(m->state, "applied") ? "applied" : "partly applied here", f->checksum,
+                    m->checksum);
+            return err_hint(err,
+                            "a version with a completed step is pinned: restore the file from version control "
+                            "(git checkout -- %s) and put the change in a new version: edit the policy, then "
+                            "\"partmig compile\"",
+                            d->dir);
         }
     }
     return true;

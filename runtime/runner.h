@@ -54,8 +54,10 @@ bool runner_connect(const RunOptions *o, PgConn **c, Err *err);
  * (never a blocking wait).  Failure: PM_ELOCKED naming the holder. */
 bool runner_lock(PgConn *c, int wait_s, Arena *arena, Err *err);
 
-/* Every migration the ledger knows as applied, running or failed must be in
- * D with the same checksum.  Failure: PM_EINPUT naming the file. */
+/* Every migration the ledger knows as applied, running or failed that is
+ * pinned (LedgerMigration.pinned: it committed something here) must be in D
+ * with the same checksum; one that committed nothing may be changed or
+ * gone.  Failure: PM_EINPUT naming the file. */
 bool runner_check_applied(const MigDir *d, const Ledger *l, Err *err);
 
 /* Sleep before try ATTEMPT+1 after a lock timeout: exponential from 200 ms,

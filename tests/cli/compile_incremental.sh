@@ -70,14 +70,15 @@ assert_contains "$(cat "$f6")" "-- partmig:forget public.audit_logs" "forget lin
 compile
 assert_contains "$ERR" "up to date" "after forget: up to date"
 
-# a layout change is refused
+# a change of the partition column is refused (it needs --relayout or a new table)
 cp "$P/erp.lua" "$tmp/keep.lua"
 sed -i 's/column      = "run_at"/column = "finished_at"/' "$P/erp.lua"
 sed -i 's/{ "id", "run_at" }/{ "id", "finished_at" }/' "$P/erp.lua"
 compile
 assert_eq "$RC" 2 "layout change exit code"
 assert_contains "$ERR" "erp.lua:" "layout change names file:line"
-assert_contains "$ERR" "layout changed" "layout change message"
+assert_contains "$ERR" "column changed" "layout change message"
+assert_contains "$ERR" "--relayout public.workflow_logs" "layout change: the hint names the flag"
 assert_contains "$ERR" "hint:" "layout change hint"
 cp "$tmp/keep.lua" "$P/erp.lua"
 

@@ -29,10 +29,14 @@ static const char *actions(const Migration *m, Arena *a)
     return s;
 }
 
+static const char *const *g_relayout; /* --relayout of the next plan() */
+
 static bool plan(Policy *old, int nold, Policy *now, int nnow, Arena *a, Migration *m, bool *changed, Err *err)
 {
     PolicySet o = {old, nold, nold}, n = {now, nnow, nnow};
     PlanInput in = {.old = &o, .now = &n, .as_of = "2025-03-15", .version = nold ? 2 : 1, .sources = "p.lua"};
+    in.relayout = g_relayout;
+    in.nrelayout = g_relayout ? 1 : 0;
     err_clear(err);
     return plan_build(&in, a, m, changed, err);
 }
@@ -128,14 +132,32 @@ static void deltas(void)
     CHECK(m.steps[0].undo == UNDO_NONE);
     CHECK_STR(m.steps[0].sql, "DROP INDEX IF EXISTS \"public\".\"t_tenant_id_idx\";");
 
-    /* layout changes are refused */
+    /* by, column, interval: refused without --relayout, naming the flag */
     now = base();
     now.interval = (Interval){UNIT_DAY, 1};
     CHECK(!plan(&old, 1, &now, 1, &a, &m, &changed, &err));
-    CHECK(strstr(err.msg, "layout changed") != NULL && err.line == 3);
+    CHECK(strstr(err.msg, "interval changed") != NULL && err.line == 3);
+    CHECK(strstr(err.hint, "--relayout public.t") != NULL);
     now = base();
     now.column = "updated_at";
     CHECK(!plan(&old, 1, &now, 1, &a, &m, &changed, &err));
+    static const char *const relayout_t[] = {"public.t"};
+    g_relayout = relayout_t;
+    CHECK(plan(&old, 1, &now, 1, &a, &m, &changed, &err) && changed);
+    CHECK_STR(actions(&m, &a), "ensure_table,premake,sql,build_index,register");
+    g_relayout = NULL;
+
+    /* the other layout keys: a relayout version, its ensure_table marked */
+    now = base();
+    now.primary_key = (StrList){(const char *[]){"id", "created_at"}, 2};
+    CHECK(plan(&old, 1, &now, 1, &a, &m, &changed, &err) && changed);
+    CHECK_STR(actions(&m, &a), "ensure_table,premake,sql,build_index,register");
+    CHECK_STR(step_arg(&m.steps[0], "relayout"), "yes");
+    CHECK_STR(m.name, "p_relayout");
+    now = base();
+    now.existing.method = EXISTING_ATTACH;
+    CHECK(plan(&old, 1, &now, 1, &a, &m, &changed, &err) && changed);
+    CHECK_STR(step_arg(&m.steps[0], "relayout"), "yes");
 
     /* removed policy */
     CHECK(plan(&old, 1, NULL, 0, &a, &m, &changed, &err) && changed);
