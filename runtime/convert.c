@@ -255,7 +255,7 @@ bool conv_gather_original(Conv *v, Err *err)
     pg_result_free(r);
     if (!preflight_gather(v->c, &q, v->a, &v->f, err))
         return false;
-    if (v->p->primary_key.n == 0) {
+    if (v->p->primary_key.n == 0 && !v->f.key_index) {
         v->f.new_pk = v->f.key;
         v->f.nnew_pk = v->f.nkey;
     }

@@ -338,6 +338,8 @@ bool conv_backfill(Conv *v, Err *err)
  * shadow that already has it (made by an earlier partmig) is left alone. */
 static bool build_primary_key(Conv *v, Err *err)
 {
+    if (v->f.nnew_pk == 0)
+        return true; /* keyed by a unique index, which build_indexes carries over */
     PgResult *r = NULL;
     const char *params[] = {v->q_shadow};
     if (!pg_exec(v->c, "SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'", 1, params, &r,

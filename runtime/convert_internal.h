@@ -30,6 +30,7 @@ typedef struct TableFacts {
     const char **key, **key_types; /* the existing primary key (keyset order for the copy) */
     int nkey;
     const char *pkey_index; /* name of the primary key's index, NULL when none */
+    const char *key_index;  /* no primary key: the unique index (btree, NOT NULL columns) giving KEY, else NULL */
     bool pk_has_partkey;    /* the existing primary key includes the partition column */
     const char *part_type;  /* format_type of the partition column, NULL when absent */
     KeyType part_key;       /* its kind, for every SQL that depends on it (catalog_key_*) */

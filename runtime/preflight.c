@@ -222,9 +222,45 @@ bool preflight_gather(PgConn *c, const Policy *p, Arena *a, TableFacts *f, Err *
     }
     pg_result_free(r);
     r = NULL;
+    /* no primary key: the keyset copy walks a unique btree index over NOT
+     * NULL columns (one with the partition column first, then the
+     * narrowest); the new table gets no primary key unless the policy names one */
+    if (f->nkey == 0) {
+        if (!query(c,
+                   "SELECT ci.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM (SELECT i.indexrelid,"
+                   "  i.indrelid, i.indkey FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                   "  JOIN pg_am am ON am.oid = c.relam"
+                   "  WHERE i.indrelid = $1::oid AND i.indisunique AND i.indisvalid AND i.indimmediate"
+                   "  AND i.indpred IS NULL AND i.indexprs IS NULL AND am.amname = 'btree'"
+                   "  AND NOT EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) k(attnum) JOIN pg_attribute a"
+                   "   ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE NOT a.attnotnull)"
+                   "  ORDER BY EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) k(attnum) JOIN pg_attribute a"
+                   "   ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE a.attname = $2) DESC,"
+                   "  i.indnkeyatts, c.relname LIMIT 1) i"
+                   " JOIN pg_class ci ON ci.oid = i.indexrelid"
+                   " CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
+                   " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord",
+                   2, op, &r, err))
+            goto done;
+        f->nkey = pg_nrows(r);
+        f->key = str_array(a, f->nkey);
+        f->key_types = str_array(a, f->nkey);
+        for (int i = 0; i < f->nkey; i++) {
+            f->key[i] = arena_strdup(a, pg_get(r, i, 1));
+            f->key_types[i] = arena_strdup(a, pg_get(r, i, 2));
+            f->key_index = arena_strdup(a, pg_get(r, i, 0));
+            if (p->column && !strcmp(f->key[i], p->column))
+                f->pk_has_partkey = true;
+        }
+        pg_result_free(r);
+        r = NULL;
+    }
     if (p->primary_key.n > 0) {
         f->new_pk = p->primary_key.items;
         f->nnew_pk = p->primary_key.n;
+    } else if (f->key_index) {
+        f->new_pk = NULL;
+        f->nnew_pk = 0;
     } else {
         f->new_pk = f->key;
         f->nnew_pk = f->nkey;
@@ -446,18 +482,62 @@ static bool check_catalog(PgConn *c, const Policy *p, const TableFacts *f, Arena
     PgResult *r = NULL;
     bool ok = false;
     const char *qname = policy_qualified_name(p, a);
+    const char *qtable = sql_qualified(a, p->schema, p->table);
     const char *op[] = {f->oid, p->column};
 
+    /* a foreign key referencing the table: a partitioned table can be
+     * referenced only through a unique key that includes the partition
+     * column, so the referencing table needs that column too */
     if (!query(c,
-               "SELECT conrelid::regclass::text, conname FROM pg_constraint"
-               " WHERE confrelid = $1::oid AND contype = 'f' ORDER BY 1, 2",
+               "SELECT con.conrelid::regclass::text, con.conname, quote_ident(nc.nspname) || '.' ||"
+               " quote_ident(cc.relname), con.confdeltype::text,"
+               " (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord) FROM unnest(con.conkey)"
+               "  WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum ="
+               "  k.attnum),"
+               " (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord) FROM unnest(con.confkey)"
+               "  WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum ="
+               "  k.attnum),"
+               " (SELECT string_agg('(c.' || quote_ident(a.attname) || ' = p.' || quote_ident(b.attname) || ')',"
+               "  ' AND ' ORDER BY k.ord) FROM unnest(con.conkey, con.confkey) WITH ORDINALITY k(ck, fk, ord)"
+               "  JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.ck"
+               "  JOIN pg_attribute b ON b.attrelid = con.confrelid AND b.attnum = k.fk),"
+               " (SELECT string_agg(a.attname, '/') FROM pg_attribute a WHERE a.attrelid = con.conrelid"
+               "  AND a.attnum > 0 AND NOT a.attisdropped)"
+               " FROM pg_constraint con JOIN pg_class cc ON cc.oid = con.conrelid"
+               " JOIN pg_namespace nc ON nc.oid = cc.relnamespace"
+               " WHERE con.confrelid = $1::oid AND con.contype = 'f' ORDER BY 1, 2",
                1, op, &r, err))
         goto done;
-    for (int i = 0; i < pg_nrows(r); i++)
+    for (int i = 0; i < pg_nrows(r); i++) {
+        const char *child = pg_get(r, i, 2), *conname = pg_get(r, i, 1);
+        /* the new column: TABLE_COLUMN, lengthened while the referencing table has it */
+        const char *col = arena_printf(a, "%s_%s", p->table, p->column);
+        const char *have = arena_printf(a, "/%s/", pg_get(r, i, 7));
+        while (strstr(have, arena_printf(a, "/%s/", col)))
+            col = arena_printf(a, "%s_", col);
+        const char *qcol = sql_ident(a, col), *pcol = sql_ident(a, p->column);
+        char del = pg_get(r, i, 3)[0];
+        const char *on_delete = del == 'r'   ? " ON DELETE RESTRICT"
+                                : del == 'c' ? " ON DELETE CASCADE"
+                                : del == 'n' ? " ON DELETE SET NULL"
+                                : del == 'd' ? " ON DELETE SET DEFAULT"
+                                             : "";
         problem(rep,
-                "drop the foreign key (a partitioned table cannot keep it pointing at the old rows), convert, then "
-                "recreate it against the new table's primary key",
-                "foreign key \"%s\" on table %s references \"%s\"", pg_get(r, i, 1), pg_get(r, i, 0), qname);
+                arena_printf(
+                    a,
+                    "before converting run `ALTER TABLE %s DROP CONSTRAINT %s`; after it run `ALTER TABLE %s ADD "
+                    "COLUMN %s %s; UPDATE %s c SET %s = p.%s FROM %s p WHERE %s; ALTER TABLE %s ADD CONSTRAINT %s "
+                    "FOREIGN KEY (%s, %s) REFERENCES %s (%s, %s) MATCH FULL ON UPDATE CASCADE%s` (the new column "
+                    "holds the referenced row's partition key; writers of %s set it from then on, and the "
+                    "converted table needs a unique key on (%s, %s): its primary key when the policy's primary_key "
+                    "is those columns)",
+                    child, sql_ident(a, conname), child, qcol, f->part_type ? f->part_type : "timestamptz", child, qcol,
+                    pcol, qtable, pg_get(r, i, 6), child, sql_ident(a, conname), pg_get(r, i, 4), qcol, qtable,
+                    pg_get(r, i, 5), pcol, on_delete, child, pg_get(r, i, 5), pcol),
+                "foreign key \"%s\" on table %s references \"%s\" (a partitioned table can be referenced only "
+                "by a key that includes the partition column \"%s\")",
+                conname, pg_get(r, i, 0), qname, p->column);
+    }
     pg_result_free(r);
     r = NULL;
 
@@ -765,10 +845,28 @@ bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err 
 
     /* keys */
     const char *pk_list = join_names(&a, f.key, f.nkey);
-    if (f.nkey == 0 && p->existing.method == EXISTING_COPY)
-        problem(&rep, "add a primary key to the table (the copy walks it in key order)", "\"%s\" has no primary key",
+    if (f.nkey == 0 && p->existing.method == EXISTING_COPY) {
+        /* a column name the table does not have */
+        const char *col = "id";
+        for (int i = 0; i < f.ncols; i++)
+            if (!strcmp(f.cols[i], col)) {
+                col = arena_printf(&a, "%s_", col);
+                i = -1;
+            }
+        problem(&rep,
+                arena_printf(&a,
+                             "run `ALTER TABLE %s ADD COLUMN %s bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY` "
+                             "(it rewrites the table under an exclusive lock), or make a unique index over NOT NULL "
+                             "columns, then apply again",
+                             sql_qualified(&a, p->schema, p->table), sql_ident(&a, col)),
+                "\"%s\" has no primary key and no unique index over NOT NULL columns, which the copy needs to walk "
+                "the table in key order",
                 qname);
-    if (f.nkey > 0 && !f.pk_has_partkey && p->primary_key.n == 0)
+    } else if (f.key_index)
+        note(&rep, "\"%s\" has no primary key: the copy walks unique index \"%s\" (%s)%s", p->table, f.key_index,
+             pk_list,
+             p->primary_key.n > 0 ? "" : "; the converted table has no primary key either (the policy names none)");
+    if (f.nkey > 0 && !f.key_index && !f.pk_has_partkey && p->primary_key.n == 0)
         problem(&rep,
                 arena_printf(&a,
                              "add `primary_key = { %s }` to the policy of \"%s\"; partmig then gives the "
