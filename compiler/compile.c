@@ -17,7 +17,7 @@
 static void usage(FILE *out)
 {
     fputs("usage: partmig compile [POLICY_FILE|DIR]... [-o DIR] [--as-of YYYY-MM-DD] [--check]\n"
-          "                      [--relayout TABLE]...\n"
+          "                      [--forget TABLE]... [--allow-forget] [--relayout TABLE]...\n"
           "\n"
           "Compile Lua partition policies into the next versioned SQL migration.\n"
           "Only what changed since the migrations directory was last compiled goes into\n"
@@ -28,6 +28,10 @@ static void usage(FILE *out)
           "  --as-of DATE      date static range partitions are listed up to (default: today, UTC)\n"
           "  --check           write nothing; exit 2 when a new version would be written or\n"
           "                    the directory does not match partmig.sum (for CI)\n"
+          "  --forget TABLE    stop managing TABLE (schema.table), whose policy was removed: its\n"
+          "                    registration goes, the table and its data stay; without it a\n"
+          "                    compile that would unregister a table is refused (exit 2)\n"
+          "  --allow-forget    the same for every table whose policy was removed\n"
           "  --relayout TABLE  let TABLE's by, column, interval, modulus, subpartition or backend\n"
           "                    change: for a table apply refused to convert (still a plain\n"
           "                    table); apply refuses it where an earlier version partitioned it\n"
@@ -48,6 +52,9 @@ typedef struct Options {
     const char *out_dir;
     const char *as_of;
     bool check;
+    const char **forget; /* --forget TABLE... */
+    int nforget;
+    bool allow_forget;
     const char **relayout; /* --relayout TABLE... */
     int nrelayout;
 } Options;
@@ -69,6 +76,7 @@ static bool table_name_ok(const char *name)
 static bool parse_args(int argc, char **argv, Arena *arena, Options *o, bool *help, Err *err)
 {
     o->inputs = arena_alloc(arena, sizeof *o->inputs * (size_t)(argc + 1));
+    o->forget = arena_alloc(arena, sizeof *o->forget * (size_t)(argc + 1));
     o->relayout = arena_alloc(arena, sizeof *o->relayout * (size_t)(argc + 1));
     o->out_dir = "migrations";
     for (int i = 1; i < argc; i++) {
@@ -78,12 +86,17 @@ static bool parse_args(int argc, char **argv, Arena *arena, Options *o, bool *he
             return true;
         } else if (!strcmp(a, "--check")) {
             o->check = true;
-        } else if (!strcmp(a, "--relayout")) {
+        } else if (!strcmp(a, "--allow-forget")) {
+            o->allow_forget = true;
+        } else if (!strcmp(a, "--forget") || !strcmp(a, "--relayout")) {
             if (i + 1 >= argc || !table_name_ok(argv[i + 1])) {
                 err_set(err, PM_EINPUT, "compile: %s needs a table name (schema.table or table)", a);
                 return err_hint(err, "for example \"partmig compile %s public.orders\"", a);
             }
-            o->relayout[o->nrelayout++] = argv[++i];
+            if (!strcmp(a, "--forget"))
+                o->forget[o->nforget++] = argv[++i];
+            else
+                o->relayout[o->nrelayout++] = argv[++i];
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--as-of")) {
             if (i + 1 >= argc) {
                 err_set(err, PM_EINPUT, "compile: %s needs a value", a);
@@ -234,6 +247,9 @@ int cmd_compile(int argc, char **argv)
                     .as_of = o.as_of,
                     .version = last + 1,
                     .sources = buf_str(&sources),
+                    .forget = o.forget,
+                    .nforget = o.nforget,
+                    .allow_forget = o.allow_forget,
                     .relayout = o.relayout,
                     .nrelayout = o.nrelayout};
     Migration m;
@@ -278,6 +294,8 @@ int cmd_compile(int argc, char **argv)
                    "the new layout; where one did, only new list partitions and DEFAULT on/off are carried out, any "
                    "other layout change is refused\n",
                    m.steps[i].table);
+        if (m.steps[i].action == STEP_UNREGISTER)
+            printf("%s: no longer managed after \"partmig apply\" (table and data stay; --forget)\n", m.steps[i].table);
     }
     rc = PM_OK;
 done:

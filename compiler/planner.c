@@ -642,6 +642,42 @@ bool plan_build(const PlanInput *in, Arena *arena, Migration *out, bool *changed
         out->policies[npol++] = json;
     }
     out->npolicies = npol;
+    /* tables whose policy is gone: unregistered only when the user says so */
+    Buf gone = {0}, flags = {0};
+    int ngone = 0, nrefused = 0;
+    for (int i = 0; in->old && i < in->old->n; i++) {
+        const Policy *old = &in->old->items[i];
+        if (find(in->now, old->schema, old->table))
+            continue;
+        const char *qname = policy_qualified_name(old, arena);
+        ngone++;
+        if (in->allow_forget || name_listed(in->forget, in->nforget, qname))
+            continue;
+        buf_printf(&gone, "%s\"%s\"", nrefused ? ", " : "", qname);
+        buf_printf(&flags, " --forget %s", qname);
+        nrefused++;
+    }
+    if (nrefused) {
+        if (ngone == in->old->n && in->now->n == 0)
+            err_set(err, PM_EINPUT,
+                    "the policies declare no table: this compile would unregister every table partmig manages "
+                    "(%s); maintain would stop premaking their partitions",
+                    buf_str(&gone));
+        else
+            err_set(err, PM_EINPUT,
+                    "no policy declares %s any more: this compile would unregister %s (maintain would stop "
+                    "premaking, retention and tiering there)",
+                    buf_str(&gone), nrefused == 1 ? "it" : "them");
+        err_hint(err,
+                 "if a policy file was removed or commented out by mistake, restore it; to stop managing %s on "
+                 "purpose (tables and data stay), run \"partmig compile%s\" (or --allow-forget)",
+                 nrefused == 1 ? "it" : "them", buf_str(&flags));
+        buf_free(&gone);
+        buf_free(&flags);
+        goto done;
+    }
+    buf_free(&gone);
+    buf_free(&flags);
     for (int i = 0; in->old && i < in->old->n; i++) {
         const Policy *old = &in->old->items[i];
         if (find(in->now, old->schema, old->table))

@@ -16,6 +16,11 @@ typedef struct PlanInput {
     const char *as_of;    /* "YYYY-MM-DD": the date static range partitions are listed up to */
     int version;          /* number of the version to build */
     const char *sources;  /* policy files, for the header ("policies/erp.lua") */
+    /* "schema.table" names the user allows to be unregistered (--forget);
+     * allow_forget: any (--allow-forget) */
+    const char *const *forget;
+    int nforget;
+    bool allow_forget;
     /* "schema.table" names whose by/column/interval/... may change as a
      * relayout (--relayout): apply converts with the new layout where no
      * earlier version partitioned the table, and refuses where one did */
@@ -31,7 +36,8 @@ typedef struct PlanInput {
  * version never partitioned the table, or into the online part (new list
  * partitions, DEFAULT on or off) when it did.  Errors, PM_EINPUT naming the
  * policy's file:line with a hint: a change of a policy_keys_new_table key
- * not allowed by in->relayout. */
+ * not allowed by in->relayout; a table that would be unregistered without
+ * in->forget / in->allow_forget naming it. */
 bool plan_build(const PlanInput *in, Arena *arena, Migration *out, bool *changed, Err *err);
 
 #endif

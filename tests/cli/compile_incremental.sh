@@ -55,7 +55,7 @@ assert_eq "$(steps_of "$f5")" "action=sql action=register " "dropped index: sql 
 assert_contains "$(cat "$f5")" "undo=none" "dropping an index cannot be undone"
 assert_contains "$(cat "$f5")" 'DROP INDEX IF EXISTS "public"."workflow_logs_workflow_id_idx";' "drop index SQL"
 
-# removing a policy: unregister + forget
+# removing a policy: refused without --forget (exit 2, the flag named), then unregister + forget
 python3 - "$P/erp.lua" <<'PY'
 import re, sys
 p = sys.argv[1]
@@ -64,6 +64,9 @@ s = re.sub(r'partition "audit_logs" \{.*?\n\}\n', '', s, flags=re.S)
 open(p, 'w').write(s)
 PY
 compile
+assert_eq "$RC" 2 "removed policy: refused without --forget"
+assert_contains "$ERR" "--forget public.audit_logs" "removed policy: the hint names the flag"
+compile --forget public.audit_logs
 f6=$(ls "$M"/0006_*.sql 2>/dev/null)
 assert_eq "$(steps_of "$f6")" "action=unregister " "removed policy: unregister"
 assert_contains "$(cat "$f6")" "-- partmig:forget public.audit_logs" "forget line"

@@ -29,12 +29,14 @@ static const char *actions(const Migration *m, Arena *a)
     return s;
 }
 
-static const char *const *g_relayout; /* --relayout of the next plan() */
+static const char *const *g_forget, *const *g_relayout; /* --forget / --relayout of the next plan() */
 
 static bool plan(Policy *old, int nold, Policy *now, int nnow, Arena *a, Migration *m, bool *changed, Err *err)
 {
     PolicySet o = {old, nold, nold}, n = {now, nnow, nnow};
     PlanInput in = {.old = &o, .now = &n, .as_of = "2025-03-15", .version = nold ? 2 : 1, .sources = "p.lua"};
+    in.forget = g_forget;
+    in.nforget = g_forget ? 1 : 0;
     in.relayout = g_relayout;
     in.nrelayout = g_relayout ? 1 : 0;
     err_clear(err);
@@ -159,8 +161,14 @@ static void deltas(void)
     CHECK(plan(&old, 1, &now, 1, &a, &m, &changed, &err) && changed);
     CHECK_STR(step_arg(&m.steps[0], "relayout"), "yes");
 
-    /* removed policy */
+    /* removed policy: refused unless forgotten explicitly */
+    CHECK(!plan(&old, 1, NULL, 0, &a, &m, &changed, &err));
+    CHECK(err.code == PM_EINPUT && strstr(err.msg, "every table") != NULL);
+    CHECK(strstr(err.hint, "--forget public.t") != NULL);
+    static const char *const forget_t[] = {"public.t"};
+    g_forget = forget_t;
     CHECK(plan(&old, 1, NULL, 0, &a, &m, &changed, &err) && changed);
+    g_forget = NULL;
     CHECK_STR(actions(&m, &a), "unregister");
     CHECK(m.nforgets == 1);
     CHECK_STR(m.forgets[0], "public.t");
