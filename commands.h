@@ -13,5 +13,6 @@ int cmd_verify(int argc, char **argv);   /* runtime/verify.c */
 int cmd_rollback(int argc, char **argv); /* runtime/rollback.c */
 int cmd_finalize(int argc, char **argv); /* runtime/convert.c */
 int cmd_maintain(int argc, char **argv); /* runtime/maintain.c */
+int cmd_init(int argc, char **argv);     /* runtime/init.c */
 
 #endif
