@@ -13,11 +13,17 @@
 #include "progress.h"
 #include "runner.h"
 
+/* The point of no return, short and touching no table: the state check
+ * (locked: nothing may have rolled back or finalized the conversion since
+ * the verification), the reverse trigger made inert (so that writers stop
+ * locking the old table) and the conversion finalized.  The drops follow,
+ * each in its own short transaction: a DROP TRIGGER on a table of a
+ * thousand partitions locks every one of them, which busy writers may keep
+ * from happening for a while; an interrupted finalize finishes them when
+ * run again. */
 static bool finalize_body(PgConn *c, void *ctx, Err *err)
 {
     Conv *v = ctx;
-    /* the state again, locked: nothing may have rolled back or finalized
-     * the conversion since the verification */
     PgResult *r = NULL;
     const char *ip[] = {v->row.id};
     if (!pg_exec(c, "SELECT state FROM partmig.conversions WHERE id = $1::bigint FOR UPDATE", 1, ip, &r, err))
@@ -30,19 +36,83 @@ static bool finalize_body(PgConn *c, void *ctx, Err *err)
         return err_hint(err, "nothing was dropped; run partmig status to see what happened");
     }
     Buf b = {0};
-    if (!strcmp(v->row.method, "copy")) {
-        buf_printf(&b,
-                   "DROP TRIGGER IF EXISTS partmig_reverse ON %s;\nDROP TRIGGER IF EXISTS partmig_no_truncate ON %s;\n",
-                   v->q_table, v->q_table);
-        buf_printf(&b, "DROP TABLE %s;\n", v->q_kept);
-        buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\nDROP FUNCTION IF EXISTS %s();\n", v->q_reverse, v->q_guard);
-    }
+    if (!strcmp(v->row.method, "copy"))
+        for (int i = 0; i < 2; i++) {
+            const char *fn = i ? v->q_guard : v->q_reverse;
+            bool present = false;
+            const char *fp[] = {arena_printf(v->a, "%s()", fn)};
+            if (!pg_query_bool(c, "SELECT pg_catalog.to_regprocedure($1) IS NOT NULL", 1, fp, &present, err)) {
+                buf_free(&b);
+                return false;
+            }
+            if (present)
+                buf_printf(&b,
+                           "CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql"
+                           " SET search_path = pg_catalog, pg_temp AS $pm$BEGIN RETURN NULL; END$pm$;\n",
+                           fn);
+        }
     bool ok = (b.len == 0 || conv_script(c, &b, err)) && conv_set_state(v, "finalized", err);
-    const char *params[] = {v->row.id};
-    ok = ok &&
-         pg_exec(c, "UPDATE partmig.conversions SET finished_at = now() WHERE id = $1::bigint", 1, params, NULL, err);
+    ok = ok && pg_exec(c, "UPDATE partmig.conversions SET finished_at = now() WHERE id = $1::bigint", 1, ip, NULL, err);
     buf_free(&b);
     return ok;
+}
+
+static bool drop_kept_body(PgConn *c, void *ctx, Err *err)
+{
+    Conv *v = ctx;
+    /* the original table by its oid: whatever carries its old name later
+     * is not partmig's to drop */
+    const char *params[] = {v->row.old_oid}, *name = "";
+    if (!pg_query_text(c,
+                       "SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c WHERE c.oid = $1::oid"
+                       " AND c.relkind = 'r'",
+                       1, params, v->a, &name, err))
+        return false;
+    return !*name || pg_run(c, arena_printf(v->a, "DROP TABLE %s", name), err);
+}
+
+static bool drop_triggers_body(PgConn *c, void *ctx, Err *err)
+{
+    Conv *v = ctx;
+    Buf b = {0};
+    PgResult *r = NULL;
+    const char *params[] = {v->q_table};
+    /* DROP TRIGGER IF EXISTS locks the table (and its partitions) even when
+     * there is nothing to drop */
+    bool ok = pg_exec(c,
+                      "SELECT t.tgname FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass($1)"
+                      " AND t.tgname IN ('partmig_reverse', 'partmig_no_truncate') AND t.tgparentid = 0",
+                      1, params, &r, err);
+    for (int i = 0; ok && i < pg_nrows(r); i++)
+        buf_printf(&b, "DROP TRIGGER IF EXISTS %s ON %s;\n", pg_get(r, i, 0), v->q_table);
+    buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\nDROP FUNCTION IF EXISTS %s();\n", v->q_reverse, v->q_guard);
+    ok = ok && conv_script(c, &b, err);
+    pg_result_free(r);
+    buf_free(&b);
+    return ok;
+}
+
+/* What a finalized copy conversion leaves to drop: the old table, then
+ * partmig's inert triggers and their functions (they do nothing; left in
+ * place with a note when writers keep the table too busy). */
+static bool finalize_cleanup(Conv *v, Err *err)
+{
+    if (strcmp(v->row.method, "copy") != 0)
+        return true;
+    if (!conv_locked(v, "dropping the old table", drop_kept_body, err)) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        err_set(err, PM_EDB, "\"%s\" is finalized, but its old table %s is still there: %s", v->qname, v->q_kept, msg);
+        return err_hint(err, "run partmig finalize %s again to drop it", v->qname);
+    }
+    Err terr;
+    err_clear(&terr);
+    if (!conv_locked(v, "removing partmig's triggers", drop_triggers_body, &terr))
+        fprintf(stderr,
+                "partmig: note: %s: partmig's inert triggers stay on the table for now (%s); "
+                "run partmig finalize %s again to remove them\n",
+                v->qname, terr.msg, v->qname);
+    return true;
 }
 
 static bool finalize_table(PgConn *c, const char *schema, const char *table, Err *err)
@@ -64,8 +134,9 @@ static bool finalize_table(PgConn *c, const char *schema, const char *table, Err
         goto done;
     }
     if (conv_state_is(&v, "finalized")) {
-        fprintf(stderr, "partmig: %s: already finalized\n", v.qname);
-        ok = true;
+        ok = finalize_cleanup(&v, err);
+        if (ok)
+            fprintf(stderr, "partmig: %s: already finalized\n", v.qname);
         goto done;
     }
     if (!conv_state_is(&v, "swapped")) {
@@ -93,7 +164,7 @@ static bool finalize_table(PgConn *c, const char *schema, const char *table, Err
                      NULL, err))
             goto done;
     }
-    if (!conv_locked(&v, "dropping the old table", finalize_body, err))
+    if (!conv_locked(&v, "finalizing the conversion", finalize_body, err) || !finalize_cleanup(&v, err))
         goto done;
     if (!strcmp(v.row.method, "copy"))
         fprintf(stderr, "partmig: %s: verified %lld rows in both tables; dropped %s\n", v.qname, (long long)rows,
