@@ -453,6 +453,38 @@ bool ledger_lock_holder(PgConn *c, Arena *arena, const char **who, Err *err)
                          0, NULL, arena, who, err);
 }
 
+bool ledger_lock_holder_info(PgConn *c, Arena *arena, LockHolder *h, Err *err)
+{
+    PgResult *r = NULL;
+    memset(h, 0, sizeof *h);
+    if (!pg_exec(c,
+                 "SELECT l.pid, coalesce(a.application_name, ''), "
+                 "format('pid %s (application \"%s\", user \"%s\", client %s, connected since %s)', l.pid, "
+                 "coalesce(a.application_name, ''), coalesce(a.usename::text, '?'), "
+                 "coalesce(host(a.client_addr), 'local socket'), "
+                 "to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ')), "
+                 "coalesce(a.state, 'unknown state') || ' since ' || "
+                 "coalesce(to_char(CASE WHEN a.state = 'active' THEN a.query_start ELSE a.state_change END, "
+                 "'YYYY-MM-DD HH24:MI:SS TZ'), '?'), "
+                 "CASE WHEN a.state = 'active' THEN left(regexp_replace(a.query, '\\s+', ' ', 'g'), 100) ELSE '' END "
+                 "FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+                 "WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM "
+                 "pg_catalog.pg_database WHERE datname = current_database()) "
+                 "AND l.classid = " LOCK_KEY1 "::oid AND l.objid = " LOCK_KEY2 "::oid AND l.objsubid = 2 "
+                 "AND l.pid <> pg_catalog.pg_backend_pid() LIMIT 1",
+                 0, NULL, &r, err))
+        return false;
+    if (pg_nrows(r) > 0) {
+        h->pid = (int)pg_get_int(r, 0, 0);
+        h->application = arena_strdup(arena, pg_get(r, 0, 1));
+        h->who = arena_strdup(arena, pg_get(r, 0, 2));
+        h->since = arena_strdup(arena, pg_get(r, 0, 3));
+        h->query = arena_strdup(arena, pg_get(r, 0, 4));
+    }
+    pg_result_free(r);
+    return true;
+}
+
 bool ledger_retired(PgConn *c, const char *schema, const char *name, Arena *arena, bool *retired, const char **when,
                     Err *err)
 {

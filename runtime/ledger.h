@@ -116,6 +116,15 @@ bool ledger_try_lock(PgConn *c, bool *got, Err *err);
 /* Who holds the runner lock: "pid 123 (application \"partmig\", client
  * 127.0.0.1, connected since ..., state ...)" or "" if nobody now. */
 bool ledger_lock_holder(PgConn *c, Arena *arena, const char **who, Err *err);
+/* The runner lock's holder, field by field (PID 0: nobody now). */
+typedef struct LockHolder {
+    int pid;
+    const char *application; /* application_name */
+    const char *who;         /* as ledger_lock_holder says it */
+    const char *since;       /* when its current statement (or state) began */
+    const char *query;       /* the start of that statement, "" when idle */
+} LockHolder;
+bool ledger_lock_holder_info(PgConn *c, Arena *arena, LockHolder *h, Err *err);
 
 /* Whether partition SCHEMA.NAME was removed by `partmig maintain`'s
  * retention (partmig.retention_log, finished); *WHEN gets the time (ARENA). */

@@ -1,7 +1,9 @@
 /* runner.c: options, connection, one-runner lock and backoff shared by the runtime commands. */
 #include "runner.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +140,22 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* The holder's own process, when its application name says which
+ * (runner_lock sets "partmig pid=N host=H"): false when that process
+ * is known to be gone from this host. */
+static bool holder_client_alive(const LockHolder *h, int *client_pid)
+{
+    char host[256] = "", me[256] = "";
+    int pid = 0;
+    *client_pid = 0;
+    if (!h->application || sscanf(h->application, "partmig pid=%d host=%255s", &pid, host) != 2 || pid <= 0)
+        return true;
+    *client_pid = pid;
+    if (gethostname(me, sizeof me - 1) != 0 || strncmp(host, me, strlen(host)) != 0)
+        return true; /* another machine: nothing to tell */
+    return !(kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+}
+
 bool runner_lock(PgConn *c, int wait_s, Arena *arena, Err *err)
 {
     double deadline = runner_clock() + wait_s;
@@ -145,16 +163,49 @@ bool runner_lock(PgConn *c, int wait_s, Arena *arena, Err *err)
         bool got = false;
         if (!ledger_try_lock(c, &got, err))
             return false;
-        if (got)
-            return true;
+        if (got) {
+            /* who holds the lock, for a runner that finds it taken: this
+             * process and machine (unless the user named the session) */
+            char host[256] = "";
+            gethostname(host, sizeof host - 1);
+            const char *p[] = {arena_printf(arena, "partmig pid=%d host=%.30s", (int)getpid(), host)};
+            return pg_exec(c,
+                           "SELECT pg_catalog.set_config('application_name', $1, false) "
+                           "WHERE pg_catalog.current_setting('application_name') = 'partmig'",
+                           1, p, NULL, err);
+        }
         if (runner_clock() >= deadline)
             break;
         sleep_ms(200);
     }
-    const char *who = "";
-    if (!ledger_lock_holder(c, arena, &who, err))
+    LockHolder h;
+    if (!ledger_lock_holder_info(c, arena, &h, err))
         return false;
-    err_set(err, PM_ELOCKED, "another partmig runner holds the lock: %s", *who ? who : "(it just finished)");
+    if (!h.pid) {
+        err_set(err, PM_ELOCKED, "another partmig runner holds the lock: (it just finished)");
+        return err_hint(err, "run again");
+    }
+    int client = 0;
+    bool alive = holder_client_alive(&h, &client);
+    err_set(err, PM_ELOCKED, "another partmig runner holds the lock: %s, %s%s%s%s", h.who, h.since,
+            *h.query ? ": " : "", h.query,
+            alive ? ""
+                  : arena_printf(arena,
+                                 "; its partmig process %d on this host is gone, and the server ends its session "
+                                 "once the statement notices",
+                                 client));
+    if (!alive)
+        return err_hint(err,
+                        "wait a few seconds (--wait SECONDS), or end the session now: "
+                        "SELECT pg_terminate_backend(%d);",
+                        h.pid);
+    if (!strncmp(h.application, "partmig", 7))
+        return err_hint(err,
+                        "%s; if that partmig was killed and its session stays, end it with "
+                        "SELECT pg_terminate_backend(%d);",
+                        wait_s ? arena_printf(arena, "it is still running after --wait %d s", wait_s)
+                               : "wait for it to finish, or pass --wait SECONDS",
+                        h.pid);
     return err_hint(err,
                     wait_s ? "it is still running after --wait %d s; try again when it is done"
                            : "wait for it to finish, or pass --wait SECONDS",
