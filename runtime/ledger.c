@@ -453,6 +453,64 @@ bool ledger_lock_holder(PgConn *c, Arena *arena, const char **who, Err *err)
                          0, NULL, arena, who, err);
 }
 
+bool ledger_range_gaps(PgConn *c, const char *schema, const char *table, Arena *arena, const char **gaps, Err *err)
+{
+    const char *p[2] = {schema, table}, *type = "";
+    *gaps = "";
+    if (!pg_query_text(c,
+                       "SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_partitioned_table pt"
+                       " JOIN pg_catalog.pg_class c ON c.oid = pt.partrelid"
+                       " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                       " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = pt.partattrs[0]"
+                       " WHERE n.nspname = $1 AND c.relname = $2 AND pt.partstrat = 'r' AND pt.partnatts = 1",
+                       2, p, arena, &type, err))
+        return false;
+    if (!*type)
+        return true;
+    /* the bounds as PostgreSQL prints them, compared as values of the key's
+     * type (the type name is the server's own format_type text) */
+    const char *sql = arena_printf(
+        arena,
+        "WITH b AS (SELECT m[1] AS lo, m[2] AS hi FROM pg_catalog.pg_inherits i"
+        " JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid,"
+        " regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid), '^FOR VALUES FROM \\((.*)\\) TO \\((.*)\\)$') m"
+        " WHERE i.inhparent = (pg_catalog.quote_ident($1) || '.' || pg_catalog.quote_ident($2))::regclass),"
+        " t AS (SELECT CASE WHEN lo IN ('MINVALUE', 'MAXVALUE') THEN NULL"
+        " ELSE replace(btrim(lo, ''''), '''''', '''')::%s END AS lo,"
+        " CASE WHEN hi IN ('MINVALUE', 'MAXVALUE') THEN NULL"
+        " ELSE replace(btrim(hi, ''''), '''''', '''')::%s END AS hi FROM b),"
+        " g AS (SELECT prev_hi, lo FROM (SELECT lo, lag(hi) OVER (ORDER BY lo NULLS FIRST) AS prev_hi FROM t) x"
+        " WHERE prev_hi IS NOT NULL AND lo IS NOT NULL AND prev_hi < lo)"
+        " SELECT coalesce(string_agg(format('from %%s to %%s', prev_hi, lo), '; ' ORDER BY lo), '')"
+        " || coalesce((SELECT '; plain tables named like its partitions: '"
+        " || string_agg(format('%%I.%%I', $1, c.relname), ', ' ORDER BY c.relname)"
+        " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = $1 AND c.relkind = 'r' AND NOT c.relispartition"
+        " AND c.relname LIKE replace(replace($2, '_', '\\_'), '%%', '\\%%') || '\\_%%'"
+        " AND c.relname NOT LIKE '%%partmig%%' AND EXISTS (SELECT 1 FROM g)), '')"
+        " FROM g",
+        type, type);
+    return pg_query_text(c, sql, 2, p, arena, gaps, err);
+}
+
+bool ledger_index_retired(PgConn *c, const char *schema, const char *name, bool *retired, Err *err)
+{
+    const char *p[2] = {schema, name};
+    bool exists = false;
+    *retired = false;
+    if (!pg_query_bool(c, "SELECT pg_catalog.to_regclass('partmig.retention_log') IS NOT NULL", 0, NULL, &exists, err))
+        return false;
+    if (!exists)
+        return true;
+    /* child index names start with the partition's name, or its first 46
+     * bytes when shortened */
+    return pg_query_bool(c,
+                         "SELECT EXISTS (SELECT 1 FROM partmig.retention_log WHERE schema_name = $1"
+                         " AND finished_at IS NOT NULL AND (starts_with($2, table_name || '_')"
+                         " OR (length(table_name) > 46 AND starts_with($2, left(table_name, 46) || '_'))))",
+                         2, p, retired, err);
+}
+
 bool ledger_lock_holder_info(PgConn *c, Arena *arena, LockHolder *h, Err *err)
 {
     PgResult *r = NULL;

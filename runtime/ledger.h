@@ -116,6 +116,15 @@ bool ledger_try_lock(PgConn *c, bool *got, Err *err);
 /* Who holds the runner lock: "pid 123 (application \"partmig\", client
  * 127.0.0.1, connected since ..., state ...)" or "" if nobody now. */
 bool ledger_lock_holder(PgConn *c, Arena *arena, const char **who, Err *err);
+/* Gaps between the range partitions attached to SCHEMA.TABLE (range
+ * partitioned by one column): "from A to B" for each place where one
+ * partition ends and the next starts later, then any plain table of the
+ * schema named like TABLE's partitions (a detached one), "" when the
+ * partitions meet. */
+bool ledger_range_gaps(PgConn *c, const char *schema, const char *table, Arena *arena, const char **gaps, Err *err);
+/* Index SCHEMA.NAME was built on a partition that retention removed (its
+ * name starts with a removed partition's name and "_"). */
+bool ledger_index_retired(PgConn *c, const char *schema, const char *name, bool *retired, Err *err);
 /* The runner lock's holder, field by field (PID 0: nobody now). */
 typedef struct LockHolder {
     int pid;
