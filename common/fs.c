@@ -11,14 +11,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static bool read_file(const char *path, bool follow, Arena *arena, char **text, size_t *len, Err *err);
+
 bool fs_read_all(const char *path, Arena *arena, char **text, size_t *len, Err *err)
 {
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: a
-     * symbolic link (to /dev/zero, or out of the directory) is refused, not
-     * read.  fstat then refuses whatever is not a regular file. */
+    return read_file(path, false, arena, text, len, err);
+}
+
+bool fs_read_regular(const char *path, Arena *arena, char **text, size_t *len, Err *err)
+{
+    return read_file(path, true, arena, text, len, err);
+}
+
+static bool read_file(const char *path, bool follow, Arena *arena, char **text, size_t *len, Err *err)
+{
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW
+     * (unless FOLLOW): a symbolic link (to /dev/zero, or out of the
+     * directory) is refused, not read.  fstat then refuses whatever is not
+     * a regular file, where a followed link leads too. */
     char *data = NULL;
     bool ok = false;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW) | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ELOOP) {
             err_set(err, PM_EINPUT, "\"%s\" is a symbolic link", path);

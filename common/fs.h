@@ -18,6 +18,10 @@
  * PM_EINPUT naming PATH, with a hint. */
 bool fs_read_all(const char *path, Arena *arena, char **text, size_t *len, Err *err);
 
+/* fs_read_all, except that a symbolic link is followed -- to a regular file
+ * only (policy files may be links into a shared folder). */
+bool fs_read_regular(const char *path, Arena *arena, char **text, size_t *len, Err *err);
+
 /* True when PATH names anything at all (a dangling link included); never
  * opens it. */
 bool fs_exists(const char *path);

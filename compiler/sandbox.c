@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "../common/fs.h"
 #include "policy.h"
 #include "validate.h"
 
@@ -88,12 +89,15 @@ static void cpu_limit_disarm(void)
 
 /* State of one file's load; the lua_State's allocator userdata. */
 typedef struct Sandbox {
-    const char *path; /* chunk name without '@', for messages */
-    Arena *arena;     /* owns every string of the policies made */
-    PolicySet *set;   /* policies are appended here */
-    Err *err;         /* first policy error (sticky: a Lua pcall cannot hide it) */
-    size_t mem_used;  /* bytes the Lua state holds (MEMORY_LIMIT) */
-    int prints;       /* lines `print` wrote */
+    const char *path;      /* chunk name without '@', for messages */
+    const char *chunkname; /* "@path" */
+    const char *text;      /* the file's text, read by partmig (fs_read_regular) */
+    size_t text_len;
+    Arena *arena;    /* owns every string of the policies made */
+    PolicySet *set;  /* policies are appended here */
+    Err *err;        /* first policy error (sticky: a Lua pcall cannot hide it) */
+    size_t mem_used; /* bytes the Lua state holds (MEMORY_LIMIT) */
+    int prints;      /* lines `print` wrote */
     bool out_of_memory, timed_out;
     long long instructions;
     int defaults_ref; /* registry ref of the merged defaults table, or LUA_NOREF */
@@ -978,8 +982,10 @@ static int load_and_run(lua_State *L)
     Sandbox *sb = sandbox_of(L);
     setup(L); /* env */
     int env = lua_gettop(L);
-    if (luaL_loadfilex(L, sb->path, "t") != LUA_OK)
-        return lua_error(L); /* syntax error, unreadable, or a binary chunk */
+    /* the text partmig read itself: Lua's own loadfile would block on a
+     * FIFO or read a link to /dev/zero forever */
+    if (luaL_loadbufferx(L, sb->text, sb->text_len, sb->chunkname, "t") != LUA_OK)
+        return lua_error(L); /* syntax error, or a binary chunk */
     lua_pushvalue(L, env);
     if (!lua_setupvalue(L, -2, 1)) /* the chunk's _ENV */
         lua_pop(L, 1);
@@ -1011,6 +1017,7 @@ static void lua_message_to_err(Sandbox *sb, const char *msg, size_t len, Err *er
 bool policy_load_file(const char *path, Arena *arena, PolicySet *set, Err *err)
 {
     Sandbox sb = {.path = path, .arena = arena, .set = set, .err = err, .defaults_ref = LUA_NOREF};
+    Arena scratch = {0}; /* the file's text, freed when loaded */
     int first = set->n;
     err_clear(err);
     bool ok = false, armed = false;
@@ -1024,6 +1031,13 @@ bool policy_load_file(const char *path, Arena *arena, PolicySet *set, Err *err)
         err_hint(err, "rename the file; partmig prints policy file names and writes them into migration files");
         goto done;
     }
+    char *text = NULL;
+    if (!fs_read_regular(path, &scratch, &text, &sb.text_len, err))
+        goto done;
+    if (text[0] == '#') /* a "#!" first line, skipped as lua does, keeping line numbers */
+        memset(text, ' ', strcspn(text, "\n"));
+    sb.text = text;
+    sb.chunkname = arena_printf(&scratch, "@%s", path);
     L = lua_newstate(capped_alloc, &sb);
     if (!L) {
         err_set(err, PM_EINPUT, "cannot create a Lua state for \"%s\"", path);
@@ -1078,6 +1092,7 @@ done:
         lua_close(L);
     if (armed)
         cpu_limit_disarm();
+    arena_free(&scratch);
     if (!ok)
         set->n = first; /* nothing half-loaded stays in the set */
     return ok;

@@ -144,4 +144,22 @@ assert_contains "$ERR" "would end past 9223372036854775807, the largest bigint" 
 no_ub "maintain at the edge"
 after=$(psql_q "SELECT string_agg(pg_get_expr(c.relpartbound, c.oid), '; ' ORDER BY c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'public.events'::regclass")
 assert_eq "$after" "$before" "no partition with a wrapped bound"
+
+# policy files: read by partmig itself, so a FIFO or a link to a device is
+# refused at once; a link to a regular policy file is followed
+pol="$tmp/pol_special"
+mkdir -p "$pol"
+mkfifo "$pol/a.lua"
+run_cmd timeout "$LIMIT" "$PARTMIG" compile "$pol" -o "$tmp/out_special"
+assert_eq "$RC" 2 "a FIFO named *.lua is refused, not waited on"
+assert_contains "$ERR" 'is not a regular file (a FIFO)' "the FIFO is named"
+rm "$pol/a.lua"
+ln -s /dev/zero "$pol/z.lua"
+run_cmd timeout "$LIMIT" "$PARTMIG" compile "$pol" -o "$tmp/out_special"
+assert_eq "$RC" 2 "a link to /dev/zero named *.lua is refused, not read forever"
+assert_contains "$ERR" '(a character device)' "the device is named"
+rm "$pol/z.lua"
+ln -s "$PARTMIG_SOURCE/policies/erp.lua" "$pol/erp.lua"
+run_cmd timeout "$LIMIT" "$PARTMIG" compile "$pol" -o "$tmp/out_special" --as-of 2025-01-01
+assert_eq "$RC" 0 "a link to a regular policy file is followed ($ERR)"
 assert_done
