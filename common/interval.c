@@ -387,3 +387,13 @@ void partition_name(Buf *b, const char *tmpl, const char *table, WallTime lower,
         buf_putc(b, *p++);
     }
 }
+
+bool interval_int_upper_checked(int64_t step, int64_t anchor, int64_t v, int64_t nsteps, int64_t *out)
+{
+    int64_t floor, span, up;
+    if (nsteps < 0 || !interval_floor_int_checked(step, anchor, v, &floor) ||
+        __builtin_mul_overflow(step, nsteps, &span) || __builtin_add_overflow(floor, span, &up))
+        return false;
+    *out = up;
+    return true;
+}

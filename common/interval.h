@@ -77,6 +77,10 @@ bool interval_floor_checked(Interval iv, WallTime anchor, WallTime t, WallTime *
 bool interval_add_checked(Interval iv, WallTime t, int64_t n, WallTime *out);
 bool interval_floor_int_checked(int64_t step, int64_t anchor, int64_t v, int64_t *out);
 
+/* Integer keys: the upper bound NSTEPS steps above the boundary that holds
+ * V (floor(v) + step * nsteps), checked like the above. */
+bool interval_int_upper_checked(int64_t step, int64_t anchor, int64_t v, int64_t nsteps, int64_t *out);
+
 /* Parse a decimal integer ("-12", "9223372036854775807"; no spaces, no
  * "+"): false when TEXT is anything else or outside the int64 range. */
 bool int64_parse(const char *text, int64_t *out);

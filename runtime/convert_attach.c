@@ -79,8 +79,15 @@ static bool attach_prepare(Conv *v, Err *err)
         const char *hi_text;
         if (p->interval.unit == UNIT_INTEGER) {
             int64_t step = p->interval.count, anchor = p->start ? strtoll(p->start, NULL, 10) : 0;
-            int64_t mx = v->f.data_max ? strtoll(v->f.data_max, NULL, 10) : anchor;
-            hi_text = arena_printf(a, "%lld", (long long)(interval_floor_int(step, anchor, mx) + step));
+            int64_t mx = v->f.data_max ? strtoll(v->f.data_max, NULL, 10) : anchor, up;
+            if (!interval_int_upper_checked(step, anchor, mx, 1, &up)) {
+                err_set(err, PM_EINPUT,
+                        "\"%s\": the key's largest value %lld leaves no room for a partition "
+                        "boundary above it within bigint",
+                        v->qname, (long long)mx);
+                return err_hint(err, "use method copy, or keep the key's values further from the bigint limit");
+            }
+            hi_text = arena_printf(a, "%lld", (long long)up);
         } else {
             WallTime anchor = {1970, 1, 1, 0}, now, mx;
             if (p->start)
@@ -146,9 +153,16 @@ static bool attach_body(PgConn *c, void *ctx, Err *err)
     int n = 0, nfixed = 0;
     const char *to_text;
     if (p->interval.unit == UNIT_INTEGER) {
-        to_text = arena_printf(
-            a, "%lld",
-            (long long)(strtoll(v->row.upper, NULL, 10) + p->interval.count * (p->premake > 0 ? p->premake : 1)));
+        int64_t up;
+        if (!interval_int_upper_checked(p->interval.count, strtoll(v->row.upper, NULL, 10),
+                                        strtoll(v->row.upper, NULL, 10), p->premake > 0 ? p->premake : 1, &up)) {
+            err_set(err, PM_EINPUT,
+                    "\"%s\": premake partitions above %s would end past 9223372036854775807, the "
+                    "largest bigint",
+                    v->qname, v->row.upper);
+            return err_hint(err, "lower premake, or keep the key's values further from the bigint limit");
+        }
+        to_text = arena_printf(a, "%lld", (long long)up);
     } else {
         WallTime up, now;
         walltime_parse(v->row.upper, &up);

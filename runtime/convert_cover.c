@@ -129,9 +129,16 @@ bool conv_cover_changed_rows(Conv *v, bool all, int *made, Err *err)
     for (int i = 0; i < u.n; i++) {
         const char *from = u.values[i], *to;
         if (p->interval.unit == UNIT_INTEGER) {
-            int64_t x = strtoll(from, NULL, 10), anchor = p->start ? strtoll(p->start, NULL, 10) : 0;
-            to = arena_printf(v->a, "%lld",
-                              (long long)(interval_floor_int(p->interval.count, anchor, x) + p->interval.count));
+            int64_t x = strtoll(from, NULL, 10), anchor = p->start ? strtoll(p->start, NULL, 10) : 0, up;
+            if (!interval_int_upper_checked(p->interval.count, anchor, x, 1, &up)) {
+                buf_free(&b);
+                err_set(err, PM_EDB,
+                        "\"%s\": no partition can hold key value %s: it would end past "
+                        "9223372036854775807, the largest bigint",
+                        v->qname, from);
+                return err_hint(err, "move or delete that row, then run apply again (the conversion resumes)");
+            }
+            to = arena_printf(v->a, "%lld", (long long)up);
         } else {
             WallTime anchor = {1970, 1, 1, 0}, t;
             if (p->start)

@@ -394,7 +394,13 @@ bool preflight_layout(const Policy *p, const TableFacts *f, Arena *a, PartitionS
         if (hi < lo)
             hi = lo;
         /* the partition holding max, plus premake partitions above it */
-        hi = interval_floor_int(step, anchor, hi) + step * (1 + (p->premake > 0 ? p->premake : 0));
+        if (!interval_int_upper_checked(step, anchor, hi, 1 + (p->premake > 0 ? p->premake : 0), &hi)) {
+            err_set(err, PM_EINPUT,
+                    "\"%s\": partitions for the key's largest value %s plus premake %d would end past "
+                    "9223372036854775807, the largest bigint",
+                    p->table, f->data_max ? f->data_max : "-", p->premake);
+            return err_hint(err, "lower premake, or keep the key's values further from the bigint limit");
+        }
         *from = arena_printf(a, "%lld", (long long)lo);
         *to = arena_printf(a, "%lld", (long long)hi);
     } else {

@@ -145,6 +145,21 @@ no_ub "maintain at the edge"
 after=$(psql_q "SELECT string_agg(pg_get_expr(c.relpartbound, c.oid), '; ' ORDER BY c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'public.events'::regclass")
 assert_eq "$after" "$before" "no partition with a wrapped bound"
 
+# converting an existing table whose keys sit at the bigint limit: copy and
+# attach refuse with the limit named, nothing wrapped, the table untouched
+psql_q "CREATE TABLE public.near (id bigint PRIMARY KEY); CREATE TABLE public.near2 (id bigint PRIMARY KEY);
+        INSERT INTO public.near VALUES (1), (9223372036854775800); INSERT INTO public.near2 VALUES (1), (9223372036854775800)" >/dev/null
+printf '%s\n' 'partition "near" { column = "id", interval = 100, premake = 2 }' \
+    'partition "near2" { column = "id", interval = 100, premake = 2, existing = { method = "attach" } }' >"$tmp/near.lua"
+run_cmd timeout "$LIMIT" "$PARTMIG" compile "$tmp/edge.lua" "$tmp/near.lua" -o "$tmp/edge" --as-of 2025-01-01
+assert_eq "$RC" 0 "near-limit policies compile: $ERR"
+run_cmd timeout "$LIMIT" "$PARTMIG" apply -d "$tmp/edge"
+assert_eq "$RC" 2 "converting keys at the bigint limit is refused"
+assert_contains "$ERR" "the largest bigint" "the refusal names the limit"
+no_ub "conversion at the edge"
+assert_eq "$(psql_q "SELECT relkind FROM pg_class WHERE oid = 'public.near'::regclass")" r "the table stays plain"
+assert_eq "$(psql_q "SELECT count(*) FROM public.near")" 2 "its rows stay"
+
 # policy files: read by partmig itself, so a FIFO or a link to a device is
 # refused at once; a link to a regular policy file is followed
 pol="$tmp/pol_special"
