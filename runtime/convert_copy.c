@@ -13,9 +13,10 @@
 #include "progress.h"
 #include "runner.h"
 
-#define RESYNC_BATCH    1000 /* log entries per re-copy transaction: its row locks make writers of those rows wait */
-#define RESYNC_PENDING  100  /* swap when fewer changed keys wait: the swap re-copies them under its lock */
-#define RESYNC_MAX_SECS 600
+#define RESYNC_BATCH       1000 /* log entries per re-copy transaction: its row locks make writers of those rows wait */
+#define RESYNC_PENDING     100  /* swap when fewer changed keys wait: the swap re-copies them under its lock */
+#define RESYNC_MAX_SECS    600
+#define RESYNC_SETTLE_SECS 2.0 /* rounds spent getting below RESYNC_PENDING once within a round of it */
 
 /* Refuse names that could end partmig's dollar quotes. */
 static bool names_safe(const Conv *v, Err *err)
@@ -387,7 +388,8 @@ static bool resync_catch_up(Conv *v, Err *err)
     const char *sql = arena_printf(v->a, "SELECT %s(%d, false)", v->q_resync, RESYNC_BATCH);
     const char *count = arena_printf(v->a, "SELECT count(*) FROM %s", v->q_log);
     int64_t total = 0;
-    double busy = 0; /* seconds spent in re-copy rounds */
+    double busy = 0;   /* seconds spent in re-copy rounds */
+    double settle = 0; /* when fewer than a round's work first waited */
     for (;;) {
         PgResult *r = NULL;
         double t1 = progress_now();
@@ -418,10 +420,17 @@ static bool resync_catch_up(Conv *v, Err *err)
         int64_t left = pg_get_int(r, 0, 0);
         pg_result_free(r);
         total += done;
-        /* caught up: what waits is about one round's work, which the swap
-         * does under its lock (a busy table never reaches an empty log) */
-        if (left < RESYNC_PENDING || (done > 0 && left <= RESYNC_BATCH))
+        /* caught up: what waits the swap re-copies under its lock, so aim
+         * below RESYNC_PENDING; a table so busy that it never gets there
+         * swaps after RESYNC_SETTLE_SECS with about one round's work */
+        if (left < RESYNC_PENDING)
             break;
+        if (done > 0 && left <= RESYNC_BATCH) {
+            if (settle == 0)
+                settle = progress_now();
+            else if (progress_now() - settle > RESYNC_SETTLE_SECS)
+                break;
+        }
         if (progress_now() - t0 > RESYNC_MAX_SECS) {
             err_set(err, PM_EDB, "\"%s\": writes arrive faster than partmig re-copies them (%lld changed rows wait)",
                     v->qname, (long long)left);

@@ -42,9 +42,13 @@ static bool find_uncovered(Conv *v, bool all, Uncovered *u, Err *err)
     int np = 0;
     if (all)
         buf_printf(&q, "SELECT DISTINCT %s FROM %s o WHERE true", val, v->q_table);
-    else /* the change log drives: a few keys, looked up by the old table's key (this runs in the swap) */
-        buf_printf(&q, "SELECT DISTINCT %s FROM %s l JOIN %s o ON (%s) = (%s) WHERE true", val, v->q_log, v->q_table,
-                   lkl, okl);
+    else /* the change log drives: its few keys, each looked up by the old table's key (this runs in the swap,
+          * the old table locked); OFFSET 0 keeps the planner from turning it into a scan of the old table
+          * filtered by the bounds */
+        buf_printf(&q,
+                   "SELECT DISTINCT %s FROM (SELECT DISTINCT %s FROM %s) l CROSS JOIN LATERAL "
+                   "(SELECT * FROM %s o WHERE (%s) = (%s) OFFSET 0) o WHERE true",
+                   val, sql_column_list(a, f->key, f->nkey, ""), v->q_log, v->q_table, okl, lkl);
     if (v->p->by == PART_RANGE && !(v->row.lower && v->row.upper)) {
         /* no recorded range: every row is a candidate (to_regclass sorts them out) */
     } else if (v->p->by == PART_RANGE) {
@@ -74,8 +78,10 @@ static bool find_uncovered(Conv *v, bool all, Uncovered *u, Err *err)
     PgResult *r = NULL;
     bool ok = pg_exec(v->c, buf_str(&q), np, params, &r, err);
     buf_free(&q);
-    if (!ok)
+    if (!ok) {
+        pg_result_free(r);
         return false;
+    }
     u->n = pg_nrows(r);
     u->values = arena_alloc(a, sizeof *u->values * (size_t)(u->n + 1));
     for (int i = 0; i < u->n; i++)
