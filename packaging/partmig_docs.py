@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+# partmig_docs.py: writes partmig(1) and the bash completion from a built partmig's --help texts.
+#
+#   partmig_docs.py man PARTMIG POLICY_MD OUT        (OUT ending in .gz is gzipped, -9n)
+#   partmig_docs.py completion PARTMIG OUT
+#
+# Everything a command does and takes comes from `partmig --help` and `partmig
+# help CMD`, printed verbatim; the policy keys come from the key tables of
+# docs/POLICY.md (the tables tests/cli/help_reference.sh holds to partmig's
+# own list of allowed keys).  Nothing here repeats a command or an option, so
+# the page and the completion cannot drift from the binary they were built with.
+import gzip
+import os
+import re
+import subprocess
+import sys
+
+
+def run(partmig, *args):
+    out = subprocess.run([partmig, *args], check=True, capture_output=True, text=True,
+                         env={**os.environ, "LC_ALL": "C"})
+    return out.stdout
+
+
+def read_cli(partmig):
+    """-> (top-level help, version, [(command, summary, help text)])"""
+    top = run(partmig, "--help")
+    version = run(partmig, "--version").split()[-1]
+    commands, on = [], False
+    for line in top.splitlines():
+        if line.startswith("commands:"):
+            on = True
+        elif on and not line.strip():
+            break
+        elif on:
+            m = re.match(r"^  ([a-z][a-z-]*)\s+(.*)$", line)
+            if m:
+                commands.append((m.group(1), m.group(2).strip()))
+    if not commands:
+        sys.exit("partmig_docs.py: no commands in \"partmig --help\"")
+    return top, version, [(c, s, run(partmig, "help", c)) for c, s in commands]
+
+
+def options(text):
+    """the options a help text names: every --long, and -x at the start of a line"""
+    found = re.findall(r"(?<![\w-])(--[a-z][a-z-]*[a-z])", text)
+    found += re.findall(r"^ +(-[a-zA-Z])\b", text, re.M)
+    found.append("--help")
+    return sorted(set(found))
+
+
+def valued_options(text):
+    """{option: METAVAR} for options written with a value (-o DIR, --db URL, --to V[:S])"""
+    vals = {}
+    for opt, var in re.findall(r"(?<![\w-])(--?[a-zA-Z][a-z-]*)[ =]([A-Z][A-Z_]*)(?![a-z])", text):
+        vals.setdefault(opt, var)
+    # "-d, --dir DIR": the short form takes the long form's value
+    for short, long_ in re.findall(r"^ +(-[a-zA-Z]), (--[a-z][a-z-]*)", text, re.M):
+        if long_ in vals:
+            vals.setdefault(short, vals[long_])
+    return vals
+
+
+# --- roff -----------------------------------------------------------------------------
+def roff_text(s):
+    s = s.replace("\\", "\\e").replace("-", "\\-")
+    return s
+
+
+def roff_lines(text):
+    """text as lines of a no-fill block: a leading . or ' made literal"""
+    out = []
+    for line in text.rstrip("\n").splitlines():
+        line = roff_text(line)
+        if line.startswith((".", "'")):
+            line = "\\&" + line
+        out.append(line)
+    return "\n".join(out)
+
+
+def roff_md(s):
+    """a markdown table cell as roff: `code` in bold"""
+    parts = s.split("`")
+    out = []
+    for i, p in enumerate(parts):
+        p = roff_text(p)
+        out.append("\\fB" + p + "\\fR" if i % 2 else p)
+    return "".join(out)
+
+
+def md_cells(row):
+    """split a markdown table row on the | that are not inside `code`"""
+    cells, cur, code = [], "", False
+    for ch in row.strip().strip("|"):
+        if ch == "`":
+            code = not code
+        if ch == "|" and not code:
+            cells.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    cells.append(cur.strip())
+    return cells
+
+
+def policy_tables(policy_md):
+    """-> [(heading, header cells, rows)] for every table whose first column is key or placeholder"""
+    tables, heading, lines = [], "", policy_md.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        if line.startswith("|") and i + 1 < len(lines) and re.match(r"^\|[-| ]+\|$", lines[i + 1]):
+            header = md_cells(line)
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append(md_cells(lines[i]))
+                i += 1
+            if header[0] in ("key", "placeholder"):
+                tables.append((heading, header, rows))
+            continue
+        i += 1
+    return tables
+
+
+def manpage(partmig, policy_path):
+    top, version, commands = read_cli(partmig)
+    with open(policy_path, encoding="utf-8") as f:
+        tables = policy_tables(f.read())
+    if not any(h[0] == "key" for _, h, _ in tables):
+        sys.exit("partmig_docs.py: no key table in %s" % policy_path)
+    usage = [l for l in top.splitlines() if re.match(r"^(usage:)? +partmig ", l)]
+    rest = top.split("commands:", 1)[1].split("\n\n", 1)[1] if "\n\n" in top.split("commands:", 1)[1] else ""
+    r = ['.\\" partmig(1), generated by packaging/partmig_docs.py from partmig\'s --help texts',
+         '.\\" and docs/POLICY.md: do not edit',
+         '.TH PARTMIG 1 "" "partmig %s" "User Commands"' % version,
+         ".nh", ".ad l",
+         ".SH NAME",
+         "partmig \\- compile Lua partition policies into SQL migrations and apply them to PostgreSQL",
+         ".SH SYNOPSIS", ".nf"]
+    r += [roff_text(re.sub(r"^usage: +", "", l).strip()) for l in usage]
+    r += [".fi", ".SH DESCRIPTION",
+          "partmig compiles partition policies, written in Lua, into versioned SQL migrations,",
+          "checks them, applies them to PostgreSQL step by step with a ledger in the database,",
+          "converts existing tables online, and keeps the partitions healthy",
+          "(premake, retention, tiering) when run nightly as",
+          "\\fBpartmig maintain\\fR.",
+          "Each command below is described by its own \\fB\\-\\-help\\fR text",
+          "(also \\fBpartmig help\\fR \\fICOMMAND\\fR).",
+          ".PP", ".nf", roff_lines(rest), ".fi",
+          ".SH COMMANDS"]
+    for name, summary, text in commands:
+        r += [".SS \"partmig %s\"" % name, roff_text(summary), ".PP", ".nf", roff_lines(text), ".fi"]
+    r += [".SH POLICY KEYS",
+          "A policy file calls \\fBpartition \"\\fR\\fINAME\\fR\\fB\" { ... }\\fR once per table and",
+          "\\fBdefaults { ... }\\fR for values shared by the entries after it.",
+          "Unknown keys are errors."]
+    for heading, header, rows in tables:
+        title = heading.strip("`")
+        if header[0] == "key":
+            sub = "keys of \\fBpartition\\fR and \\fBdefaults\\fR" if title == "Keys" else \
+                "keys of \\fB%s\\fR" % roff_text(title)
+        else:
+            sub = "%s placeholders" % roff_text(title)
+        r += [".SS \"%s\"" % sub.replace('"', "")]
+        for row in rows:
+            r += [".TP", roff_md(row[0])]
+            desc = []
+            for h, cell in zip(header[1:], row[1:]):
+                desc.append("%s: %s" % (roff_text(h), roff_md(cell)))
+            r += ["; ".join(desc) if header[0] == "key" else roff_md(" ".join(row[1:]))]
+    r += [".SH ENVIRONMENT",
+          ".TP", "\\fBPARTMIG_DATABASE_URL\\fR",
+          "the connection when \\fB\\-\\-db\\fR is not given (a libpq URI or key=value string);",
+          "else libpq's \\fBPG\\fR* variables (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, ...)",
+          ".TP", "\\fBPARTMIG_POLICY_CPU_SECONDS\\fR",
+          "1\\-600: the CPU all policy files of one compile may use (default 10)",
+          ".TP", "\\fBPARTMIG_PG_DUMP\\fR",
+          "the pg_dump that retention's archive = \"dump:DIR\" runs (default: pg_dump from PATH)",
+          ".SH FILES",
+          ".TP", "\\fIpolicies/\\fR", "the policy files (*.lua) compile reads by default",
+          ".TP", "\\fImigrations/\\fR", "the migrations compile writes and apply reads, with",
+          "\\fIpartmig.sum\\fR holding their checksums",
+          ".SH SEE ALSO",
+          "\\fBpg_dump\\fR(1), \\fBpsql\\fR(1), \\fBsystemd.timer\\fR(5), \\fBcrontab\\fR(5);",
+          "/usr/share/doc/partmig/ (CLI.md, POLICY.md, OPERATIONS.md and the example",
+          "systemd units and Kubernetes CronJob)"]
+    return "\n".join(r) + "\n"
+
+
+# --- bash completion ------------------------------------------------------------------
+def completion(partmig):
+    _, _, commands = read_cli(partmig)
+    names = " ".join(c for c, _, _ in commands)
+    cases_opts, cases_vals = [], []
+    for name, _, text in commands:
+        cases_opts.append("        %s) opts='%s' ;;" % (name, " ".join(options(text))))
+        for opt, var in sorted(valued_options(text).items()):
+            if "DIR" in var:
+                kind = "dir"
+            elif "FILE" in var:
+                kind = "file"
+            else:
+                kind = "value"
+            cases_vals.append("        %s:%s) kind=%s ;;" % (name, opt, kind))
+    return """# bash completion for partmig, generated by packaging/partmig_docs.py from
+# partmig's --help texts: do not edit
+_partmig() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    local commands='%(names)s'
+    COMPREPLY=()
+    if [ "$COMP_CWORD" -eq 1 ]; then
+        COMPREPLY=($(compgen -W "$commands help --help --version" -- "$cur"))
+        return 0
+    fi
+    local cmd=${COMP_WORDS[1]} opts='' kind=''
+    if [ "$cmd" = help ]; then
+        [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+        return 0
+    fi
+    case "$cmd:$prev" in
+%(vals)s
+    esac
+    case $kind in
+    dir) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
+    file) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+    value) return 0 ;;
+    esac
+    case $cmd in
+%(opts)s
+        *) return 0 ;;
+    esac
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+    else
+        compopt -o filenames 2>/dev/null
+        COMPREPLY=($(compgen -f -- "$cur"))
+    fi
+    return 0
+}
+complete -F _partmig partmig
+""" % {"names": names, "vals": "\n".join(cases_vals) or "        *) ;;", "opts": "\n".join(cases_opts)}
+
+
+def write(path, text):
+    data = text.encode("utf-8")
+    if path.endswith(".gz"):
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def main(argv):
+    if len(argv) == 5 and argv[1] == "man":
+        write(argv[4], manpage(argv[2], argv[3]))
+    elif len(argv) == 4 and argv[1] == "completion":
+        write(argv[3], completion(argv[2]))
+    else:
+        sys.exit("usage: partmig_docs.py man PARTMIG POLICY_MD OUT | completion PARTMIG OUT")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
