@@ -6,12 +6,14 @@
 #   ./build.sh bench      run the benchmarks, print and save the table
 #   ./build.sh golden     regenerate golden test outputs (review the diff)
 #   ./build.sh format     clang-format every C file in place
+#   ./build.sh package    build build-pkg/partmig_VERSION_ARCH.deb (CPack; docs/OPERATIONS.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config libpq-dev liblua5.4-dev libpcre2-dev libpg-query-dev
           libjansson-dev libssl-dev postgresql-15 postgresql-15-partman postgresql-client-15
-          python3 clang-format valgrind clang openssh-client git)
+          python3 clang-format valgrind clang openssh-client git
+          dpkg-dev man-db)
 
 deps() {
     local missing=()
@@ -48,6 +50,17 @@ run_tests() {
     check_format
 }
 
+# a Release build without the tests; CPack's DEB generator (dpkg-shlibdeps of
+# dpkg-dev for the Depends), the .deb left in build-pkg/
+package() {
+    build build-pkg -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
+    (cd build-pkg && cpack -G DEB >/dev/null)
+    local deb
+    deb=$(ls -t build-pkg/partmig_*.deb | head -1)
+    dpkg-deb -I "$deb" | sed -n 's/^ \(Package\|Version\|Depends\|Recommends\):/&/p'
+    echo "built $deb"
+}
+
 check_format() {
     local bad
     bad=$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run 2>&1 | grep -c 'warning:' || true)
@@ -66,5 +79,6 @@ demo) deps; build build; exec bash tests/demo.sh ;;
 bench) deps; build build; exec bash bench/run.sh ;;
 golden) deps; build build; exec bash tests/golden/regenerate.sh ;;
 format) git ls-files '*.c' '*.h' | xargs clang-format -i ;;
-*) echo "usage: ./build.sh [build|test|demo|bench|golden|format]" >&2; exit 2 ;;
+package) deps; package ;;
+*) echo "usage: ./build.sh [build|test|demo|bench|golden|format|package]" >&2; exit 2 ;;
 esac
