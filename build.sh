@@ -42,10 +42,10 @@ run_tests() {
     (cd build && ctest --output-on-failure -j"${PARTMIG_TEST_JOBS:-2}")
     echo "== tests under ASan+UBSan (build-asan/)"
     build build-asan -DPARTMIG_SANITIZE=ON
-    # fuzz_short builds its own sanitized fuzz targets, and valgrind cannot
+    # fuzz_short and package_deb build their own binaries, and valgrind cannot
     # run a sanitized binary: neither runs twice
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        ctest --output-on-failure -j"${PARTMIG_TEST_JOBS:-2}" -E 'fuzz_short|valgrind')
+        ctest --output-on-failure -j"${PARTMIG_TEST_JOBS:-2}" -E 'fuzz_short|valgrind|package_deb')
     echo "== format check"
     check_format
 }
