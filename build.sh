@@ -43,7 +43,7 @@ run_tests() {
     echo "== tests under ASan+UBSan (build-asan/)"
     build build-asan -DPARTMIG_SANITIZE=ON
     # fuzz_short and package_deb build their own binaries, and valgrind cannot
-    # run a sanitized binary: neither runs twice
+    # run a sanitized binary: none runs twice
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --output-on-failure -j"${PARTMIG_TEST_JOBS:-2}" -E 'fuzz_short|valgrind|package_deb')
     echo "== format check"
