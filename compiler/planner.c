@@ -9,6 +9,7 @@
 #include "../common/plan.h"
 #include "../common/quote.h"
 #include "partitions.h"
+#include "shown.h"
 
 /* The migration under construction. */
 typedef struct Builder {
@@ -19,6 +20,8 @@ typedef struct Builder {
     const char *kind; /* the one kind of change so far, "changes" when mixed, NULL when none */
     const char *first_source;
     bool used_as_of; /* a static range partition list depends on --as-of */
+    bool shown;      /* a step shows the SQL the runtime runs, with placeholders */
+    int version;     /* of the migration being built */
 } Builder;
 
 static Step *add_step(Builder *b, StepAction action, const Policy *p, bool transactional, UndoKind undo,
@@ -121,6 +124,29 @@ static void append_do_block(Buf *out, const char *body)
 }
 
 /* ---- steps ---- */
+
+/* S's comment followed by the "the runtime runs" block SHOWN wrote into
+ * SQL (taken and freed); trailing newlines dropped. */
+static void add_shown(Builder *b, Step *s, Buf *sql)
+{
+    while (sql->len && sql->data[sql->len - 1] == '\n')
+        sql->data[--sql->len] = '\0';
+    if (sql->len)
+        s->comment = arena_printf(b->arena, "%s%s%s", s->comment ? s->comment : "", s->comment ? "\n" : "",
+                                  s->comment ? buf_str(sql) : buf_str(sql) + 1);
+    buf_free(sql);
+    b->shown = true;
+}
+
+/* The conversion an ensure_table without columns runs on a plain table. */
+static void show_conversion(Builder *b, Step *s, const Policy *p)
+{
+    if (p->ncolumns)
+        return;
+    Buf q = {0};
+    shown_conversion(&q, p);
+    add_shown(b, s, &q);
+}
 
 static Step *step_ensure_table(Builder *b, const Policy *p)
 {
@@ -304,6 +330,9 @@ static void step_premake(Builder *b, const Policy *p)
                             interval_text(b->arena, p->interval), p->timezone);
     s->comment = p->start ? "computed at apply time, from the start"
                           : "computed at apply time: from the oldest row (no start), so no row lands in DEFAULT";
+    Buf q = {0};
+    shown_premake(&q, p);
+    add_shown(b, s, &q);
 }
 
 /* A relayout's premake: range partitions as step_premake, and for every
@@ -322,6 +351,9 @@ static void step_premake_relayout(Builder *b, const Policy *p)
                             p->default_partition ? " and DEFAULT" : "");
     s->comment = "computed at apply time: the missing ones only; rows of a new list value that sit in DEFAULT\n"
                  "are moved into the new partition in the same transaction, counted";
+    Buf q = {0};
+    shown_premake(&q, p);
+    add_shown(b, s, &q);
 }
 
 static void step_create_index(Builder *b, const Policy *p, const IndexSpec *ix)
@@ -347,12 +379,14 @@ static void step_create_index(Builder *b, const Policy *p, const IndexSpec *ix)
     quote_qualified(&q, p->schema, name);
     buf_append(&q, ";");
     s->undo_sql = arena_strdup(b->arena, buf_str(&q));
-    buf_free(&q);
+    buf_reset(&q);
 
     Step *bi = add_step(b, STEP_BUILD_INDEX, p, false, UNDO_AUTO, "SHARE UPDATE EXCLUSIVE");
     bi->title = arena_printf(b->arena, "build %s on every partition concurrently, then attach", name);
     bi->comment = "CREATE INDEX CONCURRENTLY per partition; writers are never blocked";
     add_arg(b, bi, "index", name);
+    shown_build_index(&q, p, ix, name);
+    add_shown(b, bi, &q);
 }
 
 static void step_drop_index(Builder *b, const Policy *p, const char *name)
@@ -430,6 +464,9 @@ static void step_register(Builder *b, const Policy *p)
 {
     Step *s = add_step(b, STEP_REGISTER, p, true, UNDO_AUTO, NULL);
     s->title = arena_printf(b->arena, "record the policy of %s (maintain reads it)", s->table);
+    Buf q = {0};
+    shown_register(&q, s->table, b->version);
+    add_shown(b, s, &q);
 }
 
 /* ---- diff ---- */
@@ -495,6 +532,7 @@ static void plan_relayout(Builder *b, const Policy *old, const Policy *p, const 
                               "partitioned by an earlier version here: new list partitions and DEFAULT on/off are "
                               "carried out, any other change refused",
                               s->comment ? s->comment : "");
+    show_conversion(b, s, p);
     if (p->backend == BACKEND_PG_PARTMAN) {
         step_partman(b, p, true);
     } else {
@@ -520,7 +558,7 @@ static bool plan_new_table(Builder *b, const Policy *p, const char *as_of, Err *
 {
     header_change(b, p, arena_printf(b->arena, "new table policy (%s)", summary(b->arena, p)), "the policy is new");
     note_kind(b, "new");
-    step_ensure_table(b, p);
+    show_conversion(b, step_ensure_table(b, p), p);
     if (p->backend == BACKEND_PG_PARTMAN) {
         step_partman(b, p, true);
     } else {
@@ -596,7 +634,7 @@ bool plan_build(const PlanInput *in, Arena *arena, Migration *out, bool *changed
 {
     memset(out, 0, sizeof *out);
     *changed = false;
-    Builder b = {.arena = arena, .m = out};
+    Builder b = {.arena = arena, .m = out, .version = in->version};
     bool ok = false;
     int npol = 0;
     out->policies = arena_alloc(arena, sizeof *out->policies * (size_t)(in->now->n + 1));
@@ -687,6 +725,9 @@ bool plan_build(const PlanInput *in, Arena *arena, Migration *out, bool *changed
         Step *s = add_step(&b, STEP_UNREGISTER, old, true, UNDO_AUTO, NULL);
         s->title = arena_printf(arena, "stop managing %s (its policy was removed)", qname);
         s->comment = "the table, its partitions and its data stay as they are";
+        Buf q = {0};
+        shown_unregister(&q, qname);
+        add_shown(&b, s, &q);
         buf_printf(&b.header, "- %s: policy removed\n  why: no policy file declares it any more\n", qname);
         note_kind(&b, "forget");
     }
@@ -716,6 +757,7 @@ bool plan_build(const PlanInput *in, Arena *arena, Migration *out, bool *changed
                                "generated by partmig compile from %s\n"
                                "%s"
                                "do not edit: partmig.sum records this file's checksum\n"
+                               "%s"
                                "\n"
                                "changes:\n%s",
                                in->sources,
@@ -724,7 +766,7 @@ bool plan_build(const PlanInput *in, Arena *arena, Migration *out, bool *changed
                                                            "it plus premake)\n",
                                                            in->as_of)
                                             : "",
-                               buf_str(&b.header));
+                               b.shown ? arena_printf(arena, "%s\n", shown_legend) : "", buf_str(&b.header));
     /* header lines end without a trailing newline */
     char *h = (char *)out->header;
     size_t hl = strlen(h);
