@@ -482,6 +482,17 @@ static const char *join_names(Arena *a, const char *const *names, int n)
     return s;
 }
 
+/* "a", "b": names as a Lua list's items */
+static const char *quoted_names(Arena *a, const char *const *names, int n)
+{
+    Buf b = {0};
+    for (int i = 0; i < n; i++)
+        buf_printf(&b, "%s\"%s\"", i ? ", " : "", names[i]);
+    const char *s = arena_strdup(a, buf_str(&b));
+    buf_free(&b);
+    return s;
+}
+
 /* Checks that need queries beyond the facts; each adds to REP. */
 static bool check_catalog(PgConn *c, const Policy *p, const TableFacts *f, Arena *a, Report *rep, Err *err)
 {
@@ -841,12 +852,20 @@ bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err 
                 "existing.method = \"attach\" needs a range policy (the old table becomes the first range "
                 "partition), and \"%s\" is partitioned by %s",
                 qname, p->by == PART_HASH ? "hash" : "list");
-    if (p->existing.method == EXISTING_ATTACH && f.nkey == 0 && p->primary_key.n == 0)
+    /* the same test the attach itself makes (f.nnew_pk: the new table's
+     * key), so that a table keyed only by a unique index is refused here,
+     * before anything is recorded, and not by the attach after it */
+    if (p->existing.method == EXISTING_ATTACH && f.nnew_pk == 0)
         problem(&rep,
-                arena_printf(&a,
-                             "add a primary key to the table, or `primary_key = { \"id\", \"%s\" }` (your key "
-                             "columns) to the policy of \"%s\"",
-                             p->column, p->table),
+                f.key_index
+                    ? arena_printf(&a,
+                                   "add `primary_key = { %s }` (the columns of unique index \"%s\") to the policy "
+                                   "of \"%s\", or use existing = { method = \"copy\" }",
+                                   quoted_names(&a, f.key, f.nkey), f.key_index, p->table)
+                    : arena_printf(&a,
+                                   "add a primary key to the table, or `primary_key = { \"id\", \"%s\" }` (your key "
+                                   "columns) to the policy of \"%s\"",
+                                   p->column, p->table),
                 "\"%s\" has no primary key and the policy names none: the partitioned table would have no key", qname);
 
     /* keys */
