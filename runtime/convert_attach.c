@@ -23,6 +23,17 @@ const char *conv_attach_index_name(Conv *v)
     return conv_name63(v->a, v->p->table, "_partmig_key");
 }
 
+/* Whether the attach builds its own unique index over the new key: whenever
+ * the old table has no primary key that holds the partition column (none at
+ * all, or one without it).  ATTACH PARTITION adopts only an index that backs
+ * a constraint; without one it builds the parent's key index on the old table
+ * under its ACCESS EXCLUSIVE lock, and a rollback's detach would leave that
+ * primary key behind on the restored table. */
+static bool attach_builds_key(const Conv *v)
+{
+    return !v->f.pk_has_partkey || !v->f.pkey_index;
+}
+
 /* Bound literal for wall text (time) or integer text. */
 static const char *bound_literal(Conv *v, const char *text)
 {
@@ -117,7 +128,7 @@ static bool attach_prepare(Conv *v, Err *err)
     buf_free(&b);
     if (!ok)
         return false;
-    if (!v->f.pk_has_partkey) {
+    if (attach_builds_key(v)) {
         PgResult *r = NULL;
         const char *params[] = {v->p->schema, conv_attach_index_name(v)};
         if (!pg_exec(v->c,
@@ -185,7 +196,7 @@ static bool attach_body(PgConn *c, void *ctx, Err *err)
     buf_reset(&b);
     const char *kept = sql_ident(a, v->row.kept);
     buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_table, kept);
-    if (!v->f.pk_has_partkey)
+    if (attach_builds_key(v))
         buf_printf(&b, "ALTER TABLE %s ADD CONSTRAINT %s UNIQUE USING INDEX %s;\n", v->q_kept,
                    sql_ident(a, conv_attach_index_name(v)), sql_ident(a, conv_attach_index_name(v)));
     buf_printf(&b,

@@ -108,7 +108,9 @@ static bool swap_back_body(PgConn *c, void *ctx, Err *err)
         buf_append(&b, buf_str(&views));
         buf_printf(&b, "DROP TABLE %s;\n",
                    sql_qualified(a, v->p->schema, conv_name63(a, v->p->table, "_partmig_undo")));
-        if (!v->f.pk_has_partkey)
+        /* the key the attach made (when the old table had no primary key
+         * holding the partition column; convert_attach.c) */
+        if (!v->f.pk_has_partkey || !v->f.pkey_index)
             buf_printf(&b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n", v->q_table,
                        sql_ident(a, conv_attach_index_name(v)));
         if (!conv_names_back(v, &b, false, err))
