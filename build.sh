@@ -13,9 +13,27 @@ cd "$(dirname "$0")"
 PACKAGES=(build-essential cmake pkg-config libpq-dev liblua5.4-dev libpcre2-dev libpg-query-dev
           libjansson-dev libssl-dev postgresql-15 postgresql-15-partman postgresql-client-15
           python3 clang-format valgrind clang openssh-client git
-          dpkg-dev man-db)
+          dpkg-dev man-db npm)
+# squawk (PostgreSQL migration linter, npm package squawk-cli), pinned: its
+# rules change between versions; tests/cli/squawk_golden.sh runs it over
+# partmig's output
+SQUAWK_VERSION=2.66.0
+SQUAWK_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/partmig/squawk
+
+squawk_install() {
+    local bin="$SQUAWK_DIR/node_modules/.bin/squawk"
+    [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null)" = "squawk $SQUAWK_VERSION" ] && return 0
+    echo "build.sh: installing squawk-cli@$SQUAWK_VERSION into $SQUAWK_DIR" >&2
+    mkdir -p "$SQUAWK_DIR"
+    npm install --prefix "$SQUAWK_DIR" --no-audit --no-fund --silent "squawk-cli@$SQUAWK_VERSION" >/dev/null
+}
 
 deps() {
+    deps_packages
+    squawk_install
+}
+
+deps_packages() {
     local missing=()
     for p in "${PACKAGES[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -206,10 +206,103 @@ static void collect_range_vars(Lint *l, json_t *node, NameSet *set)
 
 /* ---- findings ---- */
 
+/* squawk's rules (https://squawkhq.com/docs/rules) and the rule of partmig
+ * that flags the same thing: a statement squawk is told to ignore for one
+ * is not reported for the other. */
+static const struct {
+    const char *squawk, *partmig;
+} squawk_rules[] = {
+    {"require-timeout-settings", "missing-lock-timeout"},
+    {"require-lock-timeout", "missing-lock-timeout"},
+    {"require-concurrent-index-creation", "index-not-concurrent"},
+    {"ban-concurrent-index-creation-in-transaction", "concurrently-in-transaction"},
+    {"ban-drop-table", "drop-without-guard"},
+    {"require-concurrent-partition-detach", "detach-not-concurrent"},
+    {"constraint-missing-not-valid", "constraint-not-valid"},
+    {"adding-foreign-key-constraint", "constraint-not-valid"},
+    {"adding-not-nullable-field", "set-not-null"},
+    {"changing-column-type", "column-type-rewrite"},
+    {"prefer-repack", "vacuum-full"},
+    {"prefer-repack", "cluster"},
+};
+
+/* Does the rule list of a squawk ignore comment (LIST: after
+ * "squawk-ignore" or "squawk-ignore-file", up to the end of the line) cover
+ * partmig's RULE?  An empty list covers every rule when EMPTY_IS_ALL (a
+ * file-level ignore; squawk ignores nothing for an empty line-level one);
+ * text after a second "--" is the reason, not a rule. */
+static bool squawk_list_covers(const char *list, size_t n, const char *rule, bool empty_is_all)
+{
+    const char *end = list + n;
+    for (const char *c = list; c + 1 < end; c++)
+        if (c[0] == '-' && c[1] == '-' && (c == list || c[-1] == ' ')) {
+            end = c;
+            break;
+        }
+    const char *p = list;
+    bool any = false;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == ',' || *p == '\t'))
+            p++;
+        const char *w = p;
+        while (p < end && *p != ' ' && *p != ',' && *p != '\t' && *p != '*')
+            p++;
+        if (p == w) {
+            if (p < end)
+                p++; /* the end of a C-style comment */
+            continue;
+        }
+        any = true;
+        for (size_t i = 0; i < sizeof squawk_rules / sizeof *squawk_rules; i++)
+            if (strlen(squawk_rules[i].squawk) == (size_t)(p - w) &&
+                !strncmp(squawk_rules[i].squawk, w, (size_t)(p - w)) && !strcmp(squawk_rules[i].partmig, rule))
+                return true;
+    }
+    return !any && empty_is_all;
+}
+
+/* The rule list after squawk's ignore word WORD in the comment line S (N
+ * bytes), or NULL: "-- squawk-ignore r1, r2 -- reason" or the same in a
+ * C-style comment, the word followed by a blank or the end. */
+static const char *squawk_directive(const char *s, size_t n, const char *word, size_t *list_len)
+{
+    size_t i = 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    if (i + 2 > n || !((s[i] == '-' && s[i + 1] == '-') || (s[i] == '/' && s[i + 1] == '*')))
+        return NULL;
+    i += 2;
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    size_t wl = strlen(word);
+    if (i + wl > n || strncmp(s + i, word, wl) != 0 || (i + wl < n && s[i + wl] != ' ' && s[i + wl] != '\t'))
+        return NULL;
+    *list_len = n - i - wl;
+    return s + i + wl;
+}
+
+/* A "-- squawk-ignore-file [RULES]" line anywhere in the file covering RULE. */
+static bool squawk_file_ignores(const Lint *l, const char *rule)
+{
+    for (const char *p = l->text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p), ll;
+        const char *list = squawk_directive(p, n, "squawk-ignore-file", &ll);
+        if (list && squawk_list_covers(list, ll, rule, true))
+            return true;
+        p += n + (nl ? 1 : 0);
+    }
+    return false;
+}
+
 /* Does a comment line directly above LINE (or LINE itself) say
- * "partmig-lint: allow RULE"?  Lets a reviewed exception stay in the file. */
+ * "partmig-lint: allow RULE", or "squawk-ignore" naming squawk's rule for
+ * the same thing?  Lets a reviewed exception stay in the
+ * file, one comment for both linters. */
 static bool allowed(const Lint *l, int line, const char *rule)
 {
+    if (squawk_file_ignores(l, rule))
+        return true;
     const char *p = l->text;
     const char *lines_start[2] = {NULL, NULL};
     for (int n = 1; *p && n <= line; n++) {
@@ -226,6 +319,10 @@ static bool allowed(const Lint *l, int line, const char *rule)
         size_t n = nl ? (size_t)(nl - s) : strlen(s);
         char buf[512];
         snprintf(buf, sizeof buf, "%.*s", (int)(n < sizeof buf - 1 ? n : sizeof buf - 1), s);
+        size_t ll;
+        const char *list = squawk_directive(buf, strlen(buf), "squawk-ignore", &ll);
+        if (list && squawk_list_covers(list, ll, rule, false))
+            return true;
         const char *mark = strstr(buf, "partmig-lint: allow ");
         if (mark) {
             const char *list = mark + strlen("partmig-lint: allow ");
@@ -852,6 +949,7 @@ static void lint_usage(FILE *out)
           "  hint: how to do it safely\n"
           "A reviewed exception is kept with a comment on the line above the statement:\n"
           "  -- partmig-lint: allow RULE[,RULE]\n"
+
           "\n"
           "rules:\n",
           out);

@@ -123,6 +123,55 @@ static void append_do_block(Buf *out, const char *body)
     buf_printf(out, "DO %s\n%s\n%s;", tag, body, tag);
 }
 
+/* squawk's rules (https://squawkhq.com/docs/rules) a column type TYPE
+ * (the policy's text, e.g. "integer not null") triggers, comma-separated,
+ * or "": partmig writes the type the policy declares and says so to squawk
+ * instead of changing it. */
+static const char *squawk_type_rules(const char *type, Arena *arena)
+{
+    static const struct {
+        const char *type, *rule;
+    } types[] = {
+        {"integer", "prefer-bigint-over-int"},
+        {"int", "prefer-bigint-over-int"},
+        {"int4", "prefer-bigint-over-int"},
+        {"serial", "prefer-bigint-over-int, prefer-identity"},
+        {"serial4", "prefer-bigint-over-int, prefer-identity"},
+        {"smallint", "prefer-bigint-over-smallint"},
+        {"int2", "prefer-bigint-over-smallint"},
+        {"smallserial", "prefer-bigint-over-smallint, prefer-identity"},
+        {"serial2", "prefer-bigint-over-smallint, prefer-identity"},
+        {"bigserial", "prefer-identity"},
+        {"serial8", "prefer-identity"},
+        {"varchar", "prefer-text-field"},
+        {"character varying", "prefer-text-field"},
+        {"timestamp", "prefer-timestamp-tz"},
+        {"timestamp without time zone", "prefer-timestamp-tz"},
+        {"char", "ban-char-field"},
+        {"character", "ban-char-field"},
+        {"bpchar", "ban-char-field"},
+    };
+    char word[64];
+    size_t n = 0;
+    /* the type's name: up to "(", "[" or a word that is not part of it */
+    for (const char *c = type; *c && *c != '(' && *c != '[' && n + 1 < sizeof word; c++)
+        word[n++] = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+    word[n] = '\0';
+    size_t best = 0;
+    const char *rule = "";
+    for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+        size_t tl = strlen(types[i].type);
+        if (tl > best && !strncmp(word, types[i].type, tl) && (word[tl] == '\0' || word[tl] == ' ')) {
+            best = tl;
+            rule = types[i].rule;
+        }
+    }
+    /* "timestamp with time zone" and "character varying" are longer matches */
+    if (!strncmp(word, "timestamp with ", 15))
+        rule = "";
+    return arena_strdup(arena, rule);
+}
+
 /* ---- steps ---- */
 
 /* S's comment followed by the "the runtime runs" block SHOWN wrote into
@@ -169,6 +218,9 @@ static Step *step_ensure_table(Builder *b, const Policy *p)
     quote_qualified(&q, p->schema, p->table);
     buf_append(&q, " (\n");
     for (int i = 0; i < p->ncolumns; i++) {
+        const char *rules = squawk_type_rules(p->columns[i].type, b->arena);
+        if (*rules)
+            buf_printf(&q, "    -- squawk-ignore %s -- the column type the policy declares\n", rules);
         buf_append(&q, "    ");
         quote_ident(&q, p->columns[i].name);
         buf_printf(&q, " %s%s\n", p->columns[i].type, i + 1 < p->ncolumns || p->primary_key.n ? "," : "");
@@ -361,6 +413,8 @@ static void step_create_index(Builder *b, const Policy *p, const IndexSpec *ix)
     const char *name = policy_index_name(ix, p, b->arena);
     Step *s = add_step(b, STEP_SQL, p, true, UNDO_SQL, "SHARE");
     s->title = arena_printf(b->arena, "index %s on the parent only (partitions follow in the next step)", name);
+    s->comment = "squawk-ignore require-concurrent-index-creation -- ON ONLY a partitioned table: catalog only, no "
+                 "build, and PostgreSQL refuses CONCURRENTLY there";
     Buf q = {0};
     buf_printf(&q, "CREATE %sINDEX IF NOT EXISTS ", ix->unique ? "UNIQUE " : "");
     quote_ident(&q, name);
@@ -393,7 +447,9 @@ static void step_drop_index(Builder *b, const Policy *p, const char *name)
 {
     Step *s = add_step(b, STEP_SQL, p, true, UNDO_NONE, "ACCESS EXCLUSIVE");
     s->title = arena_printf(b->arena, "drop index %s (removed from the policy)", name);
-    s->comment = "point of no return: rollback cannot rebuild it; add the index back to the policy instead";
+    s->comment = "point of no return: rollback cannot rebuild it; add the index back to the policy instead\n"
+                 "squawk-ignore require-concurrent-index-deletion -- an index of a partitioned table: PostgreSQL "
+                 "refuses DROP INDEX CONCURRENTLY there";
     Buf q = {0};
     buf_append(&q, "DROP INDEX IF EXISTS ");
     quote_qualified(&q, p->schema, name);

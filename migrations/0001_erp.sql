@@ -76,6 +76,7 @@ SET client_min_messages = warning;
 
 -- partmig:step 3 action=sql transactional=yes table=public.journal_entries undo=sql lock="SHARE on public.journal_entries"
 -- index journal_entries_tenant_id_idx on the parent only (partitions follow in the next step)
+-- squawk-ignore require-concurrent-index-creation -- ON ONLY a partitioned table: catalog only, no build, and PostgreSQL refuses CONCURRENTLY there
 CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."journal_entries" USING btree ("tenant_id");
 -- partmig:undo
 -- DROP INDEX IF EXISTS "public"."journal_entries_tenant_id_idx";
