@@ -52,7 +52,16 @@ static const char *const ledger_ddl =
     "  table_name text PRIMARY KEY,\n"
     "  policy jsonb NOT NULL,\n"
     "  version integer NOT NULL,\n"
-    "  registered_at timestamptz NOT NULL DEFAULT now());\n";
+    "  registered_at timestamptz NOT NULL DEFAULT now());\n"
+    /* ledger version 2: each table's last `partmig maintain` run */
+    "CREATE TABLE IF NOT EXISTS partmig.maintain_runs (\n"
+    "  table_name text PRIMARY KEY,\n"
+    "  started_at timestamptz NOT NULL,\n"
+    "  finished_at timestamptz,\n"
+    "  result text NOT NULL CHECK (result IN ('running', 'ok', 'failed')),\n"
+    "  error text,\n"
+    "  changes integer NOT NULL DEFAULT 0,\n"
+    "  last_ok_at timestamptz);\n";
 
 static void itoa_buf(char *b, size_t n, int v)
 {
@@ -561,5 +570,70 @@ bool ledger_retired(PgConn *c, const char *schema, const char *name, Arena *aren
                        2, p, arena, when, err))
         return false;
     *retired = **when != '\0';
+    return true;
+}
+
+bool ledger_maintain_ready(PgConn *c, bool *ready, Err *err)
+{
+    return pg_query_bool(c, "SELECT pg_catalog.to_regclass('partmig.maintain_runs') IS NOT NULL", 0, NULL, ready, err);
+}
+
+bool ledger_maintain_start(PgConn *c, const char *table, Err *err)
+{
+    const char *p[1] = {table};
+    return pg_exec(
+        c,
+        "INSERT INTO partmig.maintain_runs AS m (table_name, started_at, result) "
+        "VALUES ($1, clock_timestamp(), 'running') ON CONFLICT (table_name) DO UPDATE SET "
+        "started_at = excluded.started_at, finished_at = NULL, result = 'running', error = NULL, changes = 0",
+        1, p, NULL, err);
+}
+
+bool ledger_maintain_finish(PgConn *c, const char *table, bool ok, const char *error, int changes, Err *err)
+{
+    char n[16];
+    itoa_buf(n, sizeof n, changes);
+    const char *p[4] = {table, ok ? "ok" : "failed", ok ? NULL : (error ? error : ""), n};
+    return pg_exec(c,
+                   "UPDATE partmig.maintain_runs SET finished_at = clock_timestamp(), result = $2, error = $3, "
+                   "changes = $4::int, last_ok_at = CASE WHEN $2 = 'ok' THEN clock_timestamp() ELSE last_ok_at END "
+                   "WHERE table_name = $1",
+                   4, p, NULL, err);
+}
+
+bool ledger_maintain_runs(PgConn *c, Arena *arena, LedgerMaintainRun **out, int *n, Err *err)
+{
+    bool ready = false;
+    *out = NULL;
+    *n = 0;
+    if (!ledger_maintain_ready(c, &ready, err))
+        return false;
+    PgResult *r = NULL;
+    /* the epoch columns: unix seconds, NULL when never */
+    const char *sql =
+        ready
+            ? "SELECT p.table_name, extract(epoch FROM p.registered_at), m.result, coalesce(m.error, ''), "
+              "extract(epoch FROM m.started_at), extract(epoch FROM m.finished_at), extract(epoch FROM m.last_ok_at), "
+              "coalesce(m.changes, 0) FROM partmig.policies p "
+              "LEFT JOIN partmig.maintain_runs m ON m.table_name = p.table_name ORDER BY p.table_name"
+            : "SELECT table_name, extract(epoch FROM registered_at), NULL, '', NULL, NULL, NULL, 0 "
+              "FROM partmig.policies ORDER BY table_name";
+    if (!pg_exec(c, sql, 0, NULL, &r, err))
+        return false;
+    *n = pg_nrows(r);
+    *out = arena_alloc(arena, sizeof **out * (size_t)(*n + 1));
+    for (int i = 0; i < *n; i++) {
+        LedgerMaintainRun *m = &(*out)[i];
+        memset(m, 0, sizeof *m);
+        m->table = arena_strdup(arena, pg_get(r, i, 0));
+        m->registered_at = strtod(pg_get(r, i, 1), NULL);
+        m->result = pg_isnull(r, i, 2) ? "" : arena_strdup(arena, pg_get(r, i, 2));
+        m->error = arena_strdup(arena, pg_get(r, i, 3));
+        m->started_at = pg_isnull(r, i, 4) ? -1 : strtod(pg_get(r, i, 4), NULL);
+        m->finished_at = pg_isnull(r, i, 5) ? -1 : strtod(pg_get(r, i, 5), NULL);
+        m->last_ok_at = pg_isnull(r, i, 6) ? -1 : strtod(pg_get(r, i, 6), NULL);
+        m->changes = (int)pg_get_int(r, i, 7);
+    }
+    pg_result_free(r);
     return true;
 }

@@ -13,7 +13,7 @@
 #include "pg.h"
 
 /* Version of the ledger schema this build creates (partmig.meta). */
-#define LEDGER_VERSION "1"
+#define LEDGER_VERSION "2"
 
 typedef struct LedgerMigration {
     int version;
@@ -139,5 +139,27 @@ bool ledger_lock_holder_info(PgConn *c, Arena *arena, LockHolder *h, Err *err);
  * retention (partmig.retention_log, finished); *WHEN gets the time (ARENA). */
 bool ledger_retired(PgConn *c, const char *schema, const char *name, Arena *arena, bool *retired, const char **when,
                     Err *err);
+
+/* ---- `partmig maintain` runs, the last one per table (ledger version 2) ---- */
+
+/* Whether partmig.maintain_runs exists (a ledger made before version 2
+ * lacks it until ledger_ensure runs). */
+bool ledger_maintain_ready(PgConn *c, bool *ready, Err *err);
+/* Record that maintain starts on TABLE now (result "running"). */
+bool ledger_maintain_start(PgConn *c, const char *table, Err *err);
+/* Record how it ended: "ok", or "failed" with ERROR; CHANGES made. */
+bool ledger_maintain_finish(PgConn *c, const char *table, bool ok, const char *error, int changes, Err *err);
+
+typedef struct LedgerMaintainRun {
+    const char *table;                          /* every registered table, run or not */
+    double registered_at;                       /* unix seconds */
+    const char *result;                         /* "running" | "ok" | "failed"; "" when never run */
+    const char *error;                          /* of a failed run, else "" */
+    double started_at, finished_at, last_ok_at; /* unix seconds, -1 when never */
+    int changes;
+} LedgerMaintainRun;
+
+/* The last maintain run of every registered table (owned by ARENA). */
+bool ledger_maintain_runs(PgConn *c, Arena *arena, LedgerMaintainRun **out, int *n, Err *err);
 
 #endif
