@@ -79,6 +79,7 @@ typedef struct Table {
     int nparts;
     const char *now; /* server clock in the policy's zone, "YYYY-MM-DD HH:00:00" */
     bool time_key;
+    const char *error; /* the first failure's message, for the ledger ("" none) */
 } Table;
 
 static void say(Table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -101,6 +102,8 @@ static bool table_fail(Table *t, Err *err)
     e.file[0] = '\0';
     err_set(&e, err->code ? err->code : PM_EDB, "%s: %s", t->qname, err->msg);
     snprintf(e.hint, sizeof e.hint, "%s", err->hint); /* err_set cleared it */
+    if (!t->error || !*t->error)
+        t->error = arena_strdup(t->m->arena, err->msg);
     fflush(stdout);
     err_print(&e);
     err_clear(err);
@@ -946,42 +949,76 @@ static bool step_partman(Table *t, Err *err)
 
 /* ---- per table ---- */
 
-/* Returns false when anything failed for the table (already printed). */
-static bool maintain_table(Maint *m, const char *qname, const char *json)
+/* The maintenance of table T (its policy in JSON); false when anything
+ * failed (printed by table_fail). */
+static bool maintain_table_steps(Table *t, const char *json, Err *err)
+{
+    Maint *m = t->m;
+    if (!policy_from_json(json, m->arena, &t->p, err)) {
+        char why[sizeof err->msg];
+        memcpy(why, err->msg, sizeof why);
+        err_set(err, PM_EDB, "registered policy does not parse: %s", why);
+        return table_fail(t, err);
+    }
+    if (!catalog_table_info(m->c, t->p.schema, t->p.table, m->arena, &t->ti, err))
+        return table_fail(t, err);
+    if (!t->ti.exists || t->ti.relkind != 'p') {
+        err_set(err, PM_EDB, "table %s", t->ti.exists ? "is not partitioned" : "does not exist");
+        err_hint(err, "run \"partmig apply\" first (or unregister the policy)");
+        return table_fail(t, err);
+    }
+    if (t->p.backend == BACKEND_PG_PARTMAN) {
+        bool ok = step_partman(t, err);
+        return report_default(t, err) && ok;
+    }
+    t->time_key = t->p.by == PART_RANGE && t->p.interval.unit != UNIT_INTEGER;
+    const char *horizon;
+    if (t->time_key && !premake_horizon(m->c, &t->p, m->arena, &t->now, &horizon, err))
+        return table_fail(t, err);
+    bool ok = step_pending(t, err);
+    if (m->drain)
+        ok = step_drain(t, err) && ok;
+    ok = step_premake(t, err) && ok;
+    if (t->time_key && t->p.retention.set)
+        ok = step_retention(t, err) && ok;
+    if (t->time_key && t->p.ntiers)
+        ok = step_tiering(t, err) && ok;
+    return report_default(t, err) && ok;
+}
+
+/* Returns false when anything failed for the table (already printed);
+ * *ERROR the first failure's message. */
+static bool maintain_table(Maint *m, const char *qname, const char *json, const char **error)
 {
     Err err;
     err_clear(&err);
-    Table t = {.m = m, .qname = qname};
-    if (!policy_from_json(json, m->arena, &t.p, &err)) {
-        char why[sizeof err.msg];
-        memcpy(why, err.msg, sizeof why);
-        err_set(&err, PM_EDB, "registered policy does not parse: %s", why);
-        return table_fail(&t, &err);
-    }
-    if (!catalog_table_info(m->c, t.p.schema, t.p.table, m->arena, &t.ti, &err))
-        return table_fail(&t, &err);
-    if (!t.ti.exists || t.ti.relkind != 'p') {
-        err_set(&err, PM_EDB, "table %s", t.ti.exists ? "is not partitioned" : "does not exist");
-        err_hint(&err, "run \"partmig apply\" first (or unregister the policy)");
-        return table_fail(&t, &err);
-    }
-    if (t.p.backend == BACKEND_PG_PARTMAN) {
-        bool ok = step_partman(&t, &err);
-        return report_default(&t, &err) && ok;
-    }
-    t.time_key = t.p.by == PART_RANGE && t.p.interval.unit != UNIT_INTEGER;
-    const char *horizon;
-    if (t.time_key && !premake_horizon(m->c, &t.p, m->arena, &t.now, &horizon, &err))
-        return table_fail(&t, &err);
-    bool ok = step_pending(&t, &err);
-    if (m->drain)
-        ok = step_drain(&t, &err) && ok;
-    ok = step_premake(&t, &err) && ok;
-    if (t.time_key && t.p.retention.set)
-        ok = step_retention(&t, &err) && ok;
-    if (t.time_key && t.p.ntiers)
-        ok = step_tiering(&t, &err) && ok;
-    return report_default(&t, &err) && ok;
+    Table t = {.m = m, .qname = qname, .error = ""};
+    bool ok = maintain_table_steps(&t, json, &err);
+    *error = t.error;
+    return ok;
+}
+
+/* A failure to record a run in the ledger is said, and maintenance goes on. */
+static void record_failed(Err *err)
+{
+    fflush(stdout);
+    fprintf(stderr, "partmig: warning: cannot record the maintain run in the ledger: %s\n", err->msg);
+    err_clear(err);
+}
+
+/* Maintain table I, its run recorded in partmig.maintain_runs (RECORD). */
+static bool maintain_recorded(Maint *m, const char *qname, const char *json, bool record)
+{
+    Err err;
+    err_clear(&err);
+    if (record && !ledger_maintain_start(m->c, qname, &err))
+        record_failed(&err);
+    int before = m->actions;
+    const char *error = "";
+    bool ok = maintain_table(m, qname, json, &error);
+    if (record && pg_ok(m->c) && !ledger_maintain_finish(m->c, qname, ok, error, m->actions - before, &err))
+        record_failed(&err);
+    return ok;
 }
 
 /* Options: runner_parse's, plus --drain-default. */
@@ -1038,7 +1075,7 @@ int cmd_maintain(int argc, char **argv)
     }
     int failed = 0;
     for (int i = 0; i < n; i++)
-        if (!maintain_table(&m, tables[i], jsons[i]))
+        if (!maintain_recorded(&m, tables[i], jsons[i], record))
             failed++;
     if (m.o.dry_run)
         printf("dry run: %d change(s) would be made, nothing was changed\n", m.actions);
@@ -1059,3 +1096,13 @@ done:
     arena_free(&arena);
     return rc;
 }
+    /* each table's run goes to the ledger (a ledger made before version 2
+     * is upgraded first); a dry run records nothing */
+    bool record = !m.o.dry_run;
+    if (record && !ledger_maintain_ready(m.c, &record, &err))
+        goto fail;
+    if (!m.o.dry_run && !record) {
+        record = ledger_ensure(m.c, NULL, &err);
+        if (!record)
+            record_failed(&err);
+    }
