@@ -1,166 +1,434 @@
 #!/usr/bin/env bash
-# convert_bench.sh: partmig's copy conversion against one INSERT ... SELECT
-# and pg_partman 4.7 partition_data_proc on the same data (journal_entries,
-# monthly partitions over 25 months); the longest writer stall during a copy
-# and an attach conversion at two sizes; partmig's max RSS.  Prints
-# BENCH|name|value|unit|target lines (bench/run.sh collects them).
-# Throughput: the statement and partmig alternate on the same cached source,
-# each into an empty table of the same layout, CONVERT_BENCH_REPS times
-# (default 3), medians reported.  partmig builds the new table's primary key
-# after its copy, so that build is counted in its time; the statement runs
-# into the table with the key, as SPEC states it, and, for reference, into
-# the unindexed table followed by the key build.
-#   CONVERT_BENCH_ROWS="100000 1000000"   sizes for stall and RSS
+# bench/convert_bench.sh: the whole conversion, end to end, side by side with
+# the offline routes and pg_partman on the same data, each route ending in the
+# same state; partition-count flatness; a fixed-rate writer's longest stall and
+# its capacity before, between swap and finalize, and after.  Prints BENCH
+# lines and BENCHMD lines (markdown tables) for bench/run.sh.
+#
+# Data: journal_entries (id bigserial primary key, tenant_id, account, amount,
+# memo, created_at timestamptz) with an index on (tenant_id, created_at), rows
+# spread over the BENCH_SPAN_DAYS (1430) days before now: 48 monthly, ~205
+# weekly or ~1,430 daily partitions.  It is loaded once per size into a
+# template database; every route of every round runs in its own copy of it
+# (CREATE DATABASE ... TEMPLATE, file copy and checkpoint first), so each starts
+# from the same files, with the same OS cache and no dirty buffers.
+#
+# End state of every route: the partitions, primary key (id, created_at), the
+# (tenant_id, created_at) index carried over, the policy's (tenant_id) index,
+# statistics on every partition; checked after each run (rows, partitions,
+# index columns, unanalyzed partitions) and a mismatch is reported.
+#   a  partmig apply --jobs 2, then partmig finalize (each timed whole)
+#   b  partmig apply --jobs 1
+#   c  offline, fastest: CREATE the partitions, INSERT ... SELECT into them
+#      unindexed, then the primary key and the two indexes, then ANALYZE
+#   d  offline: one INSERT ... SELECT into the pre-indexed partitions, ANALYZE
+#   e  pg_partman 4.7: create_parent on the pre-indexed table, then
+#      partition_data_proc from the old table (p_source_table), then ANALYZE
+# Each size runs BENCH_ROUNDS rounds, the route order rotated every round;
+# medians are reported, every run is listed.  Partition counts (BENCH_SWEEP,
+# at the first size): routes a and c only.  A run longer than
+# BENCH_APPLY_TIMEOUT is stopped, reported as such and not repeated.
+#
+# Writer (per size, once, 48 partitions): rate_writer (tests/tools) runs
+#   UPDATE journal_entries SET amount = amount + 1 WHERE id = $1
+# at BENCH_WRITER_RATE/s (300) over BENCH_WRITER_CLIENTS (2) connections,
+# latency counted from each transaction's schedule: its longest stall during
+# apply --jobs 2, during finalize, and, for reference, during route c (the
+# machine's load alone, no lock in its way); and its capacity (closed loop,
+# BENCH_CAPACITY_SECONDS = 5) before, between swap and finalize, and after.
+#
+# Environment:
+#   BENCH_ROWS="1000000 3000000"  sizes     BENCH_BIG=1  adds 5000000
+#   BENCH_ROUNDS=3   BENCH_SWEEP="week day"   BENCH_SWEEP_ROUNDS (= ROUNDS)
+#   BENCH_APPLY_TIMEOUT=600 (seconds, per run)
+#   BENCH_QUICK=1    200,000 rows, 1 round, sweep at 200,000, 2 s capacity:
+#                    a few minutes
+# Run time, full defaults, 2 cores: about 35-60 minutes (more while
+# conversions at ~1,430 partitions take minutes each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PARTMIG_SOURCE=$PWD PARTMIG=${PARTMIG:-$PWD/build/partmig}
-TOOLS=${PARTMIG_TOOLS:-$PWD/build/tests}
-SIZES=${CONVERT_BENCH_ROWS:-100000 1000000}
-BIG=${SIZES##* }
+TOOLS=${PARTMIG_TOOLS:-$(dirname "$PARTMIG")/tests}
+if [ "${BENCH_QUICK:-}" = 1 ]; then
+    ROWS=${BENCH_ROWS:-200000} ROUNDS=${BENCH_ROUNDS:-1} CAP_S=${BENCH_CAPACITY_SECONDS:-2}
+    TIMEOUT=${BENCH_APPLY_TIMEOUT:-180}
+else
+    ROWS=${BENCH_ROWS:-1000000 3000000} ROUNDS=${BENCH_ROUNDS:-3} CAP_S=${BENCH_CAPACITY_SECONDS:-5}
+    TIMEOUT=${BENCH_APPLY_TIMEOUT:-600}
+fi
+[ "${BENCH_BIG:-}" = 1 ] && ROWS="$ROWS 5000000"
+SWEEP=${BENCH_SWEEP-week day}
+SWEEP_ROUNDS=${BENCH_SWEEP_ROUNDS:-$ROUNDS}
+SPAN=${BENCH_SPAN_DAYS:-1430}
+RATE=${BENCH_WRITER_RATE:-300} CLIENTS=${BENCH_WRITER_CLIENTS:-2}
+[ -x "$TOOLS/rate_writer" ] || { echo "convert_bench.sh: no $TOOLS/rate_writer (build the tests)" >&2; exit 1; }
+command -v /usr/bin/time >/dev/null || { echo "convert_bench.sh: /usr/bin/time missing" >&2; exit 1; }
+
 . tests/lib/pg.sh
 pg_start "max_wal_size = 4GB" "shared_buffers = 512MB" "checkpoint_timeout = 30min"
-q() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+export PGTZ=UTC
+W=$PARTMIG_TEST_DIR/bench
+mkdir -p "$W/res"
+log() { echo "$*" >&2; }
 now() { date +%s.%N; }
-bench() { echo "BENCH|$1|$2|$3|$4"; }
-MIG="$PARTMIG_TEST_DIR/mig"
-POL="$PARTMIG_TEST_DIR/pol"
-mkdir -p "$POL"
-policy() { # method
-    cat >"$POL/je.lua" <<LUA
-partition "journal_entries" { column = "created_at", interval = "1 month", premake = 0,
-  primary_key = { "id", "created_at" }, existing = { method = "$1" } }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+q() { # DB SQL
+    PGDATABASE=$1 PGOPTIONS="-c client_min_messages=warning" psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$2"
+}
+human() { awk -v n="$1" 'BEGIN { if (n >= 1000000) printf "%gM", n / 1e6; else printf "%gk", n / 1e3 }'; }
+res() { echo "$3" >>"$W/res/$1.$2"; } # CONFIG METRIC VALUE
+runs() { [ -f "$W/res/$1.$2" ] && tr '\n' ' ' <"$W/res/$1.$2" | sed 's/ $//'; }
+median() { # CONFIG METRIC: the median of the numeric runs, else the first non-number ("timeout", "failed")
+    local f=$W/res/$1.$2 nums
+    [ -f "$f" ] || return 0
+    nums=$(grep -E '^[0-9.]+$' "$f" | sort -n || true)
+    if [ -n "$nums" ]; then awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }' <<<"$nums"; else head -1 "$f"; fi
+}
+ratio() { # A B: A / B, or "-"
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "-" }'
+}
+judge() { # VALUE OP LIMIT: pass/miss/-
+    awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN { if (v !~ /^[0-9.]+$/) { print "miss"; exit }
+        print ((op == ">=" ? v >= l : v <= l) ? "pass" : "miss") }'
+}
+bench() { echo "BENCH|$1|$2|$3|$4|$5"; }
+
+template() { # ROWS: database tpl with journal_entries, frozen, analyzed, checkpointed
+    q postgres "DROP DATABASE IF EXISTS tpl"
+    q postgres "CREATE DATABASE tpl"
+    PGDATABASE=tpl psql -X -q -v ON_ERROR_STOP=1 <<SQL
+CREATE TABLE public.journal_entries (
+    id bigserial PRIMARY KEY,
+    tenant_id integer NOT NULL,
+    account text NOT NULL,
+    amount numeric(14, 2) NOT NULL,
+    memo text,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+SELECT setseed(0.42) \g /dev/null
+INSERT INTO public.journal_entries (tenant_id, account, amount, memo, created_at)
+SELECT 1 + (g % 50), 'acct-' || (g % 400), round((random() * 20000 - 10000)::numeric, 2),
+       CASE WHEN g % 7 = 0 THEN NULL ELSE 'line ' || g END,
+       now() - random() * interval '$SPAN days'
+FROM generate_series(1, $1) g;
+CREATE INDEX journal_entries_tenant_created_idx ON public.journal_entries (tenant_id, created_at);
+VACUUM FREEZE ANALYZE public.journal_entries;
+CHECKPOINT;
+SQL
+}
+fresh() { q postgres "CREATE DATABASE $1 TEMPLATE tpl STRATEGY FILE_COPY" && q "$1" "CHECKPOINT"; }
+gone() { q postgres "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; }
+
+migrations() { # UNIT: $W/mig_UNIT, the policy compiled
+    mkdir -p "$W/pol_$1"
+    cat >"$W/pol_$1/je.lua" <<LUA
+partition "journal_entries" { column = "created_at", interval = "1 $1", premake = 0,
+  primary_key = { "id", "created_at" }, indexes = { { columns = { "tenant_id" } } },
+  existing = { method = "copy" } }
 LUA
-    rm -rf "$MIG"
-    q "DROP SCHEMA IF EXISTS partmig CASCADE" 2>/dev/null
-    "$PARTMIG" compile "$POL" -o "$MIG" >/dev/null
+    rm -rf "$W/mig_$1"
+    "$PARTMIG" compile "$W/pol_$1" -o "$W/mig_$1" >/dev/null
 }
-load() { # rows: a fresh journal_entries
-    # and whatever an earlier conversion kept (old table, attached legacy table, ledger)
-    q "DROP TABLE IF EXISTS public.journal_entries, public.audit_logs, public.workflow_logs CASCADE"
-    q "DROP TABLE IF EXISTS public.journal_entries_partmig_old, public.journal_entries_legacy CASCADE"
-    q "DROP SCHEMA IF EXISTS partmig CASCADE"
-    q "DROP TABLE IF EXISTS public.expected_journal_entries"
-    psql -X -q -v ON_ERROR_STOP=1 -f tests/fixtures/erp_schema.sql
-    bash tests/fixtures/erp_data.sh "$1" 0 0 >/dev/null
-    q "VACUUM FREEZE ANALYZE public.journal_entries"
-    q "CHECKPOINT"
-}
-parted() { # name: the same layout partmig builds, empty
-    q "DROP TABLE IF EXISTS $1"
-    q "CREATE TABLE $1 (LIKE public.journal_entries INCLUDING DEFAULTS) PARTITION BY RANGE (created_at)"
-    q "ALTER TABLE $1 ADD PRIMARY KEY (id, created_at)"
-    q "DO \$\$ DECLARE d timestamptz := date_trunc('month', (SELECT min(created_at) FROM public.journal_entries) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'; BEGIN
-         WHILE d <= now() LOOP
-           EXECUTE format('CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%L) TO (%L)', '$1' || to_char(d, '_YYYY_MM'), '$1', d, d + interval '1 month');
-           d := d + interval '1 month';
-         END LOOP; END \$\$"
-}
-pk_ms() { # apply's stderr: ms partmig spent building the new table's primary key after the copy
-    sed -n 's/.*built the primary key.* in \([0-9]*\) ms$/\1/p' "$1" | tail -1
-}
-backfill_rate() { # [pk_ms]: rows/s of the conversion's batches, the key build after them counted in
-    q "SELECT round(sum(copied_rows) / (extract(epoch FROM max(done_at) - min(done_at - ms * interval '1 ms')) + ${1:-0} / 1000.0)) FROM partmig.batches"
-}
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-if [ -z "${CONVERT_BENCH_SKIP_THROUGHPUT:-}" ]; then
-REPS=${CONVERT_BENCH_REPS:-3}
-echo "== throughput, $BIG rows, median of $REPS interleaved runs" >&2
-load "$BIG"
-q "SELECT count(*) FROM public.journal_entries" >/dev/null # both sides start with the source cached
-policy copy
-base_runs="" bare_runs="" runs1="" runs2=""
-for rep in $(seq "$REPS"); do
-    # the statement: into the same layout partmig ends with (primary key present)
-    parted public.bench_parted
-    q "CHECKPOINT"
-    t0=$(now); q "INSERT INTO public.bench_parted SELECT * FROM public.journal_entries"; t1=$(now)
-    base_runs="$base_runs $(echo "$BIG / ($t1 - $t0)" | bc)"
-    q "DROP TABLE public.bench_parted"
-    # for reference: the statement into the unindexed layout, then the key built
-    parted public.bench_parted
-    q "ALTER TABLE public.bench_parted DROP CONSTRAINT bench_parted_pkey"
-    q "CHECKPOINT"
-    t0=$(now); q "INSERT INTO public.bench_parted SELECT * FROM public.journal_entries"
-    q "ALTER TABLE public.bench_parted ADD PRIMARY KEY (id, created_at)"; t1=$(now)
-    bare_runs="$bare_runs $(echo "$BIG / ($t1 - $t0)" | bc)"
-    q "DROP TABLE public.bench_parted"
-    for jobs in 1 2; do
-        q "CHECKPOINT"
-        "$PARTMIG" apply -d "$MIG" --jobs "$jobs" --batch-size 50000 >/dev/null 2>"$PARTMIG_TEST_DIR/apply.out"
-        rate=$(backfill_rate "$(pk_ms "$PARTMIG_TEST_DIR/apply.out")")
-        eval "runs$jobs=\"\$runs$jobs $rate\""
-        "$PARTMIG" rollback --to 0 -d "$MIG" >/dev/null 2>&1
-        q "DROP SCHEMA partmig CASCADE"; q "VACUUM FREEZE public.journal_entries"
-        rm -rf "$MIG"; "$PARTMIG" compile "$POL" -o "$MIG" >/dev/null
+# the end state: rows, partitions, index columns (attnums), unanalyzed partitions
+EXPECT_INDEXES="1 6;2;2 6"
+check() { # DB TABLE ROWS LABEL
+    local got
+    got=$(q "$1" "SELECT (SELECT count(*) FROM $2) || '|' ||
+        (SELECT count(*) FROM pg_inherits WHERE inhparent = '$2'::regclass) || '|' ||
+        (SELECT string_agg(indkey::text, ';' ORDER BY indkey::text) FROM pg_index WHERE indrelid = '$2'::regclass) || '|' ||
+        (SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = '$2'::regclass AND c.reltuples < 0)" 2>&1) || got="error: $got"
+    IFS='|' read -r n parts idx unanalyzed <<<"$got"
+    log "   $4: end state $n rows, $parts partitions, index columns {$idx}, $unanalyzed unanalyzed partitions"
+    [ "${4##* }" = a ] && echo "$parts" >"$W/res/${4% *}.parts"
+    if [ "$n" != "$3" ] || [ "$idx" != "$EXPECT_INDEXES" ] || [ "$unanalyzed" != 0 ]; then
+        log "   WARNING: $4 did not end in the expected state (rows $3, index columns {$EXPECT_INDEXES}, all analyzed)"
+        echo "$4" >>"$W/res/mismatch"
+    fi
+}
+
+partitions_sql() { # UNIT: create public.je_new's partitions from the data's first UNIT to now's
+    cat <<SQL
+DO \$\$ DECLARE d timestamptz := date_trunc('$1', (SELECT min(created_at) FROM public.journal_entries));
+BEGIN
+  WHILE d <= now() LOOP
+    EXECUTE format('CREATE TABLE public.je_new_%s PARTITION OF public.je_new FOR VALUES FROM (%L) TO (%L)',
+                   to_char(d, 'YYYYMMDD'), d, d + interval '1 $1');
+    d := d + interval '1 $1';
+  END LOOP;
+END \$\$;
+SQL
+}
+
+timed_psql() { # DB LABEL: run stdin's SQL in one session, print seconds or failed/timeout
+    local t0 t1 rc=0
+    t0=$(now)
+    PGDATABASE=$1 PGOPTIONS="-c client_min_messages=warning" timeout "$TIMEOUT" \
+        psql -X -q -v ON_ERROR_STOP=1 >/dev/null 2>"$W/$2.err" || rc=$?
+    t1=$(now)
+    if [ $rc = 124 ]; then echo timeout; elif [ $rc != 0 ]; then log "   $2 failed: $(tail -2 "$W/$2.err")"; echo failed; else secs "$t0" "$t1"; fi
+}
+
+partmig_apply() { # DB UNIT JOBS TAG: timed apply under /usr/bin/time; prints seconds|failed|timeout
+    local t0 t1 rc=0
+    t0=$(now)
+    PGDATABASE=$1 timeout "$TIMEOUT" /usr/bin/time -v "$PARTMIG" apply -d "$W/mig_$2" --jobs "$3" \
+        >/dev/null 2>"$W/apply_$4.err" || rc=$?
+    t1=$(now)
+    if [ $rc = 124 ]; then echo timeout; return; fi
+    if [ $rc != 0 ] || [ "$(q "$1" "SELECT state FROM partmig.conversions ORDER BY id DESC LIMIT 1" 2>/dev/null)" != swapped ]; then
+        log "   apply --jobs $3 failed (exit $rc): $(grep -E '^(partmig|hint):' "$W/apply_$4.err" | grep -v 'note:' | tail -3)"
+        echo failed
+        return
+    fi
+    secs "$t0" "$t1"
+}
+rss_mib() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1" | awk '{ printf "%.1f", $1 / 1024 }'; }
+
+route() { # CONFIG ROWS UNIT ROUTE
+    local cfg=$1 n=$2 unit=$3 r=$4 db=r_$4 t t2 t3
+    fresh "$db"
+    case $r in
+    a)
+        t=$(partmig_apply "$db" "$unit" 2 "$cfg")
+        res "$cfg" a_apply "$t"
+        log "   a apply --jobs 2: $t s$( [ "$t" = timeout ] || echo ", max RSS $(rss_mib "$W/apply_$cfg.err") MiB")"
+        if [[ $t =~ ^[0-9] ]]; then
+            res "$cfg" a_rss "$(rss_mib "$W/apply_$cfg.err")"
+            t2=$(now)
+            PGDATABASE=$db timeout 60 "$PARTMIG" status >/dev/null 2>&1 && res "$cfg" status "$(secs "$t2" "$(now)")"
+            t2=$(now)
+            PGDATABASE=$db timeout 60 "$PARTMIG" maintain >/dev/null 2>&1 && res "$cfg" maintain "$(secs "$t2" "$(now)")"
+            t2=$(now)
+            if PGDATABASE=$db timeout "$TIMEOUT" "$PARTMIG" finalize public.journal_entries >/dev/null 2>"$W/fin.err"; then
+                t3=$(secs "$t2" "$(now)")
+            else
+                [ $? = 124 ] && t3=timeout || t3=failed
+                log "   finalize: $t3: $(grep -E '^(partmig|hint):' "$W/fin.err" | tail -2)"
+            fi
+            res "$cfg" a_finalize "$t3"
+            log "   a finalize: $t3 s"
+            check "$db" public.journal_entries "$n" "$cfg a"
+        fi
+        ;;
+    b)
+        t=$(partmig_apply "$db" "$unit" 1 "$cfg")
+        res "$cfg" b_apply "$t"
+        log "   b apply --jobs 1: $t s"
+        [[ $t =~ ^[0-9] ]] && { res "$cfg" b_rss "$(rss_mib "$W/apply_$cfg.err")"; check "$db" public.journal_entries "$n" "$cfg b"; }
+        ;;
+    c | d)
+        {
+            echo "CREATE TABLE public.je_new (LIKE public.journal_entries INCLUDING DEFAULTS) PARTITION BY RANGE (created_at);"
+            partitions_sql "$unit"
+            local keys="ALTER TABLE public.je_new ADD PRIMARY KEY (id, created_at);
+                CREATE INDEX ON public.je_new (tenant_id, created_at); CREATE INDEX ON public.je_new (tenant_id);"
+            [ "$r" = d ] && echo "$keys"
+            echo "INSERT INTO public.je_new SELECT * FROM public.journal_entries;"
+            [ "$r" = c ] && echo "$keys"
+            echo "ANALYZE public.je_new;"
+        } | timed_psql "$db" "${cfg}_$r" >"$W/t"
+        t=$(cat "$W/t")
+        res "$cfg" "$r" "$t"
+        log "   $r offline $([ "$r" = c ] && echo "unindexed, then indexes" || echo "into the pre-indexed table"): $t s"
+        [[ $t =~ ^[0-9] ]] && check "$db" public.je_new "$n" "$cfg $r"
+        ;;
+    e)
+        q "$db" "CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman"
+        local first
+        first=$(q "$db" "SELECT to_char(date_trunc('$unit', min(created_at)), 'YYYY-MM-DD') FROM public.journal_entries")
+        timed_psql "$db" "${cfg}_e" >"$W/t" <<SQL
+CREATE TABLE public.je_new (LIKE public.journal_entries INCLUDING DEFAULTS) PARTITION BY RANGE (created_at);
+ALTER TABLE public.je_new ADD PRIMARY KEY (id, created_at);
+CREATE INDEX ON public.je_new (tenant_id, created_at);
+CREATE INDEX ON public.je_new (tenant_id);
+SELECT partman.create_parent('public.je_new', 'created_at', 'native', '1 $unit', p_premake := 1,
+                             p_start_partition := '$first');
+CALL partman.partition_data_proc('public.je_new', p_source_table := 'public.journal_entries',
+                                 p_batch := 1000000, p_wait := 0, p_quiet := true);
+ANALYZE public.je_new;
+SQL
+        t=$(cat "$W/t")
+        res "$cfg" e "$t"
+        log "   e pg_partman partition_data_proc: $t s"
+        [[ $t =~ ^[0-9] ]] && check "$db" public.je_new "$n" "$cfg e"
+        ;;
+    esac
+    gone "$db"
+}
+
+config() { # ROWS UNIT ROUNDS ROUTES...
+    local n=$1 unit=$2 rounds=$3
+    shift 3
+    local routes=("$@") k=${#routes[@]} cfg
+    cfg="$(human "$n")_$unit"
+    migrations "$unit"
+    for round in $(seq "$rounds"); do
+        local order=() i
+        for i in $(seq 0 $((k - 1))); do order+=("${routes[$(((i + round - 1) % k))]}"); done
+        log "== $(human "$n") rows, 1 $unit partitions, round $round of $rounds: ${order[*]}"
+        for r in "${order[@]}"; do
+            # a route that ran out of time is not repeated
+            if grep -qx timeout "$W/res/$cfg.$r" 2>/dev/null || grep -qx timeout "$W/res/$cfg.${r}_apply" 2>/dev/null; then
+                log "   $r skipped (timed out before)"
+                continue
+            fi
+            route "$cfg" "$n" "$unit" "$r"
+        done
+    done
+}
+
+writer() { # ROWS: the fixed-rate writer's stalls and the closed-loop capacity
+    local n=$1 cfg t
+    cfg="$(human "$n")_month"
+    migrations month
+    wout() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" "$W/w.out"; }
+    start_writer() { rm -f "$W/stop"; "$TOOLS/rate_writer" journal_entries "$RATE" "$CLIENTS" "$W/stop" >"$W/w.out" 2>&1 & WP=$!; sleep 1; }
+    stop_writer() { sleep 1; touch "$W/stop"; wait "$WP" || log "   writer reported errors: $(cat "$W/w.out")"; log "   writer: $(tail -1 "$W/w.out")"; }
+    capacity() { PGDATABASE=w "$TOOLS/rate_writer" journal_entries 0 "$CLIENTS" "$CAP_S" | sed -n 's/.*tps=\([0-9]*\).*/\1/p'; }
+    log "== writer, $(human "$n") rows, 1 month partitions: $RATE/s over $CLIENTS clients; capacity over ${CAP_S}s"
+    fresh w
+    export PGDATABASE=w
+    res "$cfg" cap_before "$(capacity)"
+    start_writer
+    t=$(partmig_apply w month 2 writer)
+    stop_writer
+    log "   apply --jobs 2 with the writer: $t s"
+    res "$cfg" stall_apply "$(wout max_ms)"
+    res "$cfg" late_apply "$(wout late)"
+    res "$cfg" cap_between "$(capacity)"
+    start_writer
+    PGDATABASE=w "$PARTMIG" finalize public.journal_entries >/dev/null 2>"$W/fin.err" || log "   finalize failed: $(tail -2 "$W/fin.err")"
+    stop_writer
+    res "$cfg" stall_finalize "$(wout max_ms)"
+    res "$cfg" cap_after "$(capacity)"
+    export PGDATABASE=postgres
+    gone w
+    log "   capacity (tps): before $(median "$cfg" cap_before), between $(median "$cfg" cap_between), after $(median "$cfg" cap_after)"
+    # reference: the same writer while the server runs route c (no lock in its way)
+    fresh w
+    export PGDATABASE=w
+    start_writer
+    route_c_in w month
+    stop_writer
+    res "$cfg" stall_offline "$(wout max_ms)"
+    export PGDATABASE=postgres
+    gone w
+}
+route_c_in() { # DB UNIT: route c's statements, untimed (the writer's reference load)
+    {
+        echo "CREATE TABLE public.je_new (LIKE public.journal_entries INCLUDING DEFAULTS) PARTITION BY RANGE (created_at);"
+        partitions_sql "$2"
+        echo "INSERT INTO public.je_new SELECT * FROM public.journal_entries;
+              ALTER TABLE public.je_new ADD PRIMARY KEY (id, created_at);
+              CREATE INDEX ON public.je_new (tenant_id, created_at); CREATE INDEX ON public.je_new (tenant_id);
+              ANALYZE public.je_new;"
+    } | PGDATABASE=$1 psql -X -q -v ON_ERROR_STOP=1 >/dev/null
+}
+
+started=$(now)
+first=${ROWS%% *}
+for n in $ROWS; do
+    log "== loading $(human "$n") rows over $SPAN days"
+    template "$n"
+    config "$n" month "$ROUNDS" a b c d e
+    writer "$n"
+    if [ "$n" = "$first" ]; then
+        for unit in $SWEEP; do config "$n" "$unit" "$SWEEP_ROUNDS" a c; done
+    fi
+done
+log "convert_bench.sh: ran $(awk -v s="$(secs "$started" "$(now)")" 'BEGIN { printf "%.1f", s / 60 }') minutes"
+
+# ---- results
+cell() { # CONFIG METRIC: "median (run run run)"
+    local m
+    m=$(median "$1" "$2")
+    [ -n "$m" ] || { echo "-"; return; }
+    local all
+    all=$(runs "$1" "$2")
+    if [ "$(wc -w <<<"$all")" -gt 1 ]; then echo "$m ($all)"; else echo "$m"; fi
+}
+configs=()
+for n in $ROWS; do configs+=("$(human "$n")_month"); done
+for unit in $SWEEP; do configs+=("$(human "$first")_$unit"); done
+parts() { cat "$W/res/$1.parts" 2>/dev/null || echo "?"; }
+title() { local c=$1 u=${1#*_}; echo "${c%_*} rows, $(parts "$c") $([ "$u" = day ] && echo daily || echo "${u}ly")"; }
+
+echo "BENCHMD|### End to end, seconds: median of $ROUNDS rounds (every run in brackets), route order rotated per round"
+hdr="| route |" sep="|---|"
+for c in "${configs[@]}"; do hdr="$hdr $(title "$c") |"; sep="$sep---|"; done
+echo "BENCHMD|$hdr"
+echo "BENCHMD|$sep"
+line() { # LABEL METRIC
+    local l="| $1 |" c
+    for c in "${configs[@]}"; do l="$l $(cell "$c" "$2") |"; done
+    echo "BENCHMD|$l"
+}
+ratio_line() { # LABEL NUM DEN
+    local l="| $1 |" c
+    for c in "${configs[@]}"; do l="$l $(ratio "$(median "$c" "$2")" "$(median "$c" "$3")") |"; done
+    echo "BENCHMD|$l"
+}
+line "(a) partmig apply --jobs 2" a_apply
+line "(a) partmig finalize after it" a_finalize
+line "(b) partmig apply --jobs 1" b_apply
+line "(c) offline: unindexed INSERT ... SELECT, then indexes, ANALYZE" c
+line "(d) offline: INSERT ... SELECT into the pre-indexed table, ANALYZE" d
+line "(e) pg_partman 4.7 partition_data_proc" e
+ratio_line "speed of (a) apply vs (c): c / a (target >= 1.0)" c a_apply
+ratio_line "speed of (b) apply vs (c): c / b" c b_apply
+ratio_line "speed of (a) apply vs (e): e / a (target >= 3)" e a_apply
+ratio_line "speed of (c) vs (e): e / c" e c
+ratio_line "finalize / apply (target <= 0.3)" a_finalize a_apply
+line "partmig max RSS during apply --jobs 2, MiB" a_rss
+line "partmig status after apply, s" status
+line "partmig maintain after apply, s" maintain
+echo "BENCHMD|"
+echo "BENCHMD|### Writer: UPDATE ... WHERE id = \$1, $RATE/s over $CLIENTS clients (latency from schedule); capacity: closed loop, ${CAP_S} s"
+echo "BENCHMD|| rows | longest stall during apply --jobs 2, ms (late > 100 ms) | during finalize, ms | during offline route (c), ms: machine load alone | tps before | tps between swap and finalize | tps after finalize | between / after |"
+echo "BENCHMD||---|---|---|---|---|---|---|---|"
+for n in $ROWS; do
+    c="$(human "$n")_month"
+    echo "BENCHMD|| $(human "$n") | $(median "$c" stall_apply) ($(median "$c" late_apply)) | $(median "$c" stall_finalize) | $(median "$c" stall_offline) | $(median "$c" cap_before) | $(median "$c" cap_between) | $(median "$c" cap_after) | $(ratio "$(median "$c" cap_between)" "$(median "$c" cap_after)") |"
+done
+if [ -f "$W/res/mismatch" ]; then
+    echo "BENCHMD|"
+    echo "BENCHMD|**End-state mismatches** (see the log): $(tr '\n' ',' <"$W/res/mismatch" | sed 's/,$//')"
+fi
+
+# ---- BENCH lines: the targets of issue 11
+for c in "${configs[@]}"; do
+    t=$(title "$c")
+    a=$(median "$c" a_apply)
+    bench "$t: apply --jobs 2, whole" "$a" s "-" "-"
+    v=$(ratio "$(median "$c" c)" "$a")
+    bench "$t: apply --jobs 2 speed vs fastest offline (c/a)" "$v" x ">= 1.0x" "$(judge "$v" ">=" 1.0)"
+    if [ -f "$W/res/$c.e" ]; then
+        v=$(ratio "$(median "$c" e)" "$a")
+        bench "$t: apply --jobs 2 speed vs pg_partman (e/a)" "$v" x ">= 3x" "$(judge "$v" ">=" 3)"
+    fi
+    v=$(ratio "$(median "$c" a_finalize)" "$a")
+    bench "$t: finalize / apply" "$v" x "<= 0.3x" "$(judge "$v" "<=" 0.3)"
+done
+base="$(human "$first")_month"
+for unit in $SWEEP; do
+    c="$(human "$first")_$unit"
+    v=$(ratio "$(median "$c" a_apply)" "$(median "$base" a_apply)")
+    bench "flatness: apply at $(parts "$c") / at $(parts "$base") partitions ($(human "$first") rows)" "$v" x "<= 1.5x" "$(judge "$v" "<=" 1.5)"
+    for cmd in status maintain; do
+        v=$(median "$c" "$cmd")
+        bench "partmig $cmd at $(parts "$c") partitions" "${v:-failed}" s "< 1 s" "$(judge "${v:-x}" "<=" 1)"
     done
 done
-echo "runs (rows/s): statement$base_runs; unindexed+key$bare_runs; jobs1$runs1; jobs2$runs2" >&2
-base=$(median $base_runs); bare=$(median $bare_runs); rate1=$(median $runs1); rate2=$(median $runs2)
-bench convert_insert_select "$base" rows/s "baseline"
-bench convert_insert_select_unindexed_then_key "$bare" rows/s "reference"
-for jobs in 1 2; do
-    eval "rate=\$rate$jobs"
-    target=$([ "$jobs" = 1 ] && echo ">=0.9x" || echo ">=1.3x")
-    bench "convert_copy_jobs${jobs}" "$rate" rows/s "$target"
-    bench "convert_copy_jobs${jobs}_ratio" "$(echo "scale=2; $rate / $base" | bc)" x "$target"
-    bench "convert_copy_jobs${jobs}_vs_unindexed_then_key" "$(echo "scale=2; $rate / $bare" | bc)" x "reference"
+for n in $ROWS; do
+    c="$(human "$n")_month"
+    bench "partmig max RSS, apply --jobs 2, $(human "$n") rows" "$(median "$c" a_rss)" MiB "flat (12)" "-"
+    v=$(median "$c" stall_apply)
+    bench "writer longest stall during apply, $(human "$n") rows" "$v" ms "< 100 ms" "$(judge "${v:-x}" "<=" 100)"
+    v=$(ratio "$(median "$c" cap_between)" "$(median "$c" cap_after)")
+    bench "writer capacity between swap and finalize / after, $(human "$n") rows" "$v" x ">= 0.95x" "$(judge "$v" ">=" 0.95)"
 done
-
-if q "CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman" 2>/dev/null; then
-    q "CREATE TABLE public.pm_parted (LIKE public.journal_entries INCLUDING DEFAULTS) PARTITION BY RANGE (created_at)"
-    q "SELECT partman.create_parent('public.pm_parted', 'created_at', 'native', 'monthly', p_premake := 1, p_start_partition := to_char(now() + interval '1 month', 'YYYY-MM-01'))" >/dev/null
-    q "INSERT INTO public.pm_parted SELECT * FROM public.journal_entries"
-    q "CHECKPOINT"
-    t0=$(now); psql -X -q -c "CALL partman.partition_data_proc('public.pm_parted', p_batch := 1000, p_wait := 0, p_quiet := true)" >/dev/null; t1=$(now)
-    moved=$(q "SELECT count(*) FROM ONLY public.pm_parted_default")
-    pm=$(echo "$BIG / ($t1 - $t0)" | bc)
-    bench convert_pg_partman_partition_data_proc "$pm" rows/s "peer"
-    bench convert_copy_jobs1_vs_pg_partman "$(echo "scale=2; $rate1 / $pm" | bc)" x ">=2.5x"
-    bench convert_copy_jobs2_vs_pg_partman "$(echo "scale=2; $rate2 / $pm" | bc)" x ">=2.5x"
-    q "DROP TABLE public.pm_parted CASCADE"
-else
-    echo "pg_partman not installed: skipping the peer" >&2
+if [ -f "$W/res/mismatch" ]; then
+    bench "routes not ending in the expected state" "$(wc -l <"$W/res/mismatch")" runs "0" "miss"
 fi
-fi
-
-for n in $SIZES; do
-    # for reference: what the same writer sees while the server is just as busy
-    # with one plain INSERT ... SELECT (no lock in the writer's way): the part
-    # of a stall that is the 2-core machine's load, not partmig's locking
-    load "$n"
-    q "CREATE TABLE public.expected_journal_entries AS SELECT * FROM public.journal_entries"
-    parted public.bench_parted
-    rm -f "$PARTMIG_TEST_DIR/stop"
-    "$TOOLS/convert_writer" journal_entries created_at "$PARTMIG_TEST_DIR/stop" 9 >"$PARTMIG_TEST_DIR/w.out" 2>&1 &
-    wp=$!
-    sleep 0.5
-    q "INSERT INTO public.bench_parted SELECT * FROM public.journal_entries"
-    q "ANALYZE public.bench_parted"
-    touch "$PARTMIG_TEST_DIR/stop"; wait "$wp" || true
-    bench "writer_stall_${n}_during_plain_insert_select" "$(sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p' "$PARTMIG_TEST_DIR/w.out")" ms "reference"
-    q "DROP TABLE public.bench_parted"
-    for method in copy attach; do
-        echo "== $method conversion with a writer, $n rows" >&2
-        load "$n"
-        q "CREATE TABLE public.expected_journal_entries AS SELECT * FROM public.journal_entries"
-        policy "$method"
-        rm -f "$PARTMIG_TEST_DIR/stop"
-        "$TOOLS/convert_writer" journal_entries created_at "$PARTMIG_TEST_DIR/stop" 9 >"$PARTMIG_TEST_DIR/w.out" 2>&1 &
-        wp=$!
-        sleep 0.5
-        t0=$(now)
-        /usr/bin/time -v "$PARTMIG" apply -d "$MIG" --jobs 2 >/dev/null 2>"$PARTMIG_TEST_DIR/time.out" || grep -E "^(partmig|hint):" "$PARTMIG_TEST_DIR/time.out" | grep -v "^partmig: note:" >&2 || true
-        t1=$(now)
-        sleep 0.5 # the writer goes on against the converted table: a stall
-        # right after the swap (plans, caches, apply's later steps) counts too
-        touch "$PARTMIG_TEST_DIR/stop"; wait "$wp" || true
-        stall=$(sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p' "$PARTMIG_TEST_DIR/w.out")
-        rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$PARTMIG_TEST_DIR/time.out")
-        bench "convert_${method}_${n}_seconds" "$(echo "scale=2; ($t1 - $t0) / 1" | bc)" s "-"
-        bench "convert_${method}_${n}_writer_stall" "$stall" ms "<1000"
-        bench "convert_${method}_${n}_swap" "$(q "SELECT round(swap_ms::numeric, 1) FROM partmig.conversions ORDER BY id DESC LIMIT 1")" ms "<1000"
-        bench "convert_${method}_${n}_partmig_rss" "${rss:-?}" KiB "flat"
-        [ "$(q "SELECT state FROM partmig.conversions ORDER BY id DESC LIMIT 1")" = swapped ] || { echo "warning: $method conversion of $n rows did not finish:" >&2; tail -5 "$PARTMIG_TEST_DIR/time.out" >&2; }
-    done
-done

@@ -10,19 +10,25 @@
 # value    the number ("1.42")            unit   "x", "rows/s", "s", "MiB" ...
 # target   the SPEC's goal (">= 1.3x") or "-"
 # verdict  "pass", "miss" or "-" (no target), judged by the script
+# and any number of markdown lines, put under the table as they come:
+#   BENCHMD|| a | markdown | table |
 # It exits 0 when it ran (a missed target is a result, not a failure) and
 # non-zero when it could not measure.  It gets PARTMIG (the binary) and
 # PARTMIG_SOURCE (the repository) in its environment.
 #
+# The report also gives the machine (CPUs, CPU model, memory, PostgreSQL) and
+# its load average at the start and at the end: on a shared machine the
+# numbers are only as good as that.
+#
 # Environment: BENCH_DIR (default bench/), BENCH_OUT (default
-# bench/results/latest.md), BENCH_TIMEOUT seconds per script (default 3600).
+# bench/results/latest.md), BENCH_TIMEOUT seconds per script (default 10800).
 # Exit: 0 every script ran, 1 a script failed or none was found, 2 usage.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
 BENCH_DIR=${BENCH_DIR:-bench}
 BENCH_OUT=${BENCH_OUT:-bench/results/latest.md}
-BENCH_TIMEOUT=${BENCH_TIMEOUT:-3600}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-10800}
 export PARTMIG=${PARTMIG:-$ROOT/build/partmig}
 export PARTMIG_SOURCE=$ROOT
 
@@ -44,6 +50,10 @@ else
     for f in "$BENCH_DIR"/*_bench.sh; do [ -f "$f" ] && scripts+=("$f"); done
 fi
 
+loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime | sed 's/.*load average: //'; }
+load_start=$(loadavg)
+started=$(date +%s)
+
 machine() {
     local cpu mem pg
     cpu=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*: *//')
@@ -56,10 +66,12 @@ machine() {
     echo "- machine: ${cpu:-unknown CPU}, $(nproc 2>/dev/null || echo '?') CPUs, ${mem:-unknown memory}"
     echo "- system: $(uname -sr 2>/dev/null)"
     echo "- PostgreSQL: $pg"
+    echo "- load average (1, 5, 15 min): $load_start at the start, $(loadavg) at the end; the run took $((($(date +%s) - started + 30) / 60)) min"
     echo "- partmig: $("$PARTMIG" --version 2>/dev/null || echo "not built ($PARTMIG)"), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 }
 
 rows=()   # "name|value|unit|target|verdict|script"
+details=() # BENCHMD lines, in order
 failed=0
 for f in "${scripts[@]}"; do
     script=$(basename "$f")
@@ -69,6 +81,9 @@ for f in "${scripts[@]}"; do
     timeout "$BENCH_TIMEOUT" bash "$f" | tee "$out" >&2
     rc=${PIPESTATUS[0]}
     n=0
+    while IFS= read -r line; do
+        case $line in BENCHMD\|*) details+=("${line#BENCHMD|}") ;; esac
+    done <"$out"
     while IFS='|' read -r tag name value unit target verdict rest; do
         [ "$tag" = BENCH ] || continue
         if [ -z "$name" ] || [ -z "$value" ] || [ -n "$rest" ]; then
@@ -109,6 +124,10 @@ report=$(
     machine
     echo
     table
+    if [ ${#details[@]} -gt 0 ]; then
+        echo
+        printf '%s\n' "${details[@]}"
+    fi
     if [ ${#rows[@]} = 0 ]; then
         echo
         echo "No bench/*_bench.sh scripts ran."

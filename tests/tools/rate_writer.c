@@ -1,0 +1,199 @@
+/* rate_writer.c: an application writing by id, as ERP code does, at a fixed rate or flat out.
+ *
+ *   rate_writer TABLE RATE CLIENTS STOP
+ *
+ * CLIENTS processes, one connection each, run
+ *   UPDATE TABLE SET amount = amount + 1 WHERE id = $1
+ * for a random id between 1 and the table's max(id) at start.
+ * RATE > 0: a fixed rate (RATE transactions/s over all clients, each client on
+ * its own evenly spaced schedule); a transaction's latency counts from its
+ * scheduled start, so a stall shows as the queue it builds, as an application
+ * at a fixed load sees it.  RATE = 0: a closed loop (capacity).
+ * STOP: a number of seconds, or a file whose existence ends the run.
+ * Prints one line:
+ *   rate_writer ops=N errors=N seconds=S tps=X max_ms=M late=L at=T
+ * (late: transactions over 100 ms from their schedule; at: wall clock, UTC,
+ * of the slowest one's scheduled start).  Exit 1 when any statement failed. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/arena.h"
+#include "common/buf.h"
+#include "common/quote.h"
+#include "runtime/pg.h"
+
+typedef struct {
+    long ops, errors, late;
+    double max_ms, max_at, seconds;
+} Tally;
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_until(double t)
+{
+    double d = t - mono_s();
+    if (d <= 0)
+        return;
+    struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* one client: runs until STOP, fills T */
+static int client(const char *update, long long maxid, double rate, int clients, int k, const char *stop,
+                  double seconds, Tally *t)
+{
+    Err err;
+    err_clear(&err);
+    PgConn *conn = pg_connect(NULL, &err);
+    if (!conn) {
+        err_print(&err);
+        return 1;
+    }
+    unsigned seed = 7919u * (unsigned)(k + 1);
+    double interval = rate > 0 ? (double)clients / rate : 0;
+    double start = mono_s(), wall0 = wall_s();
+    double next = start + interval * (double)k / (double)clients;
+    int checks = 0;
+    for (;;) {
+        if (seconds > 0 ? mono_s() - start >= seconds : (++checks % 16 == 0 && access(stop, F_OK) == 0))
+            break;
+        if (interval > 0)
+            sleep_until(next);
+        double sched = interval > 0 ? next : mono_s();
+        char id[32];
+        snprintf(id, sizeof id, "%lld", 1 + (long long)(rand_r(&seed) % (unsigned)(maxid > 0 ? maxid : 1)));
+        const char *params[] = {id};
+        if (!pg_exec(conn, update, 1, params, NULL, &err)) {
+            if (t->errors++ < 3)
+                err_print(&err);
+            if (!pg_ok(conn))
+                break;
+        }
+        double ms = (mono_s() - sched) * 1000.0;
+        if (ms > t->max_ms) {
+            t->max_ms = ms;
+            t->max_at = wall0 + (sched - start);
+        }
+        if (ms > 100.0)
+            t->late++;
+        t->ops++;
+        next += interval;
+    }
+    t->seconds = mono_s() - start;
+    pg_close(conn);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf(stderr, "usage: rate_writer TABLE RATE CLIENTS STOP\n");
+        return 2;
+    }
+    double rate = atof(argv[2]);
+    int clients = atoi(argv[3]);
+    const char *stop = argv[4];
+    char *end = NULL;
+    double seconds = strtod(stop, &end);
+    if (end == stop || *end != '\0')
+        seconds = 0; /* a stop file */
+    if (clients < 1 || clients > 64 || rate < 0) {
+        fprintf(stderr, "rate_writer: bad RATE or CLIENTS\n");
+        return 2;
+    }
+    int rc = 1;
+    Arena a = {0};
+    Buf t = {0};
+    Tally *tallies = calloc((size_t)clients, sizeof *tallies);
+    int(*pipes)[2] = calloc((size_t)clients, sizeof *pipes);
+    pid_t *pids = calloc((size_t)clients, sizeof *pids);
+    Err err;
+    err_clear(&err);
+    PgConn *conn = NULL;
+    if (!tallies || !pipes || !pids)
+        goto done;
+    quote_qualified(&t, "public", argv[1]);
+    const char *update = arena_printf(&a, "UPDATE %s SET amount = amount + 1 WHERE id = $1::bigint", buf_str(&t));
+    conn = pg_connect(NULL, &err);
+    long long maxid = 1;
+    PgResult *r = NULL;
+    if (!conn ||
+        !pg_exec(conn, arena_printf(&a, "SELECT coalesce(max(id), 1) FROM %s", buf_str(&t)), 0, NULL, &r, &err)) {
+        err_print(&err);
+        goto done;
+    }
+    maxid = pg_get_int(r, 0, 0);
+    pg_result_free(r);
+    pg_close(conn);
+    conn = NULL;
+    for (int k = 0; k < clients; k++) {
+        if (pipe(pipes[k]) != 0 || (pids[k] = fork()) < 0) {
+            perror("rate_writer");
+            goto done;
+        }
+        if (pids[k] == 0) {
+            Tally mine = {0};
+            close(pipes[k][0]);
+            int crc = client(update, maxid, rate, clients, k, stop, seconds, &mine);
+            ssize_t w = write(pipes[k][1], &mine, sizeof mine);
+            _exit(crc || w != (ssize_t)sizeof mine ? 1 : 0);
+        }
+        close(pipes[k][1]);
+    }
+    Tally all = {0};
+    bool ok = true;
+    for (int k = 0; k < clients; k++) {
+        Tally one = {0};
+        if (read(pipes[k][0], &one, sizeof one) != (ssize_t)sizeof one)
+            ok = false;
+        close(pipes[k][0]);
+        int status = 0;
+        waitpid(pids[k], &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            ok = false;
+        all.ops += one.ops;
+        all.errors += one.errors;
+        all.late += one.late;
+        if (one.seconds > all.seconds)
+            all.seconds = one.seconds;
+        if (one.max_ms > all.max_ms) {
+            all.max_ms = one.max_ms;
+            all.max_at = one.max_at;
+        }
+    }
+    time_t at = (time_t)all.max_at;
+    struct tm tm;
+    gmtime_r(&at, &tm);
+    char hms[16];
+    strftime(hms, sizeof hms, "%H:%M:%S", &tm);
+    printf("rate_writer ops=%ld errors=%ld seconds=%.2f tps=%.0f max_ms=%.1f late=%ld at=%s.%03d\n", all.ops,
+           all.errors, all.seconds, all.seconds > 0 ? (double)all.ops / all.seconds : 0.0, all.max_ms, all.late, hms,
+           (int)((all.max_at - (double)at) * 1000));
+    rc = ok && all.errors == 0 ? 0 : 1;
+done:
+    pg_close(conn);
+    free(tallies);
+    free(pipes);
+    free(pids);
+    buf_free(&t);
+    arena_free(&a);
+    return rc;
+}
