@@ -43,7 +43,7 @@ assert_eq "$(psql_q "select checksum from partmig.migrations where version = 1")
 assert_eq "$(psql_q "select count(*) from pg_index x join pg_inherits h on h.inhrelid = x.indexrelid where h.inhparent = 'public.events_tenant_id_idx'::regclass and x.indisvalid")" "$nparts" "index attached on every partition"
 assert_eq "$(psql_q "select indisvalid from pg_index where indexrelid = 'public.events_tenant_id_idx'::regclass")" t "parent index valid"
 assert_eq "$(psql_q "select policy->>'table' || ':' || version from partmig.policies")" "events:1" "policy registered"
-assert_eq "$(psql_q "select value from partmig.meta where key = 'ledger_version'")" 1 "ledger version recorded"
+assert_eq "$(psql_q "select value from partmig.meta where key = 'ledger_version'")" 2 "ledger version recorded"
 
 # ---- the rest, then re-apply is a no-op
 run_cmd "$PARTMIG" apply -d "$D"
