@@ -173,4 +173,48 @@ const char *catalog_key_from_text_sql(Arena *a, const KeyType *k, const char *te
 /* EXPR >= LO AND EXPR < HI, with LO and HI text expressions as above. */
 const char *catalog_key_in_range_sql(Arena *a, const KeyType *k, const char *expr, const char *lo, const char *hi);
 
+/* ---- status: every managed table at once ----
+ * `partmig status` reads all tables and all their partitions in a fixed
+ * number of queries, whatever the partition count. */
+typedef struct CatalogTable {
+    const char *schema, *table, *zone; /* in: the table and its policy's zone ("UTC" when none) */
+    TableInfo info;                    /* out */
+    const char *now_wall;              /* out: server clock in ZONE, "YYYY-MM-DD HH24:MI:SS" */
+    double now_epoch;                  /* out: server clock, unix seconds */
+} CatalogTable;
+
+/* Fill the out fields of T[0..N-1] in one query (strings owned by ARENA). */
+bool catalog_tables_status(PgConn *c, CatalogTable *t, int n, Arena *arena, Err *err);
+
+typedef struct PartStatus {
+    int table; /* index into the CatalogTable array */
+    PartInfo part;
+    int64_t heap_bytes;              /* pg_relation_size: 0 means no row */
+    const char *from_wall, *to_wall; /* time keys: the bounds as wall clock in the table's zone,
+                                      * "YYYY-MM-DD HH24:MI:SS"; "" otherwise and for MINVALUE/MAXVALUE */
+    bool has_from_epoch, has_to_epoch;
+    double from_epoch, to_epoch; /* time keys: the bounds as unix seconds */
+} PartStatus;
+
+/* Direct partitions of every table of T[0..N-1] in one query, by table,
+ * then ordered as catalog_partitions orders them (owned by ARENA). */
+bool catalog_partitions_status(PgConn *c, const CatalogTable *t, int n, Arena *arena, PartStatus **out, int *nout,
+                               Err *err);
+
+/* Exact row counts of SCHEMAS[i].NAMES[i], i < N, a few hundred per query. */
+bool catalog_count_many(PgConn *c, const char *const *schemas, const char *const *names, int n, int64_t *counts,
+                        Err *err);
+
+/* What partition SCHEMA.PART of SCHEMA.TABLE, just created (in the
+ * caller's transaction), takes from its table, since PostgreSQL does not
+ * carry it to new partitions: the table's grants (table and column
+ * privileges) and owner (when the connected role may give it), and the
+ * storage parameters (reloptions) and replica identity of the table's most
+ * recently created other partition (not DEFAULT) -- a partitioned table
+ * holds no storage parameters itself; a replica identity set on the table
+ * wins.  Runs the statements; *CARRIED gets them ("" when nothing to carry),
+ * owned by ARENA. */
+bool catalog_partition_carry(PgConn *c, const char *schema, const char *table, const char *part, Arena *arena,
+                             const char **carried, Err *err);
+
 #endif

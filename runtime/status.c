@@ -1,7 +1,9 @@
-/* status.c: partmig status [--json] -- versions applied/pending, every
- * unfinished conversion with what to run next, and per managed table its
- * partitions, gaps, DEFAULT rows, premake coverage and partitions due for
- * retention.  JSON built with jansson. */
+/* status.c: partmig status -- versions applied/pending, every unfinished
+ * conversion with what to run next, and per managed table its partitions,
+ * gaps, DEFAULT rows, premake coverage, retention backlog and last
+ * maintain run; as text, JSON, OpenMetrics, or a Nagios-style --check.
+ * Everything is read in a fixed number of queries, whatever the partition
+ * count.  JSON built with jansson (the model status_report.c judges). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,30 +17,88 @@
 #include "ledger.h"
 #include "migdir.h"
 #include "runner.h"
+#include "status.h"
 
-static const char *const status_usage = "usage: partmig status [--db URL] [--json] [-d DIR]\n"
-                                        "\n"
-                                        "Show the migrations (applied, pending, rolled back), every conversion that\n"
-                                        "is not finished (state, progress, age, and what to run next: apply to\n"
-                                        "resume, finalize, or rollback to take the table back) and, for every table\n"
-                                        "partmig manages, its partitions with bounds, estimated rows, size and\n"
-                                        "tablespace, gaps between partitions, rows in the DEFAULT partition, premake\n"
-                                        "coverage (partitions up to now + premake) and partitions due for retention.\n"
-                                        "Pending versions need the migrations directory (-d, default migrations/ when\n"
-                                        "present).  Changes nothing.\n"
-                                        "\n"
-                                        "  -d, --dir DIR   migrations directory (default migrations, if present)\n"
-                                        "      --db URL    connection URL (else PARTMIG_DATABASE_URL, else PG* env);\n"
-                                        "                  others see it in ps: give a password through\n"
-                                        "                  PARTMIG_DATABASE_URL, PGPASSWORD or ~/.pgpass instead\n"
-                                        "      --json      one JSON object instead of the table\n"
-                                        "\n"
-                                        "exit codes: 0 printed, 1 database error, 2 bad input\n";
+static const char *const status_usage =
+    "usage: partmig status [--db URL] [-d DIR] [--json | --format text|json|openmetrics]\n"
+    "                      [--check [THRESHOLDS]]\n"
+    "\n"
+    "Show the migrations (applied, pending, rolled back), every conversion that\n"
+    "is not finished (state, progress, age, and what to run next: apply to\n"
+    "resume, finalize, or rollback to take the table back) and, for every table\n"
+    "partmig manages, its partitions with bounds, rows (exact up to 8 MB a\n"
+    "partition, else the planner's estimate; DEFAULT always exact), size and\n"
+    "tablespace, gaps between partitions, rows in the DEFAULT partition, premake\n"
+    "coverage (partitions from now on, in intervals and seconds), partitions due\n"
+    "for retention and the last `partmig maintain` run.  Pending versions need\n"
+    "the migrations directory (-d, default migrations/ when present).  Changes\n"
+    "nothing.  Times in JSON are RFC 3339 in UTC.\n"
+    "\n"
+    "  -d, --dir DIR         migrations directory (default migrations, if present)\n"
+    "      --db URL          connection URL (else PARTMIG_DATABASE_URL, else PG* env);\n"
+    "                        others see it in ps: give a password through\n"
+    "                        PARTMIG_DATABASE_URL, PGPASSWORD or ~/.pgpass instead\n"
+    "      --json            one JSON object instead of the table (--format json)\n"
+    "      --format FORMAT   text (default), json, or openmetrics (the OpenMetrics\n"
+    "                        text format, for node_exporter's textfile collector)\n"
+    "      --check           alert like a Nagios plugin: print \"PARTMIG OK|WARNING|\n"
+    "                        CRITICAL - summary\" and a line per problem (with\n"
+    "                        --json: a \"check\" object), exit 0 ok, 1 warning,\n"
+    "                        2 critical, 3 unknown (status could not be read)\n"
+    "\n"
+    "thresholds of --check (DURATION: N seconds, or Ns, Nm, Nh, Nd, Nw):\n"
+    "      --premake-warn N          warning when fewer than N whole intervals are\n"
+    "                                covered by partitions from now on (default 1);\n"
+    "                                critical when no partition holds now\n"
+    "      --default-rows-warn N     warning when DEFAULT holds more than N rows\n"
+    "                                (default 0)\n"
+    "      --finalize-warn DURATION  warning when a swapped conversion waits for\n"
+    "                                \"partmig finalize\" longer (default 7d)\n"
+    "      --stalled-warn DURATION   warning when an unfinished conversion made no\n"
+    "                                progress for longer (default 1h)\n"
+    "      --retention-overdue DURATION\n"
+    "                                warning when a partition is due for retention\n"
+    "                                for longer (default 2d)\n"
+    "      --maintain-warn DURATION  warning when a table's last successful\n"
+    "                                maintain (or its registration, when never)\n"
+    "                                is older (default 36h); also when the last\n"
+    "                                maintain run failed\n"
+    "      --maintain-crit DURATION  critical when older (default 72h)\n"
+    "a gap between partitions is a warning.\n"
+    "\n"
+    "exit codes: 0 printed, 1 database error, 2 bad input; with --check: 0 ok,\n"
+    "1 warning, 2 critical, 3 unknown\n";
 
 /* Partitions at most this big are counted exactly; bigger ones use reltuples. */
 #define EXACT_COUNT_BYTES (8 * 1024 * 1024)
 
-static json_t *migrations_json(const MigDir *d, const Ledger *l)
+/* A server timestamptz as text in the session's UTC ("2026-05-01
+ * 12:00:00.123+00") as RFC 3339 ("2026-05-01T12:00:00.123Z"); "" stays "". */
+static const char *pg_time_rfc3339(Arena *a, const char *text)
+{
+    size_t n = strlen(text);
+    if (n < 19)
+        return text;
+    Buf b = {0};
+    buf_printf(&b, "%.10sT%s", text, text + 11);
+    char *s = b.data;
+    size_t len = b.len;
+    /* the offset: "+00" -> "Z", "+05" -> "+05:00", "+05:30" stays */
+    char *off = NULL;
+    for (size_t i = 19; i < len; i++)
+        if (s[i] == '+' || s[i] == '-')
+            off = s + i;
+    const char *r;
+    if (off && !strcmp(off, "+00"))
+        r = arena_printf(a, "%.*sZ", (int)(off - s), s);
+    else if (off && strlen(off) == 3)
+        r = arena_printf(a, "%s:00", s);
+    else
+        r = arena_strdup(a, s);
+    buf_free(&b);
+    return r;
+}
+static json_t *migrations_json(Arena *a, const MigDir *d, const Ledger *l)
 {
     json_t *arr = json_array();
     /* every version known to the files or the ledger, in order */
@@ -71,7 +131,8 @@ static json_t *migrations_json(const MigDir *d, const Ledger *l)
         json_t *o = json_pack("{s:s, s:s, s:s}", "version", v, "name", name, "state", state);
         if (m) {
             json_object_set_new(o, "ledger_state", json_string(m->state));
-            json_object_set_new(o, "finished_at", *m->finished_at ? json_string(m->finished_at) : json_null());
+            json_object_set_new(o, "finished_at",
+                                *m->finished_at ? json_string(pg_time_rfc3339(a, m->finished_at)) : json_null());
         }
         json_array_append_new(arr, o);
     }
@@ -109,15 +170,24 @@ static bool conversions_json(PgConn *c, Arena *a, json_t **out, Err *err)
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
         const ConvertOpen *o = &v[i];
-        json_t *j = json_pack(
-            "{s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:I, s:s, s:I, s:I, s:s}", "table", o->table, "method", o->method,
-            "state", o->state, "version", o->version, "step", o->step, "step_state", o->step_state, "batches",
-            (json_int_t)o->batches, "rows_copied", (json_int_t)o->rows_copied, "started_at", o->started_at,
-            "age_seconds", (json_int_t)o->age_s, "idle_seconds", (json_int_t)o->idle_s, "next", conversion_next(a, o));
+        json_t *j =
+            json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:I, s:s, s:I, s:I, s:s}", "table", o->table, "method",
+                      o->method, "state", o->state, "version", o->version, "step", o->step, "step_state", o->step_state,
+                      "batches", (json_int_t)o->batches, "rows_copied", (json_int_t)o->rows_copied, "started_at",
+                      pg_time_rfc3339(a, o->started_at), "age_seconds", (json_int_t)o->age_s, "idle_seconds",
+                      (json_int_t)o->idle_s, "next", conversion_next(a, o));
         json_object_set_new(j, "rows_estimate", o->rows_estimate >= 0 ? json_integer(o->rows_estimate) : json_null());
         json_object_set_new(j, "change_log_rows",
                             o->change_log_rows >= 0 ? json_integer(o->change_log_rows) : json_null());
         json_object_set_new(j, "rollback_to", json_string(rollback_target(a, o->version, o->step)));
+        /* swapped and its step done: only "partmig finalize" is left */
+        json_object_set_new(j, "waiting_for_finalize",
+                            json_boolean(!strcmp(o->state, "swapped") && !strcmp(o->step_state, "done")));
+        json_object_set_new(j, "progress",
+                            o->rows_estimate > 0 ? json_real(o->rows_copied >= o->rows_estimate
+                                                                 ? 1.0
+                                                                 : (double)o->rows_copied / (double)o->rows_estimate)
+                                                 : json_null());
         json_array_append_new(arr, j);
     }
     *out = arr;
@@ -170,113 +240,295 @@ static void print_conversions(json_t *convs)
     }
 }
 
-/* One managed table's section. */
-static bool table_json(PgConn *c, const char *qualified, const char *policy_json, Arena *arena, json_t **out, Err *err)
+/* Seconds from 1970-01-01 00:00 to wall time W (no zone: differences of
+ * two such values are wall-clock spans, exact but for DST shifts). */
+static long long wall_seconds(WallTime w)
 {
-    const char *schema, *table;
-    runner_split(qualified, arena, &schema, &table);
+    return (long long)days_from_civil(w.year, w.month, w.day) * 86400LL + w.hour * 3600LL;
+}
+
+/* "YYYY-MM-DD HH24:MI:SS" to the hour (walltime_parse takes whole hours). */
+static WallTime wall_hour(const char *text)
+{
+    WallTime w = {1970, 1, 1, 0};
+    char hour[16];
+    snprintf(hour, sizeof hour, "%.13s", text);
+    walltime_parse(hour, &w);
+    return w;
+}
+
+static const char *wall_text(Arena *a, WallTime w)
+{
+    Buf b = {0};
+    walltime_format(&b, w);
+    const char *s = arena_strdup(a, buf_str(&b));
+    buf_free(&b);
+    return s;
+}
+
+static json_t *epoch_json(Arena *a, double epoch)
+{
+    return epoch >= 0 ? json_string(status_rfc3339(a, epoch)) : json_null();
+}
+
+/* One registered table. */
+typedef struct StatusTable {
+    const char *qname;
     Policy p;
-    bool have_policy = policy_json && policy_from_json(policy_json, arena, &p, err);
-    err_clear(err);
-    TableInfo ti;
-    if (!catalog_table_info(c, schema, table, arena, &ti, err))
+    bool have_policy;
+    bool time_range; /* range by a time key: premake, retention and coverage apply */
+} StatusTable;
+
+/* Rows of every partition PS[0..N-1]: DEFAULT, sub-partitioned ones and
+ * those up to EXACT_COUNT_BYTES counted exactly (in a few queries), empty
+ * files are 0, bigger ones the planner's estimate (*EXACT false). */
+static bool partition_rows(PgConn *c, Arena *a, const PartStatus *ps, int n, int64_t **rows, bool **exact, Err *err)
+{
+    *rows = arena_alloc(a, sizeof **rows * (size_t)(n + 1));
+    *exact = arena_alloc(a, sizeof **exact * (size_t)(n + 1));
+    const char **schemas = arena_alloc(a, sizeof *schemas * (size_t)(n + 1));
+    const char **names = arena_alloc(a, sizeof *names * (size_t)(n + 1));
+    int *which = arena_alloc(a, sizeof *which * (size_t)(n + 1));
+    int64_t *counts = arena_alloc(a, sizeof *counts * (size_t)(n + 1));
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        const PartStatus *s = &ps[i];
+        (*exact)[i] = true;
+        (*rows)[i] = 0;
+        if (s->part.is_default || s->part.relkind == 'p' || (s->heap_bytes > 0 && s->part.bytes <= EXACT_COUNT_BYTES)) {
+            schemas[k] = s->part.schema;
+            names[k] = s->part.name;
+            which[k++] = i;
+        } else if (s->heap_bytes > 0) {
+            (*rows)[i] = s->part.reltuples > 0 ? (int64_t)s->part.reltuples : 0;
+            (*exact)[i] = false;
+        }
+    }
+    if (!catalog_count_many(c, schemas, names, k, counts, err))
         return false;
+    for (int j = 0; j < k; j++)
+        (*rows)[which[j]] = counts[j];
+    return true;
+}
+
+/* The premake coverage of a time-range table: the partitions from the one
+ * holding now on, as long as each starts where the previous ends. */
+static json_t *premake_json(Arena *a, const StatusTable *st, const CatalogTable *ct, const PartStatus *ps,
+                            const int *range, int nrange)
+{
+    const Policy *p = &st->p;
+    WallTime now = wall_hour(ct->now_wall);
+    const char *required = wall_text(a, interval_add(p->interval, now, p->premake));
+    int first = -1, last = -1, ahead = 0;
+    for (int k = 0; k < nrange; k++) {
+        const PartStatus *s = &ps[range[k]];
+        bool lo_ok = !strcmp(s->part.from, "MINVALUE") || (*s->from_wall && strcmp(s->from_wall, ct->now_wall) <= 0);
+        bool hi_ok = !strcmp(s->part.to, "MAXVALUE") || (*s->to_wall && strcmp(s->to_wall, ct->now_wall) > 0);
+        if (first < 0 && lo_ok && hi_ok)
+            first = last = k;
+        else if (first >= 0 && last == k - 1 && !strcmp(ps[range[last]].part.to, s->part.from))
+            last = k;
+        if (*s->from_wall && strcmp(s->from_wall, ct->now_wall) > 0)
+            ahead++;
+    }
     json_t *o = json_object();
-    *out = o;
-    json_object_set_new(o, "table", json_string(qualified));
-    json_object_set_new(o, "exists", json_boolean(ti.exists));
-    json_object_set_new(o, "partitioned", json_boolean(ti.relkind == 'p'));
-    json_object_set_new(o, "partition_key", json_string(ti.key));
-    json_t *parts = json_array();
+    json_object_set_new(o, "required_until", json_string(required));
+    json_object_set_new(o, "timezone", json_string(p->timezone));
+    json_object_set_new(o, "premake", json_integer(p->premake));
+    json_object_set_new(o, "interval", json_string(""));
+    Buf ivb = {0};
+    interval_format(&ivb, p->interval);
+    json_object_set_new(o, "interval", json_string(buf_str(&ivb)));
+    buf_free(&ivb);
+    json_object_set_new(o, "now_covered", json_boolean(first >= 0));
+    json_object_set_new(o, "partitions_ahead", json_integer(ahead));
+    const PartStatus *end = first >= 0 ? &ps[range[last]] : NULL;
+    bool unbounded = end && !strcmp(end->part.to, "MAXVALUE");
+    json_object_set_new(o, "covered_until", end ? json_string(end->part.to) : json_null());
+    json_object_set_new(o, "covered_until_time",
+                        end && end->has_to_epoch ? json_string(status_rfc3339(a, end->to_epoch)) : json_null());
+    json_object_set_new(o, "unbounded", json_boolean(unbounded));
+    long long intervals = 0;
+    if (end && !unbounded) {
+        WallTime cw = wall_hour(end->to_wall);
+        while (intervals < 100000 && walltime_cmp(interval_add(p->interval, now, intervals + 1), cw) <= 0)
+            intervals++;
+    }
+    json_object_set_new(o, "coverage_intervals", unbounded ? json_null() : json_integer(intervals));
+    json_object_set_new(o, "coverage_seconds",
+                        unbounded ? json_null()
+                        : end     ? json_integer((json_int_t)(end->to_epoch - ct->now_epoch))
+                                  : json_integer(0));
+    json_object_set_new(o, "ok", json_boolean(unbounded || (end && intervals >= p->premake)));
+    return o;
+}
+
+/* One managed table's section from its partitions PS[0..N-1]. */
+static json_t *table_json(Arena *a, const StatusTable *st, const CatalogTable *ct, const PartStatus *ps, int n,
+                          const int64_t *rows, const bool *exact)
+{
+    const TableInfo *ti = &ct->info;
+    const Policy *p = &st->p;
+    json_t *o = json_object();
+    json_object_set_new(o, "table", json_string(st->qname));
+    json_object_set_new(o, "schema", json_string(ct->schema));
+    json_object_set_new(o, "name", json_string(ct->table));
+    json_object_set_new(o, "exists", json_boolean(ti->exists));
+    json_object_set_new(o, "partitioned", json_boolean(ti->relkind == 'p'));
+    json_object_set_new(o, "partition_key", json_string(ti->key));
+    json_t *parts = json_array(), *gaps = json_array(), *due = json_array();
     json_object_set_new(o, "partitions", parts);
-    json_t *gaps = json_array();
-    json_t *due = json_array();
     int64_t default_rows = 0;
     bool has_default = false;
-    if (ti.relkind != 'p') {
-        json_object_set_new(o, "default_rows", json_integer(0));
-        json_object_set_new(o, "gaps", gaps);
-        json_object_set_new(o, "retention_due", due);
-        json_object_set_new(o, "premake", json_null());
-        return true;
-    }
-    PartInfo *pi = NULL;
-    int n = 0;
-    if (!catalog_partitions(c, schema, table, arena, &pi, &n, err))
-        return false;
-    bool time_range = ti.strategy == 'r' && have_policy && p.by == PART_RANGE && p.interval.unit != UNIT_INTEGER &&
-                      p.interval.unit != UNIT_NONE;
-    const char *now = "", *cutoff = NULL;
-    if (time_range) {
-        if (!catalog_now_in_zone(c, p.timezone, arena, &now, err))
-            return false;
-        if (p.retention.set) {
-            WallTime t;
-            walltime_parse(now, &t);
-            Buf b = {0};
-            walltime_format(&b, interval_add(p.retention.keep, t, -1));
-            cutoff = arena_strdup(arena, buf_str(&b));
-            buf_free(&b);
-        }
-    }
-    const char *prev_to = NULL, *covered = NULL;
-    int nrange = 0;
+    int *range = arena_alloc(a, sizeof *range * (size_t)(n + 1));
+    int nrange = 0, ndue = 0;
+    int *due_at = arena_alloc(a, sizeof *due_at * (size_t)(n + 1));
+    bool time_range = st->time_range && ti->relkind == 'p' && ti->strategy == 'r';
+    const char *cutoff = NULL;
+    WallTime now = wall_hour(ct->now_wall);
+    if (time_range && p->retention.set)
+        cutoff = wall_text(a, interval_add(p->retention.keep, now, -1));
+    const char *prev_to = NULL;
     for (int i = 0; i < n; i++) {
-        int64_t rows = pi[i].reltuples > 0 ? (int64_t)pi[i].reltuples : 0;
-        if (pi[i].is_default || pi[i].bytes <= EXACT_COUNT_BYTES)
-            if (!catalog_count_rows(c, pi[i].schema, pi[i].name, &rows, err))
-                return false;
-        json_t *po =
-            json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "name", pi[i].name, "from", pi[i].from, "to", pi[i].to, "rows",
-                      (json_int_t)rows, "bytes", (json_int_t)pi[i].bytes, "tablespace", pi[i].tablespace);
-        json_object_set_new(po, "bound", json_string(pi[i].bound));
+        const PartStatus *s = &ps[i];
+        json_t *po = json_pack("{s:s, s:s, s:s, s:I, s:b, s:I, s:s, s:s}", "name", s->part.name, "from", s->part.from,
+                               "to", s->part.to, "rows", (json_int_t)rows[i], "rows_exact", exact[i], "bytes",
+                               (json_int_t)s->part.bytes, "tablespace", s->part.tablespace, "bound", s->part.bound);
+        if (s->has_from_epoch)
+            json_object_set_new(po, "from_time", json_string(status_rfc3339(a, s->from_epoch)));
+        if (s->has_to_epoch)
+            json_object_set_new(po, "to_time", json_string(status_rfc3339(a, s->to_epoch)));
         json_array_append_new(parts, po);
-        if (pi[i].is_default) {
+        if (s->part.is_default) {
             has_default = true;
-            default_rows += rows;
+            default_rows += rows[i];
+            json_object_set_new(o, "default_partition", json_string(s->part.name));
             continue;
         }
-        if (!*pi[i].from)
+        if (!*s->part.from)
             continue;
-        if (prev_to && strcmp(prev_to, pi[i].from) != 0)
-            json_array_append_new(gaps, json_pack("{s:s, s:s}", "from", prev_to, "to", pi[i].from));
-        prev_to = covered = pi[i].to;
-        nrange++;
-        if (cutoff && time_range && strcmp(pi[i].to, "MAXVALUE") != 0) {
-            int cmp = 0;
-            if (!catalog_compare_bound(c, ti.key_type, pi[i].to, cutoff, p.timezone, &cmp, err))
-                return false;
-            if (cmp <= 0)
-                json_array_append_new(due, json_string(pi[i].name));
-        }
+        if (prev_to && strcmp(prev_to, s->part.from) != 0)
+            json_array_append_new(gaps, json_pack("{s:s, s:s}", "from", prev_to, "to", s->part.from));
+        prev_to = s->part.to;
+        range[nrange++] = i;
+        if (cutoff && *s->to_wall && strcmp(s->to_wall, cutoff) <= 0)
+            due_at[ndue++] = i;
     }
     /* never the newest partition */
-    if (nrange > 0 && json_array_size(due) == (size_t)nrange)
-        json_array_remove(due, json_array_size(due) - 1);
+    if (nrange > 0 && ndue == nrange)
+        ndue--;
+    for (int k = 0; k < ndue; k++)
+        json_array_append_new(due, json_string(ps[due_at[k]].part.name));
+    json_object_set_new(o, "partitions_total", json_integer(n));
     json_object_set_new(o, "default_rows", json_integer(default_rows));
     json_object_set_new(o, "has_default", json_boolean(has_default));
     json_object_set_new(o, "gaps", gaps);
     json_object_set_new(o, "retention_due", due);
-    if (time_range) {
-        WallTime t;
-        walltime_parse(now, &t);
-        Buf b = {0};
-        walltime_format(&b, interval_add(p.interval, t, p.premake));
-        const char *required = arena_strdup(arena, buf_str(&b));
-        buf_free(&b);
-        int cmp = -1;
-        if (covered && strcmp(covered, "MAXVALUE") != 0 &&
-            !catalog_compare_bound(c, ti.key_type, covered, required, p.timezone, &cmp, err))
-            return false;
-        if (covered && !strcmp(covered, "MAXVALUE"))
-            cmp = 1;
-        json_object_set_new(o, "premake",
-                            json_pack("{s:o, s:s, s:s, s:i, s:b}", "covered_until",
-                                      covered ? json_string(covered) : json_null(), "required_until", required,
-                                      "timezone", p.timezone, "premake", p.premake, "ok", cmp >= 0));
-    } else
-        json_object_set_new(o, "premake", json_null());
+    json_t *ret = json_null();
+    if (cutoff) {
+        Buf kb = {0};
+        interval_format(&kb, p->retention.keep);
+        ret = json_pack("{s:s, s:i}", "keep", buf_str(&kb), "due", ndue);
+        buf_free(&kb);
+        if (ndue > 0) {
+            /* the oldest due partition became due when its upper bound was
+             * `keep` old */
+            const PartStatus *s = &ps[due_at[0]];
+            WallTime to = wall_hour(s->to_wall);
+            double since =
+                s->to_epoch + (double)(wall_seconds(interval_add(p->retention.keep, to, 1)) - wall_seconds(to));
+            json_object_set_new(ret, "oldest_due_since", json_string(status_rfc3339(a, since)));
+            json_object_set_new(ret, "oldest_due_seconds", json_integer((json_int_t)(ct->now_epoch - since)));
+        } else {
+            json_object_set_new(ret, "oldest_due_since", json_null());
+            json_object_set_new(ret, "oldest_due_seconds", json_null());
+        }
+    }
+    json_object_set_new(o, "retention", ret);
+    json_object_set_new(o, "premake", time_range ? premake_json(a, st, ct, ps, range, nrange) : json_null());
+    return o;
+}
+
+/* Every registered table's section, appended to TABLES; the summary counts
+ * added to SUMMARY. */
+static bool tables_json(PgConn *c, Arena *a, json_t *tables, json_t *summary, Err *err)
+{
+    const char **names = NULL, **jsons = NULL;
+    int n = 0, nparts = 0;
+    if (!ledger_policies(c, a, &names, &jsons, &n, err))
+        return false;
+    StatusTable *st = arena_alloc(a, sizeof *st * (size_t)(n + 1));
+    CatalogTable *ct = arena_alloc(a, sizeof *ct * (size_t)(n + 1));
+    for (int i = 0; i < n; i++) {
+        Err ignored;
+        memset(&st[i], 0, sizeof st[i]);
+        memset(&ct[i], 0, sizeof ct[i]);
+        st[i].qname = names[i];
+        st[i].have_policy = jsons[i] && policy_from_json(jsons[i], a, &st[i].p, &ignored);
+        st[i].time_range = st[i].have_policy && st[i].p.by == PART_RANGE && st[i].p.interval.unit != UNIT_INTEGER &&
+                           st[i].p.interval.unit != UNIT_NONE;
+        runner_split(names[i], a, &ct[i].schema, &ct[i].table);
+        ct[i].zone = st[i].have_policy && st[i].p.timezone ? st[i].p.timezone : "UTC";
+    }
+    PartStatus *ps = NULL;
+    int64_t *rows = NULL;
+    bool *exact = NULL;
+    LedgerMaintainRun *runs = NULL;
+    int nruns = 0;
+    if (!catalog_tables_status(c, ct, n, a, err) || !catalog_partitions_status(c, ct, n, a, &ps, &nparts, err) ||
+        !partition_rows(c, a, ps, nparts, &rows, &exact, err) || !ledger_maintain_runs(c, a, &runs, &nruns, err))
+        return false;
+    long long total_parts = 0, default_rows = 0, gaps = 0, due = 0, short_premake = 0, not_partitioned = 0;
+    for (int i = 0, k = 0; i < n; i++) {
+        int from = k;
+        while (k < nparts && ps[k].table == i)
+            k++;
+        json_t *t = table_json(a, &st[i], &ct[i], ps + from, k - from, rows + from, exact + from);
+        json_t *m = json_null();
+        for (int r = 0; r < nruns; r++) {
+            if (strcmp(runs[r].table, names[i]) != 0)
+                continue;
+            m = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:i}", "last_result",
+                          *runs[r].result ? json_string(runs[r].result) : json_null(), "last_error",
+                          *runs[r].error ? json_string(runs[r].error) : json_null(), "last_started_at",
+                          epoch_json(a, runs[r].started_at), "last_finished_at", epoch_json(a, runs[r].finished_at),
+                          "last_ok_at", epoch_json(a, runs[r].last_ok_at), "registered_at",
+                          epoch_json(a, runs[r].registered_at), "changes", runs[r].changes);
+            json_object_set_new(m, "last_ok_seconds",
+                                runs[r].last_ok_at >= 0
+                                    ? json_integer((json_int_t)(ct[i].now_epoch - runs[r].last_ok_at))
+                                    : json_null());
+            json_object_set_new(m, "registered_seconds",
+                                json_integer((json_int_t)(ct[i].now_epoch - runs[r].registered_at)));
+            break;
+        }
+        json_object_set_new(t, "maintain", m);
+        total_parts += k - from;
+        default_rows += json_integer_value(json_object_get(t, "default_rows"));
+        gaps += (long long)json_array_size(json_object_get(t, "gaps"));
+        due += (long long)json_array_size(json_object_get(t, "retention_due"));
+        json_t *pm = json_object_get(t, "premake");
+        short_premake += json_is_object(pm) && !json_is_true(json_object_get(pm, "ok"));
+        not_partitioned += !json_is_true(json_object_get(t, "partitioned"));
+        json_array_append_new(tables, t);
+    }
+    json_object_set_new(summary, "tables", json_integer(n));
+    json_object_set_new(summary, "tables_not_partitioned", json_integer(not_partitioned));
+    json_object_set_new(summary, "partitions", json_integer(total_parts));
+    json_object_set_new(summary, "default_rows", json_integer(default_rows));
+    json_object_set_new(summary, "gaps", json_integer(gaps));
+    json_object_set_new(summary, "retention_due", json_integer(due));
+    json_object_set_new(summary, "premake_short", json_integer(short_premake));
     return true;
+}
+
+/* The summary of a database without a ledger: nothing managed. */
+static void tables_json_empty(json_t *summary)
+{
+    static const char *const keys[] = {"tables", "tables_not_partitioned", "partitions",   "default_rows",
+                                       "gaps",   "retention_due",          "premake_short"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        json_object_set_new(summary, keys[i], json_integer(0));
 }
 
 static void print_human(json_t *root)
@@ -317,6 +569,22 @@ static void print_human(json_t *root)
                    json_string_value(json_object_get(pm, "required_until")),
                    json_string_value(json_object_get(pm, "timezone")),
                    json_is_true(json_object_get(pm, "ok")) ? "ok" : "MISSING (run partmig maintain)");
+        if (json_is_object(pm) && json_is_integer(json_object_get(pm, "coverage_intervals")))
+            printf("  coverage: %lld interval(s) of %s ahead of now, %lld partition(s) ahead\n",
+                   (long long)json_integer_value(json_object_get(pm, "coverage_intervals")),
+                   json_string_value(json_object_get(pm, "interval")),
+                   (long long)json_integer_value(json_object_get(pm, "partitions_ahead")));
+        json_t *mt = json_object_get(t, "maintain");
+        json_t *res = json_object_get(mt, "last_result");
+        if (json_is_string(res))
+            printf("  last maintain: %s, started %s%s%s\n", json_string_value(res),
+                   json_string_value(json_object_get(mt, "last_started_at")),
+                   json_is_string(json_object_get(mt, "last_error")) ? ": " : "",
+                   json_is_string(json_object_get(mt, "last_error"))
+                       ? json_string_value(json_object_get(mt, "last_error"))
+                       : "");
+        else
+            printf("  last maintain: never\n");
         json_t *gaps = json_object_get(t, "gaps"), *due = json_object_get(t, "retention_due");
         size_t k;
         json_t *g;
@@ -341,10 +609,102 @@ static void print_human(json_t *root)
     }
 }
 
+typedef struct StatusOptions {
+    RunOptions o;
+    const char *format; /* text | json | openmetrics */
+    bool check;
+    StatusThresholds th;
+} StatusOptions;
+
+static int option_error(const char *fmt, const char *arg, const char *arg2)
+{
+    fprintf(stderr, "partmig: status: ");
+    fprintf(stderr, fmt, arg, arg2);
+    fprintf(stderr, "\nhint: run \"partmig status --help\"\n");
+    return PM_EINPUT;
+}
+
+/* runner_parse's options plus --check, --format and the thresholds
+ * (--name VALUE or --name=VALUE). */
+static int parse_options(int argc, char **argv, StatusOptions *so)
+{
+    static const char *const names[] = {
+        "--premake-warn",      "--default-rows-warn", "--finalize-warn", "--stalled-warn",
+        "--retention-overdue", "--maintain-warn",     "--maintain-crit", "--format"};
+    so->format = "text";
+    so->th = (StatusThresholds){STATUS_PREMAKE_WARN, STATUS_DEFAULT_ROWS_WARN, STATUS_FINALIZE_WARN,
+                                STATUS_STALLED_WARN, STATUS_RETENTION_OVERDUE, STATUS_MAINTAIN_WARN,
+                                STATUS_MAINTAIN_CRIT};
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    if (!args)
+        return PM_EDB;
+    int n = 0, rc = -1;
+    for (int i = 0; i < argc && rc < 0; i++) {
+        bool value_of_previous =
+            i > 0 && (!strcmp(argv[i - 1], "--db") || !strcmp(argv[i - 1], "-d") || !strcmp(argv[i - 1], "--dir"));
+        if (i == 0 || value_of_previous) {
+            args[n++] = argv[i];
+            continue;
+        }
+        if (!strcmp(argv[i], "--check")) {
+            so->check = true;
+            continue;
+        }
+        size_t k = 0, len = 0;
+        for (; k < sizeof names / sizeof *names; k++) {
+            len = strlen(names[k]);
+            if (!strncmp(argv[i], names[k], len) && (argv[i][len] == '\0' || argv[i][len] == '='))
+                break;
+        }
+        if (k == sizeof names / sizeof *names) {
+            args[n++] = argv[i];
+            continue;
+        }
+        const char *v = argv[i][len] == '=' ? argv[i] + len + 1 : i + 1 < argc ? argv[++i] : NULL;
+        if (!v) {
+            rc = option_error("option \"%s\" needs a value%s", names[k], "");
+            break;
+        }
+        if (k == 7) {
+            if (strcmp(v, "text") && strcmp(v, "json") && strcmp(v, "openmetrics"))
+                rc = option_error("--format \"%s\": expected text, json or openmetrics%s", v, "");
+            so->format = v;
+            continue;
+        }
+        char *end;
+        long long num = k <= 1 ? strtoll(v, &end, 10) : status_parse_duration(v);
+        if ((k <= 1 && (*end || !*v || num < 0 || num > 1000000000000LL)) || num < 0) {
+            rc = option_error("%s \"%s\": expected a number (of seconds, or with s, m, h, d, w)", names[k], v);
+            break;
+        }
+        long long *dst[] = {NULL,
+                            &so->th.default_rows_warn,
+                            &so->th.finalize_warn,
+                            &so->th.stalled_warn,
+                            &so->th.retention_overdue,
+                            &so->th.maintain_warn,
+                            &so->th.maintain_crit};
+        if (k == 0)
+            so->th.premake_warn = num > 100000 ? 100000 : (int)num;
+        else
+            *dst[k] = num;
+    }
+    if (rc < 0)
+        rc = runner_parse(n, args, OPT_DIR | OPT_DB | OPT_JSON, status_usage, &so->o);
+    free(args);
+    if (rc < 0 && so->o.json)
+        so->format = "json";
+    /* Nagios: a check that cannot run is UNKNOWN */
+    if (rc > 0 && so->check)
+        rc = CHECK_UNKNOWN;
+    return rc;
+}
+
 int cmd_status(int argc, char **argv)
 {
-    RunOptions o;
-    int rc = runner_parse(argc, argv, OPT_DIR | OPT_DB | OPT_JSON, status_usage, &o);
+    StatusOptions so;
+    memset(&so, 0, sizeof so);
+    int rc = parse_options(argc, argv, &so);
     if (rc >= 0)
         return rc;
     Arena arena = {0};
@@ -355,11 +715,16 @@ int cmd_status(int argc, char **argv)
     Err err;
     err_clear(&err);
     bool ok = false;
-    if (!migdir_load(o.dir, !o.dir_given, &arena, &dir, &err) || !runner_connect(&o, &c, &err) ||
-        !ledger_load(c, &arena, &ledger, &err))
+    const char *now = "";
+    if (!migdir_load(so.o.dir, !so.o.dir_given, &arena, &dir, &err) || !runner_connect(&so.o, &c, &err) ||
+        !ledger_load(c, &arena, &ledger, &err) ||
+        !pg_query_text(c, "SELECT extract(epoch FROM now())::text", 0, NULL, &arena, &now, &err))
         goto done;
     root = json_object();
-    json_object_set_new(root, "migrations", migrations_json(&dir, &ledger));
+    json_object_set_new(root, "generated_at", json_string(status_rfc3339(&arena, strtod(now, NULL))));
+    json_t *summary = json_object();
+    json_object_set_new(root, "summary", summary);
+    json_object_set_new(root, "migrations", migrations_json(&arena, &dir, &ledger));
     json_t *tables = json_array();
     json_object_set_new(root, "tables", tables);
     json_t *convs = json_array();
@@ -369,30 +734,41 @@ int cmd_status(int argc, char **argv)
             goto done;
     }
     json_object_set_new(root, "conversions", convs);
-    if (ledger.exists) {
-        const char **names = NULL, **jsons = NULL;
-        int n = 0;
-        if (!ledger_policies(c, &arena, &names, &jsons, &n, &err))
-            goto done;
-        for (int i = 0; i < n; i++) {
-            json_t *t = NULL;
-            bool tok = table_json(c, names[i], jsons[i], &arena, &t, &err);
-            if (t)
-                json_array_append_new(tables, t);
-            if (!tok)
-                goto done;
-        }
-    }
-    if (o.json) {
-        char *text = json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    long long waiting = 0;
+    size_t i;
+    json_t *cv;
+    json_array_foreach(convs, i, cv) waiting += json_is_true(json_object_get(cv, "waiting_for_finalize"));
+    json_object_set_new(summary, "conversions_unfinished", json_integer((json_int_t)json_array_size(convs)));
+    json_object_set_new(summary, "conversions_waiting_for_finalize", json_integer(waiting));
+    if (ledger.exists && !tables_json(c, &arena, tables, summary, &err))
+        goto done;
+    if (!ledger.exists)
+        tables_json_empty(summary);
+    json_t *check = so.check ? status_check(root, &so.th) : NULL;
+    if (check)
+        json_object_set_new(root, "check", check);
+    if (!strcmp(so.format, "json")) {
+        char *text = json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
         if (text)
             puts(text);
         free(text);
-    } else
+    } else if (!strcmp(so.format, "openmetrics"))
+        status_print_openmetrics(root);
+    else if (check)
+        status_print_check(check);
+    else
         print_human(root);
+    fflush(stdout);
     ok = true;
+    rc = check ? (int)json_integer_value(json_object_get(check, "code")) : PM_OK;
 done:
-    rc = ok ? PM_OK : runner_fail(&err);
+    if (!ok) {
+        if (so.check)
+            printf("PARTMIG UNKNOWN - %s\n", err.msg);
+        rc = runner_fail(&err);
+        if (so.check)
+            rc = CHECK_UNKNOWN;
+    }
     json_decref(root);
     pg_close(c);
     arena_free(&arena);
