@@ -1,8 +1,10 @@
 /* apply.c: partmig plan and apply -- the step executor and its actions
  * (sql, ensure_table, premake, build_index, register, unregister). */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../commands.h"
 #include "../common/buf.h"
@@ -40,7 +42,7 @@ static const char *const apply_usage =
     "exit codes: 0 applied (or nothing to do), 1 database error, 2 bad or tampered\n"
     "migrations, 3 another runner holds the lock\n";
 
-static const char *const plan_usage = "usage: partmig plan [-d DIR] [--db URL] [--to VERSION]\n"
+static const char *const plan_usage = "usage: partmig plan [-d DIR] [--db URL] [--to VERSION] [--json]\n"
                                       "\n"
                                       "Print exactly what \"partmig apply\" would run against the database now --\n"
                                       "each pending step's SQL, with the partitions, indexes and registrations the\n"
@@ -51,6 +53,9 @@ static const char *const plan_usage = "usage: partmig plan [-d DIR] [--db URL] [
                                       "                     others see it in ps: give a password through\n"
                                       "                     PARTMIG_DATABASE_URL, PGPASSWORD or ~/.pgpass instead\n"
                                       "      --to VERSION   plan versions up to VERSION only\n"
+                                      "      --json         a JSON array instead, one object per step: version,\n"
+                                      "                     file, step, action, title, table, transactional, lock\n"
+                                      "                     and sql (what apply would run, as the text prints it)\n"
                                       "\n"
                                       "exit codes: 0 printed, 1 database error, 2 bad or tampered migrations\n";
 
@@ -72,6 +77,7 @@ typedef struct Apply {
      * create, so premake does not list them a second time */
     const char **planned;
     int nplanned, capplanned;
+    json_t *json; /* plan --json: the steps, else NULL */
 } Apply;
 
 /* ---- helpers ---- */
@@ -956,6 +962,54 @@ static bool superseded_tables(Apply *a, int i, const char ***tables, int **by, i
     return true;
 }
 
+/* plan --json: the current step as an object, SQL what plan prints for
+ * it, SUPERSEDED (or "") why it does not run. */
+static json_t *plan_step_json(Apply *a, const char *sql, const char *superseded)
+{
+    const Step *s = a->s;
+    json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:o, s:b, s:o, s:s}", "version",
+                          arena_printf(a->arena, "%04d", a->f->m.version), "file", a->f->name, "step", s->number,
+                          "action", step_action_name(s->action), "title", s->title ? s->title : "", "table",
+                          s->table ? json_string(s->table) : json_null(), "transactional", s->transactional, "lock",
+                          s->lock ? json_string(s->lock) : json_null(), "sql", sql);
+    if (*superseded)
+        json_object_set_new(o, "superseded", json_string(superseded));
+    return o;
+}
+
+/* plan --json: run_step with its printed plan caught (stdout pointed at a
+ * scratch file meanwhile), one object appended to a->json. */
+static bool plan_step_captured(Apply *a, Err *err)
+{
+    fflush(stdout);
+    FILE *scratch = tmpfile();
+    int saved = scratch ? dup(STDOUT_FILENO) : -1;
+    if (saved < 0 || dup2(fileno(scratch), STDOUT_FILENO) < 0) {
+        if (saved >= 0)
+            close(saved);
+        if (scratch)
+            fclose(scratch);
+        return err_set(err, PM_EDB, "plan --json: cannot capture the plan of %s: out of file descriptors", a->label);
+    }
+    bool ok = run_step(a, err);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    Buf text = {0};
+    char chunk[4096];
+    size_t n;
+    rewind(scratch);
+    while ((n = fread(chunk, 1, sizeof chunk, scratch)) > 0)
+        buf_printf(&text, "%.*s", (int)n, chunk);
+    fclose(scratch);
+    const char *sql = buf_str(&text);
+    while (*sql == '\n')
+        sql++;
+    json_array_append_new(a->json, plan_step_json(a, sql, ""));
+    buf_free(&text);
+    return ok;
+}
+
 /* Apply (or plan) every pending migration up to --to. */
 static bool apply_all(Apply *a, int *applied, int *steps, Err *err)
 {
@@ -981,7 +1035,9 @@ static bool apply_all(Apply *a, int *applied, int *steps, Err *err)
                     "partmig: %s changed since it was refused here; it had completed no step, so the new file is "
                     "applied\n",
                     f->name);
-        if (a->dry)
+        if (a->dry && a->json)
+            ; /* plan --json: the steps say it all */
+        else if (a->dry)
             printf("-- migration %s (lock_timeout %s, each step retried up to %d times on lock timeout)\n", f->name,
                    a->lock_timeout, a->o->lock_retries);
         else if ((unpinned && !ledger_migration_unpin(a->c, f->m.version, err)) ||
@@ -999,14 +1055,18 @@ static bool apply_all(Apply *a, int *applied, int *steps, Err *err)
                     superseded_by = sup_by[t];
             if (superseded_by) {
                 const char *mode = arena_printf(a->arena, "superseded by %04d", superseded_by);
-                printf("%s%s step %d: %s: %s (the policy of %s changed before this step completed here)\n",
-                       a->dry ? "-- " : "", f->name, a->s->number, a->s->title ? a->s->title : "", mode, a->s->table);
+                if (a->json)
+                    json_array_append_new(a->json, plan_step_json(a, "", mode));
+                else
+                    printf("%s%s step %d: %s: %s (the policy of %s changed before this step completed here)\n",
+                           a->dry ? "-- " : "", f->name, a->s->number, a->s->title ? a->s->title : "", mode,
+                           a->s->table);
                 if (!a->dry && !ledger_step_record(a->c, f->m.version, a->s->number, step_action_name(a->s->action),
                                                    a->s->title, "done", mode, NULL, err))
                     return false;
                 continue;
             }
-            if (!run_step(a, err)) {
+            if (!(a->json ? plan_step_captured(a, err) : run_step(a, err))) {
                 if (!a->dry && pg_ok(a->c)) {
                     Err ignored;
                     ledger_migration_finish(a->c, f->m.version, "failed", &ignored);
@@ -1026,7 +1086,7 @@ static int run(int argc, char **argv, bool plan)
 {
     RunOptions o;
     int rc = runner_parse(argc, argv,
-                          plan ? OPT_DIR | OPT_DB | OPT_TO
+                          plan ? OPT_DIR | OPT_DB | OPT_TO | OPT_JSON
                                : OPT_DIR | OPT_DB | OPT_TO | OPT_DRY_RUN | OPT_JOBS | OPT_BATCH | OPT_SLEEP | OPT_WAIT |
                                      OPT_RETRIES,
                           plan ? plan_usage : apply_usage, &o);
@@ -1036,7 +1096,7 @@ static int run(int argc, char **argv, bool plan)
         return runner_fail(
             &(Err){.code = PM_EINPUT, .msg = "--to takes a VERSION here (VERSION:STEP is for rollback)"});
     Arena arena = {0};
-    Apply a = {.o = &o, .arena = &arena, .dry = plan || o.dry_run};
+    Apply a = {.o = &o, .arena = &arena, .dry = plan || o.dry_run, .json = plan && o.json ? json_array() : NULL};
     Err err;
     err_clear(&err);
     int applied = 0, steps = 0;
@@ -1054,7 +1114,12 @@ static int run(int argc, char **argv, bool plan)
          apply_all(&a, &applied, &steps, &err);
     if (!ok)
         goto done;
-    if (a.dry)
+    if (a.json) {
+        char *text = json_dumps(a.json, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+        if (text)
+            puts(text);
+        free(text);
+    } else if (a.dry)
         printf(steps ? "\n-- %d migration(s), %d step(s) to run; nothing was changed\n"
                      : "-- nothing to apply (%d migrations, %d steps); nothing was changed\n",
                applied, steps);
@@ -1064,6 +1129,7 @@ static int run(int argc, char **argv, bool plan)
         printf("nothing to apply: the database is up to date (%d migration(s))\n", a.dir.n);
 done:
     rc = ok ? PM_OK : runner_fail(&err);
+    json_decref(a.json);
     pg_close(a.c); /* also releases the session's runner lock */
     sql_parse_cleanup();
     arena_free(&arena);
