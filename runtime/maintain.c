@@ -240,6 +240,9 @@ typedef struct Tx {
     /* drain */
     const char *drain_lock, *drain_lo, *drain_hi, *drain_count_sql, *drain_move_sql, *drain_attach;
     int64_t before, moved;
+    /* a partition just created: it takes the table's grants, owner,
+     * storage parameters and replica identity (catalog_partition_carry) */
+    const char *carry_name;
 } Tx;
 
 static bool tx_dump(Tx *x, Err *err)
@@ -262,6 +265,13 @@ done:
     return ok;
 }
 
+static bool carry(Tx *x, Err *err)
+{
+    const char *carried;
+    return !x->carry_name || catalog_partition_carry(x->t->m->c, x->t->p.schema, x->t->p.table, x->carry_name,
+                                                     x->t->m->arena, &carried, err);
+}
+
 static bool tx_drain(Tx *x, Err *err)
 {
     PgConn *c = x->t->m->c;
@@ -278,7 +288,7 @@ static bool tx_drain(Tx *x, Err *err)
     if (x->moved != x->before)
         return err_set(err, PM_EDB, "moved %lld rows but counted %lld in the same transaction: rolled back",
                        (long long)x->moved, (long long)x->before);
-    return pg_exec_script(c, x->drain_attach, err);
+    return pg_exec_script(c, x->drain_attach, err) && carry(x, err);
 }
 
 static bool tx_body(void *ctx, Err *err)
@@ -290,6 +300,8 @@ static bool tx_body(void *ctx, Err *err)
     if (x->dump_dir && !tx_dump(x, err))
         return false;
     if (x->script && !pg_exec_script(c, x->script, err))
+        return false;
+    if (!carry(x, err))
         return false;
     if (x->forget_name && !msql_pending_forget(c, x->forget_schema, x->forget_name, err))
         return false;
@@ -620,7 +632,7 @@ static bool create_partition(Table *t, const PartitionSpec *s, const PartInfo *d
     }
     Buf sql = {0};
     partition_create_sql(&sql, &t->p, t->p.table, s);
-    Tx x = {.script = buf_str(&sql)};
+    Tx x = {.script = buf_str(&sql), .carry_name = s->name};
     bool ok = run_tx(t, &x, arena_printf(m->arena, "%s.%s", t->p.schema, s->name),
                      "SHARE UPDATE EXCLUSIVE on the table", err);
     buf_free(&sql);
@@ -802,12 +814,23 @@ static bool drain_range(Table *t, const PartInfo *def, const PartitionSpec *s, c
             .drain_hi = hi,
             .drain_count_sql = buf_str(&count),
             .drain_move_sql = buf_str(&move),
-            .drain_attach = buf_str(&attach)};
+            .drain_attach = buf_str(&attach),
+            .carry_name = s->name};
     bool ok = run_tx(t, &x, arena_printf(m->arena, "%s.%s", def->schema, def->name),
                      "SHARE ROW EXCLUSIVE on the table, EXCLUSIVE on the DEFAULT partition", err);
     if (ok)
         say(t, "moved %lld rows from DEFAULT partition %s into new partition %s %s (counted %lld before)",
             (long long)x.moved, def->name, s->name, spec_range(t, s), (long long)x.before);
+    if (ok) {
+        /* the moved rows' statistics, outside the move's lock (PostgreSQL
+         * never analyzes a partition created with its rows until autovacuum
+         * comes by) */
+        Buf an = {0};
+        buf_append(&an, "ANALYZE ");
+        quote_qualified(&an, t->p.schema, s->name);
+        ok = run_stmt(t, arena_printf(m->arena, "%s.%s", t->p.schema, s->name), buf_str(&an), err);
+        buf_free(&an);
+    }
     buf_free(&lock);
     buf_free(&count);
     buf_free(&create);
@@ -1073,6 +1096,16 @@ int cmd_maintain(int argc, char **argv)
         printf("hint: \"partmig apply\" registers the policies of a migrations directory\n");
         goto done;
     }
+    /* each table's run goes to the ledger (a ledger made before version 2
+     * is upgraded first); a dry run records nothing */
+    bool record = !m.o.dry_run;
+    if (record && !ledger_maintain_ready(m.c, &record, &err))
+        goto fail;
+    if (!m.o.dry_run && !record) {
+        record = ledger_ensure(m.c, NULL, &err);
+        if (!record)
+            record_failed(&err);
+    }
     int failed = 0;
     for (int i = 0; i < n; i++)
         if (!maintain_recorded(&m, tables[i], jsons[i], record))
@@ -1096,13 +1129,3 @@ done:
     arena_free(&arena);
     return rc;
 }
-    /* each table's run goes to the ledger (a ledger made before version 2
-     * is upgraded first); a dry run records nothing */
-    bool record = !m.o.dry_run;
-    if (record && !ledger_maintain_ready(m.c, &record, &err))
-        goto fail;
-    if (!m.o.dry_run && !record) {
-        record = ledger_ensure(m.c, NULL, &err);
-        if (!record)
-            record_failed(&err);
-    }

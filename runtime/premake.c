@@ -192,9 +192,13 @@ bool premake_create_in_tx(PgConn *c, const Policy *p, const PartitionSpec *spec,
     Buf sql = {0};
     partition_create_sql(&sql, p, p->table, spec);
     bool ok = pg_run(c, "SAVEPOINT partmig_premake", err);
+    const char *carried;
     if (ok && pg_exec_script(c, buf_str(&sql), err)) {
         *created = true;
-        ok = pg_run(c, "RELEASE SAVEPOINT partmig_premake", err);
+        /* PostgreSQL gives a new partition none of the table's grants,
+         * storage parameters or replica identity */
+        ok = catalog_partition_carry(c, p->schema, p->table, spec->name, arena, &carried, err) &&
+             pg_run(c, "RELEASE SAVEPOINT partmig_premake", err);
     } else if (ok) {
         /* 42P17: "partition ... would overlap partition ..." */
         if (strcmp(pg_last_sqlstate(c), "42P17") != 0 || !strstr(err->msg, "would overlap")) {
@@ -303,7 +307,9 @@ bool premake_list_move_in_tx(PgConn *c, const Policy *p, const PartInfo *def, co
     buf_append(&q, " ATTACH PARTITION ");
     quote_qualified(&q, p->schema, spec->name);
     buf_printf(&q, " %s", spec->bound_sql);
-    ok = pg_run(c, buf_str(&q), err);
+    const char *carried;
+    ok = pg_run(c, buf_str(&q), err) &&
+         catalog_partition_carry(c, p->schema, p->table, spec->name, arena, &carried, err);
 done:
     buf_free(&q);
     buf_free(&cond);
