@@ -1,5 +1,6 @@
 # bench_driver.sh: bench/run.sh collects BENCH lines from fake bench scripts
-# into one table with the machine, survives a failing or malformed script, and
+# into one table with the machine and its load, puts BENCHMD markdown lines
+# under the table, survives a failing or malformed script, and
 # runs (and fails cleanly) with no scripts at all.
 cd "${PARTMIG_SOURCE:-.}" || exit 2
 . tests/lib/assert.sh
@@ -11,6 +12,9 @@ echo "log line"
 echo "BENCH|compile 1000 policies|0.42|s|< 1 s|pass"
 echo "BENCH|backfill --jobs 2|1.5|x|>= 1.3x|pass"
 echo "BENCH|bad|line|with|too|many|fields"
+echo "BENCHMD|| route | 1M rows |"
+echo "BENCHMD||---|---|"
+echo "BENCHMD|| offline | 3.63 (3.61 3.63 3.70) |"
 EOS
 echo 'echo "BENCH|half done|7|x|-|-"; exit 3' >"$tmp/b/broken_bench.sh"
 
@@ -25,6 +29,14 @@ assert_contains "$ERR" "malformed result line" "malformed line reported"
 assert_contains "$OUT" "- machine: " "machine line"
 assert_contains "$OUT" "CPUs" "cpu count"
 assert_contains "$OUT" "- PostgreSQL: " "postgres version"
+assert_contains "$OUT" "- load average (1, 5, 15 min): " "load average at the start and end"
+assert_contains "$OUT" "at the end; the run took" "run time"
+assert_contains "$OUT" "| backfill --jobs 2 | 1.5 | x | >= 1.3x | pass | good_bench.sh |
+
+| route | 1M rows |
+|---|---|
+| offline | 3.63 (3.61 3.63 3.70) |" "markdown lines under the table, verbatim"
+assert_not_contains "$OUT" "BENCHMD" "the tag is stripped"
 [ -f "$tmp/r/latest.md" ] && pass || fail "latest.md written"
 assert_eq "$(cat "$tmp/r/latest.md")" "$OUT" "the file holds the printed table"
 
