@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config libpq-dev liblua5.4-dev libpcre2-dev libpg-query-dev
           libjansson-dev libssl-dev postgresql-15 postgresql-15-partman postgresql-client-15
-          python3 clang-format valgrind clang openssh-client git
+          python3 clang-format valgrind clang openssh-client git python3-prometheus-client
           dpkg-dev man-db npm)
 # squawk (PostgreSQL migration linter, npm package squawk-cli), pinned: its
 # rules change between versions; tests/cli/squawk_golden.sh runs it over

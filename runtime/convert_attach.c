@@ -281,6 +281,10 @@ bool conv_run_attach(Conv *v, Err *err)
             return false;
         fprintf(stderr, "partmig: %s: attached the existing table as partition %s (no rows copied)\n", v->qname,
                 v->q_kept);
+        /* autovacuum never analyzes a partitioned parent: without this the
+         * planner guesses its size (ANALYZE takes no lock writers feel) */
+        if (!pg_run(v->c, arena_printf(v->a, "ANALYZE %s", v->q_table), err))
+            return false;
     }
     return true;
 }

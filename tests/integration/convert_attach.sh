@@ -37,6 +37,8 @@ assert_eq "$?" 0 "writer never failed"
 cat "$PARTMIG_TEST_DIR/writer.out"
 echo "attach of $rows rows took ${elapsed}s; swap $(psql_q "SELECT round(swap_ms::numeric, 1) FROM partmig.conversions") ms"
 assert_eq "$(psql_q "SELECT relkind FROM pg_class WHERE oid = 'public.journal_entries'::regclass")" p "journal_entries is partitioned"
+assert_eq "$(psql_q "SELECT count(*) > 0 FROM pg_stats WHERE schemaname = 'public' AND tablename = 'journal_entries' AND inherited")" t \
+    "the partitioned table has statistics (autovacuum never analyzes a parent)"
 first=$(psql_q "SELECT c.oid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'public.journal_entries'::regclass AND c.relname = 'journal_entries_legacy'")
 assert_eq "$first" "$oid" "the old table's OID is the first partition"
 assert_eq "$(psql_q "SELECT pg_relation_filenode('public.journal_entries_legacy')")" "$node" "same storage: nothing was rewritten"
