@@ -384,6 +384,17 @@ bool catalog_lock_holders(PgConn *c, const char *schema, const char *table, Aren
     return true;
 }
 
+bool catalog_bound_wall(PgConn *c, const char *key_type, const char *bound, const char *tz, Arena *arena,
+                        const char **wall, Err *err)
+{
+    const char *p[2] = {bound, tz};
+    bool with_zone = !strcmp(key_type, "timestamp with time zone");
+    return pg_query_text(c,
+                         with_zone ? "SELECT to_char($1::timestamptz AT TIME ZONE $2, 'YYYY-MM-DD HH24:00:00')"
+                                   : "SELECT to_char($1::timestamp, 'YYYY-MM-DD HH24:00:00')",
+                         with_zone ? 2 : 1, p, arena, wall, err);
+}
+
 bool catalog_compare_bound(PgConn *c, const char *key_type, const char *bound, const char *wall, const char *tz,
                            int *cmp, Err *err)
 {

@@ -115,6 +115,11 @@ bool catalog_attached_index(PgConn *c, const char *schema, const char *part, con
  * \"psql\", state idle in transaction since ..., query ...)"; "" when none. */
 bool catalog_lock_holders(PgConn *c, const char *schema, const char *table, Arena *arena, const char **who, Err *err);
 
+/* A time partition bound BOUND (PartInfo from/to text) of a key of type
+ * KEY_TYPE as wall-clock "YYYY-MM-DD HH24:00:00" in zone TZ (owned by ARENA). */
+bool catalog_bound_wall(PgConn *c, const char *key_type, const char *bound, const char *tz, Arena *arena,
+                        const char **wall, Err *err);
+
 /* Compare a time partition bound BOUND (as catalog_partitions gives it, of
  * key type KEY_TYPE) with wall-clock time WALL in zone TZ: *CMP is -1, 0, 1. */
 bool catalog_compare_bound(PgConn *c, const char *key_type, const char *bound, const char *wall, const char *tz,

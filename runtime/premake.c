@@ -110,6 +110,23 @@ too_far:
                          "for partitions ahead");
 }
 
+/* The lowest finite lower bound among the range partitions of P's table,
+ * as bound text ("" when none): maintain fills the gaps above it. */
+static bool first_lower(PgConn *c, const Policy *p, Arena *arena, const char **lower, Err *err)
+{
+    PartInfo *parts = NULL;
+    int n = 0;
+    *lower = "";
+    if (!catalog_partitions(c, p->schema, p->table, arena, &parts, &n, err))
+        return false;
+    for (int i = 0; i < n; i++) /* range partitions come ordered by lower bound */
+        if (!parts[i].is_default && parts[i].from && *parts[i].from && strcmp(parts[i].from, "MINVALUE")) {
+            *lower = parts[i].from;
+            break;
+        }
+    return true;
+}
+
 static bool window(PgConn *c, const Policy *p, const TableInfo *ti, bool from_now, Arena *arena, PartitionSpec **specs,
                    int *n, const char **from, const char **to, Err *err)
 {
@@ -129,11 +146,19 @@ static bool window(PgConn *c, const Policy *p, const TableInfo *ti, bool from_no
     if (read_data &&
         !catalog_key_range(c, p->schema, p->table, p->column, p->timezone, integer, arena, &dmin, &dmax, err))
         return false;
+    /* maintain also fills gaps left between existing partitions (dropped
+     * or detached by hand): its window starts at the first partition */
+    const char *first = "";
+    if (from_now && ti->exists && ti->relkind == 'p' && !first_lower(c, p, arena, &first, err))
+        return false;
     if (integer) {
         int64_t lo = 0;
         const char *lo_text = from_now ? (*dmax ? dmax : p->start) : (p->start ? p->start : *dmin ? dmin : NULL);
         if (lo_text && !integer_of(p, lo_text == p->start ? "start" : "key", lo_text, &lo, err))
             return false;
+        int64_t first_lo;
+        if (*first && int64_parse(first, &first_lo) && (!lo_text || first_lo < lo))
+            lo = first_lo;
         *from = arena_printf(arena, "%lld", (long long)lo);
         if (!integer_to(p, dmax, lo, arena, to, err))
             return false;
@@ -142,9 +167,22 @@ static bool window(PgConn *c, const Policy *p, const TableInfo *ti, bool from_no
         if (!premake_horizon(c, p, arena, &now, &horizon, err))
             return false;
         WallTime upto = parse_hour(horizon);
-        if (from_now)
+        if (from_now) {
             *from = now;
-        else {
+            const char *first_wall = NULL;
+            WallTime fw, nw;
+            if (*first && !catalog_bound_wall(c, ti->key_type, first, p->timezone, arena, &first_wall, err))
+                return false;
+            if (first_wall && walltime_parse(first_wall, &fw) && walltime_parse(now, &nw) && walltime_cmp(fw, nw) < 0) {
+                /* not below retention's cutoff: partitions due there are
+                 * gone on purpose (one a foreign key kept leaves a gap) */
+                WallTime cut;
+                if (p->retention.set && interval_add_checked(p->retention.keep, nw, -1, &cut) &&
+                    walltime_cmp(fw, cut) < 0)
+                    fw = cut;
+                *from = format_wall(arena, fw);
+            }
+        } else {
             *from = p->start ? p->start : *dmin ? dmin : now;
             if (*dmax) {
                 WallTime dm;

@@ -407,7 +407,10 @@ static json_t *table_json(Arena *a, const StatusTable *st, const CatalogTable *c
         }
         if (!*s->part.from)
             continue;
-        if (prev_to && strcmp(prev_to, s->part.from) != 0)
+        /* a gap wholly below retention's cutoff held partitions that were
+         * due: gone on purpose (maintain leaves it too) */
+        bool retired = cutoff && s->from_wall && *s->from_wall && strcmp(s->from_wall, cutoff) <= 0;
+        if (prev_to && strcmp(prev_to, s->part.from) != 0 && !retired)
             json_array_append_new(gaps, json_pack("{s:s, s:s}", "from", prev_to, "to", s->part.from));
         prev_to = s->part.to;
         range[nrange++] = i;
