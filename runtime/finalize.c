@@ -36,6 +36,13 @@ static bool finalize_body(PgConn *c, void *ctx, Err *err)
         return err_hint(err, "nothing was dropped; run partmig status to see what happened");
     }
     Buf b = {0};
+    /* a writer's statement already under way runs the trigger body it
+     * started with, even after the function is replaced: let those finish
+     * (and hold new ones back for this short transaction) so that none
+     * still writes into the old table once it is dropped */
+    if (!strcmp(v->row.method, "copy") &&
+        !pg_run(c, arena_printf(v->a, "LOCK TABLE ONLY %s IN SHARE ROW EXCLUSIVE MODE", v->q_table), err))
+        return false;
     if (!strcmp(v->row.method, "copy"))
         for (int i = 0; i < 2; i++) {
             const char *fn = i ? v->q_guard : v->q_reverse;
