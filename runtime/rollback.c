@@ -237,6 +237,27 @@ static bool undo_step(Undo *u, Err *err)
     return ok;
 }
 
+/* Whether step S (ledger row LS) works on a table whose conversion is
+ * undone later in this rollback (TODO, newest first): a converting
+ * ensure_table step of the same table further down the list. */
+static bool goes_with_conversion(const MigDir *dir, const LedgerStep *const *todo, int n, const LedgerStep *ls,
+                                 const Step *s)
+{
+    if (!s->table || (s->action == STEP_ENSURE_TABLE && !strcmp(ls->mode, "converted")))
+        return false;
+    for (int i = 0; i < n; i++) {
+        const LedgerStep *t = todo[i];
+        if (t->version > ls->version || (t->version == ls->version && t->step >= ls->step))
+            continue; /* only steps that ran before S are undone after it */
+        const MigFile *f = migdir_find(dir, t->version);
+        const Step *ts = f ? &f->m.steps[t->step - 1] : NULL;
+        if (ts && ts->action == STEP_ENSURE_TABLE && !strcmp(t->mode, "converted") && ts->table &&
+            !strcmp(ts->table, s->table))
+            return true;
+    }
+    return false;
+}
+
 int cmd_rollback(int argc, char **argv)
 {
     RunOptions o;
@@ -289,6 +310,22 @@ int cmd_rollback(int argc, char **argv)
         u.f = migdir_find(&u.dir, u.ls->version);
         u.s = &u.f->m.steps[u.ls->step - 1];
         u.label = arena_printf(&arena, "step %04d:%d", u.ls->version, u.ls->step);
+        if (goes_with_conversion(&u.dir, todo, n, u.ls, u.s)) {
+            /* the conversion's own undo, later in this rollback, takes the
+             * table back whole: the partitioned table, with the partitions
+             * and indexes this step made, is dropped once its rows are back
+             * in the original (this step's undo would refuse to drop
+             * partitions that hold them) */
+            printf("undo %s: %s ... goes with the conversion's undo of %s\n", u.label,
+                   u.s->title ? u.s->title : step_action_name(u.s->action), u.s->table);
+            if (!ledger_migration_finish(u.c, u.ls->version, "rolled_back", &err) ||
+                !ledger_step_record(u.c, u.ls->version, u.s->number, step_action_name(u.s->action), u.s->title,
+                                    "rolled_back", NULL, NULL, &err) ||
+                !ledger_objects_clear(u.c, u.ls->version, u.s->number, &err))
+                goto done;
+            undone++;
+            continue;
+        }
         if (!undo_step(&u, &err))
             goto done;
         /* the version is marked rolled_back with its first undone step (what is left re-applies) */
