@@ -24,8 +24,7 @@ typedef struct Locked {
 
 const char *convert_ledger_ddl(void)
 {
-    return "CREATE SCHEMA IF NOT EXISTS partmig;\n"
-           "CREATE TABLE IF NOT EXISTS partmig.conversions (\n"
+    return "CREATE TABLE IF NOT EXISTS partmig.conversions (\n"
            "    id bigserial PRIMARY KEY,\n"
            "    table_schema text NOT NULL,\n"
            "    table_name text NOT NULL,\n"

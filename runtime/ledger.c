@@ -88,7 +88,12 @@ bool ledger_ensure(PgConn *c, const char *lock_timeout, Err *err)
         goto done;
     /* the schema is checked again inside this transaction: it may have been
      * made by someone else since partmig connected */
-    if (!pg_run(c, "CREATE SCHEMA IF NOT EXISTS partmig", err))
+    /* CREATE SCHEMA IF NOT EXISTS wants CREATE on the database even when
+     * the schema exists: a schema made beforehand for a role without that
+     * right would not help */
+    bool have_schema = false;
+    if (!pg_query_bool(c, "SELECT pg_catalog.to_regnamespace('partmig') IS NOT NULL", 0, NULL, &have_schema, err) ||
+        (!have_schema && !pg_run(c, "CREATE SCHEMA partmig", err)))
         goto done;
     if (!catalog_check_schema_trust(c, "partmig", "the ledger", err)) {
         untrusted = true;

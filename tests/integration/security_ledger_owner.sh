@@ -120,4 +120,24 @@ assert_contains "$ERR" 'the archive (schema "vault") is not safe to use: role ma
 assert_contains "$ERR" "hint: partmig runs as postgres" "maintain prints the hint of a table's failure"
 assert_eq "$(psql -X -q -A -t -d shop -c "SELECT count(*) FROM public.events")" 1 "the row stays in the table"
 assert_eq "$(psql -X -q -A -t -d shop -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'vault'")" 0 "nothing moved into vault"
+
+# a table owner without CREATE on the database runs partmig once a superuser
+# has made schema partmig for it (CREATE SCHEMA IF NOT EXISTS would want the
+# database privilege even so)
+psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
+CREATE ROLE owner2 LOGIN;
+CREATE SCHEMA shop2 AUTHORIZATION owner2;
+CREATE SCHEMA partmig AUTHORIZATION owner2;
+SQL
+psql -X -q -v ON_ERROR_STOP=1 -U owner2 -c "CREATE TABLE shop2.o (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL);
+    INSERT INTO shop2.o (created_at) SELECT now() - g * interval '1 day' FROM generate_series(1, 300) g"
+mkdir -p "$PARTMIG_TEST_DIR/pol2"
+echo 'partition "o" { schema = "shop2", column = "created_at", interval = "1 month", primary_key = { "id", "created_at" } }' >"$PARTMIG_TEST_DIR/pol2/o.lua"
+"$PARTMIG" compile "$PARTMIG_TEST_DIR/pol2" -o "$PARTMIG_TEST_DIR/mig2" >/dev/null
+OURL="postgresql:///postgres?host=$PGHOST&port=$PGPORT&user=owner2"
+run_cmd "$PARTMIG" apply -d "$PARTMIG_TEST_DIR/mig2" --db "$OURL"
+assert_eq "$RC" 0 "the owner converts its table with a schema partmig made for it ($ERR)"
+run_cmd "$PARTMIG" finalize shop2.o --db "$OURL"
+assert_eq "$RC" 0 "and finalizes it ($ERR)"
+assert_eq "$(psql_q "SELECT relkind FROM pg_class WHERE oid = 'shop2.o'::regclass")" p "shop2.o is partitioned"
 assert_done
