@@ -47,9 +47,26 @@ bool conv_names_back(Conv *v, Buf *b, bool staged_too, Err *err)
             if (!pg_isnull(r, i, 2))
                 buf_printf(b, "ALTER TABLE %s RENAME TO %s;\n", sql_qualified(v->a, schema, pg_get(r, i, 0)),
                            sql_ident(v->a, pg_get(r, i, 2)));
-    for (int i = 0; i < pg_nrows(r); i++)
+    for (int i = 0; i < pg_nrows(r); i++) {
+        /* a name the new table took after the swap (the policy's index
+         * step builds the index the old one gave way to) goes with the new
+         * table, which is dropped: the old index takes its name back */
+        bool taken = false;
+        const char *tp[] = {schema, pg_get(r, i, 0), v->q_table};
+        if (pg_isnull(r, i, 2) &&
+            !pg_query_bool(v->c,
+                           "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c"
+                           " ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                           " WHERE n.nspname = $1 AND c.relname = $2 AND i.indrelid = pg_catalog.to_regclass($3))",
+                           3, tp, &taken, err)) {
+            pg_result_free(r);
+            return false;
+        }
+        if (taken)
+            buf_printf(b, "DROP INDEX %s;\n", sql_qualified(v->a, schema, pg_get(r, i, 0)));
         buf_printf(b, "ALTER TABLE %s RENAME TO %s;\n", sql_qualified(v->a, schema, pg_get(r, i, 1)),
                    sql_ident(v->a, pg_get(r, i, 0)));
+    }
     pg_result_free(r);
     return true;
 }
