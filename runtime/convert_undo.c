@@ -48,12 +48,12 @@ bool conv_names_back(Conv *v, Buf *b, bool staged_too, Err *err)
                 buf_printf(b, "ALTER TABLE %s RENAME TO %s;\n", sql_qualified(v->a, schema, pg_get(r, i, 0)),
                            sql_ident(v->a, pg_get(r, i, 2)));
     for (int i = 0; i < pg_nrows(r); i++) {
-        /* a name the new table took after the swap (the policy's index
-         * step builds the index the old one gave way to) goes with the new
-         * table, which is dropped: the old index takes its name back */
+        /* copy: a name the new table took after the swap (the policy's
+         * index step builds the index the old one gave way to) goes with
+         * the new table, which is dropped: the old index takes it back */
         bool taken = false;
         const char *tp[] = {schema, pg_get(r, i, 0), v->q_table};
-        if (pg_isnull(r, i, 2) &&
+        if (pg_isnull(r, i, 2) && !strcmp(v->row.method, "copy") &&
             !pg_query_bool(v->c,
                            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c"
                            " ON c.oid = i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"

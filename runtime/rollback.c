@@ -237,8 +237,8 @@ static bool undo_step(Undo *u, Err *err)
     return ok;
 }
 
-/* Whether step S (ledger row LS) works on a table whose conversion is
- * undone later in this rollback (TODO, newest first): a converting
+/* Whether step S (ledger row LS) works on a table whose copy conversion
+ * is undone later in this rollback (TODO, newest first): a converting
  * ensure_table step of the same table further down the list. */
 static bool goes_with_conversion(const MigDir *dir, const LedgerStep *const *todo, int n, const LedgerStep *ls,
                                  const Step *s)
@@ -251,8 +251,12 @@ static bool goes_with_conversion(const MigDir *dir, const LedgerStep *const *tod
             continue; /* only steps that ran before S are undone after it */
         const MigFile *f = migdir_find(dir, t->version);
         const Step *ts = f ? &f->m.steps[t->step - 1] : NULL;
+        /* copy only: its undo drops the new table whole; attach's keeps the
+         * partitioned table's pieces in play (the old table's own indexes
+         * are attached to the policy's), so those steps undo themselves */
+        const char *method = ts ? step_arg(ts, "method") : NULL;
         if (ts && ts->action == STEP_ENSURE_TABLE && !strcmp(t->mode, "converted") && ts->table &&
-            !strcmp(ts->table, s->table))
+            !strcmp(ts->table, s->table) && (!method || !strcmp(method, "copy")))
             return true;
     }
     return false;
