@@ -211,6 +211,17 @@ bool conv_ledger_present(PgConn *c, bool *present, Err *err)
     return true;
 }
 
+bool conv_record_swapped(Conv *v, double started, Err *err)
+{
+    char ms[32];
+    snprintf(ms, sizeof ms, "%.3f", (progress_now() - started) * 1000.0);
+    const char *params[] = {v->row.id, ms};
+    return pg_exec(v->c,
+                   "UPDATE partmig.conversions SET swap_ms = $2::float8, swapped_at = now() WHERE id = $1::bigint", 2,
+                   params, NULL, err) &&
+           conv_set_state(v, "swapped", err);
+}
+
 bool conv_state_is(const Conv *v, const char *s)
 {
     return v->row.state && !strcmp(v->row.state, s);

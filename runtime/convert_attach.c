@@ -258,12 +258,7 @@ static bool attach_body(PgConn *c, void *ctx, Err *err)
     }
     if (!conv_owner_copy(v, v->q_table, v->f.owner, &b, err) || !conv_script(c, &b, err))
         goto done;
-    char ms[32];
-    snprintf(ms, sizeof ms, "%.3f", (progress_now() - t0) * 1000.0);
-    const char *params[] = {v->row.id, ms};
-    if (!pg_exec(c, "UPDATE partmig.conversions SET swap_ms = $2::float8, swapped_at = now() WHERE id = $1::bigint", 2,
-                 params, NULL, err) ||
-        !conv_set_state(v, "swapped", err))
+    if (!conv_record_swapped(v, t0, err))
         goto done;
     ok = true;
 done:

@@ -189,6 +189,10 @@ bool conv_load_row(Conv *v, Err *err);
 
 bool conv_ledger_present(PgConn *c, bool *present, Err *err);
 
+/* The swap (or attach) committed with this: its lock's duration since
+ * STARTED (progress_now) recorded, and the state "swapped". */
+bool conv_record_swapped(Conv *v, double started, Err *err);
+
 bool conv_state_is(const Conv *v, const char *s);
 
 /* Run a multi-statement conv_script (DDL built by partmig, names quoted). */
