@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 PACKAGES=(build-essential cmake pkg-config libpq-dev liblua5.4-dev libpcre2-dev libpg-query-dev
           libjansson-dev libssl-dev postgresql-15 postgresql-15-partman postgresql-client-15
           python3 clang-format valgrind clang openssh-client git python3-prometheus-client
-          dpkg-dev man-db npm)
+          dpkg-dev man-db)
 # squawk (PostgreSQL migration linter, npm package squawk-cli), pinned: its
 # rules change between versions; tests/cli/squawk_golden.sh runs it over
 # partmig's output
@@ -38,6 +38,9 @@ deps_packages() {
     for p in "${PACKAGES[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
+    # npm (for squawk) by its command: a machine may have Node.js from
+    # elsewhere, whose npm Debian's package would conflict with
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "build.sh: installing ${missing[*]}" >&2
     local sudo=()
