@@ -17,5 +17,5 @@ run_cmd "$PARTMIG" compile -o
 assert_eq "$RC" 2 "-o without a value"
 run_cmd "$PARTMIG" compile /nonexistent/policy.lua -o "$(mktemp -d)/m"
 assert_eq "$RC" 2 "missing policy file"
-assert_contains "$ERR" "cannot open" "missing file message"
+assert_contains "$ERR" "cannot read \"/nonexistent/policy.lua\": No such file or directory" "missing file message"
 assert_done
