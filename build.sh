@@ -64,9 +64,12 @@ run_tests() {
     echo "== tests under ASan+UBSan (build-asan/)"
     build build-asan -DPARTMIG_SANITIZE=ON
     # fuzz_short and package_deb build their own binaries, and valgrind cannot
-    # run a sanitized binary: none runs twice
+    # run a sanitized binary: none runs twice; the load tests (the matrix,
+    # 1,100 partitions, a busy writer) run once too -- their code paths run
+    # under the sanitizers in the other conversion tests
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        ctest --output-on-failure -j"${PARTMIG_TEST_JOBS:-2}" -E 'fuzz_short|valgrind|package_deb')
+        ctest --output-on-failure -j"${PARTMIG_TEST_JOBS:-2}" \
+        -E 'fuzz_short|valgrind|package_deb|convert_matrix|convert_many_partitions|convert_busy_writer')
     echo "== format check"
     check_format
 }
