@@ -120,14 +120,14 @@ void conv_sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* BODY in one transaction under the lock policy: a short lock_timeout
+ * first, growing to L->lock_ms over L->retries tries (runner.h). */
 static bool locked_run(PgConn *c, const char *what, const Locked *l, Err *err)
 {
-    static unsigned seed;
-    if (!seed)
-        seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    LockPolicy lp = lock_policy(l->lock_ms, l->retries);
     char lt[32];
-    snprintf(lt, sizeof lt, "%dms", l->lock_ms);
     for (int attempt = 0;; attempt++) {
+        snprintf(lt, sizeof lt, "%dms", lock_policy_timeout(&lp, attempt));
         const char *params[] = {lt};
         bool ok = pg_run(c, "BEGIN", err) &&
                   pg_exec(c, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", 1, params, NULL, err) &&
@@ -139,15 +139,16 @@ static bool locked_run(PgConn *c, const char *what, const Locked *l, Err *err)
         conv_rollback_quietly(c);
         if (!retry || !pg_ok(c))
             return false;
-        if (attempt >= l->retries) {
+        if (attempt + 1 >= lp.tries) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err->msg);
-            err_set(err, PM_EDB, "%s: could not get the lock within %s after %d attempts (%s)", what, lt, attempt + 1,
-                    msg);
+            err_set(err, PM_EDB, "%s: could not get the lock within %dms after %d attempts (%s)", what, l->lock_ms,
+                    attempt + 1, msg);
             return err_hint(err, "long transactions hold the table; run again when they are done (nothing changed)");
         }
-        int base = 50 * (attempt < 10 ? attempt + 1 : 10);
-        conv_sleep_ms(base / 2 + (int)(rand_r(&seed) % (unsigned)base));
+        int ms = lock_policy_pause(&lp, attempt);
+        fprintf(stderr, "partmig: %s: lock not granted within %s, retried after %d ms (try %d of %d)\n", what, lt, ms,
+                attempt + 2, lp.tries);
     }
 }
 

@@ -16,11 +16,9 @@
 /* The point of no return, short and touching no table: the state check
  * (locked: nothing may have rolled back or finalized the conversion since
  * the verification), the reverse trigger made inert (so that writers stop
- * locking the old table) and the conversion finalized.  The drops follow,
- * each in its own short transaction: a DROP TRIGGER on a table of a
- * thousand partitions locks every one of them, which busy writers may keep
- * from happening for a while; an interrupted finalize finishes them when
- * run again. */
+ * locking the old table) and the conversion finalized.  The old table's
+ * drop follows in its own short transaction; an interrupted finalize
+ * finishes it when run again. */
 static bool finalize_body(PgConn *c, void *ctx, Err *err)
 {
     Conv *v = ctx;
@@ -78,6 +76,12 @@ static bool drop_kept_body(PgConn *c, void *ctx, Err *err)
     return !*name || pg_run(c, arena_printf(v->a, "DROP TABLE %s", name), err);
 }
 
+/* Remove partmig's inert triggers and their functions.  DROP TRIGGER on a
+ * partitioned table locks the partitions in its own order, which can
+ * deadlock with a writer's statement that locked the parent and some of
+ * them (the writer is the one the server cancels): the parent first, by
+ * itself, so that no writer going through it holds a partition meanwhile,
+ * under the short, growing lock_timeout of conv_locked. */
 static bool drop_triggers_body(PgConn *c, void *ctx, Err *err)
 {
     Conv *v = ctx;
@@ -90,6 +94,8 @@ static bool drop_triggers_body(PgConn *c, void *ctx, Err *err)
                       "SELECT t.tgname FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass($1)"
                       " AND t.tgname IN ('partmig_reverse', 'partmig_no_truncate') AND t.tgparentid = 0",
                       1, params, &r, err);
+    if (ok && pg_nrows(r) > 0)
+        buf_printf(&b, "LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE;\n", v->q_table);
     for (int i = 0; ok && i < pg_nrows(r); i++)
         buf_printf(&b, "DROP TRIGGER IF EXISTS %s ON %s;\n", pg_get(r, i, 0), v->q_table);
     buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\nDROP FUNCTION IF EXISTS %s();\n", v->q_reverse, v->q_guard);
@@ -100,9 +106,11 @@ static bool drop_triggers_body(PgConn *c, void *ctx, Err *err)
 }
 
 /* What a finalized copy conversion leaves to drop: the old table, then
- * partmig's inert triggers and their functions (they do nothing; left in
- * place with a note when writers keep the table too busy). */
-static bool finalize_cleanup(Conv *v, Err *err)
+ * (DROP_TRIGGERS: when finalize runs again on a finalized table) partmig's
+ * inert triggers and their functions.  Finalize itself leaves the triggers:
+ * they do nothing but return, and removing them takes ACCESS EXCLUSIVE on
+ * the busy table and every partition, a wait every writer queues behind. */
+static bool finalize_cleanup(Conv *v, bool drop_triggers, Err *err)
 {
     if (strcmp(v->row.method, "copy") != 0)
         return true;
@@ -112,6 +120,8 @@ static bool finalize_cleanup(Conv *v, Err *err)
         err_set(err, PM_EDB, "\"%s\" is finalized, but its old table %s is still there: %s", v->qname, v->q_kept, msg);
         return err_hint(err, "run partmig finalize %s again to drop it", v->qname);
     }
+    if (!drop_triggers)
+        return true;
     Err terr;
     err_clear(&terr);
     if (!conv_locked(v, "removing partmig's triggers", drop_triggers_body, &terr))
@@ -141,7 +151,7 @@ static bool finalize_table(PgConn *c, const char *schema, const char *table, Err
         goto done;
     }
     if (conv_state_is(&v, "finalized")) {
-        ok = finalize_cleanup(&v, err);
+        ok = finalize_cleanup(&v, true, err);
         if (ok)
             fprintf(stderr, "partmig: %s: already finalized\n", v.qname);
         goto done;
@@ -171,11 +181,13 @@ static bool finalize_table(PgConn *c, const char *schema, const char *table, Err
                      NULL, err))
             goto done;
     }
-    if (!conv_locked(&v, "finalizing the conversion", finalize_body, err) || !finalize_cleanup(&v, err))
+    if (!conv_locked(&v, "finalizing the conversion", finalize_body, err) || !finalize_cleanup(&v, false, err))
         goto done;
     if (!strcmp(v.row.method, "copy"))
-        fprintf(stderr, "partmig: %s: verified %lld rows in both tables; dropped %s\n", v.qname, (long long)rows,
-                v.q_kept);
+        fprintf(stderr,
+                "partmig: %s: verified %lld rows in both tables; dropped %s (partmig's triggers stay, inert: "
+                "partmig finalize %s again removes them)\n",
+                v.qname, (long long)rows, v.q_kept, v.qname);
     else
         fprintf(stderr, "partmig: %s: finalized (the old table stays as partition %s)\n", v.qname, v.q_kept);
     ok = true;

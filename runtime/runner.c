@@ -242,19 +242,73 @@ bool runner_check_applied(const MigDir *d, const Ledger *l, Err *err)
     return true;
 }
 
-int runner_backoff(int attempt)
+static unsigned jitter_seed(void)
 {
-    static bool seeded;
-    if (!seeded) {
-        srand((unsigned)time(NULL) ^ (unsigned)getpid());
-        seeded = true;
-    }
-    long d = 200L << (attempt < 5 ? attempt - 1 : 4);
-    if (d > 5000)
-        d = 5000;
-    int ms = (int)(d / 2 + rand() % (d / 2 + 1));
+    static unsigned seed;
+    if (!seed)
+        seed = ((unsigned)time(NULL) ^ (unsigned)getpid()) | 1u;
+    return seed;
+}
+
+static int jitter(int lo, int hi)
+{
+    static unsigned state;
+    if (!state)
+        state = jitter_seed();
+    return hi <= lo ? lo : lo + (int)(rand_r(&state) % (unsigned)(hi - lo + 1));
+}
+
+LockPolicy lock_policy(int cap_ms, int tries)
+{
+    LockPolicy p = {LOCK_FIRST_MS, cap_ms > 0 ? cap_ms : 500, tries > 0 ? tries : 1};
+    if (p.first_ms > p.cap_ms)
+        p.first_ms = p.cap_ms;
+    return p;
+}
+
+int lock_policy_timeout(const LockPolicy *p, int attempt)
+{
+    long t = (long)p->first_ms << (attempt < 16 ? attempt : 16);
+    if (t >= p->cap_ms)
+        return p->cap_ms;
+    /* jittered down by up to a quarter, never below the first try's */
+    int ms = jitter((int)(t * 3 / 4), (int)t);
+    return ms < p->first_ms ? p->first_ms : ms;
+}
+
+int lock_policy_pause(const LockPolicy *p, int attempt)
+{
+    (void)p;
+    long d = 100L << (attempt < 5 ? attempt : 5);
+    if (d > 2000)
+        d = 2000;
+    int ms = jitter((int)(d / 2), (int)d);
     sleep_ms(ms);
     return ms;
+}
+
+int lock_policy_parse_ms(const char *lock_timeout)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = lock_timeout ? strtol(lock_timeout, &end, 10) : -1;
+    if (!lock_timeout || end == lock_timeout || errno || v <= 0 || v > 3600000)
+        return -1;
+    while (*end == ' ')
+        end++;
+    if (!*end || !strcmp(end, "ms"))
+        return (int)v;
+    if (!strcmp(end, "s") && v <= 3600)
+        return (int)(v * 1000);
+    if (!strcmp(end, "min") && v <= 60)
+        return (int)(v * 60000);
+    return -1;
+}
+
+int runner_backoff(int attempt)
+{
+    LockPolicy p = lock_policy(500, attempt + 1);
+    return lock_policy_pause(&p, attempt > 0 ? attempt - 1 : 0);
 }
 
 void runner_split(const char *qualified, Arena *arena, const char **schema, const char **table)
@@ -293,11 +347,25 @@ static bool lock_failure(PgConn *c, const char *lock_timeout, int tries, const c
     return false;
 }
 
+/* The lock_timeout of try ATTEMPT (0-based) under LOCK_TIMEOUT: growing
+ * from a short first wait to LOCK_TIMEOUT when it is a plain duration, else
+ * LOCK_TIMEOUT itself.  BUF holds the text. */
+static const char *try_timeout(const char *lock_timeout, int tries, int attempt, char *buf, size_t size)
+{
+    int cap = lock_policy_parse_ms(lock_timeout);
+    if (cap <= 0)
+        return lock_timeout;
+    LockPolicy p = lock_policy(cap, tries);
+    snprintf(buf, size, "%dms", lock_policy_timeout(&p, attempt));
+    return buf;
+}
+
 bool runner_tx(PgConn *c, const char *lock_timeout, int tries, const char *label, const char *lock_what,
                const char *schema, const char *table, RunnerTxBody body, void *ctx, Err *err)
 {
-    const char *p[1] = {lock_timeout};
+    char lt[32];
     for (int attempt = 1;; attempt++) {
+        const char *p[1] = {try_timeout(lock_timeout, tries, attempt - 1, lt, sizeof lt)};
         bool ok = pg_run(c, "BEGIN", err) &&
                   pg_exec(c, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", 1, p, NULL, err) &&
                   body(ctx, err) && pg_run(c, "COMMIT", err);
@@ -312,28 +380,31 @@ bool runner_tx(PgConn *c, const char *lock_timeout, int tries, const char *label
             return false;
         if (attempt >= tries)
             return lock_failure(c, lock_timeout, tries, label, lock_what, schema, table, err);
-        int ms = runner_backoff(attempt);
-        fprintf(stderr, "partmig: %s: lock timeout, retried after %d ms (try %d of %d)\n", label, ms, attempt + 1,
-                tries);
+        LockPolicy lp = lock_policy(lock_policy_parse_ms(lock_timeout), tries);
+        int ms = lock_policy_pause(&lp, attempt - 1);
+        fprintf(stderr, "partmig: %s: lock not granted within %s, retried after %d ms (try %d of %d)\n", label, p[0],
+                ms, attempt + 1, tries);
     }
 }
 
 bool runner_stmt(PgConn *c, const char *lock_timeout, int tries, const char *label, const char *schema,
                  const char *table, const char *sql, Err *err)
 {
-    const char *p[1] = {lock_timeout};
-    if (!pg_exec(c, "SELECT pg_catalog.set_config('lock_timeout', $1, false)", 1, p, NULL, err))
-        return false;
+    char lt[32];
     for (int attempt = 1;; attempt++) {
+        const char *p[1] = {try_timeout(lock_timeout, tries, attempt - 1, lt, sizeof lt)};
+        if (!pg_exec(c, "SELECT pg_catalog.set_config('lock_timeout', $1, false)", 1, p, NULL, err))
+            return false;
         if (pg_exec_script(c, sql, err))
             return true;
         if (!is_lock_timeout(c))
             return false;
         if (attempt >= tries)
             return lock_failure(c, lock_timeout, tries, label, NULL, schema, table, err);
-        int ms = runner_backoff(attempt);
-        fprintf(stderr, "partmig: %s: lock timeout, retried after %d ms (try %d of %d)\n", label, ms, attempt + 1,
-                tries);
+        LockPolicy lp = lock_policy(lock_policy_parse_ms(lock_timeout), tries);
+        int ms = lock_policy_pause(&lp, attempt - 1);
+        fprintf(stderr, "partmig: %s: lock not granted within %s, retried after %d ms (try %d of %d)\n", label, p[0],
+                ms, attempt + 1, tries);
     }
 }
 

@@ -60,8 +60,29 @@ bool runner_lock(PgConn *c, int wait_s, Arena *arena, Err *err);
  * gone.  Failure: PM_EINPUT naming the file. */
 bool runner_check_applied(const MigDir *d, const Ledger *l, Err *err);
 
-/* Sleep before try ATTEMPT+1 after a lock timeout: exponential from 200 ms,
- * capped at 5 s, with full jitter in [d/2, d].  Returns the milliseconds slept. */
+/* How a locking transaction is retried after a lock timeout.  A waiting
+ * ACCESS EXCLUSIVE request queues every writer behind it for as long as it
+ * waits, so the first try waits briefly: try N (0-based) waits at most
+ * min(cap_ms, first_ms << N), jittered down by up to a quarter, then pauses
+ * (exponential from 100 ms, capped at 2 s, jittered in [d/2, d]) before the
+ * next; TRIES tries in all.  One policy for runner_tx, runner_stmt and the
+ * conversion's locked steps. */
+#define LOCK_FIRST_MS 25
+typedef struct LockPolicy {
+    int first_ms, cap_ms, tries;
+} LockPolicy;
+
+/* The policy capped at CAP_MS (the migration's lock_timeout) with TRIES tries. */
+LockPolicy lock_policy(int cap_ms, int tries);
+/* The lock_timeout of try ATTEMPT (0-based), in ms. */
+int lock_policy_timeout(const LockPolicy *p, int attempt);
+/* Sleep after failed try ATTEMPT (0-based); returns the milliseconds slept. */
+int lock_policy_pause(const LockPolicy *p, int attempt);
+/* A lock_timeout setting ("500ms", "2s", "1min", "300") in ms; -1 if not one. */
+int lock_policy_parse_ms(const char *lock_timeout);
+
+/* Sleep before try ATTEMPT+1 after a lock timeout (lock_policy_pause).
+ * Returns the milliseconds slept. */
 int runner_backoff(int attempt);
 
 /* Monotonic seconds. */
