@@ -149,6 +149,40 @@ static const char *by_sql(PartBy by)
     return by == PART_LIST ? "LIST" : by == PART_HASH ? "HASH" : "RANGE";
 }
 
+/* Step 4 of the copy method: every index of the new table, per partition
+ * over the job connections, then the parent's, partitions attached. */
+static void index_lines(Buf *out, Buf *q, Arena *a, const Policy *p, const char *s, const char *shadow)
+{
+    const char *sch = ident(a, p->schema);
+    buf_append(out, "4. every index of the new table, partition by partition over the job connections (one round "
+                    "trip\nand one transaction per partition: ");
+    if (p->primary_key.n)
+        buf_append(out, "the policy's primary key, ");
+    else
+        buf_append(out, "the old table's primary key or unique key, ");
+    buf_append(out, "a copy of each of the old table's other indexes\n(each :index_definition), the partition's "
+                    "statistics), then the parent's ON ONLY, each partition's attached:\n");
+    if (p->primary_key.n)
+        buf_printf(q, "ALTER TABLE %s.:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY (%s);\n", sch,
+                   column_list(a, &p->primary_key));
+    buf_printf(q,
+               "CREATE INDEX IF NOT EXISTS :partition_index ON %s.:partition :index_definition;\n"
+               "ANALYZE %s.:partition;\n",
+               sch, sch);
+    if (p->primary_key.n)
+        buf_printf(q,
+                   "ALTER TABLE ONLY %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n"
+                   "ALTER INDEX %s ATTACH PARTITION %s.:partition_pkey;\n",
+                   s, ident(a, name63(a, shadow, "_pkey")), column_list(a, &p->primary_key),
+                   qualified(a, p->schema, name63(a, shadow, "_pkey")), sch);
+    buf_printf(q,
+               "CREATE INDEX IF NOT EXISTS \"pm:id_ix:n\" ON ONLY %s :index_definition;\n"
+               "ALTER INDEX %s.\"pm:id_ix:n\" ATTACH PARTITION %s.:partition_index;\n"
+               "ANALYZE %s;",
+               s, sch, sch, s);
+    sql_lines(out, buf_str(q));
+}
+
 static void conversion_copy(Buf *out, Arena *a, const Policy *p)
 {
     const char *shadow = name63(a, p->table, "_partmig_new"), *kept = name63(a, p->table, "_partmig_old");
@@ -186,16 +220,21 @@ static void conversion_copy(Buf *out, Arena *a, const Policy *p)
                s, t, s, t);
     sql_lines(out, buf_str(&q));
     buf_reset(&q);
-    if (p->primary_key.n) {
-        buf_append(out, "4. the policy's primary key, then the old table's other indexes (each :index_definition):\n");
-        buf_printf(&q, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", s, ident(a, name63(a, shadow, "_pkey")),
-                   column_list(a, &p->primary_key));
-    } else {
-        buf_append(out, "4. the old table's primary key or unique key and its other indexes (each "
-                        ":index_definition):\n");
-    }
-    buf_printf(&q, "CREATE INDEX IF NOT EXISTS \"pm:id_ix:n\" ON %s :index_definition;\nANALYZE %s;", s, s);
-    sql_lines(out, buf_str(&q));
+    if (p->subpartition.set) {
+        /* sub-partitioned: built on the parent, PostgreSQL recursing */
+        if (p->primary_key.n) {
+            buf_append(out,
+                       "4. the policy's primary key, then the old table's other indexes (each :index_definition):\n");
+            buf_printf(&q, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", s,
+                       ident(a, name63(a, shadow, "_pkey")), column_list(a, &p->primary_key));
+        } else {
+            buf_append(out, "4. the old table's primary key or unique key and its other indexes (each "
+                            ":index_definition):\n");
+        }
+        buf_printf(&q, "CREATE INDEX IF NOT EXISTS \"pm:id_ix:n\" ON %s :index_definition;\nANALYZE %s;", s, s);
+        sql_lines(out, buf_str(&q));
+    } else
+        index_lines(out, &q, a, p, s, shadow);
     buf_append(out, "5. the keys changed meanwhile re-copied until few wait, the rows counted partition by partition "
                     "in one\n"
                     "snapshot, then the swap, in one transaction (the old table's other indexes and identity "

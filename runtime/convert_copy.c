@@ -361,9 +361,10 @@ static bool build_primary_key(Conv *v, Err *err)
     return true;
 }
 
-/* The old table's secondary indexes on the shadow.  Nothing but partmig
+/* The old table's secondary indexes on the shadow, built on the parent
+ * (the fallback for a shadow with sub-partitions).  Nothing but partmig
  * writes to the shadow, so a plain CREATE INDEX blocks no application. */
-static bool build_indexes(Conv *v, Err *err)
+static bool build_indexes_whole(Conv *v, Err *err)
 {
     if (!build_primary_key(v, err))
         return false;
@@ -377,6 +378,204 @@ static bool build_indexes(Conv *v, Err *err)
     }
     buf_printf(&b, "ANALYZE %s;\n", v->q_shadow);
     bool ok = conv_script(v->c, &b, err);
+    buf_free(&b);
+    return ok;
+}
+
+/* One index of the shadow: its parent index (made ON ONLY, catalog only)
+ * and the index each partition gets, attached to it. */
+typedef struct ShadowIndex {
+    const char *parent;    /* name of the parent index (or primary key constraint) */
+    bool pk;               /* the primary key: a constraint per partition */
+    int ix;                /* else: which of the old table's secondary indexes */
+    const char **child;    /* per partition: the index's name */
+    bool *have, *attached; /* per partition: it exists there, it is attached */
+} ShadowIndex;
+
+/* '"a","b"' as a text[] literal of NAMES. */
+static void names_array(Buf *b, const char *const *names, int n)
+{
+    buf_putc(b, '{');
+    for (int i = 0; i < n; i++) {
+        buf_append(b, i ? ",\"" : "\"");
+        for (const char *s = names[i]; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                buf_putc(b, '\\');
+            buf_putc(b, *s);
+        }
+        buf_putc(b, '"');
+    }
+    buf_putc(b, '}');
+}
+
+/* Every index of the shadow, built partition by partition over the job
+ * connections once the backfill is done: per partition, in one round trip
+ * and one transaction, its primary key constraint, its copies of the old
+ * table's secondary indexes (plain CREATE INDEX: nothing but partmig writes
+ * to the shadow) and its ANALYZE; then on the parent the primary key and
+ * the indexes ON ONLY (catalog only), each partition's attached.  One sorted
+ * build per partition costs far less than maintaining the indexes row by
+ * row while copying.  The re-copy of changed keys (which deletes and
+ * inserts by key) runs after this, with the indexes.  Each step checks
+ * what an earlier, interrupted partmig left, so a killed apply resumes. */
+static bool build_indexes(Conv *v, Err *err)
+{
+    Arena *a = v->a;
+    PgResult *r = NULL;
+    Buf b = {0};
+    bool ok = false;
+    const char *params[2] = {v->q_shadow, NULL};
+    if (!pg_exec(v->c,
+                 "SELECT c.relname, c.relkind, n.nspname FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON "
+                 "c.oid = i.inhrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE i.inhparent = "
+                 "$1::regclass ORDER BY pg_catalog.pg_relation_size(c.oid) DESC, c.relname",
+                 1, params, &r, err))
+        goto done;
+    int np = pg_nrows(r);
+    const char **parts = arena_alloc(a, sizeof *parts * (size_t)(np + 1));
+    const char **q_parts = arena_alloc(a, sizeof *q_parts * (size_t)(np + 1));
+    const char **schemas = arena_alloc(a, sizeof *schemas * (size_t)(np + 1));
+    for (int i = 0; i < np; i++) {
+        if (pg_get(r, i, 1)[0] != 'r') {
+            pg_result_free(r);
+            return build_indexes_whole(v, err); /* sub-partitioned: PostgreSQL recurses */
+        }
+        parts[i] = arena_strdup(a, pg_get(r, i, 0));
+        schemas[i] = arena_strdup(a, pg_get(r, i, 2));
+        q_parts[i] = sql_qualified(a, schemas[i], parts[i]);
+    }
+    pg_result_free(r);
+    r = NULL;
+
+    /* the indexes: the primary key, then the old table's secondary ones */
+    ShadowIndex *ix = arena_alloc(a, sizeof *ix * (size_t)(v->f.nix + 2));
+    int nix = 0;
+    if (v->f.nnew_pk > 0) {
+        ix[nix].parent = conv_name63(a, v->row.shadow, "_pkey");
+        ix[nix].pk = true;
+        ix[nix].ix = -1;
+        nix++;
+    }
+    size_t tl = strlen(v->p->table);
+    for (int i = 0; i < v->f.nix; i++) {
+        if (v->f.ix_policy[i])
+            continue; /* the policy's build_index step makes it, under its own name */
+        ix[nix].parent = arena_printf(a, "pm%s_ix%d", v->row.id, i);
+        ix[nix].pk = false;
+        ix[nix].ix = i;
+        nix++;
+    }
+    /* partitions' index names as PostgreSQL gives them: "<partition>_pkey",
+     * "<partition>_<the old index's name without its table prefix>" */
+    int nnames = nix * np;
+    const char **names = arena_alloc(a, sizeof *names * (size_t)(nnames + 1));
+    for (int k = 0; k < nix; k++) {
+        ix[k].child = arena_alloc(a, sizeof *ix[k].child * (size_t)(np + 1));
+        ix[k].have = arena_alloc(a, sizeof(bool) * (size_t)(np + 1));
+        ix[k].attached = arena_alloc(a, sizeof(bool) * (size_t)(np + 1));
+        const char *suffix = "_pkey";
+        if (!ix[k].pk) {
+            const char *old = v->f.ix_names[ix[k].ix];
+            suffix = !strncmp(old, v->p->table, tl) && old[tl] == '_' ? old + tl : arena_printf(a, "_%s", old);
+        }
+        for (int i = 0; i < np; i++) {
+            ix[k].child[i] = conv_name63(a, parts[i], suffix);
+            ix[k].have[i] = ix[k].attached[i] = false;
+            names[k * np + i] = ix[k].child[i];
+        }
+    }
+    /* what exists: each name's relation, its table and the index it is
+     * attached to; a name some other relation holds gets a hashed one */
+    names_array(&b, names, nnames);
+    params[1] = buf_str(&b);
+    if (!pg_exec(v->c,
+                 "SELECT c.relname, coalesce(t.relname, ''), coalesce(pi.relname, ''), t.oid IS NOT NULL AND "
+                 "t.relnamespace = c.relnamespace FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_index x ON "
+                 "x.indexrelid = c.oid LEFT JOIN pg_catalog.pg_class t ON t.oid = x.indrelid LEFT JOIN "
+                 "pg_catalog.pg_inherits ih ON ih.inhrelid = c.oid LEFT JOIN pg_catalog.pg_class pi ON pi.oid = "
+                 "ih.inhparent WHERE c.relnamespace = (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = "
+                 "$1::regclass) AND c.relname = ANY ($2::text[])",
+                 2, params, &r, err))
+        goto done;
+    buf_reset(&b);
+    for (int row = 0; row < pg_nrows(r); row++) {
+        const char *name = pg_get(r, row, 0);
+        for (int k = 0; k < nix; k++)
+            for (int i = 0; i < np; i++) {
+                if (strcmp(ix[k].child[i], name) != 0)
+                    continue;
+                if (!strcmp(pg_get(r, row, 1), parts[i]) &&
+                    (!*pg_get(r, row, 2) || !strcmp(pg_get(r, row, 2), ix[k].parent))) {
+                    ix[k].have[i] = true;
+                    ix[k].attached[i] = *pg_get(r, row, 2) != '\0';
+                } else
+                    ix[k].child[i] = conv_name63(a, parts[i], arena_printf(a, "_pm%s_%d", v->row.id, k));
+            }
+    }
+    pg_result_free(r);
+    r = NULL;
+
+    /* per partition: what it lacks, and its statistics */
+    double t0 = progress_now();
+    const char **scripts = arena_alloc(a, sizeof *scripts * (size_t)(np + 1));
+    int nscripts = 0;
+    const char *pk_cols = sql_column_list(a, v->f.new_pk, v->f.nnew_pk, "");
+    for (int i = 0; i < np; i++) {
+        buf_reset(&b);
+        for (int k = 0; k < nix; k++) {
+            if (ix[k].have[i])
+                continue;
+            if (ix[k].pk)
+                buf_printf(&b, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", q_parts[i],
+                           sql_ident(a, ix[k].child[i]), pk_cols);
+            else
+                buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON %s %s;\n", v->f.ix_unique[ix[k].ix] ? "UNIQUE " : "",
+                           sql_ident(a, ix[k].child[i]), q_parts[i], v->f.ix_using[ix[k].ix]);
+        }
+        if (b.len == 0)
+            continue; /* done by an earlier partmig, its ANALYZE with it */
+        buf_printf(&b, "ANALYZE %s;\n", q_parts[i]);
+        scripts[nscripts++] = arena_strdup(a, buf_str(&b));
+    }
+    int jobs = v->o->jobs > 0 ? v->o->jobs : (v->p->existing.jobs > 0 ? v->p->existing.jobs : 1);
+    if (!copier_scripts(v->o->db_url, scripts, nscripts, jobs, err))
+        goto done;
+
+    /* the parent: its indexes ON ONLY, each partition's attached */
+    buf_reset(&b);
+    bool pk_present = false;
+    if (v->f.nnew_pk > 0) {
+        params[1] = NULL;
+        if (!pg_exec(v->c, "SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'", 1,
+                     params, &r, err))
+            goto done;
+        pk_present = pg_nrows(r) > 0;
+        pg_result_free(r);
+        r = NULL;
+    }
+    for (int k = 0; k < nix; k++) {
+        if (ix[k].pk && !pk_present)
+            buf_printf(&b, "ALTER TABLE ONLY %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", v->q_shadow,
+                       sql_ident(a, ix[k].parent), pk_cols);
+        else if (!ix[k].pk)
+            buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON ONLY %s %s;\n",
+                       v->f.ix_unique[ix[k].ix] ? "UNIQUE " : "", sql_ident(a, ix[k].parent), v->q_shadow,
+                       v->f.ix_using[ix[k].ix]);
+        for (int i = 0; i < np; i++)
+            if (!ix[k].attached[i])
+                buf_printf(&b, "ALTER INDEX %s ATTACH PARTITION %s;\n", sql_qualified(a, v->p->schema, ix[k].parent),
+                           sql_qualified(a, schemas[i], ix[k].child[i]));
+    }
+    /* the parent's own statistics (PostgreSQL 15 samples the partitions
+     * again for them: there is no ANALYZE ONLY) */
+    buf_printf(&b, "ANALYZE %s;\n", v->q_shadow);
+    if (!conv_script(v->c, &b, err))
+        goto done;
+    fprintf(stderr, "partmig: %s: built %d indexes of %s on %d partitions (%d jobs) in %.0f ms\n", v->qname, nix,
+            v->q_shadow, np, jobs < nscripts ? jobs : nscripts, (progress_now() - t0) * 1000.0);
+    ok = true;
+done:
+    pg_result_free(r);
     buf_free(&b);
     return ok;
 }

@@ -127,6 +127,11 @@ bool copier_run(const CopyPlan *plan, Err *err);
  * empty table gives no job. */
 bool copier_split(PgConn *c, const CopyPlan *plan, int n, Arena *a, CopyJob **jobs, int *njobs, Err *err);
 
+/* Run SCRIPTS[0..N) (each one or more statements, one transaction) over up
+ * to JOBS connections of their own, each taking the next script when done
+ * with one; the first failure stops the others after their script. */
+bool copier_scripts(const char *db_url, const char *const *scripts, int n, int jobs, Err *err);
+
 /* Helpers shared by the conversion files (defined in preflight.c). */
 const char *sql_ident(Arena *a, const char *name);
 const char *sql_qualified(Arena *a, const char *schema, const char *name);

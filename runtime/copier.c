@@ -442,3 +442,92 @@ done:
     free(started);
     return ok;
 }
+
+/* ---- scripts over the job connections ---- */
+
+typedef struct ScriptRun {
+    const char *db_url;
+    const char *const *scripts;
+    int n;
+    atomic_int next; /* the next script to take */
+    atomic_bool stop;
+} ScriptRun;
+
+typedef struct ScriptJob {
+    ScriptRun *sr;
+    Err err;
+    bool ok;
+} ScriptJob;
+
+static void *script_main(void *arg)
+{
+    ScriptJob *sj = arg;
+    ScriptRun *sr = sj->sr;
+    err_clear(&sj->err);
+    sj->ok = false;
+    PgConn *c = pg_connect(sr->db_url, &sj->err);
+    if (!c)
+        goto done;
+    if (!pg_run(c, "SET statement_timeout = 0", &sj->err) ||
+        !pg_run(c, "SELECT pg_catalog.set_config('application_name', 'partmig index', false)", &sj->err))
+        goto done;
+    for (;;) {
+        if (atomic_load(&sr->stop))
+            break;
+        int i = atomic_fetch_add(&sr->next, 1);
+        if (i >= sr->n)
+            break;
+        if (!pg_exec_script(c, sr->scripts[i], &sj->err))
+            goto done;
+    }
+    sj->ok = true;
+done:
+    if (!sj->ok)
+        atomic_store(&sr->stop, true);
+    pg_close(c);
+    return NULL;
+}
+
+bool copier_scripts(const char *db_url, const char *const *scripts, int n, int jobs, Err *err)
+{
+    if (n == 0)
+        return true;
+    if (jobs < 1)
+        jobs = 1;
+    if (jobs > n)
+        jobs = n;
+    ScriptRun sr;
+    sr.db_url = db_url;
+    sr.scripts = scripts;
+    sr.n = n;
+    atomic_init(&sr.next, 0);
+    atomic_init(&sr.stop, false);
+    ScriptJob *runs = calloc((size_t)jobs, sizeof *runs);
+    pthread_t *threads = calloc((size_t)jobs, sizeof *threads);
+    bool ok = runs && threads;
+    int started = 0;
+    if (!ok) {
+        err_set(err, PM_EDB, "out of memory");
+        goto done;
+    }
+    for (; started < jobs; started++) {
+        runs[started].sr = &sr;
+        if (pthread_create(&threads[started], NULL, script_main, &runs[started]) != 0) {
+            atomic_store(&sr.stop, true);
+            err_set(err, PM_EDB, "cannot start index job %d", started);
+            ok = false;
+            break;
+        }
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(threads[i], NULL);
+        if (!runs[i].ok && ok) {
+            *err = runs[i].err;
+            ok = false;
+        }
+    }
+done:
+    free(runs);
+    free(threads);
+    return ok;
+}

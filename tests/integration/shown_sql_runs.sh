@@ -13,7 +13,7 @@ pg_start "log_statement = 'all'"
 LOG="$PARTMIG_TEST_DIR/server.log"
 
 assert_eq "$(grep -c 'PARTITION BY RANGE' migrations/0001_erp.sql)" 3 "migrations/0001_erp.sql shows PARTITION BY"
-assert_eq "$(grep -c 'PRIMARY KEY ("id", "created_at")' migrations/0001_erp.sql)" 2 "and the policy's primary keys"
+assert_eq "$(grep -c 'PRIMARY KEY ("id", "created_at")' migrations/0001_erp.sql)" 4 "and the policy's primary keys (per partition, then the parent's)"
 
 psql -X -q -v ON_ERROR_STOP=1 -f tests/fixtures/erp_schema.sql
 bash tests/fixtures/erp_data.sh 3000 1000 500 >/dev/null

@@ -43,9 +43,16 @@ SET client_min_messages = warning;
 -- the first batch, then the others:
 --   INSERT INTO "public"."journal_entries_partmig_new" (:columns) SELECT :columns FROM "public"."journal_entries" WHERE (:key) <= (:key_hi);
 --   INSERT INTO "public"."journal_entries_partmig_new" (:columns) SELECT :columns FROM "public"."journal_entries" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
--- 4. the policy's primary key, then the old table's other indexes (each :index_definition):
---   ALTER TABLE "public"."journal_entries_partmig_new" ADD CONSTRAINT "journal_entries_partmig_new_pkey" PRIMARY KEY ("id", "created_at");
---   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."journal_entries_partmig_new" :index_definition;
+-- 4. every index of the new table, partition by partition over the job connections (one round trip
+-- and one transaction per partition: the policy's primary key, a copy of each of the old table's other indexes
+-- (each :index_definition), the partition's statistics), then the parent's ON ONLY, each partition's attached:
+--   ALTER TABLE "public".:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY ("id", "created_at");
+--   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
+--   ANALYZE "public".:partition;
+--   ALTER TABLE ONLY "public"."journal_entries_partmig_new" ADD CONSTRAINT "journal_entries_partmig_new_pkey" PRIMARY KEY ("id", "created_at");
+--   ALTER INDEX "public"."journal_entries_partmig_new_pkey" ATTACH PARTITION "public".:partition_pkey;
+--   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."journal_entries_partmig_new" :index_definition;
+--   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
 --   ANALYZE "public"."journal_entries_partmig_new";
 -- 5. the keys changed meanwhile re-copied until few wait, the rows counted partition by partition in one
 -- snapshot, then the swap, in one transaction (the old table's other indexes and identity sequences are
@@ -118,9 +125,16 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 -- the first batch, then the others:
 --   INSERT INTO "public"."audit_logs_partmig_new" (:columns) SELECT :columns FROM "public"."audit_logs" WHERE (:key) <= (:key_hi);
 --   INSERT INTO "public"."audit_logs_partmig_new" (:columns) SELECT :columns FROM "public"."audit_logs" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
--- 4. the policy's primary key, then the old table's other indexes (each :index_definition):
---   ALTER TABLE "public"."audit_logs_partmig_new" ADD CONSTRAINT "audit_logs_partmig_new_pkey" PRIMARY KEY ("id", "created_at");
---   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."audit_logs_partmig_new" :index_definition;
+-- 4. every index of the new table, partition by partition over the job connections (one round trip
+-- and one transaction per partition: the policy's primary key, a copy of each of the old table's other indexes
+-- (each :index_definition), the partition's statistics), then the parent's ON ONLY, each partition's attached:
+--   ALTER TABLE "public".:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY ("id", "created_at");
+--   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
+--   ANALYZE "public".:partition;
+--   ALTER TABLE ONLY "public"."audit_logs_partmig_new" ADD CONSTRAINT "audit_logs_partmig_new_pkey" PRIMARY KEY ("id", "created_at");
+--   ALTER INDEX "public"."audit_logs_partmig_new_pkey" ATTACH PARTITION "public".:partition_pkey;
+--   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."audit_logs_partmig_new" :index_definition;
+--   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
 --   ANALYZE "public"."audit_logs_partmig_new";
 -- 5. the keys changed meanwhile re-copied until few wait, the rows counted partition by partition in one
 -- snapshot, then the swap, in one transaction (the old table's other indexes and identity sequences are
@@ -175,9 +189,16 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 -- the first batch, then the others:
 --   INSERT INTO "public"."workflow_logs_partmig_new" (:columns) SELECT :columns FROM "public"."workflow_logs" WHERE (:key) <= (:key_hi);
 --   INSERT INTO "public"."workflow_logs_partmig_new" (:columns) SELECT :columns FROM "public"."workflow_logs" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
--- 4. the policy's primary key, then the old table's other indexes (each :index_definition):
---   ALTER TABLE "public"."workflow_logs_partmig_new" ADD CONSTRAINT "workflow_logs_partmig_new_pkey" PRIMARY KEY ("id", "run_at");
---   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."workflow_logs_partmig_new" :index_definition;
+-- 4. every index of the new table, partition by partition over the job connections (one round trip
+-- and one transaction per partition: the policy's primary key, a copy of each of the old table's other indexes
+-- (each :index_definition), the partition's statistics), then the parent's ON ONLY, each partition's attached:
+--   ALTER TABLE "public".:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY ("id", "run_at");
+--   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
+--   ANALYZE "public".:partition;
+--   ALTER TABLE ONLY "public"."workflow_logs_partmig_new" ADD CONSTRAINT "workflow_logs_partmig_new_pkey" PRIMARY KEY ("id", "run_at");
+--   ALTER INDEX "public"."workflow_logs_partmig_new_pkey" ATTACH PARTITION "public".:partition_pkey;
+--   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."workflow_logs_partmig_new" :index_definition;
+--   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
 --   ANALYZE "public"."workflow_logs_partmig_new";
 -- 5. the keys changed meanwhile re-copied until few wait, the rows counted partition by partition in one
 -- snapshot, then the swap, in one transaction (the old table's other indexes and identity sequences are

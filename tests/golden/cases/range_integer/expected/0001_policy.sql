@@ -37,8 +37,13 @@ SET client_min_messages = warning;
 -- the first batch, then the others:
 --   INSERT INTO "public"."events_partmig_new" (:columns) SELECT :columns FROM "public"."events" WHERE (:key) <= (:key_hi);
 --   INSERT INTO "public"."events_partmig_new" (:columns) SELECT :columns FROM "public"."events" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
--- 4. the old table's primary key or unique key and its other indexes (each :index_definition):
---   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."events_partmig_new" :index_definition;
+-- 4. every index of the new table, partition by partition over the job connections (one round trip
+-- and one transaction per partition: the old table's primary key or unique key, a copy of each of the old table's other indexes
+-- (each :index_definition), the partition's statistics), then the parent's ON ONLY, each partition's attached:
+--   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
+--   ANALYZE "public".:partition;
+--   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."events_partmig_new" :index_definition;
+--   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
 --   ANALYZE "public"."events_partmig_new";
 -- 5. the keys changed meanwhile re-copied until few wait, the rows counted partition by partition in one
 -- snapshot, then the swap, in one transaction (the old table's other indexes and identity sequences are
