@@ -152,6 +152,8 @@ static bool range_bucket(Conv *v, const Node *parent, const Node **kids, int n, 
     }
     const char *coll = collate(a, parent->coll);
     Buf q = {0};
+    /* the thresholds come once, in the first row: repeated in every row
+     * they made a result of partitions x thresholds */
     buf_append(&q, "WITH b (i, lo, hi) AS (VALUES ");
     for (int i = 0, k = 0; i < n; i++)
         if (lo[i])
@@ -161,7 +163,7 @@ static bool range_bucket(Conv *v, const Node *parent, const Node **kids, int n, 
                "), r AS (SELECT x.v, row_number() OVER (ORDER BY x.v%s) AS k FROM (SELECT lo FROM b UNION SELECT hi "
                "FROM b) x (v) WHERE x.v IS NOT NULL) "
                "SELECT b.i, coalesce(rl.k, 0), coalesce(rh.k, -1), (SELECT count(*) FROM r), "
-               "(SELECT array_agg(r.v ORDER BY r.k)::text FROM r) "
+               "CASE WHEN b.i = (SELECT min(i) FROM b) THEN (SELECT array_agg(r.v ORDER BY r.k)::text FROM r) END "
                "FROM b LEFT JOIN r rl ON rl.v = b.lo LEFT JOIN r rh ON rh.v = b.hi ORDER BY b.i",
                coll);
     PgResult *r = NULL;
