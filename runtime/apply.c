@@ -323,19 +323,8 @@ static char strategy_of(PartBy by)
 /* The file's lock_timeout ("5s", "500ms", "1min") in milliseconds; 0 if unreadable. */
 static int lock_timeout_ms(const char *text)
 {
-    char *end;
-    double v = strtod(text ? text : "", &end);
-    if (end == text || v <= 0)
-        return 0;
-    while (*end == ' ')
-        end++;
-    if (!*end || !strcmp(end, "ms"))
-        return (int)v;
-    if (!strcmp(end, "s"))
-        return (int)(v * 1000);
-    if (!strcmp(end, "min"))
-        return (int)(v * 60000);
-    return 0;
+    int ms = lock_policy_parse_ms(text);
+    return ms > 0 ? ms : 0;
 }
 
 static ConvertOptions convert_options(const Apply *a, const Policy *p)

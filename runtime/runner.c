@@ -290,19 +290,13 @@ int lock_policy_pause(const LockPolicy *p, int attempt)
 int lock_policy_parse_ms(const char *lock_timeout)
 {
     char *end = NULL;
-    errno = 0;
-    long v = lock_timeout ? strtol(lock_timeout, &end, 10) : -1;
-    if (!lock_timeout || end == lock_timeout || errno || v <= 0 || v > 3600000)
+    double v = lock_timeout ? strtod(lock_timeout, &end) : -1;
+    if (!lock_timeout || end == lock_timeout || !(v > 0) || v > 3600000)
         return -1;
     while (*end == ' ')
         end++;
-    if (!*end || !strcmp(end, "ms"))
-        return (int)v;
-    if (!strcmp(end, "s") && v <= 3600)
-        return (int)(v * 1000);
-    if (!strcmp(end, "min") && v <= 60)
-        return (int)(v * 60000);
-    return -1;
+    double ms = !*end || !strcmp(end, "ms") ? v : !strcmp(end, "s") ? v * 1000 : !strcmp(end, "min") ? v * 60000 : -1;
+    return ms >= 1 && ms <= 3600000 ? (int)ms : -1;
 }
 
 int runner_backoff(int attempt)
