@@ -331,7 +331,7 @@ static bool lock_failure(PgConn *c, const char *lock_timeout, int tries, const c
     Err ignored;
     if (table)
         catalog_lock_holders(c, schema, table, &a, &who, &ignored);
-    err_set(err, PM_EDB, "%s: could not get %s after %d tries (lock_timeout %s each)", label,
+    err_set(err, PM_EDB, "%s: could not get %s after %d tries (lock_timeout up to %s)", label,
             lock_what && *lock_what && strcmp(lock_what, "none") ? lock_what : "its lock", tries, lock_timeout);
     if (*who)
         err_hint(err, "blocked by: %s; end or wait for that session, then run \"partmig apply\" again", who);

@@ -63,11 +63,11 @@ run_cmd "$PARTMIG" apply -d "$D" --lock-retries 3
 t1=$(date +%s.%N)
 wait "$reader"
 assert_eq "$RC" 1 "apply fails cleanly when the lock cannot be had"
-assert_contains "$ERR" "could not get ACCESS EXCLUSIVE on public.events after 3 tries (lock_timeout 1s each)" "names the lock and the tries"
+assert_contains "$ERR" "could not get ACCESS EXCLUSIVE on public.events after 3 tries (lock_timeout up to 1s)" "names the lock and the tries"
 assert_contains "$ERR" 'application "blocker"' "names the blocking session"
 assert_contains "$ERR" "AccessShareLock" "names the lock it holds"
 assert_contains "$ERR" "retried after" "reports retries"
-assert_eq "$(python3 -c "print(3 <= $t1 - $t0 < 12)")" True "apply tried 3 times with backoff ($(python3 -c "print(round($t1 - $t0, 1))") s)"
+assert_eq "$(python3 -c "print(0.3 <= $t1 - $t0 < 12)")" True "apply tried 3 times, each lock wait longer, with backoff ($(python3 -c "print(round($t1 - $t0, 1))") s)"
 worst=$(cat "$PARTMIG_TEST_DIR/latency")
 echo "worst read latency while apply waited: ${worst}s"
 assert_eq "$(python3 -c "print($worst < 1.6)")" True "other sessions blocked at most about lock_timeout (worst ${worst}s)"
