@@ -106,11 +106,9 @@ static bool drop_triggers_body(PgConn *c, void *ctx, Err *err)
 }
 
 /* What a finalized copy conversion leaves to drop: the old table, then
- * (DROP_TRIGGERS: when finalize runs again on a finalized table) partmig's
- * inert triggers and their functions.  Finalize itself leaves the triggers:
- * they do nothing but return, and removing them takes ACCESS EXCLUSIVE on
- * the busy table and every partition, a wait every writer queues behind. */
-static bool finalize_cleanup(Conv *v, bool drop_triggers, Err *err)
+ * partmig's inert triggers and their functions (they do nothing; left in
+ * place with a note when writers keep the table too busy). */
+static bool finalize_cleanup(Conv *v, Err *err)
 {
     if (strcmp(v->row.method, "copy") != 0)
         return true;
@@ -120,8 +118,6 @@ static bool finalize_cleanup(Conv *v, bool drop_triggers, Err *err)
         err_set(err, PM_EDB, "\"%s\" is finalized, but its old table %s is still there: %s", v->qname, v->q_kept, msg);
         return err_hint(err, "run partmig finalize %s again to drop it", v->qname);
     }
-    if (!drop_triggers)
-        return true;
     Err terr;
     err_clear(&terr);
     if (!conv_locked(v, "removing partmig's triggers", drop_triggers_body, &terr))
@@ -151,7 +147,7 @@ static bool finalize_table(PgConn *c, const char *schema, const char *table, Err
         goto done;
     }
     if (conv_state_is(&v, "finalized")) {
-        ok = finalize_cleanup(&v, true, err);
+        ok = finalize_cleanup(&v, err);
         if (ok)
             fprintf(stderr, "partmig: %s: already finalized\n", v.qname);
         goto done;
@@ -181,13 +177,11 @@ static bool finalize_table(PgConn *c, const char *schema, const char *table, Err
                      NULL, err))
             goto done;
     }
-    if (!conv_locked(&v, "finalizing the conversion", finalize_body, err) || !finalize_cleanup(&v, false, err))
+    if (!conv_locked(&v, "finalizing the conversion", finalize_body, err) || !finalize_cleanup(&v, err))
         goto done;
     if (!strcmp(v.row.method, "copy"))
-        fprintf(stderr,
-                "partmig: %s: verified %lld rows in both tables; dropped %s (partmig's triggers stay, inert: "
-                "partmig finalize %s again removes them)\n",
-                v.qname, (long long)rows, v.q_kept, v.qname);
+        fprintf(stderr, "partmig: %s: verified %lld rows in both tables; dropped %s\n", v.qname, (long long)rows,
+                v.q_kept);
     else
         fprintf(stderr, "partmig: %s: finalized (the old table stays as partition %s)\n", v.qname, v.q_kept);
     ok = true;

@@ -3,9 +3,9 @@
 # at a fixed rate (tests/tools/rate_writer) on a table of 48 partitions: no
 # writer statement fails (the server's deadlock check runs after 10 ms
 # here, so a DROP TRIGGER locking the partitions against a writer's
-# UPDATE would cancel the writer), partmig's triggers stay in place, inert;
-# finalize run again removes them, retrying its lock with a short
-# lock_timeout that grows while another session holds the table.
+# UPDATE would cancel the writer) and partmig's triggers are removed; its
+# lock is retried with a short lock_timeout that grows while another
+# session holds the table.
 set -u
 . "$PARTMIG_SOURCE/tests/lib/pg.sh"
 . "$PARTMIG_SOURCE/tests/lib/assert.sh"
@@ -33,32 +33,44 @@ STOP="$PARTMIG_TEST_DIR/stop"
 "$PARTMIG_TOOLS/rate_writer" journal_entries 200 2 "$STOP" >"$PARTMIG_TEST_DIR/w.out" 2>&1 &
 writer=$!
 sleep 1
-run_cmd "$PARTMIG" finalize public.journal_entries
-assert_eq "$RC" 0 "finalize under the writer ($ERR)"
-assert_eq "$(psql_q "SELECT to_regclass('public.journal_entries_partmig_old') IS NULL")" t "old table dropped"
-assert_eq "$(triggers)" 2 "partmig's triggers stay on the table, inert"
-assert_contains "$ERR" "finalize public.journal_entries again removes them" "finalize says how to remove them"
 
-# finalize again removes them, while another session holds ROW EXCLUSIVE
-# for 0.6 s: short tries, each waiting longer than the one before
-psql -X -q -o /dev/null -c "BEGIN; LOCK TABLE public.journal_entries IN ROW EXCLUSIVE MODE; SELECT pg_sleep(0.6); COMMIT" &
+# another session holds ROW EXCLUSIVE (as a long writer would) until
+# finalize has retried its lock once, then 0.4 s more
+mkfifo "$PARTMIG_TEST_DIR/holder"
+psql -X -q -o /dev/null <"$PARTMIG_TEST_DIR/holder" &
 holder=$!
-for _ in $(seq 50); do
-    [ "$(psql_q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-        WHERE l.relation = 'public.journal_entries'::regclass AND a.query LIKE '%pg_sleep(0.6)%'")" = 1 ] && break
-    sleep 0.02
+exec 3>"$PARTMIG_TEST_DIR/holder"
+echo "BEGIN; LOCK TABLE public.journal_entries IN ROW EXCLUSIVE MODE;" >&3
+for _ in $(seq 100); do
+    [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'")" = 1 ] && break
+    sleep 0.05
 done
-run_cmd "$PARTMIG" finalize public.journal_entries
+"$PARTMIG" finalize public.journal_entries 2>"$PARTMIG_TEST_DIR/fin.err" &
+fin=$!
+for _ in $(seq 400); do
+    grep -q "lock not granted within" "$PARTMIG_TEST_DIR/fin.err" && break
+    kill -0 "$fin" 2>/dev/null || break
+    sleep 0.05
+done
+sleep 0.4
+echo "COMMIT;" >&3
+exec 3>&-
 wait "$holder"
-assert_eq "$RC" 0 "finalize again ($ERR)"
-assert_contains "$ERR" "already finalized" "finalize again says so"
+wait "$fin"
+RC=$?
+ERR=$(cat "$PARTMIG_TEST_DIR/fin.err")
+assert_eq "$RC" 0 "finalize under the writer and a held lock ($ERR)"
+assert_eq "$(psql_q "SELECT to_regclass('public.journal_entries_partmig_old') IS NULL")" t "old table dropped"
+assert_eq "$(triggers)" 0 "partmig's triggers removed"
 assert_contains "$ERR" "lock not granted within" "the lock was retried"
 waits=$(printf '%s\n' "$ERR" | sed -n 's/.*lock not granted within \([0-9]*\)ms.*/\1/p' | tr '\n' ' ')
 read -r -a w <<<"$waits"
 assert_eq "$(( ${#w[@]} >= 2 ))" 1 "several tries ($waits)"
 assert_eq "$(( ${w[0]:-999} <= 50 ))" 1 "the first try waits briefly ($waits)"
 assert_eq "$(( ${w[1]:-0} > ${w[0]:-0} ))" 1 "the next try waits longer ($waits)"
-assert_eq "$(triggers)" 0 "finalize again removed partmig's triggers"
+run_cmd "$PARTMIG" finalize public.journal_entries
+assert_eq "$RC" 0 "finalize again ($ERR)"
+assert_contains "$ERR" "already finalized" "finalize again says so"
 
 touch "$STOP"
 wait "$writer"
