@@ -242,25 +242,18 @@ bool runner_check_applied(const MigDir *d, const Ledger *l, Err *err)
     return true;
 }
 
-static unsigned jitter_seed(void)
-{
-    static unsigned seed;
-    if (!seed)
-        seed = ((unsigned)time(NULL) ^ (unsigned)getpid()) | 1u;
-    return seed;
-}
-
+/* A uniform integer in [LO, HI]. */
 static int jitter(int lo, int hi)
 {
     static unsigned state;
     if (!state)
-        state = jitter_seed();
+        state = ((unsigned)time(NULL) ^ (unsigned)getpid()) | 1u;
     return hi <= lo ? lo : lo + (int)(rand_r(&state) % (unsigned)(hi - lo + 1));
 }
 
 LockPolicy lock_policy(int cap_ms, int tries)
 {
-    LockPolicy p = {LOCK_FIRST_MS, cap_ms > 0 ? cap_ms : 500, tries > 0 ? tries : 1};
+    LockPolicy p = {LOCK_FIRST_MS, cap_ms > 0 ? cap_ms : 500, tries > 0 ? tries : 1, 100, 2000};
     if (p.first_ms > p.cap_ms)
         p.first_ms = p.cap_ms;
     return p;
@@ -278,10 +271,9 @@ int lock_policy_timeout(const LockPolicy *p, int attempt)
 
 int lock_policy_pause(const LockPolicy *p, int attempt)
 {
-    (void)p;
-    long d = 100L << (attempt < 5 ? attempt : 5);
-    if (d > 2000)
-        d = 2000;
+    long d = (long)p->pause_ms << (attempt < 16 ? attempt : 16);
+    if (d > p->pause_cap_ms)
+        d = p->pause_cap_ms;
     int ms = jitter((int)(d / 2), (int)d);
     sleep_ms(ms);
     return ms;
@@ -297,12 +289,6 @@ int lock_policy_parse_ms(const char *lock_timeout)
         end++;
     double ms = !*end || !strcmp(end, "ms") ? v : !strcmp(end, "s") ? v * 1000 : !strcmp(end, "min") ? v * 60000 : -1;
     return ms >= 1 && ms <= 3600000 ? (int)ms : -1;
-}
-
-int runner_backoff(int attempt)
-{
-    LockPolicy p = lock_policy(500, attempt + 1);
-    return lock_policy_pause(&p, attempt > 0 ? attempt - 1 : 0);
 }
 
 void runner_split(const char *qualified, Arena *arena, const char **schema, const char **table)

@@ -63,13 +63,15 @@ bool runner_check_applied(const MigDir *d, const Ledger *l, Err *err);
 /* How a locking transaction is retried after a lock timeout.  A waiting
  * ACCESS EXCLUSIVE request queues every writer behind it for as long as it
  * waits, so the first try waits briefly: try N (0-based) waits at most
- * min(cap_ms, first_ms << N), jittered down by up to a quarter, then pauses
- * (exponential from 100 ms, capped at 2 s, jittered in [d/2, d]) before the
- * next; TRIES tries in all.  One policy for runner_tx, runner_stmt and the
- * conversion's locked steps. */
+ * min(cap_ms, first_ms << N) (25 ms doubling up to the migration's
+ * lock_timeout), jittered down by up to a quarter, then pauses
+ * min(pause_cap_ms, pause_ms << N) (100 ms doubling up to 2 s), jittered
+ * in [d/2, d], before the next; TRIES tries in all.  One policy for
+ * runner_tx, runner_stmt and the conversion's locked steps. */
 #define LOCK_FIRST_MS 25
 typedef struct LockPolicy {
-    int first_ms, cap_ms, tries;
+    int first_ms, cap_ms, tries; /* the lock waits, and how many */
+    int pause_ms, pause_cap_ms;  /* the pauses between tries */
 } LockPolicy;
 
 /* The policy capped at CAP_MS (the migration's lock_timeout) with TRIES tries. */
@@ -80,10 +82,6 @@ int lock_policy_timeout(const LockPolicy *p, int attempt);
 int lock_policy_pause(const LockPolicy *p, int attempt);
 /* A lock_timeout setting ("500ms", "2s", "1min", "300") in ms; -1 if not one. */
 int lock_policy_parse_ms(const char *lock_timeout);
-
-/* Sleep before try ATTEMPT+1 after a lock timeout (lock_policy_pause).
- * Returns the milliseconds slept. */
-int runner_backoff(int attempt);
 
 /* Monotonic seconds. */
 double runner_clock(void);
