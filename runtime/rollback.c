@@ -243,7 +243,9 @@ static bool undo_step(Undo *u, Err *err)
 static bool goes_with_conversion(const MigDir *dir, const LedgerStep *const *todo, int n, const LedgerStep *ls,
                                  const Step *s)
 {
-    if (!s->table || (s->action == STEP_ENSURE_TABLE && !strcmp(ls->mode, "converted")))
+    /* only what the new table is made of: the ledger's own steps (the
+     * policy's registration) undo themselves */
+    if (!s->table || (s->action != STEP_SQL && s->action != STEP_PREMAKE && s->action != STEP_BUILD_INDEX))
         return false;
     for (int i = 0; i < n; i++) {
         const LedgerStep *t = todo[i];

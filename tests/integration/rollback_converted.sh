@@ -37,6 +37,9 @@ for kind in hash list start; do
     assert_eq "$(psql_q "SELECT relkind FROM pg_class WHERE oid = 'public.h'::regclass")" r "$kind: the table is plain again"
     assert_eq "$(psql_q "SELECT md5(string_agg(h::text, ',' ORDER BY id)) FROM public.h")" "$want" "$kind: rows equal what committed, writes after the swap included"
     assert_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relname LIKE 'h\_%' AND relkind IN ('r', 'p')")" 0 "$kind: no partition or copy left"
+    assert_eq "$(psql_q "SELECT count(*) FROM partmig.policies")" 0 "$kind: the policy's registration is undone too"
+    run_cmd "$PARTMIG" maintain
+    assert_eq "$RC" 0 "$kind: maintain has nothing to fail on after the rollback ($ERR)"
     run_cmd "$PARTMIG" apply -d "$T/mig"
     assert_eq "$RC" 0 "$kind: apply converts again ($ERR)"
     assert_eq "$(psql_q "SELECT md5(string_agg(h::text, ',' ORDER BY id)) FROM public.h")" "$want" "$kind: same rows after the second conversion"
