@@ -13,6 +13,15 @@
 #include "progress.h"
 #include "runner.h"
 
+/* Finalize's locks wait at most this long per try (25 ms, 50 ms, then
+ * FINALIZE_LOCK_MS): writers queue behind a waiting lock request, and
+ * nothing here is urgent enough to stall them longer.  Many tries for the
+ * point of no return; a few for the inert triggers' removal, which can
+ * wait for the next finalize run. */
+#define FINALIZE_LOCK_MS   80
+#define FINALIZE_TRIES     40
+#define TRIGGER_DROP_TRIES 10
+
 /* The point of no return, short and touching no table: the state check
  * (locked: nothing may have rolled back or finalized the conversion since
  * the verification), the reverse trigger made inert (so that writers stop
@@ -120,7 +129,13 @@ static bool finalize_cleanup(Conv *v, Err *err)
     }
     Err terr;
     err_clear(&terr);
-    if (!conv_locked(v, "removing partmig's triggers", drop_triggers_body, &terr))
+    const ConvertOptions *saved = v->o;
+    ConvertOptions o = saved ? *saved : (ConvertOptions){0};
+    o.lock_retries = TRIGGER_DROP_TRIES;
+    v->o = &o;
+    bool dropped = conv_locked(v, "removing partmig's triggers", drop_triggers_body, &terr);
+    v->o = saved;
+    if (!dropped)
         fprintf(stderr,
                 "partmig: note: %s: partmig's inert triggers stay on the table for now (%s); "
                 "run partmig finalize %s again to remove them\n",
@@ -137,6 +152,8 @@ static bool finalize_table(PgConn *c, const char *schema, const char *table, Err
     p.table = table;
     Conv v;
     ConvertOptions o = {0};
+    o.lock_timeout_ms = FINALIZE_LOCK_MS;
+    o.lock_retries = FINALIZE_TRIES;
     bool ok = false, present = false;
     conv_init(&v, c, &p, &o, &a);
     if (!conv_ledger_present(c, &present, err))
