@@ -253,6 +253,12 @@ static bool propose(PgConn *c, const char *schema, const char *table, long long 
         buf_printf(out, "  premake = %d,\n", premake);
     }
     partitions += premake;
+    /* after the conversion a row outside every partition is refused, where
+     * the plain table took it: say so where the choice is made */
+    buf_append(out, "  -- rows older than the first partition or past the premake window are refused once the table\n"
+                    "  -- is partitioned (back-dated entries!); to keep them, uncomment: status reports them, and\n"
+                    "  -- partmig maintain --drain-default moves them into partitions\n"
+                    "  -- default_partition = true,\n");
     if (partitions > MANY_PARTITIONS)
         buf_printf(out,
                    "  -- WARNING: about %s partitions, more than %s: planning and locking slow down with every "

@@ -38,6 +38,7 @@ done
 # --- the policy init writes, and what it chose ----------------------------------
 run_cmd "$PARTMIG" init journal_entries public.audit_logs workflow_logs items sessions shipments -o "$tmp/tables.lua"
 assert_eq "$RC" 0 "init exit code: $ERR"
+assert_contains "$(cat "$tmp/tables.lua")" "-- default_partition = true," "init offers a DEFAULT partition for back-dated rows, commented"
 policy=$(cat "$tmp/tables.lua")
 entry() { awk -v t="partition \"$1\"" '$0 ~ t {on=1} on {print} on && /^}/ {exit}' "$tmp/tables.lua"; }
 je=$(entry journal_entries)
