@@ -160,15 +160,12 @@ static void index_lines(Buf *out, Buf *q, Arena *a, const Policy *p, const char 
         buf_append(out, "the policy's primary key, ");
     else
         buf_append(out, "the old table's primary key or unique key, ");
-    buf_append(out, "a copy of each of the old table's other indexes\n(each :index_definition), the partition's "
-                    "statistics), then the parent's ON ONLY, each partition's attached:\n");
+    buf_append(out, "a copy of each of the old table's other indexes\n(each :index_definition)), then the parent's "
+                    "ON ONLY, each partition's attached, then the statistics:\n");
     if (p->primary_key.n)
         buf_printf(q, "ALTER TABLE %s.:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY (%s);\n", sch,
                    column_list(a, &p->primary_key));
-    buf_printf(q,
-               "CREATE INDEX IF NOT EXISTS :partition_index ON %s.:partition :index_definition;\n"
-               "ANALYZE %s.:partition;\n",
-               sch, sch);
+    buf_printf(q, "CREATE INDEX IF NOT EXISTS :partition_index ON %s.:partition :index_definition;\n", sch);
     if (p->primary_key.n)
         buf_printf(q,
                    "ALTER TABLE ONLY %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n"

@@ -45,10 +45,9 @@ SET client_min_messages = warning;
 --   INSERT INTO "public"."journal_entries_partmig_new" (:columns) SELECT :columns FROM "public"."journal_entries" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
 -- 4. every index of the new table, partition by partition over the job connections (one round trip
 -- and one transaction per partition: the policy's primary key, a copy of each of the old table's other indexes
--- (each :index_definition), the partition's statistics), then the parent's ON ONLY, each partition's attached:
+-- (each :index_definition)), then the parent's ON ONLY, each partition's attached, then the statistics:
 --   ALTER TABLE "public".:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY ("id", "created_at");
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
---   ANALYZE "public".:partition;
 --   ALTER TABLE ONLY "public"."journal_entries_partmig_new" ADD CONSTRAINT "journal_entries_partmig_new_pkey" PRIMARY KEY ("id", "created_at");
 --   ALTER INDEX "public"."journal_entries_partmig_new_pkey" ATTACH PARTITION "public".:partition_pkey;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."journal_entries_partmig_new" :index_definition;
@@ -127,10 +126,9 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   INSERT INTO "public"."audit_logs_partmig_new" (:columns) SELECT :columns FROM "public"."audit_logs" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
 -- 4. every index of the new table, partition by partition over the job connections (one round trip
 -- and one transaction per partition: the policy's primary key, a copy of each of the old table's other indexes
--- (each :index_definition), the partition's statistics), then the parent's ON ONLY, each partition's attached:
+-- (each :index_definition)), then the parent's ON ONLY, each partition's attached, then the statistics:
 --   ALTER TABLE "public".:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY ("id", "created_at");
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
---   ANALYZE "public".:partition;
 --   ALTER TABLE ONLY "public"."audit_logs_partmig_new" ADD CONSTRAINT "audit_logs_partmig_new_pkey" PRIMARY KEY ("id", "created_at");
 --   ALTER INDEX "public"."audit_logs_partmig_new_pkey" ATTACH PARTITION "public".:partition_pkey;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."audit_logs_partmig_new" :index_definition;
@@ -191,10 +189,9 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   INSERT INTO "public"."workflow_logs_partmig_new" (:columns) SELECT :columns FROM "public"."workflow_logs" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
 -- 4. every index of the new table, partition by partition over the job connections (one round trip
 -- and one transaction per partition: the policy's primary key, a copy of each of the old table's other indexes
--- (each :index_definition), the partition's statistics), then the parent's ON ONLY, each partition's attached:
+-- (each :index_definition)), then the parent's ON ONLY, each partition's attached, then the statistics:
 --   ALTER TABLE "public".:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY ("id", "run_at");
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
---   ANALYZE "public".:partition;
 --   ALTER TABLE ONLY "public"."workflow_logs_partmig_new" ADD CONSTRAINT "workflow_logs_partmig_new_pkey" PRIMARY KEY ("id", "run_at");
 --   ALTER INDEX "public"."workflow_logs_partmig_new_pkey" ATTACH PARTITION "public".:partition_pkey;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."workflow_logs_partmig_new" :index_definition;
