@@ -154,8 +154,9 @@ static const char *by_sql(PartBy by)
 static void index_lines(Buf *out, Buf *q, Arena *a, const Policy *p, const char *s, const char *shadow)
 {
     const char *sch = ident(a, p->schema);
-    buf_append(out, "4. every index of the new table, partition by partition over the job connections (one round "
-                    "trip\nand one transaction per partition: ");
+    buf_append(out,
+               "4. every index of the new table, partition by partition over the job connections (a few partitions "
+               "per\nround trip and transaction: ");
     if (p->primary_key.n)
         buf_append(out, "the policy's primary key, ");
     else

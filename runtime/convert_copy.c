@@ -16,7 +16,11 @@
 #define RESYNC_BATCH       1000 /* log entries per re-copy transaction: its row locks make writers of those rows wait */
 #define RESYNC_PENDING     100  /* swap when fewer changed keys wait: the swap re-copies them under its lock */
 #define RESYNC_MAX_SECS    600
-#define RESYNC_SETTLE_SECS 2.0 /* rounds spent getting below RESYNC_PENDING once within a round of it */
+#define RESYNC_SETTLE_SECS 2.0
+#define INDEX_SCRIPTS_PER_JOB                                                                                          \
+    4 /* index scripts per job connection: partitions dealt round among them */ /* rounds spent getting below          \
+                                                                                   RESYNC_PENDING once within a round  \
+                                                                                   of it */
 
 /* Refuse names that could end partmig's dollar quotes. */
 static bool names_safe(const Conv *v, Err *err)
@@ -409,8 +413,8 @@ static void names_array(Buf *b, const char *const *names, int n)
 }
 
 /* Every index of the shadow, built partition by partition over the job
- * connections once the backfill is done: per partition, in one round trip
- * and one transaction, its primary key constraint, its copies of the old
+ * connections once the backfill is done: per partition (a few partitions
+ * per round trip and transaction), its primary key constraint, its copies of the old
  * table's secondary indexes (plain CREATE INDEX: nothing but partmig writes
  * to the shadow); then on the parent the primary key and the indexes ON
  * ONLY (catalog only), each partition's attached, and ANALYZE.  One sorted
@@ -515,28 +519,33 @@ static bool build_indexes(Conv *v, Err *err)
     pg_result_free(r);
     r = NULL;
 
-    /* per partition: what it lacks, and its statistics */
+    /* per partition: what it lacks; partitions dealt round (largest first)
+     * into a few scripts per job, each one round trip and one transaction
+     * (fewer commits and index file syncs to wait for than one per
+     * partition; a killed apply redoes at most the scripts in flight) */
     double t0 = progress_now();
-    const char **scripts = arena_alloc(a, sizeof *scripts * (size_t)(np + 1));
+    int jobs = v->o->jobs > 0 ? v->o->jobs : (v->p->existing.jobs > 0 ? v->p->existing.jobs : 1);
+    int nchunks = jobs * INDEX_SCRIPTS_PER_JOB < np ? jobs * INDEX_SCRIPTS_PER_JOB : np;
+    const char **scripts = arena_alloc(a, sizeof *scripts * (size_t)(nchunks + 1));
     int nscripts = 0;
     const char *pk_cols = sql_column_list(a, v->f.new_pk, v->f.nnew_pk, "");
-    for (int i = 0; i < np; i++) {
+    for (int c = 0; c < nchunks; c++) {
         buf_reset(&b);
-        for (int k = 0; k < nix; k++) {
-            if (ix[k].have[i])
-                continue;
-            if (ix[k].pk)
-                buf_printf(&b, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", q_parts[i],
-                           sql_ident(a, ix[k].child[i]), pk_cols);
-            else
-                buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON %s %s;\n", v->f.ix_unique[ix[k].ix] ? "UNIQUE " : "",
-                           sql_ident(a, ix[k].child[i]), q_parts[i], v->f.ix_using[ix[k].ix]);
-        }
-        if (b.len == 0)
-            continue; /* done by an earlier partmig */
-        scripts[nscripts++] = arena_strdup(a, buf_str(&b));
+        for (int i = c; i < np; i += nchunks)
+            for (int k = 0; k < nix; k++) {
+                if (ix[k].have[i])
+                    continue; /* built by an earlier partmig */
+                if (ix[k].pk)
+                    buf_printf(&b, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", q_parts[i],
+                               sql_ident(a, ix[k].child[i]), pk_cols);
+                else
+                    buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON %s %s;\n",
+                               v->f.ix_unique[ix[k].ix] ? "UNIQUE " : "", sql_ident(a, ix[k].child[i]), q_parts[i],
+                               v->f.ix_using[ix[k].ix]);
+            }
+        if (b.len > 0)
+            scripts[nscripts++] = arena_strdup(a, buf_str(&b));
     }
-    int jobs = v->o->jobs > 0 ? v->o->jobs : (v->p->existing.jobs > 0 ? v->p->existing.jobs : 1);
     if (!copier_scripts(v->o->db_url, scripts, nscripts, jobs, err))
         goto done;
 

@@ -43,8 +43,8 @@ SET client_min_messages = warning;
 -- the first batch, then the others:
 --   INSERT INTO "public"."journal_entries_partmig_new" (:columns) SELECT :columns FROM "public"."journal_entries" WHERE (:key) <= (:key_hi);
 --   INSERT INTO "public"."journal_entries_partmig_new" (:columns) SELECT :columns FROM "public"."journal_entries" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
--- 4. every index of the new table, partition by partition over the job connections (one round trip
--- and one transaction per partition: the policy's primary key, a copy of each of the old table's other indexes
+-- 4. every index of the new table, partition by partition over the job connections (a few partitions per
+-- round trip and transaction: the policy's primary key, a copy of each of the old table's other indexes
 -- (each :index_definition)), then the parent's ON ONLY, each partition's attached, then the statistics:
 --   ALTER TABLE "public".:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY ("id", "created_at");
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
@@ -124,8 +124,8 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 -- the first batch, then the others:
 --   INSERT INTO "public"."audit_logs_partmig_new" (:columns) SELECT :columns FROM "public"."audit_logs" WHERE (:key) <= (:key_hi);
 --   INSERT INTO "public"."audit_logs_partmig_new" (:columns) SELECT :columns FROM "public"."audit_logs" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
--- 4. every index of the new table, partition by partition over the job connections (one round trip
--- and one transaction per partition: the policy's primary key, a copy of each of the old table's other indexes
+-- 4. every index of the new table, partition by partition over the job connections (a few partitions per
+-- round trip and transaction: the policy's primary key, a copy of each of the old table's other indexes
 -- (each :index_definition)), then the parent's ON ONLY, each partition's attached, then the statistics:
 --   ALTER TABLE "public".:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY ("id", "created_at");
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
@@ -187,8 +187,8 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 -- the first batch, then the others:
 --   INSERT INTO "public"."workflow_logs_partmig_new" (:columns) SELECT :columns FROM "public"."workflow_logs" WHERE (:key) <= (:key_hi);
 --   INSERT INTO "public"."workflow_logs_partmig_new" (:columns) SELECT :columns FROM "public"."workflow_logs" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
--- 4. every index of the new table, partition by partition over the job connections (one round trip
--- and one transaction per partition: the policy's primary key, a copy of each of the old table's other indexes
+-- 4. every index of the new table, partition by partition over the job connections (a few partitions per
+-- round trip and transaction: the policy's primary key, a copy of each of the old table's other indexes
 -- (each :index_definition)), then the parent's ON ONLY, each partition's attached, then the statistics:
 --   ALTER TABLE "public".:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY ("id", "run_at");
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
