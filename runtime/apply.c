@@ -637,14 +637,50 @@ static bool index_partitions(Apply *a, const char *schema, const char *table, co
                     goto done;
                 ci.exists = false;
             }
-            if (!ci.exists || !*attached) {
+            /* CREATE INDEX CONCURRENTLY waits out every older transaction;
+             * when that wait times out it leaves an INVALID index under the
+             * name, which IF NOT EXISTS would take for done.  Its waits hold
+             * up no writer (SHARE UPDATE EXCLUSIVE), so each build may wait
+             * longer than the short first tries of other locks: the file's
+             * lock_timeout, doubling per build; a timed-out build's leftover
+             * is dropped before the next */
+            int wait_ms = lock_policy_parse_ms(a->lock_timeout);
+            for (int build = 1; !ci.exists || !*attached; build++, wait_ms = wait_ms < 30000 ? wait_ms * 2 : 60000) {
                 buf_reset(&sql);
                 catalog_sql_create_index(&sql, pinfo->unique, true, child, false, pt->schema, pt->name, pinfo->using);
-                if (a->dry)
+                if (a->dry) {
                     out_sql(buf_str(&sql));
-                else if (!runner_stmt(a->c, a->lock_timeout, a->o->lock_retries, label, pt->schema, pt->name,
-                                      buf_str(&sql), err))
+                    break;
+                }
+                char lt[32];
+                snprintf(lt, sizeof lt, "%dms", wait_ms);
+                const char *ltp[] = {lt};
+                if (!pg_exec(a->c, "SELECT pg_catalog.set_config('lock_timeout', $1, false)", 1, ltp, NULL, err))
                     goto done;
+                bool built = pg_exec_script(a->c, buf_str(&sql), err);
+                if (!built && strcmp(pg_last_sqlstate(a->c), "55P03") != 0)
+                    goto done;
+                if (!catalog_index_info(a->c, pt->schema, child, a->arena, &ci, err))
+                    goto done;
+                if (built && ci.exists && ci.valid)
+                    break;
+                if (build == 5) {
+                    err_set(err, PM_EDB,
+                            "%s: index \"%s\" could not be built: older transactions outlasted %s five times", label,
+                            child, lt);
+                    err_hint(err, "look for long transactions (pg_stat_activity, xact_start), then run apply again");
+                    goto done;
+                }
+                fprintf(stderr, "partmig: %s: older transactions outlasted %s; building index \"%s\" again\n", label,
+                        lt, child);
+                if (ci.exists) {
+                    buf_reset(&sql);
+                    catalog_sql_drop_index(&sql, true, pt->schema, child);
+                    if (!runner_stmt(a->c, a->lock_timeout, a->o->lock_retries, label, pt->schema, pt->name,
+                                     buf_str(&sql), err))
+                        goto done;
+                }
+                ci.exists = false;
             }
         }
         if (!*attached) {
