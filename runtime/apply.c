@@ -871,9 +871,13 @@ static bool run_step(Apply *a, Err *err)
     }
 
     if (a->dry) {
+        /* a conversion is no one transaction, whatever the file's default */
         printf("\n-- %s step %d: %s\n-- action=%s transactional=%s%s%s\n", a->f->name, s->number,
-               s->title ? s->title : "", action, s->transactional && !convert ? "yes" : "no", s->lock ? " lock=" : "",
-               s->lock ? s->lock : "");
+               s->title ? s->title : "", action,
+               convert            ? "no (a conversion: many short transactions)"
+               : s->transactional ? "yes"
+                                  : "no",
+               s->lock ? " lock=" : "", s->lock ? s->lock : "");
         bool ok;
         if (convert) {
             printf("-- convert the existing table %s (existing.method %s)\n", s->table,

@@ -581,7 +581,7 @@ static bool build_indexes(Conv *v, Err *err)
     buf_printf(&b, "ANALYZE %s;\n", v->q_shadow);
     if (!conv_script(v->c, &b, err))
         goto done;
-    fprintf(stderr, "partmig: %s: built %d indexes of %s on %d partitions (%d jobs) in %.0f ms\n", v->qname, nix,
+    fprintf(stderr, "partmig: %s: built %d indexes of %s on %d partitions (%d job(s)) in %.0f ms\n", v->qname, nix,
             v->q_shadow, np, jobs < nscripts ? jobs : nscripts, (progress_now() - t0) * 1000.0);
     ok = true;
 done:
