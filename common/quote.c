@@ -28,3 +28,14 @@ void quote_literal(Buf *b, const char *text)
 {
     quote_with(b, text, '\'');
 }
+
+bool ident_is_plain(const char *s)
+{
+    if (!s || !((*s >= 'a' && *s <= 'z') || *s == '_'))
+        return false;
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '_'))
+            return false;
+    return n <= 63;
+}

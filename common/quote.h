@@ -4,6 +4,8 @@
 #ifndef PARTMIG_QUOTE_H
 #define PARTMIG_QUOTE_H
 
+#include <stdbool.h>
+
 #include "buf.h"
 
 /* "name" with embedded quotes doubled. */
@@ -13,5 +15,9 @@ void quote_qualified(Buf *b, const char *schema, const char *name);
 /* 'text' with embedded quotes doubled (standard_conforming_strings = on,
  * which every partmig migration file sets). */
 void quote_literal(Buf *b, const char *text);
+
+/* A plain SQL identifier, ^[a-z_][a-z0-9_]{0,62}$ with nothing after it (no
+ * final newline): the only names partmig's policies and commands accept. */
+bool ident_is_plain(const char *s);
 
 #endif

@@ -8,10 +8,10 @@
 #include "../common/buf.h"
 #include "../common/err.h"
 #include "../common/fs.h"
-#include "../common/plan.h"
+#include "../model/plan.h"
 #include "planner.h"
-#include "policy.h"
-#include "sum.h"
+#include "../model/policy.h"
+#include "../model/sum.h"
 #include "validate.h"
 
 static void usage(FILE *out)

@@ -10,8 +10,8 @@
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/fs.h"
-#include "common/plan.h"
-#include "sqlparse.h"
+#include "model/plan.h"
+#include "../common/sqlparse.h"
 
 /* The rules, in the order --help lists them. */
 typedef struct Rule {

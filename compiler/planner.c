@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "../common/fs.h"
-#include "../common/plan.h"
+#include "../model/plan.h"
 #include "../common/quote.h"
-#include "partitions.h"
+#include "../model/partitions.h"
 #include "shown.h"
 
 /* The migration under construction. */

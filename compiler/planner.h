@@ -7,8 +7,8 @@
 
 #include "../common/arena.h"
 #include "../common/err.h"
-#include "../common/plan.h"
-#include "policy.h"
+#include "../model/plan.h"
+#include "../model/policy.h"
 
 typedef struct PlanInput {
     const PolicySet *old; /* state folded from the existing files (policy order of first appearance) */

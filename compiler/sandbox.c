@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "../common/fs.h"
-#include "policy.h"
+#include "../model/policy.h"
 #include "validate.h"
 
 #define MEMORY_LIMIT      ((size_t)POLICY_MEMORY_LIMIT) /* bytes a policy file's Lua state may allocate */

@@ -5,7 +5,7 @@
 
 #include "../common/arena.h"
 #include "../common/quote.h"
-#include "partitions.h"
+#include "../model/partitions.h"
 
 const char shown_legend[] = "\"the runtime runs\" blocks show a runtime step's SQL, commented; a :name in them is a "
                             "value only the\n"

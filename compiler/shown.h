@@ -7,7 +7,7 @@
 #define PARTMIG_SHOWN_H
 
 #include "../common/buf.h"
-#include "policy.h"
+#include "../model/policy.h"
 
 /* The placeholders the blocks use, one line each, for the file's header. */
 extern const char shown_legend[];

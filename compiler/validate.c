@@ -13,18 +13,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "partitions.h"
-#include "policy.h"
+#include "../common/quote.h"
+#include "../model/partitions.h"
+#include "../model/policy.h"
 
 /* Patterns compiled once per process, freed by validate_release().  All are
  * compiled with PCRE2_DOLLAR_ENDONLY: `$` is the end of the subject, never
  * "before a final newline" (so "t\n" is not an identifier), and PCRE2_UTF:
  * a subject that is not UTF-8 never matches. */
-enum { PAT_IDENT, PAT_INTERVAL, PAT_INTEGER, PAT_DATE, PAT_ZONE, PAT_TEXT, PAT_COUNT };
+enum { PAT_DATE, PAT_ZONE, PAT_TEXT, PAT_COUNT };
 static const char *const pattern_text[PAT_COUNT] = {
-    [PAT_IDENT] = "^[a-z_][a-z0-9_]{0,62}$",
-    [PAT_INTERVAL] = "^ *([1-9][0-9]{0,5}) +(hour|day|week|month|quarter|year)s? *$",
-    [PAT_INTEGER] = "^ *([1-9][0-9]{0,17}) *$",
     [PAT_DATE] = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
     [PAT_ZONE] = "^(UTC|GMT|[A-Z][A-Za-z_+-]{1,30}(/[A-Za-z0-9_+-]{1,30}){1,2})$",
     [PAT_TEXT] = "^[^\\x00-\\x1f\\x7f-\\x{9f}]*$", /* no C0, DEL or C1 control character */
@@ -69,17 +67,6 @@ static int match(int which, const char *s)
 static bool matches(int which, const char *s)
 {
     return s && match(which, s) > 0;
-}
-
-/* Capture N of the last match, copied into OUT (size CAP). */
-static void capture(int n, const char *s, char *out, size_t cap)
-{
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(match_data);
-    size_t len = ov[2 * n + 1] - ov[2 * n];
-    if (len >= cap)
-        len = cap - 1;
-    memcpy(out, s + ov[2 * n], len);
-    out[len] = '\0';
 }
 
 void validate_release(void)
@@ -153,35 +140,7 @@ void text_escape(char *out, size_t cap, const char *in, size_t len_in)
 
 bool validate_identifier(const char *s)
 {
-    return matches(PAT_IDENT, s);
-}
-
-bool interval_parse(const char *text, bool allow_integer, Interval *out)
-{
-    char num[32], unit[16];
-    if (matches(PAT_INTERVAL, text)) {
-        capture(1, text, num, sizeof num);
-        capture(2, text, unit, sizeof unit);
-        static const struct {
-            const char *word;
-            IntervalUnit unit;
-        } units[] = {{"hour", UNIT_HOUR},   {"day", UNIT_DAY},         {"week", UNIT_WEEK},
-                     {"month", UNIT_MONTH}, {"quarter", UNIT_QUARTER}, {"year", UNIT_YEAR}};
-        for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-            if (!strcmp(unit, units[i].word)) {
-                out->unit = units[i].unit;
-                out->count = strtoll(num, NULL, 10);
-                return true;
-            }
-        return false;
-    }
-    if (allow_integer && matches(PAT_INTEGER, text)) {
-        capture(1, text, num, sizeof num);
-        out->unit = UNIT_INTEGER;
-        out->count = strtoll(num, NULL, 10);
-        return true;
-    }
-    return false;
+    return ident_is_plain(s);
 }
 
 bool validate_date(const char *s)

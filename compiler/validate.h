@@ -6,16 +6,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../common/interval.h"
+#include "../model/interval.h"
 
-/* A safe SQL identifier: ^[a-z_][a-z0-9_]{0,62}\z (anything else is refused,
- * never quoted into shape; \z: a final newline does not pass). */
+/* A safe SQL identifier (ident_is_plain: anything else is refused, never
+ * quoted into shape). */
 bool validate_identifier(const char *s);
-
-/* Parse "N hour(s)|day(s)|week(s)|month(s)|quarter(s)|year(s)" (N >= 1); with
- * ALLOW_INTEGER also a bare positive integer (an integer range step).  False
- * when the text is anything else. */
-bool interval_parse(const char *text, bool allow_integer, Interval *out);
 
 /* A real calendar date "YYYY-MM-DD". */
 bool validate_date(const char *s);

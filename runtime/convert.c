@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "../common/quote.h"
-#include "../compiler/partitions.h"
+#include "../model/partitions.h"
 #include "convert_internal.h"
 #include "progress.h"
 #include "runner.h"

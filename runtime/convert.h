@@ -9,7 +9,7 @@
 
 #include "../common/arena.h"
 #include "../common/err.h"
-#include "../compiler/policy.h"
+#include "../model/policy.h"
 #include "pg.h"
 
 typedef struct ConvertOptions {

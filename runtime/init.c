@@ -13,7 +13,7 @@
 #include "../commands.h"
 #include "../common/buf.h"
 #include "../common/fs.h"
-#include "../compiler/validate.h"
+#include "../common/quote.h"
 #include "runner.h"
 
 #define TARGET_ROWS_DEFAULT 5000000LL /* rows a partition should hold, about */
@@ -93,7 +93,7 @@ static int pick_column(const Column *cols, int n, bool *is_time)
     for (int pass = 0; pass < 2 && best < 0; pass++) {
         const char *kind = pass == 0 ? "time" : "integer";
         for (int i = 0; i < n; i++) {
-            if (strcmp(cols[i].kind, kind) || !cols[i].not_null || !validate_identifier(cols[i].name))
+            if (strcmp(cols[i].kind, kind) || !cols[i].not_null || !ident_is_plain(cols[i].name))
                 continue;
             int score = (cols[i].index ? 2 : 0) + (cols[i].in_pk ? 1 : 0) + (pass == 1 && cols[i].in_pk ? 2 : 0);
             if (score > best_score)
@@ -111,7 +111,7 @@ static bool propose(PgConn *c, const char *schema, const char *table, long long 
     PgResult *r = NULL;
     Column *cols = NULL;
     int ncols = 0;
-    if (!validate_identifier(schema) || !validate_identifier(table)) {
+    if (!ident_is_plain(schema) || !ident_is_plain(table)) {
         err_set(err, PM_EINPUT, "table \"%s.%s\": partmig manages only plain lowercase names", schema, table);
         err_hint(err, "names must match ^[a-z_][a-z0-9_]{0,62}$; rename the table, or partition it by hand");
         goto done;
@@ -313,7 +313,7 @@ static bool propose(PgConn *c, const char *schema, const char *table, long long 
             const char *end = strchr(p, ',');
             size_t len = end ? (size_t)(end - p) : strlen(p);
             char *one = arena_strndup(a, p, len);
-            names_ok &= validate_identifier(one);
+            names_ok &= ident_is_plain(one);
             has_key |= !strcmp(one, key->name);
             buf_printf(&cl, "%s\"%s\"", cl.len ? ", " : "", one);
             p += len + (end ? 1 : 0);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/plan.h"
+#include "../model/plan.h"
 #include "catalog.h"
 #include "convert.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../common/fs.h"
-#include "../compiler/sum.h"
+#include "../model/sum.h"
 
 bool migdir_load(const char *dir, bool missing_ok, Arena *arena, MigDir *out, Err *err)
 {

@@ -8,9 +8,9 @@
 
 #include "../common/arena.h"
 #include "../common/err.h"
-#include "../common/plan.h"
+#include "../model/plan.h"
 #include "../common/sha256.h"
-#include "../compiler/policy.h"
+#include "../model/policy.h"
 
 typedef struct MigFile {
     const char *name;                  /* "0001_erp.sql" */

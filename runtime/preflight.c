@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../common/quote.h"
-#include "../compiler/partitions.h"
+#include "../model/partitions.h"
 #include "convert_internal.h"
 
 /* ---- small SQL helpers shared by the conversion files ---- */

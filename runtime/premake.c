@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../common/buf.h"
-#include "../common/interval.h"
+#include "../model/interval.h"
 #include "../common/quote.h"
 #include "maintain_sql.h"
 

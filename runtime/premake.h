@@ -7,8 +7,8 @@
 
 #include "../common/arena.h"
 #include "../common/err.h"
-#include "../compiler/partitions.h"
-#include "../compiler/policy.h"
+#include "../model/partitions.h"
+#include "../model/policy.h"
 #include "catalog.h"
 #include "pg.h"
 

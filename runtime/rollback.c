@@ -5,7 +5,7 @@
 
 #include "../commands.h"
 #include "../common/buf.h"
-#include "../compiler/sqlparse.h"
+#include "../common/sqlparse.h"
 #include "../common/quote.h"
 #include "catalog.h"
 #include "convert.h"

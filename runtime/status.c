@@ -11,7 +11,7 @@
 
 #include "../commands.h"
 #include "../common/buf.h"
-#include "../compiler/policy.h"
+#include "../model/policy.h"
 #include "catalog.h"
 #include "convert.h"
 #include "ledger.h"

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "../common/buf.h"
-#include "../common/interval.h"
+#include "../model/interval.h"
 #include "status.h"
 
 const char *status_rfc3339(Arena *arena, double epoch)

@@ -8,7 +8,7 @@
 
 #include "../commands.h"
 #include "../common/buf.h"
-#include "../compiler/sqlparse.h"
+#include "../common/sqlparse.h"
 #include "catalog.h"
 #include "ledger.h"
 #include "migdir.h"

@@ -5,7 +5,7 @@
 # holding every option its --help names; docs/POLICY.md names every policy key
 # partmig accepts (read from partmig's own "allowed:" lists, nested tables
 # too), every choice of every enumerated key, every naming placeholder and
-# every POLICY_MAX_* limit of compiler/policy.h with its value.
+# every POLICY_MAX_* limit of model/policy.h with its value.
 #
 # PARTMIG_REGENERATE=1 rewrites docs/CLI.md's command sections (everything
 # after its "generated below" marker) from the --help texts; review the diff.
@@ -98,6 +98,6 @@ while read -r name value; do
     *'<<'*) n=${value//[()]/}; n=$(( n )); assert_contains "$row" "$((n >> 20)) MiB" "limit $name is $((n >> 20)) MiB" ;;
     *) assert_contains "$row" "| $value " "limit $name is $value" ;;
     esac
-done < <(sed -n 's/^#define \(POLICY_[A-Z_]*\) *\([0-9][0-9]*\|([0-9]* << [0-9]*)\).*/\1 \2/p' "$SRC/compiler/policy.h")
+done < <(sed -n 's/^#define \(POLICY_[A-Z_]*\) *\([0-9][0-9]*\|([0-9]* << [0-9]*)\).*/\1 \2/p' "$SRC/model/policy.h")
 assert_contains "$policy" 'file:line: print: text' "docs/POLICY.md says where print writes"
 assert_done

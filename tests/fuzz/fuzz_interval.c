@@ -1,7 +1,7 @@
 /* fuzz_interval.c: interval, date and integer text as policies and the
  * database hand it to partmig, and the partition bounds computed from it.
  * Input lines: interval, start, from, to, a step count for interval_add. */
-#include "compiler/partitions.h"
+#include "model/partitions.h"
 #include "compiler/validate.h"
 #include "fuzz_util.h"
 

@@ -1,8 +1,8 @@
 /* fuzz_plan_read.c: the migration file reader (plan_read) on arbitrary text,
  * then the policy lines it returns (policy_from_json), as the runtime reads
  * a migrations directory.  What it reads must write back and read again. */
-#include "common/plan.h"
-#include "compiler/policy.h"
+#include "model/plan.h"
+#include "model/policy.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -2,7 +2,7 @@
  * validation, the planner (partition bounds included) and the policy-state
  * JSON round trip that incremental compiles rely on. */
 #include "compiler/planner.h"
-#include "compiler/policy.h"
+#include "model/policy.h"
 #include "compiler/validate.h"
 #include "fuzz_util.h"
 

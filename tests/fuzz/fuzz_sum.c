@@ -1,6 +1,6 @@
 /* fuzz_sum.c: the partmig.sum reader (sum_verify) on an arbitrary sum file,
  * in a directory holding two real migration files. */
-#include "compiler/sum.h"
+#include "model/sum.h"
 #include "fuzz_util.h"
 
 static const char migration1[] = "-- partmig migration 0001 events\n-- a migration\n";

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "common/fs.h"
-#include "compiler/sum.h"
+#include "model/sum.h"
 
 int main(int argc, char **argv)
 {

@@ -7,8 +7,8 @@
 
 #include "common/arena.h"
 #include "common/fs.h"
-#include "common/plan.h"
-#include "compiler/sqlparse.h"
+#include "model/plan.h"
+#include "common/sqlparse.h"
 
 /* Parse SQL, adding its statements to *COUNT. */
 static bool check(const char *sql, const char *path, int *count, Err *err)

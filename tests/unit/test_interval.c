@@ -1,6 +1,6 @@
 /* test_interval.c: calendar arithmetic behind partition bounds. */
 #include "check.h"
-#include "common/interval.h"
+#include "model/interval.h"
 
 static const char *fmt(Buf *b, WallTime t)
 {

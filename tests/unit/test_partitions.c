@@ -1,6 +1,6 @@
 /* test_partitions.c: bounds, names and DDL of range, hash, list partitions. */
 #include "check.h"
-#include "compiler/partitions.h"
+#include "model/partitions.h"
 
 static Policy range_policy(void)
 {

@@ -1,6 +1,6 @@
 /* test_plan.c: a migration printed by plan_write reads back identically. */
 #include "check.h"
-#include "common/plan.h"
+#include "model/plan.h"
 
 static void roundtrip(void)
 {

@@ -1,6 +1,6 @@
 /* test_policy.c: canonical policy JSON -- defaults filled, sorted, round trip. */
 #include "check.h"
-#include "compiler/policy.h"
+#include "model/policy.h"
 
 static Policy sample(void)
 {

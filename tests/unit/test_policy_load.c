@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "compiler/policy.h"
+#include "model/policy.h"
 
 static char dir[] = "/tmp/partmig-policy-XXXXXX";
 

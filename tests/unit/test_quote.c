@@ -2,7 +2,7 @@
  * PostgreSQL's own parser: a hostile name stays one harmless identifier. */
 #include "check.h"
 #include "common/quote.h"
-#include "compiler/sqlparse.h"
+#include "common/sqlparse.h"
 
 static const char *const hostile = "x\"; DROP TABLE y; --";
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "compiler/sqlparse.h"
+#include "common/sqlparse.h"
 
 static const char *stmt_kind(const SqlStatement *st)
 {

@@ -3,7 +3,7 @@
 
 #include "check.h"
 #include "common/fs.h"
-#include "compiler/sum.h"
+#include "model/sum.h"
 
 static char dir[] = "/tmp/partmig-sum-XXXXXX";
 

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "compiler/policy.h"
+#include "model/policy.h"
 #include "compiler/validate.h"
 
 static void patterns(void)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "validate.h"
+#include "interval.h"
 
 static const char *by_name(PartBy by)
 {

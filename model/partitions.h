@@ -12,7 +12,7 @@
 #include "../common/arena.h"
 #include "../common/buf.h"
 #include "../common/err.h"
-#include "../common/interval.h"
+#include "interval.h"
 #include "policy.h"
 
 typedef struct PartitionSpec {

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "../common/buf.h"
 
 typedef enum {
     UNIT_NONE = 0,
@@ -33,6 +33,12 @@ typedef struct Interval {
 typedef struct WallTime {
     int year, month, day, hour; /* month 1-12, day 1-31, hour 0-23 */
 } WallTime;
+
+/* Parse "N hour(s)|day(s)|week(s)|month(s)|quarter(s)|year(s)" (1 <= N <=
+ * 999999, spaces around and between; nothing else); with ALLOW_INTEGER also a
+ * bare positive integer of up to 18 digits (an integer range step).  False
+ * when the text is anything else. */
+bool interval_parse(const char *text, bool allow_integer, Interval *out);
 
 /* "1 month", "3 days", "1 quarter" ... or "" for UNIT_NONE; canonical text
  * used in migration files and policy state. */

@@ -23,9 +23,9 @@
 
 #include <stdbool.h>
 
-#include "arena.h"
-#include "buf.h"
-#include "err.h"
+#include "../common/arena.h"
+#include "../common/buf.h"
+#include "../common/err.h"
 
 /* The lock_timeout of every generated migration and of partmig's own DDL:
  * writers queue behind a DDL statement waiting for its lock, so the wait is

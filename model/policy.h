@@ -10,7 +10,7 @@
 #include "../common/arena.h"
 #include "../common/buf.h"
 #include "../common/err.h"
-#include "../common/interval.h"
+#include "interval.h"
 
 typedef enum { PART_RANGE = 0, PART_LIST, PART_HASH } PartBy;
 typedef enum { EXISTING_COPY = 0, EXISTING_ATTACH, EXISTING_NONE } ExistingMethod;

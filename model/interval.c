@@ -397,3 +397,68 @@ bool interval_int_upper_checked(int64_t step, int64_t anchor, int64_t v, int64_t
     *out = up;
     return true;
 }
+
+/* The digits at *P (first not 0, at most MAX of them) as a number, *P moved
+ * past them; -1 when there are none or too many. */
+static int64_t take_count(const char **p, int max)
+{
+    const char *s = *p;
+    if (*s < '1' || *s > '9')
+        return -1;
+    int64_t v = 0;
+    int n = 0;
+    for (; *s >= '0' && *s <= '9'; s++, n++) {
+        if (n == max)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    *p = s;
+    return v;
+}
+
+bool interval_parse(const char *text, bool allow_integer, Interval *out)
+{
+    static const struct {
+        const char *word;
+        IntervalUnit unit;
+    } units[] = {{"hour", UNIT_HOUR},   {"day", UNIT_DAY},         {"week", UNIT_WEEK},
+                 {"month", UNIT_MONTH}, {"quarter", UNIT_QUARTER}, {"year", UNIT_YEAR}};
+    if (!text)
+        return false;
+    const char *p = text;
+    while (*p == ' ')
+        p++;
+    const char *digits = p;
+    int64_t n = take_count(&p, 6);
+    if (n > 0 && *p == ' ') {
+        while (*p == ' ')
+            p++;
+        for (size_t i = 0; i < sizeof units / sizeof *units; i++) {
+            size_t len = strlen(units[i].word);
+            if (strncmp(p, units[i].word, len))
+                continue;
+            const char *q = p + len;
+            if (*q == 's')
+                q++;
+            while (*q == ' ')
+                q++;
+            if (*q)
+                return false;
+            out->unit = units[i].unit;
+            out->count = n;
+            return true;
+        }
+        return false;
+    }
+    if (!allow_integer)
+        return false;
+    p = digits;
+    n = take_count(&p, 18);
+    while (n > 0 && *p == ' ')
+        p++;
+    if (n <= 0 || *p)
+        return false;
+    out->unit = UNIT_INTEGER;
+    out->count = n;
+    return true;
+}
