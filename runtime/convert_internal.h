@@ -184,6 +184,15 @@ const char *conv_name63(Arena *a, const char *base, const char *suffix);
 void conv_rollback_quietly(PgConn *c);
 
 void conv_sleep_ms(int ms);
+/* The swap's longest lock_timeout: --lock-timeout, or 500 ms. */
+int conv_lock_ms(const Conv *v);
+
+/* convert_capture.c: the change log, its trigger and re-copy function
+ * (state shadow_created -> mirroring); re-copying logged keys until few
+ * wait; dropping them after the swap. */
+bool conv_install_capture(Conv *v, Err *err);
+bool conv_resync_catch_up(Conv *v, Err *err);
+bool conv_drop_capture(Conv *v, Err *err);
 
 bool conv_locked(Conv *v, const char *what, LockedBody body, Err *err);
 
