@@ -896,7 +896,7 @@ static bool run_step(Apply *a, Err *err)
         return ok;
     }
 
-    double t0 = runner_clock();
+    double t0 = retry_now();
     /* a conversion reports its own progress lines: give them a line of their own */
     printf(convert ? "%s step %d: %s\n" : "%s step %d: %s ... ", a->f->name, s->number, s->title ? s->title : action);
     fflush(stdout);
@@ -936,7 +936,7 @@ static bool run_step(Apply *a, Err *err)
     }
     if (convert)
         printf("%s step %d: ", a->f->name, s->number);
-    printf("done (%.0f ms)\n", (runner_clock() - t0) * 1000);
+    printf("done (%.0f ms)\n", (retry_now() - t0) * 1000);
     fflush(stdout);
     return true;
 }
@@ -1129,7 +1129,7 @@ static int run(int argc, char **argv, bool plan)
     Err err;
     err_clear(&err);
     int applied = 0, steps = 0;
-    double t0 = runner_clock();
+    double t0 = retry_now();
     bool ok = migdir_load(o.dir, false, &arena, &a.dir, &err) && runner_connect(&o, &a.c, &err);
     if (!ok)
         goto done;
@@ -1153,7 +1153,7 @@ static int run(int argc, char **argv, bool plan)
                      : "-- nothing to apply (%d migrations, %d steps); nothing was changed\n",
                applied, steps);
     else if (steps || applied)
-        printf("applied %d migration(s), %d step(s) in %.2f s\n", applied, steps, runner_clock() - t0);
+        printf("applied %d migration(s), %d step(s) in %.2f s\n", applied, steps, retry_now() - t0);
     else
         printf("nothing to apply: the database is up to date (%d migration(s))\n", a.dir.n);
 done:

@@ -183,7 +183,6 @@ const char *conv_name63(Arena *a, const char *base, const char *suffix);
 
 void conv_rollback_quietly(PgConn *c);
 
-void conv_sleep_ms(int ms);
 /* The swap's longest lock_timeout: --lock-timeout, or 500 ms. */
 int conv_lock_ms(const Conv *v);
 

@@ -5,13 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../common/quote.h"
 #include "../model/partitions.h"
 #include "convert_internal.h"
 #include "progress.h"
+#include "retry.h"
 #include "runner.h"
 
 #define DEFAULT_LOCK_MS 500
@@ -73,14 +73,8 @@ void conv_rollback_quietly(PgConn *c)
     }
 }
 
-void conv_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* BODY in one transaction under the lock policy: a short lock_timeout
- * first, growing to L->lock_ms over L->retries tries (runner.h). */
+ * first, growing to L->lock_ms over L->retries tries (retry.h). */
 static bool locked_run(PgConn *c, const char *what, const Locked *l, Err *err)
 {
     LockPolicy lp = lock_policy(l->lock_ms, l->retries);
@@ -174,7 +168,7 @@ bool conv_ledger_present(PgConn *c, bool *present, Err *err)
 bool conv_record_swapped(Conv *v, double started, Err *err)
 {
     char ms[32];
-    snprintf(ms, sizeof ms, "%.3f", (progress_now() - started) * 1000.0);
+    snprintf(ms, sizeof ms, "%.3f", (retry_now() - started) * 1000.0);
     const char *params[] = {v->row.id, ms};
     return pg_exec(v->c,
                    "UPDATE partmig.conversions SET swap_ms = $2::float8, swapped_at = now() WHERE id = $1::bigint", 2,

@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "convert_internal.h"
 #include "progress.h"
+#include "retry.h"
 
 /* {"a","b"} for a text[] parameter; NULL values stay NULL. */
 static void text_array_literal(Buf *b, const char *const *vals, int n)
@@ -186,14 +186,6 @@ static bool key_is_integer(const CopyPlan *pl)
         return false;
     const char *t = pl->key_types[0];
     return !strcmp(t, "bigint") || !strcmp(t, "integer") || !strcmp(t, "smallint");
-}
-
-static void sleep_ms(int ms)
-{
-    if (ms <= 0)
-        return;
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* The parameters of a key range: LO's K values (when LO is given), then
@@ -374,7 +366,7 @@ static void *job_main(void *arg)
         } else if (integer)
             computed = true; /* after the first batch, try the arithmetic */
         lo = hi;
-        sleep_ms(pl->sleep_ms);
+        retry_sleep_ms(pl->sleep_ms);
     }
     jr->ok = true;
 done:
@@ -420,7 +412,7 @@ bool copier_run(const CopyPlan *plan, Err *err)
     }
     while (atomic_load(&sh.running) > 0) {
         progress_update(&pr, (int64_t)atomic_load(&sh.rows));
-        sleep_ms(100);
+        retry_sleep_ms(100);
     }
     ok = !start_failed;
     for (int i = 0; i < plan->njobs; i++) {

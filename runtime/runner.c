@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "catalog.h"
@@ -127,19 +126,6 @@ bool runner_connect(const RunOptions *o, PgConn **c, Err *err)
     return true;
 }
 
-double runner_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* The holder's own process, when its application name says which
  * (runner_lock sets "partmig pid=N host=H"): false when that process
  * is known to be gone from this host. */
@@ -158,7 +144,7 @@ static bool holder_client_alive(const LockHolder *h, int *client_pid)
 
 bool runner_lock(PgConn *c, int wait_s, Arena *arena, Err *err)
 {
-    double deadline = runner_clock() + wait_s;
+    double deadline = retry_now() + wait_s;
     for (;;) {
         bool got = false;
         if (!ledger_try_lock(c, &got, err))
@@ -174,9 +160,9 @@ bool runner_lock(PgConn *c, int wait_s, Arena *arena, Err *err)
                            "WHERE pg_catalog.current_setting('application_name') = 'partmig'",
                            1, p, NULL, err);
         }
-        if (runner_clock() >= deadline)
+        if (retry_now() >= deadline)
             break;
-        sleep_ms(200);
+        retry_sleep_ms(200);
     }
     LockHolder h;
     if (!ledger_lock_holder_info(c, arena, &h, err))
@@ -240,55 +226,6 @@ bool runner_check_applied(const MigDir *d, const Ledger *l, Err *err)
         }
     }
     return true;
-}
-
-/* A uniform integer in [LO, HI]. */
-static int jitter(int lo, int hi)
-{
-    static unsigned state;
-    if (!state)
-        state = ((unsigned)time(NULL) ^ (unsigned)getpid()) | 1u;
-    return hi <= lo ? lo : lo + (int)(rand_r(&state) % (unsigned)(hi - lo + 1));
-}
-
-LockPolicy lock_policy(int cap_ms, int tries)
-{
-    LockPolicy p = {LOCK_FIRST_MS, cap_ms > 0 ? cap_ms : 500, tries > 0 ? tries : 1, 100, 2000};
-    if (p.first_ms > p.cap_ms)
-        p.first_ms = p.cap_ms;
-    return p;
-}
-
-int lock_policy_timeout(const LockPolicy *p, int attempt)
-{
-    long t = (long)p->first_ms << (attempt < 16 ? attempt : 16);
-    if (t >= p->cap_ms)
-        return p->cap_ms;
-    /* jittered down by up to a quarter, never below the first try's */
-    int ms = jitter((int)(t * 3 / 4), (int)t);
-    return ms < p->first_ms ? p->first_ms : ms;
-}
-
-int lock_policy_pause(const LockPolicy *p, int attempt)
-{
-    long d = (long)p->pause_ms << (attempt < 16 ? attempt : 16);
-    if (d > p->pause_cap_ms)
-        d = p->pause_cap_ms;
-    int ms = jitter((int)(d / 2), (int)d);
-    sleep_ms(ms);
-    return ms;
-}
-
-int lock_policy_parse_ms(const char *lock_timeout)
-{
-    char *end = NULL;
-    double v = lock_timeout ? strtod(lock_timeout, &end) : -1;
-    if (!lock_timeout || end == lock_timeout || !(v > 0) || v > 3600000)
-        return -1;
-    while (*end == ' ')
-        end++;
-    double ms = !*end || !strcmp(end, "ms") ? v : !strcmp(end, "s") ? v * 1000 : !strcmp(end, "min") ? v * 60000 : -1;
-    return ms >= 1 && ms <= 3600000 ? (int)ms : -1;
 }
 
 void runner_split(const char *qualified, Arena *arena, const char **schema, const char **table)

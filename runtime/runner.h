@@ -1,6 +1,6 @@
 /* runner.h: what the runtime commands share -- their command-line options,
  * connecting, the one-runner lock, the ledger-vs-files checksum check, and
- * the jittered backoff used when a lock cannot be had. */
+ * running a locking transaction or statement under the lock policy (retry.h). */
 #ifndef PARTMIG_RUNNER_H
 #define PARTMIG_RUNNER_H
 
@@ -11,6 +11,7 @@
 #include "ledger.h"
 #include "migdir.h"
 #include "pg.h"
+#include "retry.h"
 
 /* Options a command accepts (bits for runner_parse's ALLOWED). */
 enum {
@@ -59,32 +60,6 @@ bool runner_lock(PgConn *c, int wait_s, Arena *arena, Err *err);
  * with the same checksum; one that committed nothing may be changed or
  * gone.  Failure: PM_EINPUT naming the file. */
 bool runner_check_applied(const MigDir *d, const Ledger *l, Err *err);
-
-/* How a locking transaction is retried after a lock timeout.  A waiting
- * ACCESS EXCLUSIVE request queues every writer behind it for as long as it
- * waits, so the first try waits briefly: try N (0-based) waits at most
- * min(cap_ms, first_ms << N) (25 ms doubling up to the migration's
- * lock_timeout), jittered down by up to a quarter, then pauses
- * min(pause_cap_ms, pause_ms << N) (100 ms doubling up to 2 s), jittered
- * in [d/2, d], before the next; TRIES tries in all.  One policy for
- * runner_tx, runner_stmt and the conversion's locked steps. */
-#define LOCK_FIRST_MS 25
-typedef struct LockPolicy {
-    int first_ms, cap_ms, tries; /* the lock waits, and how many */
-    int pause_ms, pause_cap_ms;  /* the pauses between tries */
-} LockPolicy;
-
-/* The policy capped at CAP_MS (the migration's lock_timeout) with TRIES tries. */
-LockPolicy lock_policy(int cap_ms, int tries);
-/* The lock_timeout of try ATTEMPT (0-based), in ms. */
-int lock_policy_timeout(const LockPolicy *p, int attempt);
-/* Sleep after failed try ATTEMPT (0-based); returns the milliseconds slept. */
-int lock_policy_pause(const LockPolicy *p, int attempt);
-/* A lock_timeout setting ("500ms", "2s", "1min", "300") in ms; -1 if not one. */
-int lock_policy_parse_ms(const char *lock_timeout);
-
-/* Monotonic seconds. */
-double runner_clock(void);
 
 /* The body of a transaction: true to commit. */
 typedef bool (*RunnerTxBody)(void *ctx, Err *err);
