@@ -598,8 +598,13 @@ static bool index_partitions(Apply *a, const char *schema, const char *table, co
         if (!catalog_attached_index(a->c, pt->schema, pt->name, parent_schema, parent, a->arena, &attached, &valid,
                                     err))
             goto done;
-        if (*attached && valid)
+        if (*attached && valid) {
+            /* built before the swap by a conversion: recorded like its own */
+            if (!a->dry &&
+                !ledger_object_add(a->c, a->f->m.version, a->s->number, "index", pt->schema, attached, "", err))
+                goto done;
             continue;
+        }
         const char *child = *attached ? attached : child_index_name(a, root_table, parent, pt->name);
         IndexInfo ci;
         if (!catalog_index_info(a->c, pt->schema, child, a->arena, &ci, err))

@@ -242,6 +242,30 @@ static bool build_primary_key(Conv *v, Err *err)
     return true;
 }
 
+/* The policy's index J on the shadow until the swap names it: the
+ * swap renames it to the policy's name, so the policy's build_index step
+ * finds it built, valid and attached. */
+static const char *policy_index_staged(const Conv *v, int j)
+{
+    return arena_printf(v->a, "pm%s_pix%d", v->row.id, j);
+}
+
+/* "USING btree ("a", "b")" for the policy's index IX, as its steps write it. */
+static const char *policy_index_using(Arena *a, const IndexSpec *ix)
+{
+    Buf b = {0};
+    buf_printf(&b, "USING %s (", ix->method ? ix->method : "btree");
+    for (int i = 0; i < ix->columns.n; i++) {
+        if (i)
+            buf_append(&b, ", ");
+        quote_ident(&b, ix->columns.items[i]);
+    }
+    buf_putc(&b, ')');
+    const char *s = arena_strdup(a, buf_str(&b));
+    buf_free(&b);
+    return s;
+}
+
 /* The old table's secondary indexes on the shadow, built on the parent
  * (the fallback for a shadow with sub-partitions).  Nothing but partmig
  * writes to the shadow, so a plain CREATE INDEX blocks no application. */
@@ -252,11 +276,15 @@ static bool build_indexes_whole(Conv *v, Err *err)
     Buf b = {0};
     for (int i = 0; i < v->f.nix; i++) {
         if (v->f.ix_policy[i])
-            continue; /* the policy's build_index step makes it, under its own name */
+            continue; /* built below as the policy's index */
         const char *tmp = arena_printf(v->a, "pm%s_ix%d", v->row.id, i);
         buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON %s %s;\n", v->f.ix_unique[i] ? "UNIQUE " : "",
                    sql_ident(v->a, tmp), v->q_shadow, v->f.ix_using[i]);
     }
+    for (int j = 0; j < v->p->nindexes; j++)
+        buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON %s %s;\n", v->p->indexes[j].unique ? "UNIQUE " : "",
+                   sql_ident(v->a, policy_index_staged(v, j)), v->q_shadow,
+                   policy_index_using(v->a, &v->p->indexes[j]));
     buf_printf(&b, "ANALYZE %s;\n", v->q_shadow);
     bool ok = conv_script(v->c, &b, err);
     buf_free(&b);
@@ -268,7 +296,9 @@ static bool build_indexes_whole(Conv *v, Err *err)
 typedef struct ShadowIndex {
     const char *parent;    /* name of the parent index (or primary key constraint) */
     bool pk;               /* the primary key: a constraint per partition */
-    int ix;                /* else: which of the old table's secondary indexes */
+    bool unique;           /* else: a unique index */
+    const char *using;     /* its "USING method (columns)" */
+    const char *suffix;    /* partitions' index names: "<partition><suffix>" */
     const char **child;    /* per partition: the index's name */
     bool *have, *attached; /* per partition: it exists there, it is attached */
 } ShadowIndex;
@@ -329,38 +359,46 @@ static bool build_indexes(Conv *v, Err *err)
     r = NULL;
 
     /* the indexes: the primary key, then the old table's secondary ones */
-    ShadowIndex *ix = arena_alloc(a, sizeof *ix * (size_t)(v->f.nix + 2));
+    /* the indexes: the primary key, the old table's secondary ones, the
+     * policy's (partitions' index names as PostgreSQL gives them:
+     * "<partition>_pkey", "<partition>_<the index's name without its table
+     * prefix>") */
+    ShadowIndex *ix = arena_alloc(a, sizeof *ix * (size_t)(v->f.nix + v->p->nindexes + 2));
     int nix = 0;
     if (v->f.nnew_pk > 0) {
-        ix[nix].parent = conv_name63(a, v->row.shadow, "_pkey");
-        ix[nix].pk = true;
-        ix[nix].ix = -1;
+        ix[nix] = (ShadowIndex){.parent = conv_name63(a, v->row.shadow, "_pkey"), .pk = true, .suffix = "_pkey"};
         nix++;
     }
     size_t tl = strlen(v->p->table);
     for (int i = 0; i < v->f.nix; i++) {
         if (v->f.ix_policy[i])
-            continue; /* the policy's build_index step makes it, under its own name */
-        ix[nix].parent = arena_printf(a, "pm%s_ix%d", v->row.id, i);
-        ix[nix].pk = false;
-        ix[nix].ix = i;
+            continue; /* built below as the policy's index */
+        const char *old = v->f.ix_names[i];
+        ix[nix] = (ShadowIndex){
+            .parent = arena_printf(a, "pm%s_ix%d", v->row.id, i),
+            .unique = v->f.ix_unique[i],
+            .using = v->f.ix_using[i],
+            .suffix = !strncmp(old, v->p->table, tl) && old[tl] == '_' ? old + tl : arena_printf(a, "_%s", old)};
         nix++;
     }
-    /* partitions' index names as PostgreSQL gives them: "<partition>_pkey",
-     * "<partition>_<the old index's name without its table prefix>" */
+    for (int j = 0; j < v->p->nindexes; j++) {
+        const IndexSpec *pi = &v->p->indexes[j];
+        const char *name = policy_index_name(pi, v->p, a);
+        ix[nix] = (ShadowIndex){
+            .parent = policy_index_staged(v, j),
+            .unique = pi->unique,
+            .using = policy_index_using(a, pi),
+            .suffix = !strncmp(name, v->p->table, tl) && name[tl] == '_' ? name + tl : arena_printf(a, "_%s", name)};
+        nix++;
+    }
     int nnames = nix * np;
     const char **names = arena_alloc(a, sizeof *names * (size_t)(nnames + 1));
     for (int k = 0; k < nix; k++) {
         ix[k].child = arena_alloc(a, sizeof *ix[k].child * (size_t)(np + 1));
         ix[k].have = arena_alloc(a, sizeof(bool) * (size_t)(np + 1));
         ix[k].attached = arena_alloc(a, sizeof(bool) * (size_t)(np + 1));
-        const char *suffix = "_pkey";
-        if (!ix[k].pk) {
-            const char *old = v->f.ix_names[ix[k].ix];
-            suffix = !strncmp(old, v->p->table, tl) && old[tl] == '_' ? old + tl : arena_printf(a, "_%s", old);
-        }
         for (int i = 0; i < np; i++) {
-            ix[k].child[i] = conv_name63(a, parts[i], suffix);
+            ix[k].child[i] = conv_name63(a, parts[i], ix[k].suffix);
             ix[k].have[i] = ix[k].attached[i] = false;
             names[k * np + i] = ix[k].child[i];
         }
@@ -416,9 +454,8 @@ static bool build_indexes(Conv *v, Err *err)
                     buf_printf(&b, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", q_parts[i],
                                sql_ident(a, ix[k].child[i]), pk_cols);
                 else
-                    buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON %s %s;\n",
-                               v->f.ix_unique[ix[k].ix] ? "UNIQUE " : "", sql_ident(a, ix[k].child[i]), q_parts[i],
-                               v->f.ix_using[ix[k].ix]);
+                    buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON %s %s;\n", ix[k].unique ? "UNIQUE " : "",
+                               sql_ident(a, ix[k].child[i]), q_parts[i], ix[k].using);
             }
         if (b.len > 0)
             scripts[nscripts++] = arena_strdup(a, buf_str(&b));
@@ -443,9 +480,8 @@ static bool build_indexes(Conv *v, Err *err)
             buf_printf(&b, "ALTER TABLE ONLY %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", v->q_shadow,
                        sql_ident(a, ix[k].parent), pk_cols);
         else if (!ix[k].pk)
-            buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON ONLY %s %s;\n",
-                       v->f.ix_unique[ix[k].ix] ? "UNIQUE " : "", sql_ident(a, ix[k].parent), v->q_shadow,
-                       v->f.ix_using[ix[k].ix]);
+            buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON ONLY %s %s;\n", ix[k].unique ? "UNIQUE " : "",
+                       sql_ident(a, ix[k].parent), v->q_shadow, ix[k].using);
         for (int i = 0; i < np; i++)
             if (!ix[k].attached[i])
                 buf_printf(&b, "ALTER INDEX %s ATTACH PARTITION %s;\n", sql_qualified(a, v->p->schema, ix[k].parent),
@@ -527,16 +563,39 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
         if (!conv_record_names(v, v->f.pkey_index, parked, staged, err))
             goto done;
     }
+    /* the policy's indexes, built before the swap under staged names (a
+     * conversion begun by an older partmig has none: its build_index steps
+     * build them after the swap) */
+    int npi = v->p->nindexes;
+    const char **pi_names = arena_alloc(a, sizeof *pi_names * (size_t)(npi + 1));
+    bool *pi_staged = arena_alloc(a, sizeof *pi_staged * (size_t)(npi + 1));
+    bool *pi_recorded = arena_alloc(a, sizeof *pi_recorded * (size_t)(npi + 1));
+    for (int j = 0; j < npi; j++) {
+        pi_names[j] = policy_index_name(&v->p->indexes[j], v->p, a);
+        const char *sp[] = {schema, policy_index_staged(v, j), v->q_shadow};
+        if (!pg_query_bool(c,
+                           "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid ="
+                           " i.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname ="
+                           " $1 AND c.relname = $2 AND i.indrelid = $3::regclass AND i.indisvalid)",
+                           3, sp, &pi_staged[j], err))
+            goto done;
+        pi_recorded[j] = false;
+    }
     for (int i = 0; i < v->f.nix; i++) {
         const char *parked = arena_printf(a, "pm%s_old_ix%d", v->row.id, i);
         if (v->f.ix_policy[i]) {
-            /* the policy's own index step builds it on the new table, under
-             * the policy's name, which may be this one's (PostgreSQL's
-             * default name): the old index steps aside, and comes back on
-             * rollback */
+            /* the policy's index replaces it on the new table, under the
+             * policy's name, which may be this one's (PostgreSQL's default
+             * name): the old index steps aside, and comes back on rollback */
+            int j = v->f.ix_policy_index[i];
+            const char *staged = NULL;
+            if (j >= 0 && pi_staged[j] && !strcmp(pi_names[j], v->f.ix_names[i])) {
+                staged = policy_index_staged(v, j);
+                pi_recorded[j] = true;
+            }
             buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, v->f.ix_names[i]),
                        sql_ident(a, parked));
-            if (!conv_record_names(v, v->f.ix_names[i], parked, NULL, err))
+            if (!conv_record_names(v, v->f.ix_names[i], parked, staged, err))
                 goto done;
             continue;
         }
@@ -546,6 +605,15 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
         buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, staged),
                    sql_ident(a, v->f.ix_names[i]));
         if (!conv_record_names(v, v->f.ix_names[i], parked, staged, err))
+            goto done;
+    }
+    for (int j = 0; j < npi; j++) {
+        if (!pi_staged[j])
+            continue;
+        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, policy_index_staged(v, j)),
+                   sql_ident(a, pi_names[j]));
+        /* no old index had the name: nothing parked ("") to give it back to */
+        if (!pi_recorded[j] && !conv_record_names(v, pi_names[j], "", policy_index_staged(v, j), err))
             goto done;
     }
     /* identity columns: the new sequence continues after the old one (the

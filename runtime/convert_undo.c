@@ -37,17 +37,24 @@ static bool undo_unswapped_body(PgConn *c, void *ctx, Err *err)
 bool conv_names_back(Conv *v, Buf *b, bool staged_too, Err *err)
 {
     PgResult *r = NULL;
-    const char *params[] = {v->row.id};
-    if (!pg_exec(v->c, "SELECT original, parked, staged FROM partmig.conversion_names WHERE conversion = $1::bigint", 1,
-                 params, &r, err))
-        return false;
+    /* whether a relation has the original name now: a policy index the
+     * swap named may have been dropped since (its steps undone alone) */
     const char *schema = v->p->schema;
+    const char *params[] = {v->row.id, schema};
+    if (!pg_exec(v->c,
+                 "SELECT k.original, k.parked, k.staged, EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN"
+                 " pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $2 AND c.relname ="
+                 " k.original) FROM partmig.conversion_names k WHERE k.conversion = $1::bigint",
+                 2, params, &r, err))
+        return false;
     if (staged_too)
         for (int i = 0; i < pg_nrows(r); i++)
-            if (!pg_isnull(r, i, 2))
+            if (!pg_isnull(r, i, 2) && pg_get(r, i, 3)[0] == 't')
                 buf_printf(b, "ALTER TABLE %s RENAME TO %s;\n", sql_qualified(v->a, schema, pg_get(r, i, 0)),
                            sql_ident(v->a, pg_get(r, i, 2)));
     for (int i = 0; i < pg_nrows(r); i++) {
+        if (!*pg_get(r, i, 1))
+            continue; /* a policy index's name no old index had: nothing parked */
         /* copy: a name the new table took after the swap (the policy's
          * index step builds the index the old one gave way to) goes with
          * the new table, which is dropped: the old index takes it back */
