@@ -132,7 +132,7 @@ bool copier_split(PgConn *c, const CopyPlan *plan, int n, Arena *a, CopyJob **jo
  * with one; the first failure stops the others after their script. */
 bool copier_scripts(const char *db_url, const char *const *scripts, int n, int jobs, Err *err);
 
-/* Helpers shared by the conversion files (defined in preflight.c). */
+/* Helpers shared by the conversion files (defined in sql_text.c). */
 const char *sql_ident(Arena *a, const char *name);
 const char *sql_qualified(Arena *a, const char *schema, const char *name);
 /* "a", "b" from NAMES (quoted), with PREFIX before each ("o." or ""). */

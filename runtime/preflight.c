@@ -1,6 +1,7 @@
 /* preflight.c: what must hold before an existing table is converted, all
- * problems reported at once with their fixes, and the partitions that will
- * cover its data.  Reads only: a refused conversion changes nothing. */
+ * problems reported at once with their fixes, and the workload check's
+ * report (workload.c).  Reads only: a refused conversion changes nothing.
+ * The facts it checks are read by preflight_facts.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,438 +10,7 @@
 #include "../common/quote.h"
 #include "../model/partitions.h"
 #include "convert_internal.h"
-
-/* ---- small SQL helpers shared by the conversion files ---- */
-
-const char *sql_ident(Arena *a, const char *name)
-{
-    Buf b = {0};
-    quote_ident(&b, name);
-    const char *s = arena_strdup(a, buf_str(&b));
-    buf_free(&b);
-    return s;
-}
-
-const char *sql_qualified(Arena *a, const char *schema, const char *name)
-{
-    Buf b = {0};
-    quote_qualified(&b, schema, name);
-    const char *s = arena_strdup(a, buf_str(&b));
-    buf_free(&b);
-    return s;
-}
-
-const char *sql_column_list(Arena *a, const char *const *names, int n, const char *prefix)
-{
-    Buf b = {0};
-    for (int i = 0; i < n; i++) {
-        if (i)
-            buf_append(&b, ", ");
-        buf_append(&b, prefix);
-        quote_ident(&b, names[i]);
-    }
-    const char *s = arena_strdup(a, buf_str(&b));
-    buf_free(&b);
-    return s;
-}
-
-const char *sql_key_params(Arena *a, const char *const *types, int n, int first)
-{
-    Buf b = {0};
-    buf_putc(&b, '(');
-    for (int i = 0; i < n; i++)
-        buf_printf(&b, "%s$%d::%s", i ? ", " : "", first + i, types[i]);
-    buf_putc(&b, ')');
-    const char *s = arena_strdup(a, buf_str(&b));
-    buf_free(&b);
-    return s;
-}
-
-bool sql_parse_text_array(const char *text, Arena *a, const char ***out, int *n)
-{
-    *out = NULL;
-    *n = 0;
-    size_t len = strlen(text);
-    if (len < 2 || text[0] != '{' || text[len - 1] != '}')
-        return false;
-    int cap = 0;
-    const char *s = text + 1;
-    Buf b = {0};
-    while (*s && *s != '}') {
-        buf_reset(&b);
-        bool quoted = *s == '"', null = false;
-        if (quoted) {
-            for (s++; *s && *s != '"'; s++) {
-                if (*s == '\\' && s[1])
-                    s++;
-                buf_putc(&b, *s);
-            }
-            if (*s == '"')
-                s++;
-        } else {
-            while (*s && *s != ',' && *s != '}')
-                buf_putc(&b, *s++);
-            null = !strcmp(buf_str(&b), "NULL");
-        }
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 4;
-            *out = arena_grow(a, *out, (size_t)*n, (size_t)cap, sizeof **out);
-        }
-        (*out)[(*n)++] = null ? NULL : arena_strdup(a, buf_str(&b));
-        if (*s == ',')
-            s++;
-    }
-    buf_free(&b);
-    return true;
-}
-
-/* ---- gathering facts ---- */
-
-/* Runs SQL with params; on success *R holds the result (caller frees). */
-static bool query(PgConn *c, const char *sql, int n, const char *const *params, PgResult **r, Err *err)
-{
-    return pg_exec(c, sql, n, params, r, err);
-}
-
-static const char **str_array(Arena *a, int n)
-{
-    return arena_alloc(a, sizeof(const char *) * (size_t)(n > 0 ? n : 1));
-}
-
-/* The partition key's range as catalog_key_text_sql reads it (wall time in
- * the policy's zone, or integer text).  min() and max() of the column
- * itself, so an index on it answers. */
-static bool gather_key_range(PgConn *c, const Policy *p, const char *qtable, TableFacts *f, Arena *a, Err *err)
-{
-    const KeyType *k = &f->part_key;
-    if (p->by != PART_RANGE || !(catalog_key_is_time(k) || k->kind == KEY_INTEGER))
-        return true; /* an unsupported type is reported by the checks */
-    const char *col = sql_ident(a, p->column);
-    const char *sql =
-        arena_printf(a, "SELECT %s, %s FROM %s", catalog_key_text_sql(a, k, arena_printf(a, "min(%s)", col)),
-                     catalog_key_text_sql(a, k, arena_printf(a, "max(%s)", col)), qtable);
-    PgResult *r = NULL;
-    if (!query(c, sql, 0, NULL, &r, err))
-        return false;
-    if (!pg_isnull(r, 0, 0)) {
-        f->data_min = arena_strdup(a, pg_get(r, 0, 0));
-        f->data_max = arena_strdup(a, pg_get(r, 0, 1));
-    }
-    pg_result_free(r);
-    return true;
-}
-
-bool preflight_gather(PgConn *c, const Policy *p, Arena *a, TableFacts *f, Err *err)
-{
-    memset(f, 0, sizeof *f);
-    PgResult *r = NULL;
-    bool ok = false;
-    const char *qtable = sql_qualified(a, p->schema, p->table);
-
-    const char *tp[] = {p->schema, p->table};
-    if (!query(c,
-               "SELECT c.oid::text, c.relkind::text, pg_get_userbyid(c.relowner), c.relreplident::text,"
-               " c.reltuples::float8, c.relrowsecurity, c.relforcerowsecurity,"
-               " (SELECT count(*) FROM pg_policy pol WHERE pol.polrelid = c.oid),"
-               " coalesce(c.reloptions, '{}')::text,"
-               " (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0"
-               "  AND NOT a.attisdropped AND a.attacl IS NOT NULL),"
-               " (SELECT r.rolsuper OR r.rolbypassrls OR (r.oid = c.relowner AND NOT c.relforcerowsecurity)"
-               "  FROM pg_roles r WHERE r.rolname = current_user)"
-               " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-               " WHERE n.nspname = $1 AND c.relname = $2",
-               2, tp, &r, err))
-        goto done;
-    if (pg_nrows(r) == 0) {
-        ok = true;
-        goto done;
-    }
-    f->exists = true;
-    f->oid = arena_strdup(a, pg_get(r, 0, 0));
-    f->relkind = pg_get(r, 0, 1)[0];
-    f->owner = arena_strdup(a, pg_get(r, 0, 2));
-    f->replident = pg_get(r, 0, 3)[0];
-    f->est_rows = atof(pg_get(r, 0, 4));
-    f->rls = pg_get(r, 0, 5)[0] == 't';
-    f->rls_forced = pg_get(r, 0, 6)[0] == 't';
-    f->npolicies = (int)pg_get_int(r, 0, 7);
-    if (!sql_parse_text_array(pg_get(r, 0, 8), a, &f->reloptions, &f->nreloptions))
-        f->nreloptions = 0;
-    f->ncolacl = (int)pg_get_int(r, 0, 9);
-    f->rls_bypassed = pg_get(r, 0, 10)[0] == 't';
-    pg_result_free(r);
-    r = NULL;
-    const char *op[] = {f->oid, p->column ? p->column : ""};
-
-    /* columns */
-    if (!query(c,
-               "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attgenerated <> '',"
-               " a.attidentity::text, (SELECT CASE WHEN t.typtype = 'd' THEN (SELECT b.typname FROM pg_type b"
-               "  WHERE b.oid = t.typbasetype) ELSE t.typname END FROM pg_type t WHERE t.oid = a.atttypid)"
-               " FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0"
-               " AND NOT a.attisdropped ORDER BY a.attnum",
-               1, op, &r, err))
-        goto done;
-    f->cols = str_array(a, pg_nrows(r));
-    f->ident_cols = str_array(a, pg_nrows(r));
-    f->ident_kinds = arena_alloc(a, (size_t)pg_nrows(r) + 1);
-    for (int i = 0; i < pg_nrows(r); i++) {
-        char kind = pg_get(r, i, 4)[0];
-        if (kind == 'a' || kind == 'd') {
-            f->ident_cols[f->nident] = arena_strdup(a, pg_get(r, i, 0));
-            f->ident_kinds[f->nident++] = kind;
-        }
-        if (!strcmp(pg_get(r, i, 0), op[1])) {
-            f->part_type = arena_strdup(a, pg_get(r, i, 1));
-            f->part_key = catalog_key_type(pg_get(r, i, 5), p->timezone);
-            f->part_notnull = pg_get(r, i, 2)[0] == 't';
-        }
-        if (pg_get(r, i, 3)[0] != 't')
-            f->cols[f->ncols++] = arena_strdup(a, pg_get(r, i, 0));
-    }
-    pg_result_free(r);
-    r = NULL;
-
-    /* primary key, in key order */
-    if (!query(c,
-               "SELECT a.attname, format_type(a.atttypid, a.atttypmod), ci.relname"
-               " FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid"
-               " CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
-               " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
-               " WHERE i.indrelid = $1::oid AND i.indisprimary ORDER BY k.ord",
-               1, op, &r, err))
-        goto done;
-    f->nkey = pg_nrows(r);
-    f->key = str_array(a, f->nkey);
-    f->key_types = str_array(a, f->nkey);
-    for (int i = 0; i < f->nkey; i++) {
-        f->key[i] = arena_strdup(a, pg_get(r, i, 0));
-        f->key_types[i] = arena_strdup(a, pg_get(r, i, 1));
-        f->pkey_index = arena_strdup(a, pg_get(r, i, 2));
-        if (p->column && !strcmp(f->key[i], p->column))
-            f->pk_has_partkey = true;
-    }
-    pg_result_free(r);
-    r = NULL;
-    /* no primary key: the keyset copy walks a unique btree index over NOT
-     * NULL columns (one with the partition column first, then the
-     * narrowest); the new table gets no primary key unless the policy names one */
-    if (f->nkey == 0) {
-        if (!query(c,
-                   "SELECT ci.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM (SELECT i.indexrelid,"
-                   "  i.indrelid, i.indkey FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                   "  JOIN pg_am am ON am.oid = c.relam"
-                   "  WHERE i.indrelid = $1::oid AND i.indisunique AND i.indisvalid AND i.indimmediate"
-                   "  AND i.indpred IS NULL AND i.indexprs IS NULL AND am.amname = 'btree'"
-                   "  AND NOT EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) k(attnum) JOIN pg_attribute a"
-                   "   ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE NOT a.attnotnull)"
-                   "  ORDER BY EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) k(attnum) JOIN pg_attribute a"
-                   "   ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE a.attname = $2) DESC,"
-                   "  i.indnkeyatts, c.relname LIMIT 1) i"
-                   " JOIN pg_class ci ON ci.oid = i.indexrelid"
-                   " CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
-                   " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord",
-                   2, op, &r, err))
-            goto done;
-        f->nkey = pg_nrows(r);
-        f->key = str_array(a, f->nkey);
-        f->key_types = str_array(a, f->nkey);
-        for (int i = 0; i < f->nkey; i++) {
-            f->key[i] = arena_strdup(a, pg_get(r, i, 1));
-            f->key_types[i] = arena_strdup(a, pg_get(r, i, 2));
-            f->key_index = arena_strdup(a, pg_get(r, i, 0));
-            if (p->column && !strcmp(f->key[i], p->column))
-                f->pk_has_partkey = true;
-        }
-        pg_result_free(r);
-        r = NULL;
-    }
-    if (p->primary_key.n > 0) {
-        f->new_pk = p->primary_key.items;
-        f->nnew_pk = p->primary_key.n;
-    } else if (f->key_index) {
-        f->new_pk = NULL;
-        f->nnew_pk = 0;
-    } else {
-        f->new_pk = f->key;
-        f->nnew_pk = f->nkey;
-    }
-
-    /* secondary indexes */
-    if (!query(
-            c,
-            "SELECT ci.relname, substring(pg_get_indexdef(i.indexrelid) from ' USING .*$'), i.indisunique,"
-            " am.amname || ':' || (i.indexprs IS NULL AND i.indpred IS NULL AND i.indnkeyatts = i.indnatts)::text"
-            " || ':' || (SELECT string_agg(a.attname, ',' ORDER BY k.ord) FROM unnest(i.indkey::int2[])"
-            "  WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)"
-            " FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid JOIN pg_am am ON am.oid = ci.relam"
-            " WHERE i.indrelid = $1::oid AND NOT i.indisprimary AND i.indisvalid ORDER BY ci.relname",
-            1, op, &r, err))
-        goto done;
-    f->nix = pg_nrows(r);
-    f->ix_names = str_array(a, f->nix);
-    f->ix_using = str_array(a, f->nix);
-    f->ix_unique = arena_alloc(a, sizeof(bool) * (size_t)(f->nix + 1));
-    f->ix_policy = arena_alloc(a, sizeof(bool) * (size_t)(f->nix + 1));
-    f->ix_policy_index = arena_alloc(a, sizeof(int) * (size_t)(f->nix + 1));
-    for (int i = 0; i < f->nix; i++) {
-        f->ix_policy_index[i] = -1;
-        /* "btree:true:tenant_id": the same as an index the policy declares? */
-        for (int j = 0; j < p->nindexes; j++) {
-            const IndexSpec *ix = &p->indexes[j];
-            Buf sig = {0};
-            buf_printf(&sig, "%s:true:", ix->method ? ix->method : "btree");
-            for (int k = 0; k < ix->columns.n; k++)
-                buf_printf(&sig, "%s%s", k ? "," : "", ix->columns.items[k]);
-            if (!strcmp(buf_str(&sig), pg_get(r, i, 3)) && ix->unique == (pg_get(r, i, 2)[0] == 't') &&
-                (!f->ix_policy[i] || !strcmp(policy_index_name(ix, p, a), pg_get(r, i, 0)))) {
-                f->ix_policy[i] = true;
-                f->ix_policy_index[i] = j; /* the one of the same name, if two match */
-            }
-            buf_free(&sig);
-        }
-        f->ix_names[i] = arena_strdup(a, pg_get(r, i, 0));
-        f->ix_using[i] = arena_strdup(a, pg_get(r, i, 1));
-        f->ix_unique[i] = pg_get(r, i, 2)[0] == 't';
-    }
-    pg_result_free(r);
-    r = NULL;
-
-    /* sequences owned by a column (serial) */
-    if (!query(c,
-               "SELECT s.oid::regclass::text, a.attname FROM pg_depend d"
-               " JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'"
-               " JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid"
-               " WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
-               " AND d.refobjid = $1::oid AND d.deptype = 'a' ORDER BY 1",
-               1, op, &r, err))
-        goto done;
-    f->nseqs = pg_nrows(r);
-    f->seqs = str_array(a, f->nseqs);
-    f->seq_cols = str_array(a, f->nseqs);
-    for (int i = 0; i < f->nseqs; i++) {
-        f->seqs[i] = arena_strdup(a, pg_get(r, i, 0));
-        f->seq_cols[i] = arena_strdup(a, pg_get(r, i, 1));
-    }
-    pg_result_free(r);
-    r = NULL;
-
-    /* dependent plain views (server-quoted qualified names) */
-    if (!query(c,
-               "SELECT DISTINCT v.oid::regclass::text FROM pg_depend d"
-               " JOIN pg_rewrite rw ON rw.oid = d.objid JOIN pg_class v ON v.oid = rw.ev_class"
-               " WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass"
-               " AND d.refobjid = $1::oid AND v.oid <> $1::oid AND v.relkind = 'v' ORDER BY 1",
-               1, op, &r, err))
-        goto done;
-    f->nviews = pg_nrows(r);
-    f->views = str_array(a, f->nviews);
-    for (int i = 0; i < f->nviews; i++)
-        f->views[i] = arena_strdup(a, pg_get(r, i, 0));
-    pg_result_free(r);
-    r = NULL;
-
-    /* foreign keys from the table (recreated on the new one) */
-    if (!query(c,
-               "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-               " WHERE conrelid = $1::oid AND contype = 'f' ORDER BY conname",
-               1, op, &r, err))
-        goto done;
-    f->nfk = pg_nrows(r);
-    f->fk_names = str_array(a, f->nfk);
-    f->fk_defs = str_array(a, f->nfk);
-    for (int i = 0; i < f->nfk; i++) {
-        f->fk_names[i] = arena_strdup(a, pg_get(r, i, 0));
-        f->fk_defs[i] = arena_strdup(a, pg_get(r, i, 1));
-    }
-    pg_result_free(r);
-    r = NULL;
-
-    const char *zp[] = {p->timezone ? p->timezone : "UTC"};
-    if (!query(c, "SELECT to_char(now() AT TIME ZONE $1, 'YYYY-MM-DD HH24')", 1, zp, &r, err))
-        goto done;
-    f->now_wall = arena_strdup(a, pg_get(r, 0, 0));
-    pg_result_free(r);
-    r = NULL;
-
-    if (f->relkind == 'r' && f->part_type && !gather_key_range(c, p, qtable, f, a, err))
-        goto done;
-    ok = true;
-done:
-    pg_result_free(r);
-    return ok;
-}
-
-/* ---- layout ---- */
-
-bool preflight_layout(const Policy *p, const TableFacts *f, Arena *a, PartitionSpec **specs, int *n, const char **from,
-                      const char **to, Err *err)
-{
-    *specs = NULL;
-    *n = 0;
-    *from = *to = NULL;
-    if (p->by != PART_RANGE) {
-        partitions_fixed(p, a, specs, n);
-        return true;
-    }
-    PartitionSpec *fixed = NULL;
-    int nfixed = 0;
-    partitions_fixed(p, a, &fixed, &nfixed); /* the DEFAULT partition, if any */
-    if (p->interval.unit == UNIT_INTEGER) {
-        int64_t step = p->interval.count, lo, hi;
-        int64_t anchor = p->start ? strtoll(p->start, NULL, 10) : 0;
-        lo = p->start ? anchor : (f->data_min ? strtoll(f->data_min, NULL, 10) : 0);
-        hi = f->data_max ? strtoll(f->data_max, NULL, 10) : lo;
-        if (hi < lo)
-            hi = lo;
-        /* the partition holding max, plus premake partitions above it */
-        if (!interval_int_upper_checked(step, anchor, hi, 1 + (p->premake > 0 ? p->premake : 0), &hi)) {
-            err_set(err, PM_EINPUT,
-                    "\"%s\": partitions for the key's largest value %s plus premake %d would end past "
-                    "9223372036854775807, the largest bigint",
-                    p->table, f->data_max ? f->data_max : "-", p->premake);
-            return err_hint(err, "lower premake, or keep the key's values further from the bigint limit");
-        }
-        *from = arena_printf(a, "%lld", (long long)lo);
-        *to = arena_printf(a, "%lld", (long long)hi);
-    } else {
-        WallTime anchor = {1970, 1, 1, 0}, lo, hi, now;
-        if (p->start)
-            walltime_parse(p->start, &anchor);
-        if (!walltime_parse(f->now_wall ? f->now_wall : "1970-01-01", &now))
-            return err_set(err, PM_EDB, "cannot read the server clock");
-        if (p->start)
-            lo = anchor;
-        else if (f->data_min && walltime_parse(f->data_min, &lo))
-            ;
-        else
-            lo = interval_floor(p->interval, anchor, now);
-        hi = now;
-        WallTime mx;
-        if (f->data_max && walltime_parse(f->data_max, &mx) && walltime_cmp(mx, hi) > 0)
-            hi = mx;
-        if (walltime_cmp(hi, lo) < 0)
-            hi = lo;
-        hi = interval_add(p->interval, interval_floor(p->interval, anchor, hi), 1 + (p->premake > 0 ? p->premake : 0));
-        Buf b = {0};
-        walltime_format(&b, lo);
-        *from = arena_strdup(a, buf_str(&b));
-        buf_reset(&b);
-        walltime_format(&b, hi);
-        *to = arena_strdup(a, buf_str(&b));
-        buf_free(&b);
-    }
-    PartitionSpec *range = NULL;
-    int nrange = 0;
-    if (!partitions_range(p, *from, *to, a, &range, &nrange, err))
-        return false;
-    *specs = arena_alloc(a, sizeof **specs * (size_t)(nrange + nfixed + 1));
-    memcpy(*specs, range, sizeof *range * (size_t)nrange);
-    if (nfixed)
-        memcpy(*specs + nrange, fixed, sizeof *fixed * (size_t)nfixed);
-    *n = nrange + nfixed;
-    return true;
-}
+#include "workload.h"
 
 /* ---- checks ---- */
 
@@ -505,25 +75,25 @@ static bool check_catalog(PgConn *c, const Policy *p, const TableFacts *f, Arena
     /* a foreign key referencing the table: a partitioned table can be
      * referenced only through a unique key that includes the partition
      * column, so the referencing table needs that column too */
-    if (!query(c,
-               "SELECT con.conrelid::regclass::text, con.conname, quote_ident(nc.nspname) || '.' ||"
-               " quote_ident(cc.relname), con.confdeltype::text,"
-               " (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord) FROM unnest(con.conkey)"
-               "  WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum ="
-               "  k.attnum),"
-               " (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord) FROM unnest(con.confkey)"
-               "  WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum ="
-               "  k.attnum),"
-               " (SELECT string_agg('(c.' || quote_ident(a.attname) || ' = p.' || quote_ident(b.attname) || ')',"
-               "  ' AND ' ORDER BY k.ord) FROM unnest(con.conkey, con.confkey) WITH ORDINALITY k(ck, fk, ord)"
-               "  JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.ck"
-               "  JOIN pg_attribute b ON b.attrelid = con.confrelid AND b.attnum = k.fk),"
-               " (SELECT string_agg(a.attname, '/') FROM pg_attribute a WHERE a.attrelid = con.conrelid"
-               "  AND a.attnum > 0 AND NOT a.attisdropped)"
-               " FROM pg_constraint con JOIN pg_class cc ON cc.oid = con.conrelid"
-               " JOIN pg_namespace nc ON nc.oid = cc.relnamespace"
-               " WHERE con.confrelid = $1::oid AND con.contype = 'f' ORDER BY 1, 2",
-               1, op, &r, err))
+    if (!pg_exec(c,
+                 "SELECT con.conrelid::regclass::text, con.conname, quote_ident(nc.nspname) || '.' ||"
+                 " quote_ident(cc.relname), con.confdeltype::text,"
+                 " (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord) FROM unnest(con.conkey)"
+                 "  WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum ="
+                 "  k.attnum),"
+                 " (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord) FROM unnest(con.confkey)"
+                 "  WITH ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum ="
+                 "  k.attnum),"
+                 " (SELECT string_agg('(c.' || quote_ident(a.attname) || ' = p.' || quote_ident(b.attname) || ')',"
+                 "  ' AND ' ORDER BY k.ord) FROM unnest(con.conkey, con.confkey) WITH ORDINALITY k(ck, fk, ord)"
+                 "  JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.ck"
+                 "  JOIN pg_attribute b ON b.attrelid = con.confrelid AND b.attnum = k.fk),"
+                 " (SELECT string_agg(a.attname, '/') FROM pg_attribute a WHERE a.attrelid = con.conrelid"
+                 "  AND a.attnum > 0 AND NOT a.attisdropped)"
+                 " FROM pg_constraint con JOIN pg_class cc ON cc.oid = con.conrelid"
+                 " JOIN pg_namespace nc ON nc.oid = cc.relnamespace"
+                 " WHERE con.confrelid = $1::oid AND con.contype = 'f' ORDER BY 1, 2",
+                 1, op, &r, err))
         goto done;
     for (int i = 0; i < pg_nrows(r); i++) {
         const char *child = pg_get(r, i, 2), *conname = pg_get(r, i, 1);
@@ -558,15 +128,15 @@ static bool check_catalog(PgConn *c, const Policy *p, const TableFacts *f, Arena
     pg_result_free(r);
     r = NULL;
 
-    if (!query(c,
-               "SELECT ci.relname, i.indisunique, con.contype::text,"
-               " EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) k(attnum) JOIN pg_attribute a"
-               "  ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE a.attname = $2)"
-               " FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid"
-               " LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid"
-               " WHERE i.indrelid = $1::oid AND NOT i.indisprimary AND (i.indisunique OR con.contype = 'x')"
-               " ORDER BY 1",
-               2, op, &r, err))
+    if (!pg_exec(c,
+                 "SELECT ci.relname, i.indisunique, con.contype::text,"
+                 " EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) k(attnum) JOIN pg_attribute a"
+                 "  ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE a.attname = $2)"
+                 " FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid"
+                 " LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid"
+                 " WHERE i.indrelid = $1::oid AND NOT i.indisprimary AND (i.indisunique OR con.contype = 'x')"
+                 " ORDER BY 1",
+                 2, op, &r, err))
         goto done;
     for (int i = 0; i < pg_nrows(r); i++) {
         if (!strcmp(pg_get(r, i, 2), "x"))
@@ -581,10 +151,10 @@ static bool check_catalog(PgConn *c, const Policy *p, const TableFacts *f, Arena
     pg_result_free(r);
     r = NULL;
 
-    if (!query(c,
-               "SELECT tgname FROM pg_trigger WHERE tgrelid = $1::oid AND NOT tgisinternal"
-               " AND tgname NOT LIKE 'partmig\\_%' ORDER BY 1",
-               1, op, &r, err))
+    if (!pg_exec(c,
+                 "SELECT tgname FROM pg_trigger WHERE tgrelid = $1::oid AND NOT tgisinternal"
+                 " AND tgname NOT LIKE 'partmig\\_%' ORDER BY 1",
+                 1, op, &r, err))
         goto done;
     for (int i = 0; i < pg_nrows(r); i++)
         problem(rep, "drop the trigger before converting and create it again on the converted table",
@@ -592,12 +162,12 @@ static bool check_catalog(PgConn *c, const Policy *p, const TableFacts *f, Arena
     pg_result_free(r);
     r = NULL;
 
-    if (!query(c,
-               "SELECT DISTINCT v.oid::regclass::text, v.relkind::text FROM pg_depend d"
-               " JOIN pg_rewrite rw ON rw.oid = d.objid JOIN pg_class v ON v.oid = rw.ev_class"
-               " WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = $1::oid AND v.oid <> $1::oid"
-               " AND v.relkind <> 'v' ORDER BY 1",
-               1, op, &r, err))
+    if (!pg_exec(c,
+                 "SELECT DISTINCT v.oid::regclass::text, v.relkind::text FROM pg_depend d"
+                 " JOIN pg_rewrite rw ON rw.oid = d.objid JOIN pg_class v ON v.oid = rw.ev_class"
+                 " WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = $1::oid AND v.oid <> $1::oid"
+                 " AND v.relkind <> 'v' ORDER BY 1",
+                 1, op, &r, err))
         goto done;
     for (int i = 0; i < pg_nrows(r); i++)
         problem(rep, "drop the materialized view, convert, then create and refresh it again",
@@ -605,11 +175,11 @@ static bool check_catalog(PgConn *c, const Policy *p, const TableFacts *f, Arena
     pg_result_free(r);
     r = NULL;
 
-    if (!query(c,
-               "SELECT p.pubname FROM pg_publication p WHERE p.puballtables"
-               " OR EXISTS (SELECT 1 FROM pg_publication_rel pr WHERE pr.prpubid = p.oid AND pr.prrelid = $1::oid)"
-               " ORDER BY 1",
-               1, op, &r, err))
+    if (!pg_exec(c,
+                 "SELECT p.pubname FROM pg_publication p WHERE p.puballtables"
+                 " OR EXISTS (SELECT 1 FROM pg_publication_rel pr WHERE pr.prpubid = p.oid AND pr.prrelid = $1::oid)"
+                 " ORDER BY 1",
+                 1, op, &r, err))
         goto done;
     for (int i = 0; i < pg_nrows(r); i++)
         problem(rep,
@@ -619,10 +189,10 @@ static bool check_catalog(PgConn *c, const Policy *p, const TableFacts *f, Arena
     pg_result_free(r);
     r = NULL;
 
-    if (!query(c,
-               "SELECT (SELECT count(*) FROM pg_inherits WHERE inhrelid = $1::oid OR inhparent = $1::oid),"
-               " current_setting('server_version_num')::int",
-               1, op, &r, err))
+    if (!pg_exec(c,
+                 "SELECT (SELECT count(*) FROM pg_inherits WHERE inhrelid = $1::oid OR inhparent = $1::oid),"
+                 " current_setting('server_version_num')::int",
+                 1, op, &r, err))
         goto done;
     if (pg_get_int(r, 0, 0) > 0)
         problem(rep, "convert the table's inheritance children first, or detach them (NO INHERIT)",
@@ -657,7 +227,7 @@ static bool check_coverage(PgConn *c, const Policy *p, const TableFacts *f, Aren
         const char *sql = arena_printf(a, "SELECT count(*), min(%s)::text, max(%s)::text FROM %s WHERE %s < %s", col,
                                        col, qtable, col, catalog_key_from_text_sql(a, &f->part_key, "$1::text"));
         const char *params[] = {p->start};
-        if (!query(c, sql, 1, params, &r, err))
+        if (!pg_exec(c, sql, 1, params, &r, err))
             goto done;
     } else if (p->by == PART_LIST) {
         Buf vals = {0};
@@ -680,7 +250,7 @@ static bool check_coverage(PgConn *c, const Policy *p, const TableFacts *f, Aren
                                        " WHERE NOT (%s::text = ANY ($1::text[]))",
                                        col, col, qtable, col);
         const char *params[] = {buf_str(&vals)};
-        bool qok = query(c, sql, 1, params, &r, err);
+        bool qok = pg_exec(c, sql, 1, params, &r, err);
         buf_free(&vals);
         if (!qok)
             goto done;
@@ -728,10 +298,10 @@ static bool check_partition_names(PgConn *c, const Policy *p, const TableFacts *
     buf_putc(&names, '}');
     const char *params[] = {p->schema, buf_str(&names)};
     PgResult *r = NULL;
-    bool ok = query(c,
-                    "SELECT c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                    " WHERE n.nspname = $1 AND c.relname = ANY ($2::text[]) ORDER BY 1",
-                    2, params, &r, err);
+    bool ok = pg_exec(c,
+                      "SELECT c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                      " WHERE n.nspname = $1 AND c.relname = ANY ($2::text[]) ORDER BY 1",
+                      2, params, &r, err);
     buf_free(&names);
     if (!ok)
         return false;
@@ -761,11 +331,11 @@ static bool check_index_names(PgConn *c, const Policy *p, const TableFacts *f, A
             continue;
         const char *params[] = {p->schema, name};
         PgResult *r = NULL;
-        if (!query(c,
-                   "SELECT c.relkind::text, coalesce((SELECT i.indrelid::regclass::text FROM pg_index i"
-                   " WHERE i.indexrelid = c.oid), '') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                   " WHERE n.nspname = $1 AND c.relname = $2",
-                   2, params, &r, err))
+        if (!pg_exec(c,
+                     "SELECT c.relkind::text, coalesce((SELECT i.indrelid::regclass::text FROM pg_index i"
+                     " WHERE i.indexrelid = c.oid), '') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                     " WHERE n.nspname = $1 AND c.relname = $2",
+                     2, params, &r, err))
             return false;
         if (pg_nrows(r) > 0)
             problem(rep,
@@ -828,7 +398,7 @@ bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err 
             PgResult *r = NULL;
             const char *sql = arena_printf(&a, "SELECT count(*) FROM %s WHERE %s IS NULL",
                                            sql_qualified(&a, p->schema, p->table), sql_ident(&a, p->column));
-            if (!query(c, sql, 0, NULL, &r, err))
+            if (!pg_exec(c, sql, 0, NULL, &r, err))
                 goto done;
             int64_t nulls = pg_get_int(r, 0, 0);
             pg_result_free(r);
