@@ -198,14 +198,17 @@ static void conversion_copy(Buf *out, Arena *a, const Policy *p)
     sql_lines(out, buf_str(&q));
     range_note(out, a, p, from);
     partition_lines(out, a, p, shadow, true);
-    buf_append(out, "2. change capture: the key of every row written from now on goes to partmig's change log:\n");
+    buf_printf(out,
+               "2. change capture: the key of every row written from now on goes to partmig's change log (:key "
+               "and\n"
+               ":column, the policy's column %s, recorded for the conversion; the log partmig.conv_:id_log, a\n"
+               "trigger function made for the table, partmig.conv_:id_capture, and the triggers partmig_capture "
+               "and\n"
+               "partmig_no_truncate; the functions' bodies are in partmig's sql/conversion.sql):\n",
+               ident(a, p->column));
     buf_reset(&q);
-    buf_printf(&q,
-               "CREATE TRIGGER partmig_capture AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION "
-               "\"partmig\".\"conv_:id_capture\"();\n"
-               "CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION "
-               "\"partmig\".\"conv_:id_guard\"();",
-               t, t);
+    buf_append(&q, "SELECT partmig.conversion_set_keys(:id, :key, :column);\n"
+                   "SELECT partmig.conversion_install_capture(:id);");
     sql_lines(out, buf_str(&q));
     buf_printf(out,
                "3. the copy, in batches of %d keys of the table's primary key (:key), %d job%s, a transaction "
@@ -233,16 +236,18 @@ static void conversion_copy(Buf *out, Arena *a, const Policy *p)
         sql_lines(out, buf_str(&q));
     } else
         index_lines(out, &q, a, p, s, shadow);
-    buf_append(out, "5. the keys changed meanwhile re-copied until few wait, the rows counted partition by partition "
-                    "in one\n"
-                    "snapshot, then the swap, in one transaction (the old table's other indexes and identity "
-                    "sequences are\n"
-                    "renamed like its primary key; owner, grants, row security and views carried over):\n");
+    buf_append(out, "5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in "
+                    "sql/conversion.sql),\n"
+                    "the rows counted partition by partition in one snapshot, then the swap, in one transaction "
+                    "(the old\n"
+                    "table's other indexes and identity sequences are renamed like its primary key; owner, grants, "
+                    "row\n"
+                    "security and views carried over):\n");
     buf_reset(&q);
     buf_printf(&q,
-               "SELECT \"partmig\".\"conv_:id_resync\"(1000, false);\n"
+               "SELECT partmig.conversion_resync(:id, 1000, false);\n"
                "LOCK TABLE %s, %s IN ACCESS EXCLUSIVE MODE;\n"
-               "SELECT \"partmig\".\"conv_:id_resync\"(NULL, true);\n"
+               "SELECT partmig.conversion_resync(:id, NULL, true);\n"
                "DROP TRIGGER partmig_capture ON %s;\n"
                "DROP TRIGGER partmig_no_truncate ON %s;\n"
                "ALTER TABLE %s RENAME TO %s;\n"
@@ -254,7 +259,7 @@ static void conversion_copy(Buf *out, Arena *a, const Policy *p)
                "CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION "
                "\"partmig\".\"conv_:id_reverse\"();\n"
                "CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION "
-               "\"partmig\".\"conv_:id_guard\"();",
+               "partmig.conversion_guard(':id');",
                t, t);
     sql_lines(out, buf_str(&q));
     buf_printf(out, "the old table stays as %s, kept current by partmig_reverse, until \"partmig finalize %s.%s\"\n",

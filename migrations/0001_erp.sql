@@ -36,9 +36,12 @@ SET client_min_messages = warning;
 --   CREATE TABLE "public"."journal_entries_partmig_new" (LIKE "public"."journal_entries" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED INCLUDING COMPRESSION INCLUDING IDENTITY) PARTITION BY RANGE ("created_at");
 -- one partition per 1 month from the oldest row's through now + 3 (UTC), :partition named journal_entries_p{YYYY}_{MM}:
 --   CREATE TABLE IF NOT EXISTS "public".:partition PARTITION OF "public"."journal_entries_partmig_new" FOR VALUES FROM (:lower_bound) TO (:upper_bound);
--- 2. change capture: the key of every row written from now on goes to partmig's change log:
---   CREATE TRIGGER partmig_capture AFTER INSERT OR UPDATE OR DELETE ON "public"."journal_entries" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_capture"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."journal_entries" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+-- 2. change capture: the key of every row written from now on goes to partmig's change log (:key and
+-- :column, the policy's column "created_at", recorded for the conversion; the log partmig.conv_:id_log, a
+-- trigger function made for the table, partmig.conv_:id_capture, and the triggers partmig_capture and
+-- partmig_no_truncate; the functions' bodies are in partmig's sql/conversion.sql):
+--   SELECT partmig.conversion_set_keys(:id, :key, :column);
+--   SELECT partmig.conversion_install_capture(:id);
 -- 3. the copy, in batches of 50000 keys of the table's primary key (:key), 1 job, a transaction each,
 -- the first batch, then the others:
 --   INSERT INTO "public"."journal_entries_partmig_new" (:columns) SELECT :columns FROM "public"."journal_entries" WHERE (:key) <= (:key_hi);
@@ -53,12 +56,13 @@ SET client_min_messages = warning;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."journal_entries_partmig_new" :index_definition;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
 --   ANALYZE "public"."journal_entries_partmig_new";
--- 5. the keys changed meanwhile re-copied until few wait, the rows counted partition by partition in one
--- snapshot, then the swap, in one transaction (the old table's other indexes and identity sequences are
--- renamed like its primary key; owner, grants, row security and views carried over):
---   SELECT "partmig"."conv_:id_resync"(1000, false);
+-- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql),
+-- the rows counted partition by partition in one snapshot, then the swap, in one transaction (the old
+-- table's other indexes and identity sequences are renamed like its primary key; owner, grants, row
+-- security and views carried over):
+--   SELECT partmig.conversion_resync(:id, 1000, false);
 --   LOCK TABLE "public"."journal_entries_partmig_new", "public"."journal_entries" IN ACCESS EXCLUSIVE MODE;
---   SELECT "partmig"."conv_:id_resync"(NULL, true);
+--   SELECT partmig.conversion_resync(:id, NULL, true);
 --   DROP TRIGGER partmig_capture ON "public"."journal_entries";
 --   DROP TRIGGER partmig_no_truncate ON "public"."journal_entries";
 --   ALTER TABLE "public"."journal_entries" RENAME TO "journal_entries_partmig_old";
@@ -66,7 +70,7 @@ SET client_min_messages = warning;
 --   ALTER INDEX "public".:old_pkey RENAME TO "pm:id_old_pkey";
 --   ALTER INDEX "public"."journal_entries_partmig_new_pkey" RENAME TO :old_pkey;
 --   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."journal_entries" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."journal_entries" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+--   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."journal_entries" FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(':id');
 -- the old table stays as journal_entries_partmig_old, kept current by partmig_reverse, until "partmig finalize public.journal_entries"
 -- partmig:end
 
@@ -117,9 +121,12 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   CREATE TABLE "public"."audit_logs_partmig_new" (LIKE "public"."audit_logs" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED INCLUDING COMPRESSION INCLUDING IDENTITY) PARTITION BY RANGE ("created_at");
 -- one partition per 1 month from the oldest row's through now + 3 (UTC), :partition named audit_logs_p{YYYY}_{MM}:
 --   CREATE TABLE IF NOT EXISTS "public".:partition PARTITION OF "public"."audit_logs_partmig_new" FOR VALUES FROM (:lower_bound) TO (:upper_bound);
--- 2. change capture: the key of every row written from now on goes to partmig's change log:
---   CREATE TRIGGER partmig_capture AFTER INSERT OR UPDATE OR DELETE ON "public"."audit_logs" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_capture"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."audit_logs" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+-- 2. change capture: the key of every row written from now on goes to partmig's change log (:key and
+-- :column, the policy's column "created_at", recorded for the conversion; the log partmig.conv_:id_log, a
+-- trigger function made for the table, partmig.conv_:id_capture, and the triggers partmig_capture and
+-- partmig_no_truncate; the functions' bodies are in partmig's sql/conversion.sql):
+--   SELECT partmig.conversion_set_keys(:id, :key, :column);
+--   SELECT partmig.conversion_install_capture(:id);
 -- 3. the copy, in batches of 50000 keys of the table's primary key (:key), 1 job, a transaction each,
 -- the first batch, then the others:
 --   INSERT INTO "public"."audit_logs_partmig_new" (:columns) SELECT :columns FROM "public"."audit_logs" WHERE (:key) <= (:key_hi);
@@ -134,12 +141,13 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."audit_logs_partmig_new" :index_definition;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
 --   ANALYZE "public"."audit_logs_partmig_new";
--- 5. the keys changed meanwhile re-copied until few wait, the rows counted partition by partition in one
--- snapshot, then the swap, in one transaction (the old table's other indexes and identity sequences are
--- renamed like its primary key; owner, grants, row security and views carried over):
---   SELECT "partmig"."conv_:id_resync"(1000, false);
+-- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql),
+-- the rows counted partition by partition in one snapshot, then the swap, in one transaction (the old
+-- table's other indexes and identity sequences are renamed like its primary key; owner, grants, row
+-- security and views carried over):
+--   SELECT partmig.conversion_resync(:id, 1000, false);
 --   LOCK TABLE "public"."audit_logs_partmig_new", "public"."audit_logs" IN ACCESS EXCLUSIVE MODE;
---   SELECT "partmig"."conv_:id_resync"(NULL, true);
+--   SELECT partmig.conversion_resync(:id, NULL, true);
 --   DROP TRIGGER partmig_capture ON "public"."audit_logs";
 --   DROP TRIGGER partmig_no_truncate ON "public"."audit_logs";
 --   ALTER TABLE "public"."audit_logs" RENAME TO "audit_logs_partmig_old";
@@ -147,7 +155,7 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   ALTER INDEX "public".:old_pkey RENAME TO "pm:id_old_pkey";
 --   ALTER INDEX "public"."audit_logs_partmig_new_pkey" RENAME TO :old_pkey;
 --   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."audit_logs" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."audit_logs" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+--   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."audit_logs" FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(':id');
 -- the old table stays as audit_logs_partmig_old, kept current by partmig_reverse, until "partmig finalize public.audit_logs"
 -- partmig:end
 
@@ -180,9 +188,12 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   CREATE TABLE "public"."workflow_logs_partmig_new" (LIKE "public"."workflow_logs" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED INCLUDING COMPRESSION INCLUDING IDENTITY) PARTITION BY RANGE ("run_at");
 -- one partition per 1 month from the oldest row's through now + 3 (UTC), :partition named workflow_logs_p{YYYY}_{MM}:
 --   CREATE TABLE IF NOT EXISTS "public".:partition PARTITION OF "public"."workflow_logs_partmig_new" FOR VALUES FROM (:lower_bound) TO (:upper_bound);
--- 2. change capture: the key of every row written from now on goes to partmig's change log:
---   CREATE TRIGGER partmig_capture AFTER INSERT OR UPDATE OR DELETE ON "public"."workflow_logs" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_capture"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."workflow_logs" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+-- 2. change capture: the key of every row written from now on goes to partmig's change log (:key and
+-- :column, the policy's column "run_at", recorded for the conversion; the log partmig.conv_:id_log, a
+-- trigger function made for the table, partmig.conv_:id_capture, and the triggers partmig_capture and
+-- partmig_no_truncate; the functions' bodies are in partmig's sql/conversion.sql):
+--   SELECT partmig.conversion_set_keys(:id, :key, :column);
+--   SELECT partmig.conversion_install_capture(:id);
 -- 3. the copy, in batches of 50000 keys of the table's primary key (:key), 1 job, a transaction each,
 -- the first batch, then the others:
 --   INSERT INTO "public"."workflow_logs_partmig_new" (:columns) SELECT :columns FROM "public"."workflow_logs" WHERE (:key) <= (:key_hi);
@@ -197,12 +208,13 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."workflow_logs_partmig_new" :index_definition;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
 --   ANALYZE "public"."workflow_logs_partmig_new";
--- 5. the keys changed meanwhile re-copied until few wait, the rows counted partition by partition in one
--- snapshot, then the swap, in one transaction (the old table's other indexes and identity sequences are
--- renamed like its primary key; owner, grants, row security and views carried over):
---   SELECT "partmig"."conv_:id_resync"(1000, false);
+-- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql),
+-- the rows counted partition by partition in one snapshot, then the swap, in one transaction (the old
+-- table's other indexes and identity sequences are renamed like its primary key; owner, grants, row
+-- security and views carried over):
+--   SELECT partmig.conversion_resync(:id, 1000, false);
 --   LOCK TABLE "public"."workflow_logs_partmig_new", "public"."workflow_logs" IN ACCESS EXCLUSIVE MODE;
---   SELECT "partmig"."conv_:id_resync"(NULL, true);
+--   SELECT partmig.conversion_resync(:id, NULL, true);
 --   DROP TRIGGER partmig_capture ON "public"."workflow_logs";
 --   DROP TRIGGER partmig_no_truncate ON "public"."workflow_logs";
 --   ALTER TABLE "public"."workflow_logs" RENAME TO "workflow_logs_partmig_old";
@@ -210,7 +222,7 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   ALTER INDEX "public".:old_pkey RENAME TO "pm:id_old_pkey";
 --   ALTER INDEX "public"."workflow_logs_partmig_new_pkey" RENAME TO :old_pkey;
 --   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."workflow_logs" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."workflow_logs" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+--   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."workflow_logs" FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(':id');
 -- the old table stays as workflow_logs_partmig_old, kept current by partmig_reverse, until "partmig finalize public.workflow_logs"
 -- partmig:end
 

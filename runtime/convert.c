@@ -11,50 +11,9 @@
 #include "../common/quote.h"
 #include "../model/partitions.h"
 #include "convert_internal.h"
+#include "ledger.h"
 #include "progress.h"
 #include "runner.h"
-
-const char *convert_ledger_ddl(void)
-{
-    return "CREATE TABLE IF NOT EXISTS partmig.conversions (\n"
-           "    id bigserial PRIMARY KEY,\n"
-           "    table_schema text NOT NULL,\n"
-           "    table_name text NOT NULL,\n"
-           "    method text NOT NULL CHECK (method IN ('copy', 'attach')),\n"
-           "    state text NOT NULL CHECK (state IN ('preflight', 'shadow_created', 'mirroring', 'backfilling',\n"
-           "        'verified', 'swapped', 'finalized', 'rolled_back')),\n"
-           "    version integer, step integer,\n"
-           "    old_oid oid NOT NULL,\n"
-           "    shadow_name text, kept_name text,\n"
-           "    lower_bound text, upper_bound text,\n"
-           "    rows_verified bigint, swap_ms double precision,\n"
-           "    started_at timestamptz NOT NULL DEFAULT now(),\n"
-           "    updated_at timestamptz NOT NULL DEFAULT now(),\n"
-           "    swapped_at timestamptz, finished_at timestamptz\n"
-           ");\n"
-           "CREATE UNIQUE INDEX IF NOT EXISTS conversions_active ON partmig.conversions (table_schema, table_name)\n"
-           "    WHERE state NOT IN ('finalized', 'rolled_back');\n"
-           "CREATE TABLE IF NOT EXISTS partmig.conversion_jobs (\n"
-           "    conversion bigint NOT NULL REFERENCES partmig.conversions (id),\n"
-           "    job integer NOT NULL, key_lo text[], key_hi text[] NOT NULL,\n"
-           "    PRIMARY KEY (conversion, job)\n"
-           ");\n"
-           "CREATE TABLE IF NOT EXISTS partmig.conversion_names (\n"
-           "    conversion bigint NOT NULL REFERENCES partmig.conversions (id),\n"
-           "    original text NOT NULL, parked text NOT NULL, staged text,\n"
-           "    PRIMARY KEY (conversion, original)\n"
-           ");\n"
-           "CREATE TABLE IF NOT EXISTS partmig.batches (\n"
-           "    id bigserial PRIMARY KEY,\n"
-           "    conversion bigint NOT NULL REFERENCES partmig.conversions (id),\n"
-           "    job integer NOT NULL,\n"
-           "    key_lo text[], key_hi text[] NOT NULL,\n"
-           "    source_rows bigint NOT NULL, copied_rows bigint NOT NULL, target_rows bigint NOT NULL,\n"
-           "    ms double precision,\n"
-           "    done_at timestamptz NOT NULL DEFAULT now()\n"
-           ");\n"
-           "CREATE INDEX IF NOT EXISTS batches_conversion ON partmig.batches (conversion, job, id);\n";
-}
 
 /* Whether relation (or type) NAME is free in SCHEMA. */
 static bool name_free(PgConn *c, const char *schema, const char *name, bool *free_, Err *err)
@@ -214,7 +173,7 @@ bool convert_run(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
     if (!conv_ledger_present(c, &present, err))
         goto done;
     if (!present && !o->dry_run) {
-        if (!pg_exec_script(c, convert_ledger_ddl(), err))
+        if (!ledger_ensure(c, NULL, err)) /* sql/ledger.sql */
             goto done;
         present = true;
     }

@@ -54,8 +54,4 @@ typedef struct ConvertOpen {
  * conversions table). */
 bool convert_list_open(PgConn *c, Arena *a, ConvertOpen **out, int *n, Err *err);
 
-/* SQL (idempotent DDL) for the conversion's own ledger tables, run by
- * ledger_ensure() inside the partmig schema setup. */
-const char *convert_ledger_ddl(void);
-
 #endif

@@ -531,7 +531,7 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
     /* the last changed keys; the table is locked, so this is all of them */
     int made = 0;
     if (!conv_cover_changed_rows(v, false, &made, err) ||
-        !pg_exec(c, arena_printf(a, "SELECT %s(NULL, true)", v->q_resync), 0, NULL, NULL, err))
+        !pg_exec(c, "SELECT partmig.conversion_resync($1::bigint, NULL, true)", 1, &v->row.id, NULL, err))
         goto done;
     /* a statement of its own: it must see what the function deleted */
     if (!pg_exec(c, arena_printf(a, "SELECT count(*) FROM %s", v->q_log), 0, NULL, &r, err))
@@ -655,9 +655,8 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
                "CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION "
                "%s();\n",
                v->q_table, v->q_reverse);
-    buf_printf(&b,
-               "CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s();\n",
-               v->q_table, v->q_guard);
+    buf_printf(&b, "CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s;\n",
+               v->q_table, v->q_guard_call);
     if (!conv_script(c, &b, err))
         goto done;
     if (!conv_record_swapped(v, t0, err))

@@ -158,7 +158,11 @@ typedef struct Conv {
     const char *qname;   /* schema.table for messages */
     const char *q_table; /* "schema"."table" */
     const char *q_shadow, *q_kept;
-    const char *q_log, *q_capture, *q_resync, *q_reverse, *q_guard; /* partmig.conv_N_* */
+    const char *q_log, *q_capture, *q_reverse; /* partmig.conv_N_* */
+    /* the functions an older partmig made per conversion instead of
+     * sql/conversion.sql's generic ones: dropped (IF EXISTS) with the rest */
+    const char *q_resync, *q_guard;
+    const char *q_guard_call; /* partmig.conversion_guard('N'): the TRUNCATE trigger's function */
 } Conv;
 
 /* An identity sequence as the server names it. */

@@ -58,6 +58,12 @@ static void set_names(Conv *v)
     v->q_resync = sql_qualified(a, "partmig", arena_printf(a, "conv_%s_resync", id));
     v->q_reverse = sql_qualified(a, "partmig", arena_printf(a, "conv_%s_reverse", id));
     v->q_guard = sql_qualified(a, "partmig", arena_printf(a, "conv_%s_guard", id));
+    Buf q = {0};
+    buf_append(&q, "partmig.conversion_guard(");
+    quote_literal(&q, id);
+    buf_putc(&q, ')');
+    v->q_guard_call = arena_strdup(a, buf_str(&q));
+    buf_free(&q);
 }
 
 int conv_lock_ms(const Conv *v)

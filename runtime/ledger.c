@@ -1,4 +1,6 @@
-/* ledger.c: the partmig schema -- its DDL and every query on its tables. */
+/* ledger.c: the partmig schema -- creating or upgrading it from the
+ * embedded sql/ledger.sql and sql/conversion.sql, and every query on its
+ * tables. */
 #include "ledger.h"
 
 #include <stdio.h>
@@ -7,61 +9,11 @@
 
 #include "../model/plan.h"
 #include "catalog.h"
-#include "convert.h"
+#include "sql_files.h"
 
 /* The runner lock's two-int advisory key: 'part' and 'mig1'. */
 #define LOCK_KEY1 "1885434484"
 #define LOCK_KEY2 "1835624241"
-
-static const char *const ledger_ddl =
-    "CREATE TABLE IF NOT EXISTS partmig.meta (\n"
-    "  key text PRIMARY KEY,\n"
-    "  value text NOT NULL);\n"
-    "CREATE TABLE IF NOT EXISTS partmig.migrations (\n"
-    "  version integer PRIMARY KEY,\n"
-    "  name text NOT NULL,\n"
-    "  checksum text NOT NULL,\n"
-    "  state text NOT NULL CHECK (state IN ('applied', 'running', 'failed', 'rolled_back')),\n"
-    "  started_at timestamptz,\n"
-    "  finished_at timestamptz,\n"
-    "  duration_ms bigint,\n"
-    "  applied_by text NOT NULL DEFAULT current_user);\n"
-    "CREATE TABLE IF NOT EXISTS partmig.steps (\n"
-    "  version integer NOT NULL REFERENCES partmig.migrations ON DELETE CASCADE,\n"
-    "  step integer NOT NULL,\n"
-    "  action text NOT NULL,\n"
-    "  title text,\n"
-    "  state text NOT NULL CHECK (state IN ('running', 'done', 'failed', 'rolled_back')),\n"
-    "  attempts integer NOT NULL DEFAULT 0,\n"
-    "  started_at timestamptz,\n"
-    "  finished_at timestamptz,\n"
-    "  duration_ms bigint,\n"
-    "  detail jsonb NOT NULL DEFAULT '{}',\n"
-    "  error text,\n"
-    "  PRIMARY KEY (version, step));\n"
-    "CREATE TABLE IF NOT EXISTS partmig.step_objects (\n"
-    "  version integer NOT NULL,\n"
-    "  step integer NOT NULL,\n"
-    "  kind text NOT NULL CHECK (kind IN ('partition', 'index')),\n"
-    "  schema_name text NOT NULL,\n"
-    "  object_name text NOT NULL,\n"
-    "  bound text NOT NULL DEFAULT '',\n"
-    "  PRIMARY KEY (version, step, kind, schema_name, object_name),\n"
-    "  FOREIGN KEY (version, step) REFERENCES partmig.steps ON DELETE CASCADE);\n"
-    "CREATE TABLE IF NOT EXISTS partmig.policies (\n"
-    "  table_name text PRIMARY KEY,\n"
-    "  policy jsonb NOT NULL,\n"
-    "  version integer NOT NULL,\n"
-    "  registered_at timestamptz NOT NULL DEFAULT now());\n"
-    /* ledger version 2: each table's last `partmig maintain` run */
-    "CREATE TABLE IF NOT EXISTS partmig.maintain_runs (\n"
-    "  table_name text PRIMARY KEY,\n"
-    "  started_at timestamptz NOT NULL,\n"
-    "  finished_at timestamptz,\n"
-    "  result text NOT NULL CHECK (result IN ('running', 'ok', 'failed')),\n"
-    "  error text,\n"
-    "  changes integer NOT NULL DEFAULT 0,\n"
-    "  last_ok_at timestamptz);\n";
 
 static void itoa_buf(char *b, size_t n, int v)
 {
@@ -99,17 +51,27 @@ bool ledger_ensure(PgConn *c, const char *lock_timeout, Err *err)
         untrusted = true;
         goto done;
     }
-    if (!pg_exec_script(c, ledger_ddl, err))
+    /* the SQL files run when the stored versions differ from this build's
+     * (or the ledger is new): tables idempotent, functions CREATE OR
+     * REPLACE -- the upgrade path; a current ledger is left alone */
+    bool current = false;
+    const char *v[2] = {LEDGER_VERSION, sql_files_version};
+    if (!pg_query_bool(c, "SELECT pg_catalog.to_regclass('partmig.meta') IS NOT NULL", 0, NULL, &current, err) ||
+        (current && !pg_query_bool(c,
+                                   "SELECT count(*) = 2 FROM partmig.meta WHERE (key, value) IN "
+                                   "(('ledger_version', $1), ('sql_version', $2))",
+                                   2, v, &current, err)))
         goto done;
-    const char *conv = convert_ledger_ddl();
-    if (conv && *conv && !pg_exec_script(c, conv, err))
-        goto done;
-    const char *v[1] = {LEDGER_VERSION};
-    if (!pg_exec(c,
-                 "INSERT INTO partmig.meta (key, value) VALUES ('ledger_version', $1) "
-                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE partmig.meta.value <> excluded.value",
-                 1, v, NULL, err))
-        goto done;
+    if (!current) {
+        if (!pg_exec_script(c, sql_file_ledger, err) || !pg_exec_script(c, sql_file_conversion, err))
+            goto done;
+        if (!pg_exec(c,
+                     "INSERT INTO partmig.meta (key, value) VALUES ('ledger_version', $1), ('sql_version', $2) "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value "
+                     "WHERE partmig.meta.value <> excluded.value",
+                     2, v, NULL, err))
+            goto done;
+    }
     ok = pg_run(c, "COMMIT", err);
 done:
     if (!ok) {

@@ -53,8 +53,11 @@ typedef struct Ledger {
 /* Whether schema partmig with its migrations table exists (changes nothing). */
 bool ledger_exists(PgConn *c, bool *exists, Err *err);
 
-/* Create or upgrade the ledger (idempotent DDL in one transaction, including
- * the conversion's convert_ledger_ddl()) under LOCK_TIMEOUT (NULL: PLAN_LOCK_TIMEOUT). */
+/* Create or upgrade the ledger under LOCK_TIMEOUT (NULL: PLAN_LOCK_TIMEOUT):
+ * when partmig.meta's 'ledger_version' or 'sql_version' differs from this
+ * build's (or the ledger is new), run the embedded sql/ledger.sql and
+ * sql/conversion.sql (idempotent) and record both versions, all in one
+ * transaction; a current ledger is only checked (schema trust). */
 bool ledger_ensure(PgConn *c, const char *lock_timeout, Err *err);
 
 /* Read migrations and steps into *L (owned by ARENA); a missing ledger is an

@@ -6,6 +6,7 @@
 #include "../common/buf.h"
 
 #include "../common/quote.h"
+#include "ledger.h"
 
 /* One text column from SQL into ARENA strings. */
 static bool query_list(PgConn *c, const char *sql, int nparams, const char *const *params, Arena *arena,
@@ -259,12 +260,12 @@ bool msql_partman_run(PgConn *c, const char *parent, bool retention, Err *err)
 
 bool msql_pending_ensure(PgConn *c, Err *err)
 {
-    return pg_run(c,
-                  "CREATE TABLE IF NOT EXISTS partmig.retention_log ("
-                  "schema_name text NOT NULL, table_name text NOT NULL, parent text NOT NULL, "
-                  "bound text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now(), "
-                  "finished_at timestamptz, PRIMARY KEY (schema_name, table_name))",
-                  err);
+    /* the table is part of sql/ledger.sql; a ledger made before it had the
+     * table gets it with the upgrade */
+    bool exists = false;
+    if (!msql_pending_exists(c, &exists, err))
+        return false;
+    return exists || ledger_ensure(c, NULL, err);
 }
 
 bool msql_pending_exists(PgConn *c, bool *exists, Err *err)

@@ -43,7 +43,7 @@ left_over() {
     psql_q "SELECT concat_ws(' ',
       (SELECT string_agg('class:' || relname, ' ') FROM pg_class WHERE relnamespace = 'partmig'::regnamespace AND relname LIKE 'conv\_%'),
       (SELECT string_agg('class:' || relname, ' ') FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname LIKE '%partmig%'),
-      (SELECT string_agg('proc:' || proname, ' ') FROM pg_proc WHERE pronamespace = 'partmig'::regnamespace),
+      (SELECT string_agg('proc:' || proname, ' ') FROM pg_proc WHERE pronamespace = 'partmig'::regnamespace AND proname LIKE 'conv\_%'),
       (SELECT string_agg('trigger:' || tgname, ' ') FROM pg_trigger WHERE tgrelid = 'public.$1'::regclass AND NOT tgisinternal),
       (SELECT string_agg('constraint:' || conname, ' ') FROM pg_constraint WHERE conrelid = 'public.$1'::regclass AND conname LIKE '%partmig%'),
       (SELECT string_agg('index:' || relname, ' ') FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'public.$1'::regclass AND c.relname LIKE '%partmig%'))"

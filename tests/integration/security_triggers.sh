@@ -35,13 +35,18 @@ for _ in $(seq 1 100); do
         [ "$(psql_q "SELECT count(*) FROM pg_trigger WHERE tgname = 'partmig_capture'")" = 1 ] && break
     sleep 0.1
 done
-for f in capture guard resync; do
-    assert_eq "$(psql_q "SELECT bool_or(has_function_privilege('app', p.oid, 'EXECUTE')) FROM pg_proc p WHERE proname LIKE 'conv\_%\_$f'")" f "app may not execute the $f function"
+assert_eq "$(psql_q "SELECT bool_or(has_function_privilege('app', p.oid, 'EXECUTE')) FROM pg_proc p WHERE proname LIKE 'conv\_%\_capture'")" f "app may not execute the capture function"
+# sql/conversion.sql's functions (re-copy, TRUNCATE guard, ...): none for PUBLIC
+for f in conversion_guard conversion_resync conversion_install_capture conversion_set_keys; do
+    assert_eq "$(psql_q "SELECT has_function_privilege('app', p.oid, 'EXECUTE') FROM pg_proc p WHERE p.pronamespace = 'partmig'::regnamespace AND p.proname = '$f'")" f "app may not execute partmig.$f"
 done
+assert_eq "$(psql_q "SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'partmig'::regnamespace AND has_function_privilege('app', p.oid, 'EXECUTE')")" 0 "app may execute no function of schema partmig"
+assert_eq "$(psql_q "SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'partmig'::regnamespace AND p.prosecdef AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)")" 0 "every SECURITY DEFINER function of schema partmig sets search_path"
 assert_eq "$(as_app "INSERT INTO public.orders VALUES (5001, '2025-03-01 UTC', 'during')")" "" "app inserts while the capture trigger runs"
 assert_eq "$(as_app "UPDATE public.orders SET note = 'changed' WHERE id = 7")" "" "app updates while the capture trigger runs"
 CAP=$(psql_q "SELECT 'partmig.' || proname FROM pg_proc WHERE proname LIKE 'conv\_%\_capture'")
 assert_contains "$(as_mallory "CREATE TRIGGER x AFTER INSERT ON public.mine FOR EACH ROW EXECUTE FUNCTION $CAP()")" "permission denied" "mallory cannot attach the capture function"
+assert_contains "$(as_mallory "CREATE TRIGGER x BEFORE TRUNCATE ON public.mine FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard('1')")" "permission denied" "mallory cannot attach the TRUNCATE guard"
 psql_q "CREATE TRIGGER x AFTER INSERT ON public.other FOR EACH ROW EXECUTE FUNCTION $CAP()"
 assert_contains "$(psql -X -q -A -t -c "INSERT INTO public.other VALUES (1, now(), 'x')" 2>&1)" "is not for table" "the capture function refuses another table"
 psql_q "DROP TRIGGER x ON public.other"

@@ -36,9 +36,12 @@ SET client_min_messages = warning;
 --   CREATE TABLE IF NOT EXISTS "public"."documents_5" PARTITION OF "public"."documents_partmig_new" FOR VALUES WITH (MODULUS 8, REMAINDER 5);
 --   CREATE TABLE IF NOT EXISTS "public"."documents_6" PARTITION OF "public"."documents_partmig_new" FOR VALUES WITH (MODULUS 8, REMAINDER 6);
 --   CREATE TABLE IF NOT EXISTS "public"."documents_7" PARTITION OF "public"."documents_partmig_new" FOR VALUES WITH (MODULUS 8, REMAINDER 7);
--- 2. change capture: the key of every row written from now on goes to partmig's change log:
---   CREATE TRIGGER partmig_capture AFTER INSERT OR UPDATE OR DELETE ON "public"."documents" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_capture"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."documents" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+-- 2. change capture: the key of every row written from now on goes to partmig's change log (:key and
+-- :column, the policy's column "tenant_id", recorded for the conversion; the log partmig.conv_:id_log, a
+-- trigger function made for the table, partmig.conv_:id_capture, and the triggers partmig_capture and
+-- partmig_no_truncate; the functions' bodies are in partmig's sql/conversion.sql):
+--   SELECT partmig.conversion_set_keys(:id, :key, :column);
+--   SELECT partmig.conversion_install_capture(:id);
 -- 3. the copy, in batches of 50000 keys of the table's primary key (:key), 1 job, a transaction each,
 -- the first batch, then the others:
 --   INSERT INTO "public"."documents_partmig_new" (:columns) SELECT :columns FROM "public"."documents" WHERE (:key) <= (:key_hi);
@@ -50,12 +53,13 @@ SET client_min_messages = warning;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."documents_partmig_new" :index_definition;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
 --   ANALYZE "public"."documents_partmig_new";
--- 5. the keys changed meanwhile re-copied until few wait, the rows counted partition by partition in one
--- snapshot, then the swap, in one transaction (the old table's other indexes and identity sequences are
--- renamed like its primary key; owner, grants, row security and views carried over):
---   SELECT "partmig"."conv_:id_resync"(1000, false);
+-- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql),
+-- the rows counted partition by partition in one snapshot, then the swap, in one transaction (the old
+-- table's other indexes and identity sequences are renamed like its primary key; owner, grants, row
+-- security and views carried over):
+--   SELECT partmig.conversion_resync(:id, 1000, false);
 --   LOCK TABLE "public"."documents_partmig_new", "public"."documents" IN ACCESS EXCLUSIVE MODE;
---   SELECT "partmig"."conv_:id_resync"(NULL, true);
+--   SELECT partmig.conversion_resync(:id, NULL, true);
 --   DROP TRIGGER partmig_capture ON "public"."documents";
 --   DROP TRIGGER partmig_no_truncate ON "public"."documents";
 --   ALTER TABLE "public"."documents" RENAME TO "documents_partmig_old";
@@ -63,7 +67,7 @@ SET client_min_messages = warning;
 --   ALTER INDEX "public".:old_pkey RENAME TO "pm:id_old_pkey";
 --   ALTER INDEX "public"."documents_partmig_new_pkey" RENAME TO :old_pkey;
 --   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."documents" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."documents" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+--   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."documents" FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(':id');
 -- the old table stays as documents_partmig_old, kept current by partmig_reverse, until "partmig finalize public.documents"
 -- partmig:end
 

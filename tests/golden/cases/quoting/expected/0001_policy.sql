@@ -30,9 +30,12 @@ SET client_min_messages = warning;
 --   CREATE TABLE "app_data"."notes_partmig_new" (LIKE "app_data"."notes" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED INCLUDING COMPRESSION INCLUDING IDENTITY) PARTITION BY LIST ("tag");
 --   CREATE TABLE IF NOT EXISTS "app_data"."notes_odd" PARTITION OF "app_data"."notes_partmig_new" FOR VALUES IN ('O''Brien', 'x"; DROP TABLE y; --', '$partmig$', '--');
 --   CREATE TABLE IF NOT EXISTS "app_data"."notes_plain" PARTITION OF "app_data"."notes_partmig_new" FOR VALUES IN ('a');
--- 2. change capture: the key of every row written from now on goes to partmig's change log:
---   CREATE TRIGGER partmig_capture AFTER INSERT OR UPDATE OR DELETE ON "app_data"."notes" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_capture"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "app_data"."notes" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+-- 2. change capture: the key of every row written from now on goes to partmig's change log (:key and
+-- :column, the policy's column "tag", recorded for the conversion; the log partmig.conv_:id_log, a
+-- trigger function made for the table, partmig.conv_:id_capture, and the triggers partmig_capture and
+-- partmig_no_truncate; the functions' bodies are in partmig's sql/conversion.sql):
+--   SELECT partmig.conversion_set_keys(:id, :key, :column);
+--   SELECT partmig.conversion_install_capture(:id);
 -- 3. the copy, in batches of 50000 keys of the table's primary key (:key), 1 job, a transaction each,
 -- the first batch, then the others:
 --   INSERT INTO "app_data"."notes_partmig_new" (:columns) SELECT :columns FROM "app_data"."notes" WHERE (:key) <= (:key_hi);
@@ -44,12 +47,13 @@ SET client_min_messages = warning;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "app_data"."notes_partmig_new" :index_definition;
 --   ALTER INDEX "app_data"."pm:id_ix:n" ATTACH PARTITION "app_data".:partition_index;
 --   ANALYZE "app_data"."notes_partmig_new";
--- 5. the keys changed meanwhile re-copied until few wait, the rows counted partition by partition in one
--- snapshot, then the swap, in one transaction (the old table's other indexes and identity sequences are
--- renamed like its primary key; owner, grants, row security and views carried over):
---   SELECT "partmig"."conv_:id_resync"(1000, false);
+-- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql),
+-- the rows counted partition by partition in one snapshot, then the swap, in one transaction (the old
+-- table's other indexes and identity sequences are renamed like its primary key; owner, grants, row
+-- security and views carried over):
+--   SELECT partmig.conversion_resync(:id, 1000, false);
 --   LOCK TABLE "app_data"."notes_partmig_new", "app_data"."notes" IN ACCESS EXCLUSIVE MODE;
---   SELECT "partmig"."conv_:id_resync"(NULL, true);
+--   SELECT partmig.conversion_resync(:id, NULL, true);
 --   DROP TRIGGER partmig_capture ON "app_data"."notes";
 --   DROP TRIGGER partmig_no_truncate ON "app_data"."notes";
 --   ALTER TABLE "app_data"."notes" RENAME TO "notes_partmig_old";
@@ -57,7 +61,7 @@ SET client_min_messages = warning;
 --   ALTER INDEX "app_data".:old_pkey RENAME TO "pm:id_old_pkey";
 --   ALTER INDEX "app_data"."notes_partmig_new_pkey" RENAME TO :old_pkey;
 --   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "app_data"."notes" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "app_data"."notes" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+--   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "app_data"."notes" FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(':id');
 -- the old table stays as notes_partmig_old, kept current by partmig_reverse, until "partmig finalize app_data.notes"
 -- partmig:end
 

@@ -32,9 +32,12 @@ SET client_min_messages = warning;
 -- one partition per 1 month from the start (2024-11-01) through now + 2 (UTC), :partition named invoices_p{YYYY}_{MM}:
 --   CREATE TABLE IF NOT EXISTS "public".:partition PARTITION OF "public"."invoices_partmig_new" FOR VALUES FROM (:lower_bound) TO (:upper_bound);
 --   CREATE TABLE IF NOT EXISTS "public"."invoices_default" PARTITION OF "public"."invoices_partmig_new" DEFAULT;
--- 2. change capture: the key of every row written from now on goes to partmig's change log:
---   CREATE TRIGGER partmig_capture AFTER INSERT OR UPDATE OR DELETE ON "public"."invoices" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_capture"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."invoices" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+-- 2. change capture: the key of every row written from now on goes to partmig's change log (:key and
+-- :column, the policy's column "issued_on", recorded for the conversion; the log partmig.conv_:id_log, a
+-- trigger function made for the table, partmig.conv_:id_capture, and the triggers partmig_capture and
+-- partmig_no_truncate; the functions' bodies are in partmig's sql/conversion.sql):
+--   SELECT partmig.conversion_set_keys(:id, :key, :column);
+--   SELECT partmig.conversion_install_capture(:id);
 -- 3. the copy, in batches of 50000 keys of the table's primary key (:key), 1 job, a transaction each,
 -- the first batch, then the others:
 --   INSERT INTO "public"."invoices_partmig_new" (:columns) SELECT :columns FROM "public"."invoices" WHERE (:key) <= (:key_hi);
@@ -46,12 +49,13 @@ SET client_min_messages = warning;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."invoices_partmig_new" :index_definition;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
 --   ANALYZE "public"."invoices_partmig_new";
--- 5. the keys changed meanwhile re-copied until few wait, the rows counted partition by partition in one
--- snapshot, then the swap, in one transaction (the old table's other indexes and identity sequences are
--- renamed like its primary key; owner, grants, row security and views carried over):
---   SELECT "partmig"."conv_:id_resync"(1000, false);
+-- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql),
+-- the rows counted partition by partition in one snapshot, then the swap, in one transaction (the old
+-- table's other indexes and identity sequences are renamed like its primary key; owner, grants, row
+-- security and views carried over):
+--   SELECT partmig.conversion_resync(:id, 1000, false);
 --   LOCK TABLE "public"."invoices_partmig_new", "public"."invoices" IN ACCESS EXCLUSIVE MODE;
---   SELECT "partmig"."conv_:id_resync"(NULL, true);
+--   SELECT partmig.conversion_resync(:id, NULL, true);
 --   DROP TRIGGER partmig_capture ON "public"."invoices";
 --   DROP TRIGGER partmig_no_truncate ON "public"."invoices";
 --   ALTER TABLE "public"."invoices" RENAME TO "invoices_partmig_old";
@@ -59,7 +63,7 @@ SET client_min_messages = warning;
 --   ALTER INDEX "public".:old_pkey RENAME TO "pm:id_old_pkey";
 --   ALTER INDEX "public"."invoices_partmig_new_pkey" RENAME TO :old_pkey;
 --   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."invoices" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."invoices" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+--   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."invoices" FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(':id');
 -- the old table stays as invoices_partmig_old, kept current by partmig_reverse, until "partmig finalize public.invoices"
 -- partmig:end
 

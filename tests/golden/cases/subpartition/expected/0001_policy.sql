@@ -38,9 +38,12 @@ SET client_min_messages = warning;
 --   CREATE TABLE IF NOT EXISTS "public".:partition_1 PARTITION OF "public".:partition FOR VALUES WITH (MODULUS 4, REMAINDER 1);
 --   CREATE TABLE IF NOT EXISTS "public".:partition_2 PARTITION OF "public".:partition FOR VALUES WITH (MODULUS 4, REMAINDER 2);
 --   CREATE TABLE IF NOT EXISTS "public".:partition_3 PARTITION OF "public".:partition FOR VALUES WITH (MODULUS 4, REMAINDER 3);
--- 2. change capture: the key of every row written from now on goes to partmig's change log:
---   CREATE TRIGGER partmig_capture AFTER INSERT OR UPDATE OR DELETE ON "public"."measurements" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_capture"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."measurements" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+-- 2. change capture: the key of every row written from now on goes to partmig's change log (:key and
+-- :column, the policy's column "taken_at", recorded for the conversion; the log partmig.conv_:id_log, a
+-- trigger function made for the table, partmig.conv_:id_capture, and the triggers partmig_capture and
+-- partmig_no_truncate; the functions' bodies are in partmig's sql/conversion.sql):
+--   SELECT partmig.conversion_set_keys(:id, :key, :column);
+--   SELECT partmig.conversion_install_capture(:id);
 -- 3. the copy, in batches of 50000 keys of the table's primary key (:key), 1 job, a transaction each,
 -- the first batch, then the others:
 --   INSERT INTO "public"."measurements_partmig_new" (:columns) SELECT :columns FROM "public"."measurements" WHERE (:key) <= (:key_hi);
@@ -49,12 +52,13 @@ SET client_min_messages = warning;
 --   ALTER TABLE "public"."measurements_partmig_new" ADD CONSTRAINT "measurements_partmig_new_pkey" PRIMARY KEY ("id", "taken_at", "sensor_id");
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."measurements_partmig_new" :index_definition;
 --   ANALYZE "public"."measurements_partmig_new";
--- 5. the keys changed meanwhile re-copied until few wait, the rows counted partition by partition in one
--- snapshot, then the swap, in one transaction (the old table's other indexes and identity sequences are
--- renamed like its primary key; owner, grants, row security and views carried over):
---   SELECT "partmig"."conv_:id_resync"(1000, false);
+-- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql),
+-- the rows counted partition by partition in one snapshot, then the swap, in one transaction (the old
+-- table's other indexes and identity sequences are renamed like its primary key; owner, grants, row
+-- security and views carried over):
+--   SELECT partmig.conversion_resync(:id, 1000, false);
 --   LOCK TABLE "public"."measurements_partmig_new", "public"."measurements" IN ACCESS EXCLUSIVE MODE;
---   SELECT "partmig"."conv_:id_resync"(NULL, true);
+--   SELECT partmig.conversion_resync(:id, NULL, true);
 --   DROP TRIGGER partmig_capture ON "public"."measurements";
 --   DROP TRIGGER partmig_no_truncate ON "public"."measurements";
 --   ALTER TABLE "public"."measurements" RENAME TO "measurements_partmig_old";
@@ -62,7 +66,7 @@ SET client_min_messages = warning;
 --   ALTER INDEX "public".:old_pkey RENAME TO "pm:id_old_pkey";
 --   ALTER INDEX "public"."measurements_partmig_new_pkey" RENAME TO :old_pkey;
 --   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."measurements" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."measurements" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+--   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."measurements" FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(':id');
 -- the old table stays as measurements_partmig_old, kept current by partmig_reverse, until "partmig finalize public.measurements"
 -- partmig:end
 
@@ -167,9 +171,12 @@ CREATE TABLE IF NOT EXISTS "public"."measurements_p2025q2_3" PARTITION OF "publi
 --   CREATE TABLE IF NOT EXISTS "public"."sales_nordics" PARTITION OF "public"."sales_partmig_new" FOR VALUES IN ('SE', 'NO') PARTITION BY LIST ("channel");
 --   CREATE TABLE IF NOT EXISTS "public"."sales_nordics_shop" PARTITION OF "public"."sales_nordics" FOR VALUES IN ('shop', 'kiosk');
 --   CREATE TABLE IF NOT EXISTS "public"."sales_nordics_web" PARTITION OF "public"."sales_nordics" FOR VALUES IN ('web');
--- 2. change capture: the key of every row written from now on goes to partmig's change log:
---   CREATE TRIGGER partmig_capture AFTER INSERT OR UPDATE OR DELETE ON "public"."sales" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_capture"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."sales" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+-- 2. change capture: the key of every row written from now on goes to partmig's change log (:key and
+-- :column, the policy's column "country", recorded for the conversion; the log partmig.conv_:id_log, a
+-- trigger function made for the table, partmig.conv_:id_capture, and the triggers partmig_capture and
+-- partmig_no_truncate; the functions' bodies are in partmig's sql/conversion.sql):
+--   SELECT partmig.conversion_set_keys(:id, :key, :column);
+--   SELECT partmig.conversion_install_capture(:id);
 -- 3. the copy, in batches of 50000 keys of the table's primary key (:key), 1 job, a transaction each,
 -- the first batch, then the others:
 --   INSERT INTO "public"."sales_partmig_new" (:columns) SELECT :columns FROM "public"."sales" WHERE (:key) <= (:key_hi);
@@ -177,12 +184,13 @@ CREATE TABLE IF NOT EXISTS "public"."measurements_p2025q2_3" PARTITION OF "publi
 -- 4. the old table's primary key or unique key and its other indexes (each :index_definition):
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."sales_partmig_new" :index_definition;
 --   ANALYZE "public"."sales_partmig_new";
--- 5. the keys changed meanwhile re-copied until few wait, the rows counted partition by partition in one
--- snapshot, then the swap, in one transaction (the old table's other indexes and identity sequences are
--- renamed like its primary key; owner, grants, row security and views carried over):
---   SELECT "partmig"."conv_:id_resync"(1000, false);
+-- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql),
+-- the rows counted partition by partition in one snapshot, then the swap, in one transaction (the old
+-- table's other indexes and identity sequences are renamed like its primary key; owner, grants, row
+-- security and views carried over):
+--   SELECT partmig.conversion_resync(:id, 1000, false);
 --   LOCK TABLE "public"."sales_partmig_new", "public"."sales" IN ACCESS EXCLUSIVE MODE;
---   SELECT "partmig"."conv_:id_resync"(NULL, true);
+--   SELECT partmig.conversion_resync(:id, NULL, true);
 --   DROP TRIGGER partmig_capture ON "public"."sales";
 --   DROP TRIGGER partmig_no_truncate ON "public"."sales";
 --   ALTER TABLE "public"."sales" RENAME TO "sales_partmig_old";
@@ -190,7 +198,7 @@ CREATE TABLE IF NOT EXISTS "public"."measurements_p2025q2_3" PARTITION OF "publi
 --   ALTER INDEX "public".:old_pkey RENAME TO "pm:id_old_pkey";
 --   ALTER INDEX "public"."sales_partmig_new_pkey" RENAME TO :old_pkey;
 --   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."sales" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
---   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."sales" FOR EACH STATEMENT EXECUTE FUNCTION "partmig"."conv_:id_guard"();
+--   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."sales" FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(':id');
 -- the old table stays as sales_partmig_old, kept current by partmig_reverse, until "partmig finalize public.sales"
 -- partmig:end
 

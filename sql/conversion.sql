@@ -1,0 +1,289 @@
+-- conversion.sql: the SQL the copy method of a conversion runs in the
+-- database, as functions in schema partmig (runtime/convert_capture.c calls
+-- them; docs/DESIGN.md "The ledger and the SQL files").
+--
+-- Embedded in the binary and run with ledger.sql (whose header holds the
+-- version) whenever the stored sql_version differs: every function is
+-- CREATE OR REPLACE.  Each one reads the conversion's tables and columns
+-- from its row in partmig.conversions and quotes every name with
+-- format('%I'); values travel as parameters (USING) or %L literals.
+-- Nobody but partmig's role may call them: EXECUTE is revoked from PUBLIC
+-- (a SECURITY DEFINER trigger function attached to another table would
+-- write as partmig's role; triggers fire without an EXECUTE check).
+
+-- A column of partmig's own in the change log, which also holds the key
+-- under the table's own column names: BASE, with "_" appended while a key
+-- column has that name.
+CREATE OR REPLACE FUNCTION partmig.conversion_log_column(keys text[], base text)
+RETURNS text LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  pm_name text := base;
+BEGIN
+  WHILE pm_name = ANY (keys) LOOP
+    pm_name := pm_name || '_';
+  END LOOP;
+  RETURN pm_name;
+END
+$fn$;
+
+-- Record the key the conversion's rows are copied by (KEYS, in keyset
+-- order) and the partition column PART, with their types as format_type
+-- prints them from the catalog of the original table (by its oid), and the
+-- change log's name.  Idempotent: a resumed conversion records the same.
+CREATE OR REPLACE FUNCTION partmig.conversion_set_keys(conversion bigint, keys text[], part text)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_variable
+DECLARE
+  pm_oid oid;
+  pm_types text[];
+  pm_part_type text;
+BEGIN
+  SELECT v.old_oid INTO pm_oid FROM partmig.conversions v WHERE v.id = conversion;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'partmig: no conversion %', conversion;
+  END IF;
+  IF coalesce(cardinality(keys), 0) = 0 THEN
+    RAISE EXCEPTION 'partmig: conversion % needs a key', conversion;
+  END IF;
+  SELECT array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY u.i) INTO pm_types
+    FROM unnest(keys) WITH ORDINALITY u (k, i)
+    JOIN pg_attribute a ON a.attrelid = pm_oid AND a.attname = u.k AND a.attnum > 0 AND NOT a.attisdropped;
+  SELECT format_type(a.atttypid, a.atttypmod) INTO pm_part_type
+    FROM pg_attribute a WHERE a.attrelid = pm_oid AND a.attname = part AND a.attnum > 0 AND NOT a.attisdropped;
+  IF coalesce(cardinality(pm_types), 0) <> cardinality(keys) OR pm_part_type IS NULL THEN
+    RAISE EXCEPTION 'partmig: conversion %: a key or partition column (% / %) is not a column of table %',
+      conversion, keys, part, pm_oid::regclass;
+  END IF;
+  UPDATE partmig.conversions v
+     SET key_columns = keys, key_types = pm_types, part_column = part, part_type = pm_part_type,
+         log_name = coalesce(v.log_name, format('conv_%s_log', v.id))
+   WHERE v.id = conversion;
+END
+$fn$;
+
+-- The conversion's row, checked for what the change capture needs: the
+-- keys recorded, their types still the table's (they are spliced into DDL,
+-- so they must be what format_type prints, nothing else), the original
+-- table present.  TBL receives the original table's qualified quoted name.
+CREATE OR REPLACE FUNCTION partmig.conversion_row(conversion bigint, OUT r partmig.conversions, OUT tbl text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_variable
+BEGIN
+  SELECT * INTO r FROM partmig.conversions v WHERE v.id = conversion;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'partmig: no conversion %', conversion;
+  END IF;
+  IF r.key_columns IS NULL OR r.part_column IS NULL OR r.log_name IS NULL THEN
+    RAISE EXCEPTION 'partmig: conversion % has no keys recorded (partmig.conversion_set_keys)', conversion;
+  END IF;
+  SELECT format('%I.%I', n.nspname, c.relname) INTO tbl
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = r.old_oid;
+  IF tbl IS NULL THEN
+    RAISE EXCEPTION 'partmig: the original table of conversion % is gone', conversion;
+  END IF;
+  IF EXISTS (SELECT 1 FROM unnest(r.key_columns || r.part_column, r.key_types || r.part_type) u (k, t)
+              WHERE u.t IS DISTINCT FROM (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                                           WHERE a.attrelid = r.old_oid AND a.attname = u.k AND a.attnum > 0
+                                             AND NOT a.attisdropped)) THEN
+    RAISE EXCEPTION 'partmig: the key or partition column types of % changed since conversion % recorded them',
+      tbl, conversion;
+  END IF;
+END
+$fn$;
+
+-- The refusal of TRUNCATE on a table being converted (a TRUNCATE fires no
+-- row trigger: the change log, or the reverse mirror after the swap, would
+-- miss it).  A statement trigger with the conversion's id as argument,
+-- inert once the conversion is finalized or rolled back; SECURITY DEFINER
+-- so that it reads partmig.conversions whoever truncates.
+CREATE OR REPLACE FUNCTION partmig.conversion_guard()
+RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  IF TG_OP <> 'TRUNCATE' OR TG_NARGS <> 1 THEN
+    RAISE EXCEPTION 'partmig: conversion_guard is a TRUNCATE trigger with the conversion''s id as argument';
+  END IF;
+  IF EXISTS (SELECT 1 FROM partmig.conversions v WHERE v.id = TG_ARGV[0]::bigint
+                AND v.state NOT IN ('finalized', 'rolled_back')) THEN
+    RAISE EXCEPTION 'table % is being converted by partmig: TRUNCATE is refused until the conversion finishes or is rolled back',
+      TG_TABLE_NAME;
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+
+-- The change capture of a copy conversion, from its row (keys recorded):
+--
+-- the change log partmig.<log_name> holds, per change, the key and the
+-- partition value of the row version it ends (OLD: update, delete) and of
+-- the one it makes when the key or partition value changed (NEW: insert,
+-- update).  Every version the new table can hold for a key was copied
+-- while current, so the re-copy finds it by key and partition value among
+-- the key's entries (the partition value lets the DELETE prune to one
+-- partition);
+--
+-- the trigger function partmig.conv_<id>_capture fills it.  It runs for
+-- every row written to the live table, so it is made per table with the
+-- names written in (no lookups).  It runs as its owner (application roles
+-- need no rights on partmig's log) and acts only as a trigger on the
+-- original table (by oid, so renames do not matter) or its partitions;
+--
+-- the triggers partmig_capture and partmig_no_truncate on the table.
+CREATE OR REPLACE FUNCTION partmig.conversion_install_capture(conversion bigint)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_variable
+DECLARE
+  pm_row record;
+  r partmig.conversions;
+  pm_tbl text;
+  pm_log text;
+  pm_fn text := format('%I.%I', 'partmig', format('conv_%s_capture', conversion));
+  pm_seq text;
+  pm_part text;
+  pm_defs text;
+  pm_kl text;
+  pm_oldk text;
+  pm_newk text;
+  pm_body text;
+BEGIN
+  SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
+  r := pm_row.r;
+  pm_tbl := pm_row.tbl;
+  pm_log := format('%I.%I', 'partmig', r.log_name);
+  pm_seq := format('%I', partmig.conversion_log_column(r.key_columns, 'partmig_seq'));
+  pm_part := format('%I', partmig.conversion_log_column(r.key_columns, 'partmig_part'));
+  SELECT string_agg(format('%I %s', u.k, u.t), ', ' ORDER BY u.i), string_agg(format('%I', u.k), ', ' ORDER BY u.i),
+         string_agg(format('OLD.%I', u.k), ', ' ORDER BY u.i), string_agg(format('NEW.%I', u.k), ', ' ORDER BY u.i)
+    INTO pm_defs, pm_kl, pm_oldk, pm_newk
+    FROM unnest(r.key_columns, r.key_types) WITH ORDINALITY u (k, t, i);
+  EXECUTE format('CREATE TABLE %s (%s bigserial PRIMARY KEY, %s, %s %s)', pm_log, pm_seq, pm_defs, pm_part,
+                 r.part_type);
+  EXECUTE format('CREATE INDEX ON %s (%s)', pm_log, pm_kl);
+  pm_body := format($body$BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) IS DISTINCT FROM %L::pg_catalog.oid THEN
+    RAISE EXCEPTION 'partmig: this trigger function is not for table %%', TG_RELID::pg_catalog.regclass;
+  END IF;
+  IF TG_OP <> 'INSERT' THEN INSERT INTO %s (%s, %s) VALUES (%s, OLD.%I); END IF;
+  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (%s, OLD.%I) IS DISTINCT FROM (%s, NEW.%I)) THEN
+    INSERT INTO %s (%s, %s) VALUES (%s, NEW.%I);
+  END IF;
+  RETURN NULL;
+END$body$,
+    r.old_oid, pm_log, pm_kl, pm_part, pm_oldk, r.part_column, pm_oldk, r.part_column, pm_newk, r.part_column,
+    pm_log, pm_kl, pm_part, pm_newk, r.part_column);
+  -- the body as a literal (%L): no name can end a dollar quote
+  EXECUTE format('CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER'
+                 ' SET search_path = pg_catalog, pg_temp AS %L', pm_fn, pm_body);
+  EXECUTE format('REVOKE ALL ON FUNCTION %s() FROM PUBLIC', pm_fn);
+  EXECUTE format('CREATE TRIGGER partmig_capture AFTER INSERT OR UPDATE OR DELETE ON %s'
+                 ' FOR EACH ROW EXECUTE FUNCTION %s()', pm_tbl, pm_fn);
+  EXECUTE format('CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON %s'
+                 ' FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(%L)', pm_tbl, conversion);
+END
+$fn$;
+
+-- Re-copy the keys changed during a copy conversion from the original
+-- table into the new one (the shadow); returns the number of keys.
+--
+-- LIM: log entries to take (NULL: all); LOCKED: the table is locked (the
+-- swap), so every entry is taken and no row lock is needed.  Otherwise it
+-- takes the keys of the first LIM entries, share-locks their current rows
+-- in the old table (skipping locked ones), then, in statements that see
+-- every change committed before the locks, takes all entries of those keys
+-- (and of keys that have no row), deletes the new table's rows they name,
+-- and inserts the current rows: set-based, one statement each.  A key
+-- whose row is locked by a writer waits in the log for a later round.
+--
+-- Every column in the statements is qualified, and they are dynamic SQL
+-- (no PL/pgSQL variable in them), so no user column name can change what a
+-- statement means.  The batch goes from statement to statement as the
+-- text of an array of the log's row type.  Joins are nested loops over
+-- the batch: index probes, pruned to one partition.
+CREATE OR REPLACE FUNCTION partmig.conversion_resync(conversion bigint, lim integer, locked boolean)
+RETURNS bigint LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp SET enable_hashjoin = off SET enable_mergejoin = off AS $fn$
+#variable_conflict use_variable
+DECLARE
+  pm_row record;
+  r partmig.conversions;
+  pm_tbl text;
+  pm_shadow text;
+  pm_log text;     -- also the name of its row type
+  pm_seq text;
+  pm_part text;
+  pm_lkl text;     -- l.k1, l.k2
+  pm_okl text;     -- o.k1, o.k2
+  pm_xkl text;     -- pm_x.k1, pm_x.k2
+  pm_eq text;      -- s.k1 = g.k1 AND ...
+  pm_cols text;
+  pm_ocols text;
+  pm_overriding text := '';
+  pm_last bigint;
+  pm_locked text;  -- the log's row type, array, as text
+  pm_batch text;
+  pm_n bigint;
+BEGIN
+  SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
+  r := pm_row.r;
+  pm_tbl := pm_row.tbl;
+  IF r.shadow_name IS NULL THEN
+    RAISE EXCEPTION 'partmig: conversion % has no new table', conversion;
+  END IF;
+  pm_shadow := format('%I.%I', r.table_schema, r.shadow_name);
+  pm_log := format('%I.%I', 'partmig', r.log_name);
+  pm_seq := format('%I', partmig.conversion_log_column(r.key_columns, 'partmig_seq'));
+  pm_part := format('%I', partmig.conversion_log_column(r.key_columns, 'partmig_part'));
+  SELECT string_agg(format('l.%I', u.k), ', ' ORDER BY u.i), string_agg(format('o.%I', u.k), ', ' ORDER BY u.i),
+         string_agg(format('pm_x.%I', u.k), ', ' ORDER BY u.i),
+         string_agg(format('s.%I = g.%I', u.k, u.k), ' AND ' ORDER BY u.i)
+    INTO pm_lkl, pm_okl, pm_xkl, pm_eq
+    FROM unnest(r.key_columns) WITH ORDINALITY u (k, i);
+  -- the columns an INSERT takes (not dropped, not generated), as copied
+  SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum),
+         string_agg(format('o.%I', a.attname), ', ' ORDER BY a.attnum),
+         CASE WHEN bool_or(a.attidentity <> '') THEN ' OVERRIDING SYSTEM VALUE' ELSE '' END
+    INTO pm_cols, pm_ocols, pm_overriding
+    FROM pg_attribute a WHERE a.attrelid = r.old_oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+  IF locked THEN
+    EXECUTE format('WITH d AS (DELETE FROM %1$s l RETURNING l.*) SELECT array_agg(ROW(d.*)::%1$s)::text FROM d',
+                   pm_log)
+      INTO pm_batch;
+  ELSE
+    EXECUTE format('SELECT max(l.%2$s) FROM (SELECT l.%2$s FROM %1$s l ORDER BY l.%2$s LIMIT $1) l', pm_log, pm_seq)
+      INTO pm_last USING lim;
+    IF pm_last IS NULL THEN
+      RETURN 0;
+    END IF;
+    EXECUTE format('SELECT array_agg(k.r)::text FROM (SELECT ROW(NULL, %1$s, NULL)::%2$s AS r FROM %3$s o'
+                   ' WHERE (%1$s) IN (SELECT %4$s FROM %2$s l WHERE l.%5$s <= $1) FOR SHARE OF o SKIP LOCKED) k',
+                   pm_okl, pm_log, pm_tbl, pm_lkl, pm_seq)
+      INTO pm_locked USING pm_last;
+    EXECUTE format('WITH d AS (DELETE FROM %1$s l WHERE (%2$s) IN (SELECT %2$s FROM %1$s l WHERE l.%3$s <= $1)'
+                   ' AND ((%2$s) IN (SELECT %4$s FROM unnest($2::%1$s[]) pm_x)'
+                   ' OR NOT EXISTS (SELECT 1 FROM %5$s o WHERE (%6$s) = (%2$s))) RETURNING l.*)'
+                   ' SELECT array_agg(ROW(d.*)::%1$s)::text FROM d',
+                   pm_log, pm_lkl, pm_seq, pm_xkl, pm_tbl, pm_okl)
+      INTO pm_batch USING pm_last, pm_locked;
+  END IF;
+  IF pm_batch IS NULL THEN
+    RETURN 0;
+  END IF;
+  EXECUTE format('DELETE FROM %1$s s USING (SELECT DISTINCT %2$s, pm_x.%3$s FROM unnest($1::%4$s[]) pm_x) g'
+                 ' WHERE %5$s AND s.%6$I = g.%3$s',
+                 pm_shadow, pm_xkl, pm_part, pm_log, pm_eq, r.part_column)
+    USING pm_batch;
+  EXECUTE format('INSERT INTO %1$s (%2$s)%3$s SELECT %4$s FROM %5$s o'
+                 ' WHERE (%6$s) IN (SELECT %7$s FROM unnest($1::%8$s[]) pm_x)',
+                 pm_shadow, pm_cols, pm_overriding, pm_ocols, pm_tbl, pm_okl, pm_xkl, pm_log)
+    USING pm_batch;
+  EXECUTE format('SELECT count(*) FROM (SELECT DISTINCT %s FROM unnest($1::%s[]) pm_x) k', pm_xkl, pm_log)
+    INTO pm_n USING pm_batch;
+  RETURN pm_n;
+END
+$fn$;
+
+REVOKE ALL ON FUNCTION partmig.conversion_log_column(text[], text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_set_keys(bigint, text[], text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_row(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_guard() FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_install_capture(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_resync(bigint, integer, boolean) FROM PUBLIC;
