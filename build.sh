@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config libpq-dev liblua5.4-dev libpcre2-dev libpg-query-dev
-          libjansson-dev libssl-dev postgresql-15 postgresql-15-partman postgresql-client-15
+          libjansson-dev libssl-dev postgresql-15 postgresql-15-partman postgresql-15-pgtap postgresql-client-15
           python3 clang-format valgrind clang openssh-client git python3-prometheus-client
           dpkg-dev man-db)
 # squawk (PostgreSQL migration linter, npm package squawk-cli), pinned: its
