@@ -17,10 +17,12 @@
 #include "migdir.h"
 #include "premake.h"
 #include "runner.h"
+#include "workload.h"
 
 static const char *const apply_usage =
     "usage: partmig apply [-d DIR] [--db URL] [--to VERSION] [--dry-run] [--jobs N]\n"
     "                     [--batch-size N] [--sleep MS] [--wait SECONDS] [--lock-retries N]\n"
+    "                     [--require-pruning]\n"
     "\n"
     "Apply the pending migrations of DIR (default migrations/) step by step.\n"
     "Checks partmig.sum and every applied file's checksum against the ledger\n"
@@ -38,11 +40,16 @@ static const char *const apply_usage =
     "      --sleep MS       pause between copy batches\n"
     "      --wait SECONDS   wait that long for another runner to finish (default 0)\n"
     "      --lock-retries N tries per step on lock timeout (default 8)\n"
+    "      --require-pruning\n"
+    "                       refuse a conversion (exit 2, nothing changed) when a\n"
+    "                       frequent statement on the table (pg_stat_statements)\n"
+    "                       cannot prune partitions, or when that cannot be checked\n"
     "\n"
     "exit codes: 0 applied (or nothing to do), 1 database error, 2 bad or tampered\n"
     "migrations, 3 another runner holds the lock\n";
 
 static const char *const plan_usage = "usage: partmig plan [-d DIR] [--db URL] [--to VERSION] [--json]\n"
+                                      "                    [--require-pruning]\n"
                                       "\n"
                                       "Print exactly what \"partmig apply\" would run against the database now --\n"
                                       "each pending step's SQL, with the partitions, indexes and registrations the\n"
@@ -55,7 +62,11 @@ static const char *const plan_usage = "usage: partmig plan [-d DIR] [--db URL] [
                                       "      --to VERSION   plan versions up to VERSION only\n"
                                       "      --json         a JSON array instead, one object per step: version,\n"
                                       "                     file, step, action, title, table, transactional, lock\n"
-                                      "                     and sql (what apply would run, as the text prints it)\n"
+                                      "                     and sql (what apply would run, as the text prints it);\n"
+                                      "                     a conversion step adds workload (the workload check)\n"
+                                      "      --require-pruning\n"
+                                      "                     as apply --require-pruning: say whether the conversion\n"
+                                      "                     would be refused for statements that cannot prune\n"
                                       "\n"
                                       "exit codes: 0 printed, 1 database error, 2 bad or tampered migrations\n";
 
@@ -77,7 +88,8 @@ typedef struct Apply {
      * create, so premake does not list them a second time */
     const char **planned;
     int nplanned, capplanned;
-    json_t *json; /* plan --json: the steps, else NULL */
+    json_t *json;             /* plan --json: the steps, else NULL */
+    WorkloadReport *workload; /* plan --json: the workload check of the current step */
 } Apply;
 
 /* ---- helpers ---- */
@@ -343,6 +355,8 @@ static ConvertOptions convert_options(const Apply *a, const Policy *p)
     if (co.lock_timeout_ms <= 0 || co.lock_timeout_ms > CONVERT_LOCK_MS_MAX)
         co.lock_timeout_ms = CONVERT_LOCK_MS_MAX;
     co.lock_retries = a->o->lock_retries;
+    co.require_pruning = a->o->require_pruning;
+    co.workload = a->workload;
     return co;
 }
 
@@ -1025,7 +1039,10 @@ static bool plan_step_captured(Apply *a, Err *err)
             fclose(scratch);
         return err_set(err, PM_EDB, "plan --json: cannot capture the plan of %s: out of file descriptors", a->label);
     }
+    WorkloadReport workload = {0};
+    a->workload = &workload;
     bool ok = run_step(a, err);
+    a->workload = NULL;
     fflush(stdout);
     dup2(saved, STDOUT_FILENO);
     close(saved);
@@ -1039,7 +1056,11 @@ static bool plan_step_captured(Apply *a, Err *err)
     const char *sql = buf_str(&text);
     while (*sql == '\n')
         sql++;
-    json_array_append_new(a->json, plan_step_json(a, sql, ""));
+    json_t *step = plan_step_json(a, sql, "");
+    if (workload.table)
+        json_object_set_new(step, "workload", workload_json(&workload));
+    workload_report_free(&workload);
+    json_array_append_new(a->json, step);
     buf_free(&text);
     return ok;
 }
@@ -1120,9 +1141,9 @@ static int run(int argc, char **argv, bool plan)
 {
     RunOptions o;
     int rc = runner_parse(argc, argv,
-                          plan ? OPT_DIR | OPT_DB | OPT_TO | OPT_JSON
+                          plan ? OPT_DIR | OPT_DB | OPT_TO | OPT_JSON | OPT_REQUIRE_PRUNING
                                : OPT_DIR | OPT_DB | OPT_TO | OPT_DRY_RUN | OPT_JOBS | OPT_BATCH | OPT_SLEEP | OPT_WAIT |
-                                     OPT_RETRIES,
+                                     OPT_RETRIES | OPT_REQUIRE_PRUNING,
                           plan ? plan_usage : apply_usage, &o);
     if (rc >= 0)
         return rc;

@@ -12,15 +12,19 @@
 #include "../model/policy.h"
 #include "pg.h"
 
+struct WorkloadReport;
+
 typedef struct ConvertOptions {
-    int version, step;   /* the migration step doing the conversion (ledger key) */
-    int jobs;            /* --jobs, else the policy's existing.jobs */
-    int batch_size;      /* --batch-size, else the policy's existing.batch_size */
-    int sleep_ms;        /* --sleep between batches */
-    bool dry_run;        /* print what would happen, change nothing */
-    const char *db_url;  /* for opening extra connections (--jobs), may be NULL */
-    int lock_timeout_ms; /* lock_timeout of each short locking transaction; 0: 500 */
-    int lock_retries;    /* retries of such a transaction on lock timeout; 0: 40 */
+    int version, step;               /* the migration step doing the conversion (ledger key) */
+    int jobs;                        /* --jobs, else the policy's existing.jobs */
+    int batch_size;                  /* --batch-size, else the policy's existing.batch_size */
+    int sleep_ms;                    /* --sleep between batches */
+    bool dry_run;                    /* print what would happen, change nothing */
+    const char *db_url;              /* for opening extra connections (--jobs), may be NULL */
+    int lock_timeout_ms;             /* lock_timeout of each short locking transaction; 0: 500 */
+    int lock_retries;                /* retries of such a transaction on lock timeout; 0: 40 */
+    bool require_pruning;            /* pre-flight refuses when a frequent statement cannot prune partitions */
+    struct WorkloadReport *workload; /* not NULL: pre-flight's workload check is kept there (plan --json) */
 } ConvertOptions;
 
 /* Pre-flight checks for converting the existing table of P, all problems

@@ -251,7 +251,16 @@ bool pg_exec(PgConn *c, const char *sql, int nparams, const char *const *params,
     if (res)
         *res = NULL;
     c->sqlstate[0] = '\0';
-    return take_result(c, PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0), res, err);
+    /* PG_QUERY_MARK first: partmig's own statements stay recognizable */
+    size_t n = strlen(sql), m = strlen(PG_QUERY_MARK);
+    char *marked = malloc(m + n + 1);
+    if (!marked)
+        return err_set(err, PM_EDB, "out of memory");
+    memcpy(marked, PG_QUERY_MARK, m);
+    memcpy(marked + m, sql, n + 1);
+    bool ok = take_result(c, PQexecParams(c->conn, marked, nparams, NULL, params, NULL, NULL, 0), res, err);
+    free(marked);
+    return ok;
 }
 
 bool pg_exec_script(PgConn *c, const char *sql, Err *err)

@@ -35,6 +35,11 @@ typedef struct PgConnParams {
 bool pg_conn_params(const char *url, PgConnParams *out, Err *err);
 void pg_conn_params_free(PgConnParams *p);
 
+/* What pg_exec puts before every statement: partmig's own queries are told
+ * from the application's where the server keeps their text
+ * (pg_stat_statements, pg_stat_activity, the server log). */
+#define PG_QUERY_MARK "/* partmig */ "
+
 /* Run SQL with text parameters (NULL entries are SQL NULL).  On success
  * *RES (if RES is not NULL) receives the result, to be freed with
  * pg_result_free.  On failure: PM_EDB with the server message, and the

@@ -349,9 +349,51 @@ static bool check_index_names(PgConn *c, const Policy *p, const TableFacts *f, A
     return true;
 }
 
+/* The workload check (workload.c): frequent statements on the table that
+ * could not prune partitions once it is partitioned are warnings, or
+ * problems under --require-pruning (as is a check that could not run). */
+static bool check_workload(PgConn *c, const Policy *p, const ConvertOptions *o, const TableFacts *f, Arena *a,
+                           Report *rep, Err *err)
+{
+    PartitionSpec *specs = NULL;
+    int n = 0;
+    const char *from = NULL, *to = NULL;
+    Err ignored;
+    if (!preflight_layout(p, f, a, &specs, &n, &from, &to, &ignored))
+        return true; /* the layout's own problems are reported when it is made */
+    WorkloadTarget t = {.schema = p->schema,
+                        .table = p->table,
+                        .column = p->column,
+                        .by = p->by == PART_LIST   ? "LIST"
+                              : p->by == PART_HASH ? "HASH"
+                                                   : "RANGE",
+                        .specs = specs,
+                        .nspecs = n,
+                        .pk = f->new_pk,
+                        .npk = f->nnew_pk};
+    WorkloadReport local = {0}, *w = o && o->workload ? o->workload : &local;
+    workload_report_free(w);
+    bool ok = workload_check(c, &t, w, err);
+    if (ok)
+        workload_format(w, !(o && o->require_pruning), &rep->notes); /* else they are problems */
+    if (ok && o && o->require_pruning && !w->ran)
+        problem(rep,
+                "make pg_stat_statements readable in this database (the library in shared_preload_libraries, "
+                "CREATE EXTENSION pg_stat_statements), or apply without --require-pruning",
+                "--require-pruning: the workload check of \"%s\" could not run: %s", w->table, w->skipped);
+    for (int i = 0; ok && o && o->require_pruning && i < w->n; i++) {
+        const WorkloadStatement *st = &w->st[i];
+        if (st->checked && !st->prunes)
+            problem(rep, arena_printf(a, "%s (apply without --require-pruning to accept it)", workload_hint(w, a)),
+                    "a frequent statement on \"%s\" cannot prune partitions (%lld calls, mean %.3f ms): %s", w->table,
+                    st->calls, st->mean_ms, st->shown);
+    }
+    workload_report_free(&local);
+    return ok;
+}
+
 bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
 {
-    (void)o;
     Arena a = {0};
     Report rep = {0};
     bool ok = false;
@@ -540,6 +582,9 @@ bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err 
              "storage parameters of \"%s\" (%s) are set on each partition the conversion creates; partitions made "
              "later by maintain do not get them",
              p->table, join_names(&a, f.reloptions, f.nreloptions));
+
+    if (f.part_type && !check_workload(c, p, o, &f, &a, &rep, err))
+        goto done;
 
     fputs(buf_str(&rep.notes), stderr);
     if (rep.n > 0) {

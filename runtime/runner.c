@@ -32,18 +32,34 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
 int runner_parse(int argc, char **argv, unsigned allowed, const char *usage, RunOptions *o)
 {
     static const struct option longs[] = {
-        {"dir", required_argument, NULL, 'd'},   {"db", required_argument, NULL, 'D'},
-        {"to", required_argument, NULL, 't'},    {"dry-run", no_argument, NULL, 'n'},
-        {"jobs", required_argument, NULL, 'j'},  {"batch-size", required_argument, NULL, 'b'},
-        {"sleep", required_argument, NULL, 's'}, {"wait", required_argument, NULL, 'w'},
-        {"json", no_argument, NULL, 'J'},        {"lock-retries", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"dir", required_argument, NULL, 'd'},
+        {"db", required_argument, NULL, 'D'},
+        {"to", required_argument, NULL, 't'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"batch-size", required_argument, NULL, 'b'},
+        {"sleep", required_argument, NULL, 's'},
+        {"wait", required_argument, NULL, 'w'},
+        {"json", no_argument, NULL, 'J'},
+        {"lock-retries", required_argument, NULL, 'r'},
+        {"require-pruning", no_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     static const struct {
         int opt;
         unsigned bit;
-    } bits[] = {{'d', OPT_DIR},   {'D', OPT_DB},    {'t', OPT_TO},   {'n', OPT_DRY_RUN}, {'j', OPT_JOBS},
-                {'b', OPT_BATCH}, {'s', OPT_SLEEP}, {'w', OPT_WAIT}, {'J', OPT_JSON},    {'r', OPT_RETRIES}};
+    } bits[] = {{'d', OPT_DIR},
+                {'D', OPT_DB},
+                {'t', OPT_TO},
+                {'n', OPT_DRY_RUN},
+                {'j', OPT_JOBS},
+                {'b', OPT_BATCH},
+                {'s', OPT_SLEEP},
+                {'w', OPT_WAIT},
+                {'J', OPT_JSON},
+                {'r', OPT_RETRIES},
+                {'P', OPT_REQUIRE_PRUNING}};
     memset(o, 0, sizeof *o);
     o->dir = "migrations";
     o->lock_retries = 8;
@@ -72,6 +88,7 @@ int runner_parse(int argc, char **argv, unsigned allowed, const char *usage, Run
         case 'D': o->db = optarg; break;
         case 'n': o->dry_run = true; break;
         case 'J': o->json = true; break;
+        case 'P': o->require_pruning = true; break;
         case 't': {
             char *end;
             long ver = strtol(optarg, &end, 10);

@@ -15,16 +15,17 @@
 
 /* Options a command accepts (bits for runner_parse's ALLOWED). */
 enum {
-    OPT_DIR = 1 << 0,     /* -d DIR */
-    OPT_DB = 1 << 1,      /* --db URL */
-    OPT_TO = 1 << 2,      /* --to VERSION[:STEP] */
-    OPT_DRY_RUN = 1 << 3, /* --dry-run */
-    OPT_JOBS = 1 << 4,    /* --jobs N */
-    OPT_BATCH = 1 << 5,   /* --batch-size N */
-    OPT_SLEEP = 1 << 6,   /* --sleep MS */
-    OPT_WAIT = 1 << 7,    /* --wait SECONDS */
-    OPT_JSON = 1 << 8,    /* --json */
-    OPT_RETRIES = 1 << 9, /* --lock-retries N */
+    OPT_DIR = 1 << 0,              /* -d DIR */
+    OPT_DB = 1 << 1,               /* --db URL */
+    OPT_TO = 1 << 2,               /* --to VERSION[:STEP] */
+    OPT_DRY_RUN = 1 << 3,          /* --dry-run */
+    OPT_JOBS = 1 << 4,             /* --jobs N */
+    OPT_BATCH = 1 << 5,            /* --batch-size N */
+    OPT_SLEEP = 1 << 6,            /* --sleep MS */
+    OPT_WAIT = 1 << 7,             /* --wait SECONDS */
+    OPT_JSON = 1 << 8,             /* --json */
+    OPT_RETRIES = 1 << 9,          /* --lock-retries N */
+    OPT_REQUIRE_PRUNING = 1 << 10, /* --require-pruning */
 };
 
 typedef struct RunOptions {
@@ -39,8 +40,9 @@ typedef struct RunOptions {
     int jobs;       /* 0: the policy's */
     int batch_size; /* 0: the policy's */
     int sleep_ms;
-    int wait_s;       /* --wait, default 0 */
-    int lock_retries; /* tries per DDL statement on lock timeout, default 8 */
+    int wait_s;           /* --wait, default 0 */
+    int lock_retries;     /* tries per DDL statement on lock timeout, default 8 */
+    bool require_pruning; /* a conversion refuses frequent statements that cannot prune */
 } RunOptions;
 
 /* Parse ARGV (argv[0] is the subcommand) into *O.  Returns -1 to go on, or
