@@ -197,28 +197,6 @@ static bool resolve_roles(Check *k, Err *err)
     return true;
 }
 
-/* The statement's text with the edits applied, as PREPARE STATEMENT_NAME. */
-static const char *prepared_text(Check *k, const Candidate *cd)
-{
-    Buf b = {0};
-    if (!cd->prepare)
-        buf_append(&b, "PREPARE " STATEMENT_NAME " AS ");
-    size_t at = cd->start;
-    for (int i = 0; i < cd->nedits; i++) {
-        const Edit *e = &cd->edits[i];
-        /* an unqualified name the role resolves elsewhere is not the table */
-        if (e->unqualified && !cd->unqualified)
-            continue;
-        buf_appendn(&b, cd->text + at, e->at - at);
-        buf_append(&b, e->with);
-        at = e->at + e->len;
-    }
-    buf_append(&b, cd->text + at);
-    const char *s = arena_strdup(k->a, buf_str(&b));
-    buf_free(&b);
-    return s;
-}
-
 /* The shape table: TABLE in pg_temp, partitioned like the converted one. */
 static bool make_shape(Check *k, const char **why, Err *err)
 {
@@ -311,7 +289,7 @@ static bool plan_one(Check *k, const Candidate *cd, WorkloadStatement *st, Err *
         return false;
     PgResult *res = NULL;
     if (!why) {
-        const char *sql = prepared_text(k, cd);
+        const char *sql = workload_rewrite(k->a, cd);
         prepared = pg_exec(k->c, sql, 0, NULL, NULL, &e);
         const char *p[] = {STATEMENT_NAME};
         if (prepared && pg_exec(k->c,

@@ -44,6 +44,11 @@ typedef struct Candidate {
  * tables).  Strings in A. */
 bool workload_parse(const WorkloadTarget *t, Arena *a, Candidate *cd);
 
+/* CD's statement as PREPARE STATEMENT_NAME, its edits applied (but not
+ * those of unqualified references when CD->unqualified was cleared: the
+ * role resolves that name to another relation).  In A. */
+const char *workload_rewrite(Arena *a, const Candidate *cd);
+
 /* TEXT as printed: runs of blanks and line breaks one space, other control
  * characters and bytes that are not UTF-8 as \xHH, cut after about MAX
  * bytes with "... (N bytes)".  Query text is anyone's input: it must not

@@ -306,3 +306,24 @@ done:
     sql_script_free(script);
     return touches;
 }
+
+const char *workload_rewrite(Arena *a, const Candidate *cd)
+{
+    Buf b = {0};
+    if (!cd->prepare)
+        buf_append(&b, "PREPARE " STATEMENT_NAME " AS ");
+    size_t at = cd->start;
+    for (int i = 0; i < cd->nedits; i++) {
+        const Edit *e = &cd->edits[i];
+        /* an unqualified name the role resolves elsewhere is not the table */
+        if ((e->unqualified && !cd->unqualified) || e->at < at)
+            continue;
+        buf_appendn(&b, cd->text + at, e->at - at);
+        buf_append(&b, e->with);
+        at = e->at + e->len;
+    }
+    buf_append(&b, cd->text + at);
+    const char *s = arena_strdup(a, buf_str(&b));
+    buf_free(&b);
+    return s;
+}
