@@ -370,7 +370,10 @@ static bool check_workload(PgConn *c, const Policy *p, const ConvertOptions *o, 
                         .specs = specs,
                         .nspecs = n,
                         .pk = f->new_pk,
-                        .npk = f->nnew_pk};
+                        .npk = f->nnew_pk,
+                        /* attach: the old table, then partitions from its end (the shape
+                         * still tells whether a statement prunes) */
+                        .partitions = p->existing.method == EXISTING_ATTACH ? 0 : n};
     WorkloadReport local = {0}, *w = o && o->workload ? o->workload : &local;
     workload_report_free(w);
     bool ok = workload_check(c, &t, w, err);

@@ -429,7 +429,7 @@ bool workload_check(PgConn *c, const WorkloadTarget *t, WorkloadReport *r, Err *
     Check k = {.c = c, .t = t, .r = r, .a = a};
     r->table = arena_printf(a, "%s.%s", t->schema, t->table);
     r->column = arena_strdup(a, t->column);
-    r->partitions = t->nspecs;
+    r->partitions = t->partitions;
     bool ok = false, begun = false;
     const char *why = NULL;
     PgResult *res = NULL;
@@ -535,6 +535,8 @@ int workload_unprunable(const WorkloadReport *r)
 
 const char *workload_hint(const WorkloadReport *r, Arena *a)
 {
+    if (r->partitions <= 0)
+        return arena_printf(a, "add \"%s\" to its WHERE clause, or accept that it scans every partition", r->column);
     return arena_printf(a, "add \"%s\" to its WHERE clause, or accept that it scans %d partitions", r->column,
                         r->partitions);
 }

@@ -30,9 +30,10 @@ typedef struct WorkloadTarget {
     const char *schema, *table; /* the plain table as it is now */
     const char *column;         /* the partition key */
     const char *by;             /* "RANGE", "LIST" or "HASH" */
-    const PartitionSpec *specs; /* the partitions the converted table starts with */
+    const PartitionSpec *specs; /* partitions of the converted layout (the shape is made of them) */
     int nspecs;
     const char *const *pk; /* primary key of the converted table (may be none) */
+    int partitions;        /* the converted table's partitions, as hints say; 0: unknown ("every partition") */
     int npk;
 } WorkloadTarget;
 
@@ -55,7 +56,7 @@ typedef struct WorkloadReport {
     const char *skipped;   /* why the check did not run */
     const char *table;     /* schema.table */
     const char *column;    /* the partition key */
-    int partitions;        /* partitions of the converted table */
+    int partitions;        /* partitions of the converted table, 0 when not known */
     int planned;           /* partitions of the shape table the statements were planned on */
     int touching;          /* statements seen on the table (readable, in this database) */
     int unreadable;        /* statements whose text the role may not read */

@@ -98,6 +98,18 @@ assert_contains "$facts" "ran True planned True" "JSON: the check ran, bounded"
 assert_contains "$facts" "UPDATE 300 True False True" "JSON: the UPDATE by id cannot prune, with calls and hint"
 assert_contains "$facts" "SELECT 300 True True False" "JSON: the SELECT with the key prunes"
 
+# attach: the same check; the old table stays one partition, so no count
+mkdir -p "$POL/attach"
+cat >"$POL/attach/orders.lua" <<'LUA'
+partition "orders" { column = "created_at", interval = "1 month", primary_key = { "id", "created_at" },
+  existing = { method = "attach" } }
+LUA
+"$PARTMIG" compile "$POL/attach" -o "$PARTMIG_TEST_DIR/mig_attach" >/dev/null
+run_cmd "$PARTMIG" plan -d "$PARTMIG_TEST_DIR/mig_attach"
+assert_eq "$RC" 0 "plan an attach ($ERR)"
+assert_contains "$ERR" "cannot prune partitions (300 calls" "attach: the statement by id reported"
+assert_contains "$ERR" 'or accept that it scans every partition' "attach: the hint"
+
 # --require-pruning: refused, exit 2, nothing changed
 run_cmd "$PARTMIG" apply -d "$MIG" --require-pruning
 assert_eq "$RC" 2 "apply --require-pruning is refused with exit 2"
