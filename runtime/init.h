@@ -1,5 +1,5 @@
-/* init.h: the catalog reads of `partmig init` (defined in catalog.c, where
- * every runtime query lives).  Each returns a result to free with
+/* init.h: the catalog reads of `partmig init` (defined in catalog_init.c,
+ * with the runtime's other catalog queries).  Each returns a result to free with
  * pg_result_free; values travel as parameters. */
 #ifndef PARTMIG_INIT_H
 #define PARTMIG_INIT_H

@@ -1,5 +1,8 @@
-/* maintain.c: partmig maintain -- premake by the clock, retention, tiering
- * and the DEFAULT partition for every policy registered in the ledger. */
+/* maintain.c: partmig maintain -- the command, the loop over every policy
+ * registered in the ledger, each table's steps in order, and the helpers
+ * and transaction bodies the steps share.  The steps themselves live in
+ * maintain_retention.c (retention, tiering) and maintain_premake.c
+ * (premake, the DEFAULT partition, pg_partman). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 #include "catalog.h"
 #include "ledger.h"
 #include "maintain_dump.h"
+#include "maintain_internal.h"
 #include "maintain_sql.h"
 #include "premake.h"
 #include "runner.h"
@@ -58,32 +62,7 @@ static const char *const maintain_usage =
     "exit codes: 0 done (or nothing to do), 1 a table's maintenance failed,\n"
     "2 bad usage, 3 another runner holds the lock\n";
 
-#define LOCK_TIMEOUT PLAN_LOCK_TIMEOUT
-
-typedef struct Maint {
-    RunOptions o;
-    bool drain;
-    PgConn *c;
-    Arena *arena;
-    int actions; /* changes made (or, dry run, that would be made) */
-    bool pending_ready;
-} Maint;
-
-/* One registered table being maintained. */
-typedef struct Table {
-    Maint *m;
-    const char *qname; /* "schema.table" */
-    Policy p;
-    TableInfo ti;
-    PartInfo *parts;
-    int nparts;
-    const char *now; /* server clock in the policy's zone, "YYYY-MM-DD HH:00:00" */
-    bool time_key;
-    const char *error; /* the first failure's message, for the ledger ("" none) */
-} Table;
-
-static void say(Table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(Table *t, const char *fmt, ...)
+void maint_say(Table *t, const char *fmt, ...)
 {
     va_list ap;
     printf("%s: %s", t->qname, t->m->o.dry_run ? "would " : "");
@@ -96,7 +75,7 @@ static void say(Table *t, const char *fmt, ...)
 }
 
 /* Print ERR about table T ("partmig: schema.table: ..."); returns false. */
-static bool table_fail(Table *t, Err *err)
+bool maint_fail(Table *t, Err *err)
 {
     Err e = *err;
     e.file[0] = '\0';
@@ -110,12 +89,12 @@ static bool table_fail(Table *t, Err *err)
     return false;
 }
 
-static bool refresh(Table *t, Err *err)
+bool maint_refresh(Table *t, Err *err)
 {
     return catalog_partitions(t->m->c, t->p.schema, t->p.table, t->m->arena, &t->parts, &t->nparts, err);
 }
 
-static const PartInfo *default_part(const Table *t)
+const PartInfo *maint_default_part(const Table *t)
 {
     for (int i = 0; i < t->nparts; i++)
         if (t->parts[i].is_default)
@@ -124,7 +103,7 @@ static const PartInfo *default_part(const Table *t)
 }
 
 /* Index of the newest range partition (highest bounds), -1 when none. */
-static int newest_part(const Table *t)
+int maint_newest_part(const Table *t)
 {
     int newest = -1;
     for (int i = 0; i < t->nparts; i++)
@@ -142,7 +121,7 @@ static void wall_show(Buf *b, WallTime w)
 }
 
 /* "[2027-03-01, 2027-04-01)" for a range spec, "" otherwise; owned by ARENA. */
-static const char *spec_range(const Table *t, const PartitionSpec *s)
+const char *maint_spec_range(const Table *t, const PartitionSpec *s)
 {
     if (t->p.by != PART_RANGE || !strcmp(s->bound_sql, "DEFAULT"))
         return arena_strdup(t->m->arena, s->bound_sql);
@@ -162,7 +141,7 @@ static const char *spec_range(const Table *t, const PartitionSpec *s)
 }
 
 /* A range spec's bounds as parameter text ("2024-01-01 00:00:00 UTC" or "100"). */
-static void spec_params(const Table *t, const PartitionSpec *s, const char **lo, const char **hi)
+void maint_spec_params(const Table *t, const PartitionSpec *s, const char **lo, const char **hi)
 {
     Arena *a = t->m->arena;
     if (t->p.interval.unit == UNIT_INTEGER) {
@@ -193,13 +172,13 @@ static const char *bound_show(const Table *t, const char *bound)
     return bound;
 }
 
-static const char *part_range(const Table *t, const PartInfo *pi)
+const char *maint_part_range(const Table *t, const PartInfo *pi)
 {
     return arena_printf(t->m->arena, "[%s, %s)", bound_show(t, pi->from), bound_show(t, pi->to));
 }
 
 /* now - IV in the policy's zone, "YYYY-MM-DD HH:00:00" (owned by the arena). */
-static const char *cutoff(const Table *t, Interval iv, WallTime *out)
+const char *maint_cutoff(const Table *t, Interval iv, WallTime *out)
 {
     WallTime now = {1970, 1, 1, 0};
     walltime_parse(t->now, &now);
@@ -214,7 +193,7 @@ static const char *cutoff(const Table *t, Interval iv, WallTime *out)
 }
 
 /* Whether partition PI's upper bound is <= WALL (exact, in SQL). */
-static bool upper_at_or_before(Table *t, const PartInfo *pi, const char *wall, bool *yes, Err *err)
+bool maint_upper_at_or_before(Table *t, const PartInfo *pi, const char *wall, bool *yes, Err *err)
 {
     *yes = false;
     if (pi->is_default || !*pi->to || !strcmp(pi->to, "MAXVALUE") || !strcmp(pi->to, "MINVALUE"))
@@ -227,23 +206,6 @@ static bool upper_at_or_before(Table *t, const PartInfo *pi, const char *wall, b
 }
 
 /* ---- transaction bodies ---- */
-
-typedef struct Tx {
-    Table *t;
-    const char *script;                      /* run first (may be NULL) */
-    const char *forget_schema, *forget_name; /* retention record to drop with it */
-    /* dump: lock, count, pg_dump, verify, SCRIPT drops the table, then the
-     * dump is moved into place */
-    const char *dump_schema, *dump_table, *dump_dir;
-    DumpArchive *dump;
-    int64_t rows;
-    /* drain */
-    const char *drain_lock, *drain_lo, *drain_hi, *drain_count_sql, *drain_move_sql, *drain_attach;
-    int64_t before, moved;
-    /* a partition just created: it takes the table's grants, owner,
-     * storage parameters and replica identity (catalog_partition_carry) */
-    const char *carry_name;
-} Tx;
 
 static bool tx_dump(Tx *x, Err *err)
 {
@@ -309,665 +271,16 @@ static bool tx_body(void *ctx, Err *err)
     return !x->dump || dump_archive_publish(x->dump, err);
 }
 
-static bool run_tx(Table *t, Tx *x, const char *label, const char *lock_what, Err *err)
+bool maint_run_tx(Table *t, Tx *x, const char *label, const char *lock_what, Err *err)
 {
     x->t = t;
     return runner_tx(t->m->c, LOCK_TIMEOUT, t->m->o.lock_retries, label, lock_what, t->p.schema, t->p.table, tx_body, x,
                      err);
 }
 
-static bool run_stmt(Table *t, const char *label, const char *sql, Err *err)
+bool maint_run_stmt(Table *t, const char *label, const char *sql, Err *err)
 {
     return runner_stmt(t->m->c, LOCK_TIMEOUT, t->m->o.lock_retries, label, t->p.schema, t->p.table, sql, err);
-}
-
-/* ---- retention ---- */
-
-/* Statements dropping every index of SCHEMA.NAME (the table as named in
- * the same transaction: IN_SCHEMA), appended to B; constraint-backed ones
- * go with their constraint. */
-static bool drop_indexes_sql(Table *t, const char *schema, const char *name, const char *in_schema, Buf *b, Err *err)
-{
-    const char **ix, **con;
-    int n;
-    if (!msql_indexes(t->m->c, schema, name, t->m->arena, &ix, &con, &n, err))
-        return false;
-    for (int i = 0; i < n; i++) {
-        if (*con[i]) {
-            buf_append(b, "ALTER TABLE ");
-            quote_qualified(b, in_schema, name);
-            buf_append(b, " DROP CONSTRAINT ");
-            quote_ident(b, con[i]);
-        } else
-            catalog_sql_drop_index(b, false, in_schema, ix[i]);
-        buf_append(b, ";\n");
-    }
-    return true;
-}
-
-/* The detached table SCHEMA.NAME (once partition RANGE, ROWS rows) gets what
- * the policy's retention says; the retention record goes with it. */
-static bool dispose(Table *t, const char *schema, const char *name, const char *range, int64_t rows, Err *err)
-{
-    const Retention *rt = &t->p.retention;
-    Arena *a = t->m->arena;
-    Tx x = {0};
-    Buf sql = {0};
-    bool ok = false;
-    x.forget_schema = schema;
-    x.forget_name = name;
-    const char *label = arena_printf(a, "%s.%s", schema, name);
-    if (rt->archive == ARCHIVE_SCHEMA) {
-        /* an archive schema someone else owns could drop or read the rows
-         * moved there: it must be partmig's role's or a superuser's */
-        if (!catalog_check_schema_trust(t->m->c, rt->archive_target, "the archive", err))
-            goto done;
-        buf_append(&sql, "CREATE SCHEMA IF NOT EXISTS ");
-        quote_ident(&sql, rt->archive_target);
-        buf_append(&sql, ";\n");
-        msql_set_schema(&sql, schema, name, rt->archive_target);
-        buf_append(&sql, ";\n");
-        /* the indexes moved with the table */
-        if (!rt->keep_index && !drop_indexes_sql(t, schema, name, rt->archive_target, &sql, err))
-            goto done;
-        x.script = buf_str(&sql);
-        if (!run_tx(t, &x, label, "ACCESS EXCLUSIVE on the detached table", err))
-            goto done;
-        say(t, "detached partition %s %s (%lld rows), moved to schema %s%s", name, range, (long long)rows,
-            rt->archive_target, rt->keep_index ? "" : " without its indexes");
-    } else if (rt->archive == ARCHIVE_DUMP) {
-        x.dump_schema = schema;
-        x.dump_table = name;
-        x.dump_dir = rt->archive_target;
-        catalog_sql_drop_table(&sql, schema, name);
-        x.script = buf_str(&sql);
-        bool dumped = run_tx(t, &x, label, "ACCESS EXCLUSIVE on the detached table", err);
-        const char *path = x.dump ? arena_strdup(a, dump_archive_path(x.dump)) : "";
-        dump_archive_close(x.dump);
-        if (!dumped)
-            goto done;
-        say(t, "dumped partition %s %s to %s (%lld rows, verified), dropped it", name, range, path, (long long)x.rows);
-    } else if (rt->keep_table) {
-        if (!rt->keep_index && !drop_indexes_sql(t, schema, name, schema, &sql, err))
-            goto done;
-        x.script = sql.len ? buf_str(&sql) : NULL;
-        if (!run_tx(t, &x, label, "ACCESS EXCLUSIVE on the detached table", err))
-            goto done;
-        say(t, "detached partition %s %s (%lld rows), kept as table %s.%s%s", name, range, (long long)rows, schema,
-            name, rt->keep_index ? "" : " without its indexes");
-    } else {
-        catalog_sql_drop_table(&sql, schema, name);
-        x.script = buf_str(&sql);
-        if (!run_tx(t, &x, label, "ACCESS EXCLUSIVE on the detached table", err))
-            goto done;
-        say(t, "dropped partition %s %s (%lld rows)", name, range, (long long)rows);
-    }
-    ok = true;
-done:
-    buf_free(&sql);
-    return ok;
-}
-
-/* A removal's printed action under --dry-run. */
-static const char *dispose_words(const Table *t)
-{
-    const Retention *rt = &t->p.retention;
-    if (rt->archive == ARCHIVE_SCHEMA)
-        return arena_printf(t->m->arena, "and move it to schema %s", rt->archive_target);
-    if (rt->archive == ARCHIVE_DUMP)
-        return arena_printf(t->m->arena, "dump it to %s, verify the dump and drop it", rt->archive_target);
-    if (rt->keep_table)
-        return rt->keep_index ? "and keep it as a table" : "and keep it as a table without its indexes";
-    return "and drop it";
-}
-
-static bool pending_ready(Maint *m, Err *err)
-{
-    if (!m->pending_ready && !msql_pending_ensure(m->c, err))
-        return false;
-    m->pending_ready = true;
-    return true;
-}
-
-static bool remove_partition(Table *t, const PartInfo *pi, bool has_default, Err *err)
-{
-    Maint *m = t->m;
-    int64_t rows = 0;
-    const char *range = part_range(t, pi);
-    if (!catalog_count_rows(m->c, pi->schema, pi->name, &rows, err))
-        return false;
-    /* a name unfit for a file, or an unsafe directory: the partition stays */
-    if (t->p.retention.archive == ARCHIVE_DUMP &&
-        !dump_check_target(t->p.retention.archive_target, pi->schema, pi->name, err))
-        return false;
-    /* an archive schema in untrusted hands: checked before the detach too */
-    if (t->p.retention.archive == ARCHIVE_SCHEMA &&
-        !catalog_check_schema_trust(m->c, t->p.retention.archive_target, "the archive", err))
-        return false;
-    if (m->o.dry_run) {
-        say(t, "detach partition %s %s (%lld rows)%s %s", pi->name, range, (long long)rows,
-            has_default ? "" : " concurrently", dispose_words(t));
-        return true;
-    }
-    if (!pending_ready(m, err) || !msql_pending_add(m->c, t->qname, pi->schema, pi->name, range, err))
-        return false;
-    Buf sql = {0};
-    bool ok = false;
-    const char *label = arena_printf(m->arena, "%s.%s", pi->schema, pi->name);
-    if (has_default) {
-        /* DETACH CONCURRENTLY is not allowed while the table has a DEFAULT partition */
-        msql_detach(&sql, t->p.schema, t->p.table, pi->schema, pi->name, "");
-        Tx x = {.script = buf_str(&sql)};
-        if (!run_tx(t, &x, label, "ACCESS EXCLUSIVE on the table", err))
-            goto done;
-    } else {
-        msql_detach(&sql, t->p.schema, t->p.table, pi->schema, pi->name, "CONCURRENTLY");
-        if (!run_stmt(t, label, buf_str(&sql), err)) {
-            /* cancelled while waiting for older snapshots: the detach is
-             * pending, FINALIZE completes it */
-            const char **pending;
-            int n;
-            Err ignored;
-            bool left = false;
-            if (msql_detach_pending(m->c, t->p.schema, t->p.table, m->arena, &pending, &n, &ignored))
-                for (int i = 0; i < n; i++)
-                    left = left || !strcmp(pending[i], pi->name);
-            if (!left)
-                goto done;
-            err_clear(err);
-            buf_reset(&sql);
-            msql_detach(&sql, t->p.schema, t->p.table, pi->schema, pi->name, "FINALIZE");
-            if (!run_stmt(t, label, buf_str(&sql), err))
-                goto done;
-        }
-    }
-    ok = dispose(t, pi->schema, pi->name, range, rows, err);
-done:
-    buf_free(&sql);
-    return ok;
-}
-
-/* Until a table's conversion is finalized its old table is the rollback
- * point, kept equal to the new one by a trigger: retention or a DEFAULT
- * drain now would make the two disagree.  *WAITS says WHAT waits. */
-static bool conversion_waits(Table *t, const char *what, bool *waits, Err *err)
-{
-    const char *kept;
-    if (!msql_conversion_open(t->m->c, t->p.schema, t->p.table, t->m->arena, waits, &kept, err))
-        return false;
-    if (*waits)
-        printf("%s: %s waits until the conversion is finalized (\"%s\" is its rollback point); "
-               "run \"partmig finalize %s\"\n",
-               t->qname, what, kept, t->qname);
-    return true;
-}
-
-static bool step_retention(Table *t, Err *err)
-{
-    Maint *m = t->m;
-    if (!refresh(t, err))
-        return table_fail(t, err);
-    bool waits;
-    if (!conversion_waits(t, "retention", &waits, err))
-        return table_fail(t, err);
-    if (waits)
-        return true;
-    const char *cut = cutoff(t, t->p.retention.keep, NULL);
-    int newest = newest_part(t);
-    bool has_default = default_part(t) != NULL;
-    bool ok = true;
-    for (int i = 0; i < t->nparts; i++) {
-        const PartInfo *pi = &t->parts[i];
-        bool due = false;
-        if (i == newest || pi->is_default)
-            continue;
-        if (!upper_at_or_before(t, pi, cut, &due, err)) {
-            ok = table_fail(t, err);
-            continue;
-        }
-        if (!due)
-            continue;
-        const char *fk = "";
-        if (!msql_fk_reference(m->c, pi->schema, pi->name, t->p.schema, t->p.table, m->arena, &fk, err)) {
-            ok = table_fail(t, err);
-            continue;
-        }
-        if (*fk) {
-            fflush(stdout);
-            fprintf(stderr,
-                    "partmig: %s: partition %s %s is due for retention but foreign key %s references %s: kept\n"
-                    "hint: drop or re-point the foreign key, or detach the partition by hand\n",
-                    t->qname, pi->name, part_range(t, pi), fk, pi->name);
-            continue;
-        }
-        if (!remove_partition(t, pi, has_default, err))
-            ok = table_fail(t, err);
-    }
-    return ok;
-}
-
-/* Finish what a killed run left: pending detaches, recorded removals. */
-static bool step_pending(Table *t, Err *err)
-{
-    Maint *m = t->m;
-    const char **names;
-    int n;
-    bool ok = true;
-    if (!msql_detach_pending(m->c, t->p.schema, t->p.table, m->arena, &names, &n, err))
-        return table_fail(t, err);
-    for (int i = 0; i < n; i++) {
-        Buf sql = {0};
-        msql_detach(&sql, t->p.schema, t->p.table, t->p.schema, names[i], "FINALIZE");
-        if (m->o.dry_run)
-            say(t, "finish the interrupted detach of partition %s (DETACH ... FINALIZE)", names[i]);
-        else if (run_stmt(t, names[i], buf_str(&sql), err))
-            say(t, "finished the interrupted detach of partition %s (DETACH ... FINALIZE)", names[i]);
-        else
-            ok = table_fail(t, err);
-        buf_free(&sql);
-    }
-    bool exists = false;
-    if (!msql_pending_exists(m->c, &exists, err))
-        return table_fail(t, err);
-    if (!exists)
-        return ok;
-    const char **schemas, **bounds;
-    if (!msql_pending_list(m->c, t->qname, m->arena, &schemas, &names, &bounds, &n, err))
-        return table_fail(t, err);
-    for (int i = 0; i < n; i++) {
-        bool present = false, partition = false;
-        int64_t rows = 0;
-        if (!msql_relation_state(m->c, schemas[i], names[i], &present, &partition, err)) {
-            ok = table_fail(t, err);
-            continue;
-        }
-        if (!present || partition) {
-            /* gone, or the detach never happened: retention decides afresh */
-            if (!m->o.dry_run && !msql_pending_forget(m->c, schemas[i], names[i], err))
-                ok = table_fail(t, err);
-            continue;
-        }
-        if (!catalog_count_rows(m->c, schemas[i], names[i], &rows, err)) {
-            ok = table_fail(t, err);
-            continue;
-        }
-        if (m->o.dry_run)
-            say(t, "finish the removal of detached partition %s %s (%lld rows) %s", names[i], bounds[i],
-                (long long)rows, dispose_words(t));
-        else if (!dispose(t, schemas[i], names[i], bounds[i], rows, err))
-            ok = table_fail(t, err);
-    }
-    return ok;
-}
-
-/* ---- premake ---- */
-
-static bool create_partition(Table *t, const PartitionSpec *s, const PartInfo *def, Err *err)
-{
-    Maint *m = t->m;
-    bool present = false, partition = false;
-    if (!msql_relation_state(m->c, t->p.schema, s->name, &present, &partition, err))
-        return false;
-    if (present) {
-        err_set(err, PM_EDB, "cannot create partition %s: a table \"%s.%s\" exists and is not a partition of it",
-                s->name, t->p.schema, s->name);
-        return err_hint(err, "rename or drop that table (a detached partition kept by retention?)");
-    }
-    bool range = t->p.by == PART_RANGE && strcmp(s->bound_sql, "DEFAULT") != 0;
-    if (def && range) {
-        const char *lo, *hi;
-        int64_t rows = 0;
-        spec_params(t, s, &lo, &hi);
-        if (!catalog_count_range(m->c, def->schema, def->name, t->p.column, lo, hi, &rows, err))
-            return false;
-        if (rows) {
-            err_set(err, PM_EDB, "cannot create partition %s %s: DEFAULT partition %s holds %lld rows of that range",
-                    s->name, spec_range(t, s), def->name, (long long)rows);
-            return err_hint(err, "run \"partmig maintain --drain-default\" to move them into their partitions");
-        }
-    }
-    if (m->o.dry_run) {
-        say(t, "create partition %s %s", s->name, spec_range(t, s));
-        return true;
-    }
-    Buf sql = {0};
-    partition_create_sql(&sql, &t->p, t->p.table, s);
-    Tx x = {.script = buf_str(&sql), .carry_name = s->name};
-    bool ok = run_tx(t, &x, arena_printf(m->arena, "%s.%s", t->p.schema, s->name),
-                     "SHARE UPDATE EXCLUSIVE on the table", err);
-    buf_free(&sql);
-    if (ok)
-        say(t, "created partition %s %s", s->name, spec_range(t, s));
-    return ok;
-}
-
-static bool step_premake(Table *t, Err *err)
-{
-    PartitionSpec *specs;
-    int n;
-    const char *from, *to;
-    if (!premake_ahead(t->m->c, &t->p, &t->ti, t->m->arena, &specs, &n, &from, &to, err) || !refresh(t, err))
-        return table_fail(t, err);
-    const PartInfo *def = default_part(t);
-    bool ok = true;
-    for (int i = 0; i < n; i++)
-        if (!premake_spec_present(&specs[i], t->parts, t->nparts) && !create_partition(t, &specs[i], def, err))
-            ok = table_fail(t, err);
-    return ok;
-}
-
-/* ---- tiering ---- */
-
-typedef struct Tier {
-    const TierRule *rule;
-    WallTime cut;
-    const char *cut_text;
-    int exists; /* -1 unknown, 0 no, 1 yes */
-} Tier;
-
-static bool move_to_tablespace(Table *t, const PartInfo *pi, Tier *tier, Err *err)
-{
-    Maint *m = t->m;
-    const char *ts = tier->rule->tablespace;
-    const char *one_schema[1] = {pi->schema}, *one_name[1] = {pi->name};
-    const char **schemas = one_schema, **names = one_name;
-    int n = 1;
-    if (pi->relkind == 'p' && !msql_leaves(m->c, pi->schema, pi->name, m->arena, &schemas, &names, &n, err))
-        return false;
-    for (int i = 0; i < n; i++) {
-        const char *cur = "";
-        if (!msql_tablespace_of(m->c, schemas[i], names[i], m->arena, &cur, err))
-            return false;
-        if (!strcmp(cur, ts))
-            continue;
-        if (tier->exists < 0) {
-            bool yes = false;
-            if (!msql_tablespace_exists(m->c, ts, &yes, err))
-                return false;
-            tier->exists = yes;
-        }
-        if (!tier->exists) {
-            err_set(err, PM_EDB, "tablespace \"%s\" does not exist: partitions older than the tiering rule stay", ts);
-            return err_hint(err, "create it (CREATE TABLESPACE %s LOCATION '...') or change the policy's tiering", ts);
-        }
-        const char *range = part_range(t, pi);
-        if (m->o.dry_run) {
-            say(t, "move partition %s %s from tablespace %s to %s", names[i], range, cur, ts);
-            continue;
-        }
-        Buf sql = {0};
-        msql_set_tablespace(&sql, schemas[i], names[i], ts);
-        Tx x = {.script = buf_str(&sql)};
-        bool ok = run_tx(t, &x, arena_printf(m->arena, "%s.%s", schemas[i], names[i]),
-                         "ACCESS EXCLUSIVE on the partition", err);
-        buf_free(&sql);
-        if (!ok)
-            return false;
-        say(t, "moved partition %s %s from tablespace %s to %s", names[i], range, cur, ts);
-    }
-    return true;
-}
-
-static bool step_tiering(Table *t, Err *err)
-{
-    Maint *m = t->m;
-    if (!refresh(t, err))
-        return table_fail(t, err);
-    Tier *tiers = arena_alloc(m->arena, sizeof *tiers * (size_t)t->p.ntiers);
-    for (int i = 0; i < t->p.ntiers; i++) {
-        tiers[i].rule = &t->p.tiers[i];
-        tiers[i].cut_text = cutoff(t, t->p.tiers[i].older_than, &tiers[i].cut);
-        tiers[i].exists = -1;
-    }
-    /* oldest cut-off first: a partition goes to the coldest rule it passes */
-    for (int i = 1; i < t->p.ntiers; i++)
-        for (int j = i; j > 0 && walltime_cmp(tiers[j].cut, tiers[j - 1].cut) < 0; j--) {
-            Tier tmp = tiers[j];
-            tiers[j] = tiers[j - 1];
-            tiers[j - 1] = tmp;
-        }
-    int newest = newest_part(t);
-    bool ok = true, failed_tablespace = false;
-    for (int i = 0; i < t->nparts && !failed_tablespace; i++) {
-        const PartInfo *pi = &t->parts[i];
-        if (i == newest || pi->is_default)
-            continue;
-        for (int k = 0; k < t->p.ntiers; k++) {
-            bool due = false;
-            if (!upper_at_or_before(t, pi, tiers[k].cut_text, &due, err)) {
-                ok = table_fail(t, err);
-                break;
-            }
-            if (!due)
-                continue;
-            if (!move_to_tablespace(t, pi, &tiers[k], err)) {
-                ok = table_fail(t, err);
-                failed_tablespace = tiers[k].exists == 0; /* said once is enough */
-            }
-            break;
-        }
-    }
-    return ok;
-}
-
-/* ---- DEFAULT partition ---- */
-
-static bool drain_range(Table *t, const PartInfo *def, const PartitionSpec *s, const char *columns, Err *err)
-{
-    Maint *m = t->m;
-    const char *lo, *hi;
-    int64_t rows = 0;
-    spec_params(t, s, &lo, &hi);
-    if (!catalog_count_range(m->c, def->schema, def->name, t->p.column, lo, hi, &rows, err))
-        return false;
-    if (!rows)
-        return true;
-    bool present = false, partition = false;
-    if (!msql_relation_state(m->c, t->p.schema, s->name, &present, &partition, err))
-        return false;
-    if (present) {
-        err_set(err, PM_EDB, "cannot drain %lld DEFAULT rows of %s into %s: a table \"%s.%s\" exists already",
-                (long long)rows, spec_range(t, s), s->name, t->p.schema, s->name);
-        return err_hint(err, partition ? "its bounds differ from the policy's; fix the partition by hand"
-                                       : "rename or drop that table, then run maintain --drain-default again");
-    }
-    if (m->o.dry_run) {
-        say(t, "move %lld rows from DEFAULT partition %s into new partition %s %s", (long long)rows, def->name, s->name,
-            spec_range(t, s));
-        return true;
-    }
-    Buf lock = {0}, count = {0}, create = {0}, move = {0}, attach = {0}, col = {0};
-    quote_ident(&col, t->p.column);
-    /* the parent first, in a mode that waits for and holds off every write
-     * routed through it: an insert that had picked DEFAULT for this range
-     * before the attach would fail PostgreSQL's re-check of DEFAULT's new
-     * constraint; held off, it routes afresh after the commit and lands in
-     * the new partition.  Readers go on; writers wait for this one short
-     * move-and-attach transaction. */
-    buf_append(&lock, "LOCK TABLE ");
-    quote_qualified(&lock, t->p.schema, t->p.table);
-    buf_append(&lock, " IN SHARE ROW EXCLUSIVE MODE;\nLOCK TABLE ");
-    quote_qualified(&lock, def->schema, def->name);
-    buf_append(&lock, " IN EXCLUSIVE MODE");
-    buf_append(&count, "SELECT count(*) FROM ");
-    quote_qualified(&count, def->schema, def->name);
-    buf_printf(&count, " WHERE %s >= $1 AND %s < $2", buf_str(&col), buf_str(&col));
-    buf_append(&create, "CREATE TABLE ");
-    quote_qualified(&create, t->p.schema, s->name);
-    buf_append(&create, " (LIKE ");
-    quote_qualified(&create, t->p.schema, t->p.table);
-    buf_append(&create, " INCLUDING DEFAULTS INCLUDING CONSTRAINTS)");
-    buf_append(&move, "WITH moved AS (DELETE FROM ");
-    quote_qualified(&move, def->schema, def->name);
-    buf_printf(&move, " WHERE %s >= $1 AND %s < $2 RETURNING %s), ins AS (INSERT INTO ", buf_str(&col), buf_str(&col),
-               columns);
-    quote_qualified(&move, t->p.schema, s->name);
-    buf_printf(&move, " (%s) SELECT %s FROM moved RETURNING 1) SELECT count(*) FROM ins", columns, columns);
-    buf_append(&attach, "ALTER TABLE ");
-    quote_qualified(&attach, t->p.schema, t->p.table);
-    buf_append(&attach, " ATTACH PARTITION ");
-    quote_qualified(&attach, t->p.schema, s->name);
-    buf_printf(&attach, " %s", s->bound_sql);
-    Tx x = {.script = buf_str(&create),
-            .drain_lock = buf_str(&lock),
-            .drain_lo = lo,
-            .drain_hi = hi,
-            .drain_count_sql = buf_str(&count),
-            .drain_move_sql = buf_str(&move),
-            .drain_attach = buf_str(&attach),
-            .carry_name = s->name};
-    bool ok = run_tx(t, &x, arena_printf(m->arena, "%s.%s", def->schema, def->name),
-                     "SHARE ROW EXCLUSIVE on the table, EXCLUSIVE on the DEFAULT partition", err);
-    if (ok)
-        say(t, "moved %lld rows from DEFAULT partition %s into new partition %s %s (counted %lld before)",
-            (long long)x.moved, def->name, s->name, spec_range(t, s), (long long)x.before);
-    if (ok) {
-        /* the moved rows' statistics, outside the move's lock (PostgreSQL
-         * never analyzes a partition created with its rows until autovacuum
-         * comes by) */
-        Buf an = {0};
-        buf_append(&an, "ANALYZE ");
-        quote_qualified(&an, t->p.schema, s->name);
-        ok = run_stmt(t, arena_printf(m->arena, "%s.%s", t->p.schema, s->name), buf_str(&an), err);
-        buf_free(&an);
-    }
-    buf_free(&lock);
-    buf_free(&count);
-    buf_free(&create);
-    buf_free(&move);
-    buf_free(&attach);
-    buf_free(&col);
-    return ok;
-}
-
-static bool step_drain(Table *t, Err *err)
-{
-    Maint *m = t->m;
-    if (!refresh(t, err))
-        return table_fail(t, err);
-    const PartInfo *def = default_part(t);
-    if (!def)
-        return true;
-    bool waits;
-    if (!conversion_waits(t, "--drain-default", &waits, err))
-        return table_fail(t, err);
-    if (waits)
-        return true;
-    if (t->p.by != PART_RANGE || t->p.subpartition.set) {
-        err_set(err, PM_EINPUT, "--drain-default handles range policies without subpartitions only");
-        err_hint(err, "move the DEFAULT rows of this table by hand");
-        return table_fail(t, err);
-    }
-    bool integer = t->p.interval.unit == UNIT_INTEGER;
-    const char *dmin = "", *dmax = "", *columns = "";
-    if (!catalog_key_range(m->c, def->schema, def->name, t->p.column, t->p.timezone, integer, m->arena, &dmin, &dmax,
-                           err) ||
-        !msql_column_list(m->c, t->p.schema, t->p.table, m->arena, &columns, err))
-        return table_fail(t, err);
-    if (!*dmin)
-        return true;
-    const char *to;
-    if (integer)
-        to = arena_printf(m->arena, "%lld", strtoll(dmax, NULL, 10) + 1);
-    else {
-        WallTime w = {1970, 1, 1, 0};
-        walltime_parse(dmax, &w);
-        Buf b = {0};
-        walltime_format(&b, interval_add((Interval){UNIT_HOUR, 1}, w, 1));
-        to = arena_strdup(m->arena, buf_str(&b));
-        buf_free(&b);
-    }
-    PartitionSpec *specs;
-    int n;
-    if (!partitions_range(&t->p, dmin, to, m->arena, &specs, &n, err))
-        return table_fail(t, err);
-    bool ok = true;
-    for (int i = 0; i < n; i++)
-        if (!drain_range(t, def, &specs[i], columns, err))
-            ok = table_fail(t, err);
-    return ok;
-}
-
-static bool report_default(Table *t, Err *err)
-{
-    if (!refresh(t, err))
-        return table_fail(t, err);
-    const PartInfo *def = default_part(t);
-    if (!def)
-        return true;
-    int64_t rows = 0;
-    if (!catalog_count_rows(t->m->c, def->schema, def->name, &rows, err))
-        return table_fail(t, err);
-    printf("%s: DEFAULT partition %s holds %lld rows\n", t->qname, def->name, (long long)rows);
-    if (rows && !t->m->drain && t->p.by == PART_RANGE)
-        printf("%s: hint: \"partmig maintain --drain-default\" moves them into their partitions\n", t->qname);
-    return true;
-}
-
-/* ---- pg_partman ---- */
-
-typedef struct PartmanTx {
-    Table *t;
-    bool retention;
-} PartmanTx;
-
-static bool partman_body(void *ctx, Err *err)
-{
-    PartmanTx *x = ctx;
-    return msql_partman_run(x->t->m->c, x->t->qname, x->retention, err);
-}
-
-/* partman.run_maintenance() for this table alone, compared before and
- * after: what pg_partman made and removed is reported like partmig's own
- * changes.  Until the table's conversion is finalized its retention does
- * not run (the old table is the rollback point and must keep matching). */
-static bool step_partman(Table *t, Err *err)
-{
-    Maint *m = t->m;
-    bool waits;
-    if (!conversion_waits(t, "pg_partman's retention", &waits, err))
-        return table_fail(t, err);
-    if (m->o.dry_run) {
-        printf("%s: would run partman.run_maintenance('%s')%s\n", t->qname, t->qname,
-               waits ? " with its retention held back" : "");
-        return true;
-    }
-    const char **oids, **schemas, **names, **oids2, **schemas2, **names2;
-    int64_t *rows, *rows2;
-    bool *est, *est2;
-    int n = 0, n2 = 0;
-    if (!msql_children(m->c, t->p.schema, t->p.table, m->arena, &oids, &schemas, &names, &rows, &est, &n, err))
-        return table_fail(t, err);
-    PartmanTx x = {t, !waits};
-    if (!runner_tx(m->c, LOCK_TIMEOUT, m->o.lock_retries, t->qname, "the locks pg_partman's maintenance takes",
-                   t->p.schema, t->p.table, partman_body, &x, err))
-        return table_fail(t, err);
-    if (!msql_children(m->c, t->p.schema, t->p.table, m->arena, &oids2, &schemas2, &names2, &rows2, &est2, &n2, err))
-        return table_fail(t, err);
-    for (int i = 0; i < n; i++) {
-        bool kept = false;
-        for (int k = 0; k < n2 && !kept; k++)
-            kept = !strcmp(oids[i], oids2[k]);
-        if (kept)
-            continue;
-        const char *now = "";
-        if (!msql_relation_name(m->c, oids[i], m->arena, &now, err))
-            return table_fail(t, err);
-        if (*now)
-            say(t, "pg_partman detached partition %s (%s%lld rows), kept as %s", names[i], est[i] ? "about " : "",
-                (long long)rows[i], now);
-        else
-            say(t, "pg_partman dropped partition %s (%s%lld rows)", names[i], est[i] ? "about " : "",
-                (long long)rows[i]);
-    }
-    for (int k = 0; k < n2; k++) {
-        bool old = false;
-        for (int i = 0; i < n && !old; i++)
-            old = !strcmp(oids[i], oids2[k]);
-        if (!old)
-            say(t, "pg_partman created partition %s", names2[k]);
-    }
-    return true;
 }
 
 /* ---- per table ---- */
@@ -981,32 +294,32 @@ static bool maintain_table_steps(Table *t, const char *json, Err *err)
         char why[sizeof err->msg];
         memcpy(why, err->msg, sizeof why);
         err_set(err, PM_EDB, "registered policy does not parse: %s", why);
-        return table_fail(t, err);
+        return maint_fail(t, err);
     }
     if (!catalog_table_info(m->c, t->p.schema, t->p.table, m->arena, &t->ti, err))
-        return table_fail(t, err);
+        return maint_fail(t, err);
     if (!t->ti.exists || t->ti.relkind != 'p') {
         err_set(err, PM_EDB, "table %s", t->ti.exists ? "is not partitioned" : "does not exist");
         err_hint(err, "run \"partmig apply\" first (or unregister the policy)");
-        return table_fail(t, err);
+        return maint_fail(t, err);
     }
     if (t->p.backend == BACKEND_PG_PARTMAN) {
-        bool ok = step_partman(t, err);
-        return report_default(t, err) && ok;
+        bool ok = maint_step_partman(t, err);
+        return maint_report_default(t, err) && ok;
     }
     t->time_key = t->p.by == PART_RANGE && t->p.interval.unit != UNIT_INTEGER;
     const char *horizon;
     if (t->time_key && !premake_horizon(m->c, &t->p, m->arena, &t->now, &horizon, err))
-        return table_fail(t, err);
-    bool ok = step_pending(t, err);
+        return maint_fail(t, err);
+    bool ok = maint_step_pending(t, err);
     if (m->drain)
-        ok = step_drain(t, err) && ok;
-    ok = step_premake(t, err) && ok;
+        ok = maint_step_drain(t, err) && ok;
+    ok = maint_step_premake(t, err) && ok;
     if (t->time_key && t->p.retention.set)
-        ok = step_retention(t, err) && ok;
+        ok = maint_step_retention(t, err) && ok;
     if (t->time_key && t->p.ntiers)
-        ok = step_tiering(t, err) && ok;
-    return report_default(t, err) && ok;
+        ok = maint_step_tiering(t, err) && ok;
+    return maint_report_default(t, err) && ok;
 }
 
 /* Returns false when anything failed for the table (already printed);
