@@ -22,24 +22,11 @@ static bool range_covered(Apply *a, const Policy *p, const TableInfo *ti, const 
 {
     *covered = "";
     *in_default = 0;
-    if (!ti->exists || ti->relkind != 'p' || p->by != PART_RANGE ||
-        strncmp(spec->bound_sql, "FOR VALUES FROM", 15) != 0)
+    const char *lo, *hi;
+    if (!ti->exists || ti->relkind != 'p' || !premake_range_params(p, spec, a->arena, &lo, &hi))
         return true;
-    const char *lo, *hi, *zlo, *zhi;
-    if (p->interval.unit == UNIT_INTEGER) {
-        zlo = lo = arena_printf(a->arena, "%lld", (long long)spec->lower_int);
-        zhi = hi = arena_printf(a->arena, "%lld", (long long)spec->upper_int);
-    } else {
-        Buf b = {0};
-        walltime_format(&b, spec->lower);
-        lo = arena_strdup(a->arena, buf_str(&b));
-        buf_reset(&b);
-        walltime_format(&b, spec->upper);
-        hi = arena_strdup(a->arena, buf_str(&b));
-        buf_free(&b);
-        zlo = arena_printf(a->arena, "%s %s", lo, p->timezone);
-        zhi = arena_printf(a->arena, "%s %s", hi, p->timezone);
-    }
+    const char *zlo = p->interval.unit == UNIT_INTEGER ? lo : arena_printf(a->arena, "%s %s", lo, p->timezone);
+    const char *zhi = p->interval.unit == UNIT_INTEGER ? hi : arena_printf(a->arena, "%s %s", hi, p->timezone);
     if (!catalog_range_overlap(a->c, a->schema, a->table, ti->key_type, p->timezone, lo, hi, a->arena, covered, err))
         return false;
     if (**covered || !def)
@@ -155,7 +142,7 @@ bool apply_premake(Apply *a, Err *err)
                 printf("\n  %s: moved %lld row(s) from DEFAULT partition %s into new partition %s ", a->s->table,
                        (long long)moved, def->name, specs[i].name);
             moved_total += moved;
-        } else if (!premake_create_in_tx(a->c, &p, &specs[i], a->arena, &created, &overlap, err))
+        } else if (!premake_create_in_tx(a->c, &p, ti.key_type, &specs[i], a->arena, &created, &overlap, err))
             goto done;
         if (!created) {
             skipped++;

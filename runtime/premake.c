@@ -222,31 +222,43 @@ bool premake_spec_present(const PartitionSpec *spec, const PartInfo *parts, int 
     return false;
 }
 
-bool premake_create_in_tx(PgConn *c, const Policy *p, const PartitionSpec *spec, Arena *arena, bool *created,
-                          const char **overlap, Err *err)
+bool premake_range_params(const Policy *p, const PartitionSpec *spec, Arena *arena, const char **lo, const char **hi)
+{
+    if (p->by != PART_RANGE || strncmp(spec->bound_sql, "FOR VALUES FROM", 15) != 0)
+        return false;
+    if (p->interval.unit == UNIT_INTEGER) {
+        *lo = arena_printf(arena, "%lld", (long long)spec->lower_int);
+        *hi = arena_printf(arena, "%lld", (long long)spec->upper_int);
+    } else {
+        *lo = format_wall(arena, spec->lower);
+        *hi = format_wall(arena, spec->upper);
+    }
+    return true;
+}
+
+bool premake_create_in_tx(PgConn *c, const Policy *p, const char *key_type, const PartitionSpec *spec, Arena *arena,
+                          bool *created, const char **overlap, Err *err)
 {
     *created = false;
     *overlap = NULL;
+    /* under the table's lock: a range an existing partition covers is
+     * asked of the catalog, not read from the server's refusal */
+    const char *lo, *hi, *covered = "";
+    if (premake_range_params(p, spec, arena, &lo, &hi) &&
+        !catalog_range_overlap(c, p->schema, p->table, key_type, p->timezone, lo, hi, arena, &covered, err))
+        return false;
+    if (*covered) {
+        *overlap = covered;
+        return true;
+    }
     Buf sql = {0};
     partition_create_sql(&sql, p, p->table, spec);
-    bool ok = pg_run(c, "SAVEPOINT partmig_premake", err);
     const char *carried;
-    if (ok && pg_exec_script(c, buf_str(&sql), err)) {
-        *created = true;
-        /* PostgreSQL gives a new partition none of the table's grants,
-         * storage parameters or replica identity */
-        ok = catalog_partition_carry(c, p->schema, p->table, spec->name, arena, &carried, err) &&
-             pg_run(c, "RELEASE SAVEPOINT partmig_premake", err);
-    } else if (ok) {
-        /* 42P17: "partition ... would overlap partition ..." */
-        if (strcmp(pg_last_sqlstate(c), "42P17") != 0 || !strstr(err->msg, "would overlap")) {
-            ok = false;
-        } else {
-            *overlap = arena_strdup(arena, err->msg);
-            err_clear(err);
-            ok = pg_run(c, "ROLLBACK TO SAVEPOINT partmig_premake", err);
-        }
-    }
+    /* PostgreSQL gives a new partition none of the table's grants,
+     * storage parameters or replica identity */
+    bool ok = pg_exec_script(c, buf_str(&sql), err) &&
+              catalog_partition_carry(c, p->schema, p->table, spec->name, arena, &carried, err);
+    *created = ok;
     buf_free(&sql);
     return ok;
 }

@@ -41,14 +41,20 @@ bool premake_horizon(PgConn *c, const Policy *p, Arena *arena, const char **now,
 /* Whether SPEC already exists among PARTS: same name, or both DEFAULT. */
 bool premake_spec_present(const PartitionSpec *spec, const PartInfo *parts, int nparts);
 
-/* Inside a transaction: create SPEC's partition of P's table (IF NOT
- * EXISTS) under a savepoint.  When PostgreSQL refuses because the range
- * would overlap an existing partition (a table attached as the first
- * partition by an attach conversion covers the old range under its own
- * name), the savepoint is rolled back, *CREATED is false and *OVERLAP names
- * what covers it (owned by ARENA); that is not an error.  Other errors are. */
-bool premake_create_in_tx(PgConn *c, const Policy *p, const PartitionSpec *spec, Arena *arena, bool *created,
-                          const char **overlap, Err *err);
+/* A range SPEC's bounds as text parameters for catalog_range_overlap:
+ * wall-clock "YYYY-MM-DD HH:MM:SS" (the zone is the policy's) or integers.
+ * False when SPEC is not a range partition (DEFAULT, list, hash). */
+bool premake_range_params(const Policy *p, const PartitionSpec *spec, Arena *arena, const char **lo, const char **hi);
+
+/* Inside a transaction, holding the lock CREATE ... PARTITION OF takes:
+ * create SPEC's partition of P's table (IF NOT EXISTS; its partition key
+ * has type KEY_TYPE).  When an existing partition covers SPEC's range
+ * already (a table attached as the first partition by an attach
+ * conversion covers the old range under its own name), nothing is created,
+ * *CREATED is false and *OVERLAP names that partition (owned by ARENA);
+ * that is not an error.  Any refusal of the server is. */
+bool premake_create_in_tx(PgConn *c, const Policy *p, const char *key_type, const PartitionSpec *spec, Arena *arena,
+                          bool *created, const char **overlap, Err *err);
 
 /* Rows the DEFAULT partition DEF of P's table holds of list partition
  * SPEC's values (SPEC's bound is "FOR VALUES IN (...)"). */
