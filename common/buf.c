@@ -71,3 +71,10 @@ void buf_free(Buf *b)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+const char *buf_to_arena(Buf *b, Arena *arena)
+{
+    const char *s = arena_strdup(arena, buf_str(b));
+    buf_free(b);
+    return s;
+}

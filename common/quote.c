@@ -39,3 +39,24 @@ bool ident_is_plain(const char *s)
             return false;
     return n <= 63;
 }
+
+const char *quote_ident_str(Arena *arena, const char *name)
+{
+    Buf b = {0};
+    quote_ident(&b, name);
+    return buf_to_arena(&b, arena);
+}
+
+const char *quote_qualified_str(Arena *arena, const char *schema, const char *name)
+{
+    Buf b = {0};
+    quote_qualified(&b, schema, name);
+    return buf_to_arena(&b, arena);
+}
+
+const char *quote_literal_str(Arena *arena, const char *text)
+{
+    Buf b = {0};
+    quote_literal(&b, text);
+    return buf_to_arena(&b, arena);
+}

@@ -110,9 +110,30 @@ static void hostile_literal(void)
     }
 }
 
+/* The arena variants and buf_to_arena: the same text, owned by the arena
+ * (the buffer is freed and may be reused). */
+static void arena_strings(void)
+{
+    Arena a = {0};
+    CHECK_STR(quote_ident_str(&a, hostile), "\"x\"\"; DROP TABLE y; --\"");
+    CHECK_STR(quote_qualified_str(&a, "my schema", "t\""), "\"my schema\".\"t\"\"\"");
+    CHECK_STR(quote_literal_str(&a, "it's"), "'it''s'");
+    CHECK_STR(quote_ident_str(&a, ""), "\"\"");
+    Buf b = {0};
+    buf_printf(&b, "%s-%d", "x", 7);
+    const char *s = buf_to_arena(&b, &a);
+    CHECK(b.data == NULL && b.len == 0);
+    buf_append(&b, "other");
+    CHECK_STR(s, "x-7");
+    CHECK_STR(buf_to_arena(&b, &a), "other");
+    CHECK_STR(buf_to_arena(&b, &a), "");
+    arena_free(&a);
+}
+
 int main(void)
 {
     exact();
+    arena_strings();
     hostile_identifier();
     hostile_literal();
     sql_parse_cleanup();
