@@ -9,6 +9,7 @@
 #include "../common/buf.h"
 #include "../common/sqlparse.h"
 #include "apply_internal.h"
+#include "catalog.h"
 
 /* plan: remember the partitions the SQL of the current step would create. */
 bool apply_note_planned_partitions(Apply *a, Err *err)
@@ -67,14 +68,8 @@ bool apply_note_extensions(Apply *a, Err *err)
         const char *name = json_string_value(json_object_get(ext, "extname"));
         if (!name)
             continue;
-        const char *p[1] = {name}, *state = "";
-        ok = pg_query_text(
-            a->c,
-            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = $1)"
-            " THEN 'installed' WHEN (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)"
-            " THEN 'superuser' WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_available_extension_versions"
-            " WHERE name = $1 AND trusted) THEN 'trusted' ELSE 'refused: ' || current_user END",
-            1, p, a->arena, &state, err);
+        const char *state = "";
+        ok = catalog_extension_state(a->c, name, a->arena, &state, err);
         if (!ok)
             break;
         if (!strcmp(state, "installed"))

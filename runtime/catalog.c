@@ -458,6 +458,18 @@ done:
     return ok;
 }
 
+bool catalog_extension_state(PgConn *c, const char *name, Arena *arena, const char **state, Err *err)
+{
+    const char *p[1] = {name};
+    return pg_query_text(
+        c,
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = $1)"
+        " THEN 'installed' WHEN (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)"
+        " THEN 'superuser' WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_available_extension_versions"
+        " WHERE name = $1 AND trusted) THEN 'trusted' ELSE 'refused: ' || current_user END",
+        1, p, arena, state, err);
+}
+
 /* The statements carrying grants, owner, reloptions and replica identity
  * to partition $1.$3 of $1.$2, one per row, in the order they must run. */
 static const char *const carry_sql =

@@ -222,4 +222,68 @@ bool catalog_count_many(PgConn *c, const char *const *schemas, const char *const
 bool catalog_partition_carry(PgConn *c, const char *schema, const char *table, const char *part, Arena *arena,
                              const char **carried, Err *err);
 
+/* Whether this role can CREATE EXTENSION NAME: *STATE "installed" (it is
+ * already), "superuser", "trusted" (the extension is), or "refused: ROLE"
+ * (owned by ARENA). */
+bool catalog_extension_state(PgConn *c, const char *name, Arena *arena, const char **state, Err *err);
+
+/* ---- partmig maintain's questions (catalog_maintain.c) ---- */
+
+/* Whether the server is a standby (pg_is_in_recovery()). */
+bool catalog_in_recovery(PgConn *c, bool *standby, Err *err);
+
+/* A foreign key that references partition SCHEMA.PART or its parent
+ * PSCHEMA.PARENT: "\"fk\" on public.lines" (owned by ARENA), "" when none. */
+bool catalog_fk_reference(PgConn *c, const char *schema, const char *part, const char *pschema, const char *parent,
+                          Arena *arena, const char **what, Err *err);
+
+/* Partitions of SCHEMA.TABLE left "detach pending" (a DETACH CONCURRENTLY
+ * that did not finish); names owned by ARENA. */
+bool catalog_detach_pending(PgConn *c, const char *schema, const char *table, Arena *arena, const char ***names, int *n,
+                            Err *err);
+
+/* The indexes on SCHEMA.TABLE (owned by ARENA): *CONSTRAINTS[i] is the name
+ * of the primary key, unique or exclusion constraint that index NAMES[i]
+ * backs (dropped with ALTER TABLE ... DROP CONSTRAINT), "" for a plain index. */
+bool catalog_indexes(PgConn *c, const char *schema, const char *table, Arena *arena, const char ***names,
+                     const char ***constraints, int *n, Err *err);
+
+/* Leaf partitions below the partitioned SCHEMA.TABLE (schemas and names owned by ARENA). */
+bool catalog_leaves(PgConn *c, const char *schema, const char *table, Arena *arena, const char ***schemas,
+                    const char ***names, int *n, Err *err);
+
+/* Tablespace of relation SCHEMA.NAME ("pg_default" when none; "" when it
+ * does not exist), owned by ARENA. */
+bool catalog_tablespace_of(PgConn *c, const char *schema, const char *name, Arena *arena, const char **tablespace,
+                           Err *err);
+
+/* Whether tablespace NAME exists. */
+bool catalog_tablespace_exists(PgConn *c, const char *name, bool *exists, Err *err);
+
+/* Whether SCHEMA.NAME is a partition now (*PARTITION) and exists at all. */
+bool catalog_relation_state(PgConn *c, const char *schema, const char *name, bool *exists, bool *partition, Err *err);
+
+/* The column list of SCHEMA.TABLE in order, quoted: "\"id\", \"at\"" (owned by ARENA). */
+bool catalog_column_list(PgConn *c, const char *schema, const char *table, Arena *arena, const char **list, Err *err);
+
+/* Direct partitions of SCHEMA.TABLE: oid (text), schema, name, and rows --
+ * counted when the partition is at most 8 MB, else the planner's estimate
+ * (*ESTIMATED[i]) -- all owned by ARENA. */
+bool catalog_children_rows(PgConn *c, const char *schema, const char *table, Arena *arena, const char ***oids,
+                           const char ***schemas, const char ***names, int64_t **rows, bool **estimated, int *n,
+                           Err *err);
+
+/* The qualified name of relation OID now, "" when it is gone (ARENA). */
+bool catalog_relation_name(PgConn *c, const char *oid, Arena *arena, const char **qname, Err *err);
+
+/* ---- statement text for maintain (catalog_sql.c, no connection) ---- */
+
+/* ALTER TABLE parent DETACH PARTITION part [CONCURRENTLY | FINALIZE]; MODE "", "CONCURRENTLY", "FINALIZE" */
+void catalog_sql_detach(Buf *b, const char *pschema, const char *parent, const char *schema, const char *part,
+                        const char *mode);
+/* ALTER TABLE schema.table SET SCHEMA target */
+void catalog_sql_set_schema(Buf *b, const char *schema, const char *table, const char *target);
+/* ALTER TABLE schema.table SET TABLESPACE tablespace */
+void catalog_sql_set_tablespace(Buf *b, const char *schema, const char *table, const char *tablespace);
+
 #endif

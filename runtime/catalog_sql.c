@@ -69,9 +69,7 @@ static const char *zone_literal(Arena *a, const KeyType *k)
 {
     Buf b = {0};
     quote_literal(&b, k->zone);
-    const char *s = arena_strdup(a, buf_str(&b));
-    buf_free(&b);
-    return s;
+    return buf_to_arena(&b, a);
 }
 
 const char *catalog_key_wall_sql(Arena *a, const KeyType *k, const char *expr)
@@ -108,4 +106,31 @@ const char *catalog_key_in_range_sql(Arena *a, const KeyType *k, const char *exp
 {
     return arena_printf(a, "(%s >= %s AND %s < %s)", expr, catalog_key_from_text_sql(a, k, lo), expr,
                         catalog_key_from_text_sql(a, k, hi));
+}
+
+void catalog_sql_detach(Buf *b, const char *pschema, const char *parent, const char *schema, const char *part,
+                        const char *mode)
+{
+    buf_append(b, "ALTER TABLE ");
+    quote_qualified(b, pschema, parent);
+    buf_append(b, " DETACH PARTITION ");
+    quote_qualified(b, schema, part);
+    if (*mode)
+        buf_printf(b, " %s", mode);
+}
+
+void catalog_sql_set_schema(Buf *b, const char *schema, const char *table, const char *target)
+{
+    buf_append(b, "ALTER TABLE ");
+    quote_qualified(b, schema, table);
+    buf_append(b, " SET SCHEMA ");
+    quote_ident(b, target);
+}
+
+void catalog_sql_set_tablespace(Buf *b, const char *schema, const char *table, const char *tablespace)
+{
+    buf_append(b, "ALTER TABLE ");
+    quote_qualified(b, schema, table);
+    buf_append(b, " SET TABLESPACE ");
+    quote_ident(b, tablespace);
 }

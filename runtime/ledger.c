@@ -604,3 +604,82 @@ bool ledger_maintain_runs(PgConn *c, Arena *arena, LedgerMaintainRun **out, int 
     pg_result_free(r);
     return true;
 }
+
+/* ---- maintain's reads and writes: open conversions, the retention record ---- */
+
+bool ledger_conversion_open(PgConn *c, const char *schema, const char *table, Arena *arena, bool *open,
+                            const char **kept, Err *err)
+{
+    bool exists;
+    *open = false;
+    *kept = "";
+    if (!pg_query_bool(c, "SELECT pg_catalog.to_regclass('partmig.conversions') IS NOT NULL", 0, NULL, &exists, err))
+        return false;
+    if (!exists)
+        return true;
+    const char *p[2] = {schema, table};
+    PgResult *r = NULL;
+    if (!pg_exec(c,
+                 "SELECT coalesce(kept_name, '') FROM partmig.conversions WHERE table_schema = $1 AND table_name = $2 "
+                 "AND state NOT IN ('finalized', 'rolled_back')",
+                 2, p, &r, err))
+        return false;
+    if (pg_nrows(r) > 0) {
+        *open = true;
+        *kept = arena_strdup(arena, pg_get(r, 0, 0));
+    }
+    pg_result_free(r);
+    return true;
+}
+
+bool ledger_retention_ensure(PgConn *c, Err *err)
+{
+    /* the table is part of sql/ledger.sql; a ledger made before it had the
+     * table gets it with the upgrade */
+    bool exists = false;
+    if (!ledger_retention_exists(c, &exists, err))
+        return false;
+    return exists || ledger_ensure(c, NULL, err);
+}
+
+bool ledger_retention_exists(PgConn *c, bool *exists, Err *err)
+{
+    return pg_query_bool(c, "SELECT pg_catalog.to_regclass('partmig.retention_log') IS NOT NULL", 0, NULL, exists, err);
+}
+
+bool ledger_retention_add(PgConn *c, const char *parent, const char *schema, const char *name, const char *bound,
+                          Err *err)
+{
+    const char *p[4] = {schema, name, parent, bound};
+    return pg_exec(c,
+                   "INSERT INTO partmig.retention_log (schema_name, table_name, parent, bound) "
+                   "VALUES ($1, $2, $3, $4) ON CONFLICT (schema_name, table_name) DO UPDATE "
+                   "SET parent = $3, bound = $4, recorded_at = now(), finished_at = NULL",
+                   4, p, NULL, err);
+}
+
+bool ledger_retention_finish(PgConn *c, const char *schema, const char *name, Err *err)
+{
+    const char *p[2] = {schema, name};
+    /* kept as the record that retention removed it (verify reads it) */
+    return pg_exec(c, "UPDATE partmig.retention_log SET finished_at = now() WHERE schema_name = $1 AND table_name = $2",
+                   2, p, NULL, err);
+}
+
+bool ledger_retention_pending(PgConn *c, const char *parent, Arena *arena, const char ***schemas, const char ***names,
+                              const char ***bounds, int *n, Err *err)
+{
+    const char *p[1] = {parent};
+    PgResult *r = NULL;
+    if (!pg_exec(c,
+                 "SELECT schema_name, table_name, bound FROM partmig.retention_log WHERE parent = $1 "
+                 "AND finished_at IS NULL ORDER BY recorded_at, table_name",
+                 1, p, &r, err))
+        return false;
+    *n = pg_nrows(r);
+    *schemas = pg_column_strings(r, 0, arena);
+    *names = pg_column_strings(r, 1, arena);
+    *bounds = pg_column_strings(r, 2, arena);
+    pg_result_free(r);
+    return true;
+}

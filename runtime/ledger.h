@@ -165,4 +165,31 @@ typedef struct LedgerMaintainRun {
 /* The last maintain run of every registered table (owned by ARENA). */
 bool ledger_maintain_runs(PgConn *c, Arena *arena, LedgerMaintainRun **out, int *n, Err *err);
 
+/* ---- maintain's reads and writes ---- */
+
+/* Whether SCHEMA.TABLE has a conversion that is not finalized (its old
+ * table is still the rollback point); *KEPT names the old table (ARENA). */
+bool ledger_conversion_open(PgConn *c, const char *schema, const char *table, Arena *arena, bool *open,
+                            const char **kept, Err *err);
+
+/* The retention record (partmig.retention_log): a partition being
+ * removed by retention is recorded before it is detached and marked
+ * finished together with its final step, so a run killed in between
+ * finishes the job next time, and verify knows the partition was removed on
+ * purpose.  The table lives in the ledger's schema. */
+
+/* Make sure the record table exists: a ledger made before it had one is
+ * upgraded (ledger_ensure). */
+bool ledger_retention_ensure(PgConn *c, Err *err);
+/* Whether the record table exists (changes nothing). */
+bool ledger_retention_exists(PgConn *c, bool *exists, Err *err);
+/* Record SCHEMA.NAME of PARENT ("schema.table") with its BOUND text. */
+bool ledger_retention_add(PgConn *c, const char *parent, const char *schema, const char *name, const char *bound,
+                          Err *err);
+/* Mark SCHEMA.NAME's removal finished (kept: verify reads it). */
+bool ledger_retention_finish(PgConn *c, const char *schema, const char *name, Err *err);
+/* Recorded removals of PARENT (owned by ARENA). */
+bool ledger_retention_pending(PgConn *c, const char *parent, Arena *arena, const char ***schemas, const char ***names,
+                              const char ***bounds, int *n, Err *err);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../commands.h"
+#include "../common/log.h"
 #include "../common/buf.h"
 #include "../common/fs.h"
 #include "../model/plan.h"
@@ -19,7 +20,6 @@
 #include "ledger.h"
 #include "maintain_dump.h"
 #include "maintain_internal.h"
-#include "maintain_sql.h"
 #include "premake.h"
 #include "runner.h"
 
@@ -135,9 +135,7 @@ const char *maint_spec_range(const Table *t, const PartitionSpec *s)
         wall_show(&b, s->upper);
         buf_putc(&b, ')');
     }
-    const char *r = arena_strdup(t->m->arena, buf_str(&b));
-    buf_free(&b);
-    return r;
+    return buf_to_arena(&b, t->m->arena);
 }
 
 /* A range spec's bounds as parameter text ("2024-01-01 00:00:00 UTC" or "100"). */
@@ -187,9 +185,7 @@ const char *maint_cutoff(const Table *t, Interval iv, WallTime *out)
         *out = w;
     Buf b = {0};
     walltime_format(&b, w);
-    const char *s = arena_strdup(t->m->arena, buf_str(&b));
-    buf_free(&b);
-    return s;
+    return buf_to_arena(&b, t->m->arena);
 }
 
 /* Whether partition PI's upper bound is <= WALL (exact, in SQL). */
@@ -265,7 +261,7 @@ static bool tx_body(void *ctx, Err *err)
         return false;
     if (!carry(x, err))
         return false;
-    if (x->forget_name && !msql_pending_forget(c, x->forget_schema, x->forget_name, err))
+    if (x->forget_name && !ledger_retention_finish(c, x->forget_schema, x->forget_name, err))
         return false;
     /* last before COMMIT: a failed DROP leaves no file to refuse next time */
     return !x->dump || dump_archive_publish(x->dump, err);
@@ -337,8 +333,7 @@ static bool maintain_table(Maint *m, const char *qname, const char *json, const 
 /* A failure to record a run in the ledger is said, and maintenance goes on. */
 static void record_failed(Err *err)
 {
-    fflush(stdout);
-    fprintf(stderr, "partmig: warning: cannot record the maintain run in the ledger: %s\n", err->msg);
+    log_msg(LOG_WARNING, "cannot record the maintain run in the ledger: %s", err->msg);
     err_clear(err);
 }
 
@@ -389,7 +384,7 @@ int cmd_maintain(int argc, char **argv)
     if (!runner_connect(&m.o, &m.c, &err))
         goto fail;
     bool standby = false, ledger = false;
-    if (!msql_in_recovery(m.c, &standby, &err))
+    if (!catalog_in_recovery(m.c, &standby, &err))
         goto fail;
     if (standby) {
         printf("partmig maintain: the server is a standby (in recovery): nothing to do\n");
@@ -430,8 +425,7 @@ int cmd_maintain(int argc, char **argv)
     else
         printf("%d change(s) on %d table(s)\n", m.actions, n);
     if (failed) {
-        fflush(stdout);
-        fprintf(stderr, "partmig: maintenance failed for %d of %d table(s)\n", failed, n);
+        log_msg(LOG_ERROR, "maintenance failed for %d of %d table(s)", failed, n);
         rc = PM_EDB;
     }
     goto done;

@@ -8,7 +8,6 @@
 #include "../common/buf.h"
 #include "../common/quote.h"
 #include "maintain_internal.h"
-#include "maintain_sql.h"
 #include "premake.h"
 
 /* ---- premake ---- */
@@ -17,7 +16,7 @@ static bool create_partition(Table *t, const PartitionSpec *s, const PartInfo *d
 {
     Maint *m = t->m;
     bool present = false, partition = false;
-    if (!msql_relation_state(m->c, t->p.schema, s->name, &present, &partition, err))
+    if (!catalog_relation_state(m->c, t->p.schema, s->name, &present, &partition, err))
         return false;
     if (present) {
         err_set(err, PM_EDB, "cannot create partition %s: a table \"%s.%s\" exists and is not a partition of it",
@@ -80,7 +79,7 @@ static bool drain_range(Table *t, const PartInfo *def, const PartitionSpec *s, c
     if (!rows)
         return true;
     bool present = false, partition = false;
-    if (!msql_relation_state(m->c, t->p.schema, s->name, &present, &partition, err))
+    if (!catalog_relation_state(m->c, t->p.schema, s->name, &present, &partition, err))
         return false;
     if (present) {
         err_set(err, PM_EDB, "cannot drain %lld DEFAULT rows of %s into %s: a table \"%s.%s\" exists already",
@@ -179,7 +178,7 @@ bool maint_step_drain(Table *t, Err *err)
     const char *dmin = "", *dmax = "", *columns = "";
     if (!catalog_key_range(m->c, def->schema, def->name, t->p.column, t->p.timezone, integer, m->arena, &dmin, &dmax,
                            err) ||
-        !msql_column_list(m->c, t->p.schema, t->p.table, m->arena, &columns, err))
+        !catalog_column_list(m->c, t->p.schema, t->p.table, m->arena, &columns, err))
         return maint_fail(t, err);
     if (!*dmin)
         return true;
@@ -191,8 +190,7 @@ bool maint_step_drain(Table *t, Err *err)
         walltime_parse(dmax, &w);
         Buf b = {0};
         walltime_format(&b, interval_add((Interval){UNIT_HOUR, 1}, w, 1));
-        to = arena_strdup(m->arena, buf_str(&b));
-        buf_free(&b);
+        to = buf_to_arena(&b, m->arena);
     }
     PartitionSpec *specs;
     int n;
@@ -223,6 +221,26 @@ bool maint_report_default(Table *t, Err *err)
 
 /* ---- pg_partman ---- */
 
+/* partman.run_maintenance() for PARENT ("schema.table") alone, in the
+ * caller's transaction.  Without RETENTION its part_config.retention is
+ * cleared for the call and put back before the transaction ends: premake
+ * runs, retention does not, the settings are unchanged. */
+static bool partman_run(PgConn *c, const char *parent, bool retention, Err *err)
+{
+    const char *p[2] = {parent, NULL};
+    if (retention)
+        return pg_exec(c, "SELECT partman.run_maintenance($1)", 1, p, NULL, err);
+    PgResult *r = NULL;
+    if (!pg_exec(c, "SELECT retention FROM partman.part_config WHERE parent_table = $1 FOR UPDATE", 1, p, &r, err))
+        return false;
+    p[1] = pg_nrows(r) > 0 && !pg_isnull(r, 0, 0) ? pg_get(r, 0, 0) : NULL;
+    bool ok = pg_exec(c, "UPDATE partman.part_config SET retention = NULL WHERE parent_table = $1", 1, p, NULL, err) &&
+              pg_exec(c, "SELECT partman.run_maintenance($1)", 1, p, NULL, err) &&
+              pg_exec(c, "UPDATE partman.part_config SET retention = $2 WHERE parent_table = $1", 2, p, NULL, err);
+    pg_result_free(r);
+    return ok;
+}
+
 typedef struct PartmanTx {
     Table *t;
     bool retention;
@@ -231,7 +249,7 @@ typedef struct PartmanTx {
 static bool partman_body(void *ctx, Err *err)
 {
     PartmanTx *x = ctx;
-    return msql_partman_run(x->t->m->c, x->t->qname, x->retention, err);
+    return partman_run(x->t->m->c, x->t->qname, x->retention, err);
 }
 
 /* partman.run_maintenance() for this table alone, compared before and
@@ -253,13 +271,14 @@ bool maint_step_partman(Table *t, Err *err)
     int64_t *rows, *rows2;
     bool *est, *est2;
     int n = 0, n2 = 0;
-    if (!msql_children(m->c, t->p.schema, t->p.table, m->arena, &oids, &schemas, &names, &rows, &est, &n, err))
+    if (!catalog_children_rows(m->c, t->p.schema, t->p.table, m->arena, &oids, &schemas, &names, &rows, &est, &n, err))
         return maint_fail(t, err);
     PartmanTx x = {t, !waits};
     if (!runner_tx(m->c, LOCK_TIMEOUT, m->o.lock_retries, t->qname, "the locks pg_partman's maintenance takes",
                    t->p.schema, t->p.table, partman_body, &x, err))
         return maint_fail(t, err);
-    if (!msql_children(m->c, t->p.schema, t->p.table, m->arena, &oids2, &schemas2, &names2, &rows2, &est2, &n2, err))
+    if (!catalog_children_rows(m->c, t->p.schema, t->p.table, m->arena, &oids2, &schemas2, &names2, &rows2, &est2, &n2,
+                               err))
         return maint_fail(t, err);
     for (int i = 0; i < n; i++) {
         bool kept = false;
@@ -268,7 +287,7 @@ bool maint_step_partman(Table *t, Err *err)
         if (kept)
             continue;
         const char *now = "";
-        if (!msql_relation_name(m->c, oids[i], m->arena, &now, err))
+        if (!catalog_relation_name(m->c, oids[i], m->arena, &now, err))
             return maint_fail(t, err);
         if (*now)
             maint_say(t, "pg_partman detached partition %s (%s%lld rows), kept as %s", names[i], est[i] ? "about " : "",

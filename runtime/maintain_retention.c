@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/log.h"
 #include "../common/buf.h"
 #include "../common/quote.h"
 #include "maintain_internal.h"
-#include "maintain_sql.h"
 
 /* ---- retention ---- */
 
@@ -19,7 +19,7 @@ static bool drop_indexes_sql(Table *t, const char *schema, const char *name, con
 {
     const char **ix, **con;
     int n;
-    if (!msql_indexes(t->m->c, schema, name, t->m->arena, &ix, &con, &n, err))
+    if (!catalog_indexes(t->m->c, schema, name, t->m->arena, &ix, &con, &n, err))
         return false;
     for (int i = 0; i < n; i++) {
         if (*con[i]) {
@@ -54,7 +54,7 @@ static bool dispose(Table *t, const char *schema, const char *name, const char *
         buf_append(&sql, "CREATE SCHEMA IF NOT EXISTS ");
         quote_ident(&sql, rt->archive_target);
         buf_append(&sql, ";\n");
-        msql_set_schema(&sql, schema, name, rt->archive_target);
+        catalog_sql_set_schema(&sql, schema, name, rt->archive_target);
         buf_append(&sql, ";\n");
         /* the indexes moved with the table */
         if (!rt->keep_index && !drop_indexes_sql(t, schema, name, rt->archive_target, &sql, err))
@@ -113,7 +113,7 @@ static const char *dispose_words(const Table *t)
 
 static bool pending_ready(Maint *m, Err *err)
 {
-    if (!m->pending_ready && !msql_pending_ensure(m->c, err))
+    if (!m->pending_ready && !ledger_retention_ensure(m->c, err))
         return false;
     m->pending_ready = true;
     return true;
@@ -139,19 +139,19 @@ static bool remove_partition(Table *t, const PartInfo *pi, bool has_default, Err
                   has_default ? "" : " concurrently", dispose_words(t));
         return true;
     }
-    if (!pending_ready(m, err) || !msql_pending_add(m->c, t->qname, pi->schema, pi->name, range, err))
+    if (!pending_ready(m, err) || !ledger_retention_add(m->c, t->qname, pi->schema, pi->name, range, err))
         return false;
     Buf sql = {0};
     bool ok = false;
     const char *label = arena_printf(m->arena, "%s.%s", pi->schema, pi->name);
     if (has_default) {
         /* DETACH CONCURRENTLY is not allowed while the table has a DEFAULT partition */
-        msql_detach(&sql, t->p.schema, t->p.table, pi->schema, pi->name, "");
+        catalog_sql_detach(&sql, t->p.schema, t->p.table, pi->schema, pi->name, "");
         Tx x = {.script = buf_str(&sql)};
         if (!maint_run_tx(t, &x, label, "ACCESS EXCLUSIVE on the table", err))
             goto done;
     } else {
-        msql_detach(&sql, t->p.schema, t->p.table, pi->schema, pi->name, "CONCURRENTLY");
+        catalog_sql_detach(&sql, t->p.schema, t->p.table, pi->schema, pi->name, "CONCURRENTLY");
         if (!maint_run_stmt(t, label, buf_str(&sql), err)) {
             /* cancelled while waiting for older snapshots: the detach is
              * pending, FINALIZE completes it */
@@ -159,14 +159,14 @@ static bool remove_partition(Table *t, const PartInfo *pi, bool has_default, Err
             int n;
             Err ignored;
             bool left = false;
-            if (msql_detach_pending(m->c, t->p.schema, t->p.table, m->arena, &pending, &n, &ignored))
+            if (catalog_detach_pending(m->c, t->p.schema, t->p.table, m->arena, &pending, &n, &ignored))
                 for (int i = 0; i < n; i++)
                     left = left || !strcmp(pending[i], pi->name);
             if (!left)
                 goto done;
             err_clear(err);
             buf_reset(&sql);
-            msql_detach(&sql, t->p.schema, t->p.table, pi->schema, pi->name, "FINALIZE");
+            catalog_sql_detach(&sql, t->p.schema, t->p.table, pi->schema, pi->name, "FINALIZE");
             if (!maint_run_stmt(t, label, buf_str(&sql), err))
                 goto done;
         }
@@ -183,7 +183,7 @@ done:
 bool maint_conversion_waits(Table *t, const char *what, bool *waits, Err *err)
 {
     const char *kept;
-    if (!msql_conversion_open(t->m->c, t->p.schema, t->p.table, t->m->arena, waits, &kept, err))
+    if (!ledger_conversion_open(t->m->c, t->p.schema, t->p.table, t->m->arena, waits, &kept, err))
         return false;
     if (*waits)
         printf("%s: %s waits until the conversion is finalized (\"%s\" is its rollback point); "
@@ -218,16 +218,15 @@ bool maint_step_retention(Table *t, Err *err)
         if (!due)
             continue;
         const char *fk = "";
-        if (!msql_fk_reference(m->c, pi->schema, pi->name, t->p.schema, t->p.table, m->arena, &fk, err)) {
+        if (!catalog_fk_reference(m->c, pi->schema, pi->name, t->p.schema, t->p.table, m->arena, &fk, err)) {
             ok = maint_fail(t, err);
             continue;
         }
         if (*fk) {
             fflush(stdout);
-            fprintf(stderr,
-                    "partmig: %s: partition %s %s is due for retention but foreign key %s references %s: kept\n"
-                    "hint: drop or re-point the foreign key, or detach the partition by hand\n",
+            log_msg(LOG_INFO, "%s: partition %s %s is due for retention but foreign key %s references %s: kept",
                     t->qname, pi->name, maint_part_range(t, pi), fk, pi->name);
+            log_hint("drop or re-point the foreign key, or detach the partition by hand");
             continue;
         }
         if (!remove_partition(t, pi, has_default, err))
@@ -243,11 +242,11 @@ bool maint_step_pending(Table *t, Err *err)
     const char **names;
     int n;
     bool ok = true;
-    if (!msql_detach_pending(m->c, t->p.schema, t->p.table, m->arena, &names, &n, err))
+    if (!catalog_detach_pending(m->c, t->p.schema, t->p.table, m->arena, &names, &n, err))
         return maint_fail(t, err);
     for (int i = 0; i < n; i++) {
         Buf sql = {0};
-        msql_detach(&sql, t->p.schema, t->p.table, t->p.schema, names[i], "FINALIZE");
+        catalog_sql_detach(&sql, t->p.schema, t->p.table, t->p.schema, names[i], "FINALIZE");
         if (m->o.dry_run)
             maint_say(t, "finish the interrupted detach of partition %s (DETACH ... FINALIZE)", names[i]);
         else if (maint_run_stmt(t, names[i], buf_str(&sql), err))
@@ -257,23 +256,23 @@ bool maint_step_pending(Table *t, Err *err)
         buf_free(&sql);
     }
     bool exists = false;
-    if (!msql_pending_exists(m->c, &exists, err))
+    if (!ledger_retention_exists(m->c, &exists, err))
         return maint_fail(t, err);
     if (!exists)
         return ok;
     const char **schemas, **bounds;
-    if (!msql_pending_list(m->c, t->qname, m->arena, &schemas, &names, &bounds, &n, err))
+    if (!ledger_retention_pending(m->c, t->qname, m->arena, &schemas, &names, &bounds, &n, err))
         return maint_fail(t, err);
     for (int i = 0; i < n; i++) {
         bool present = false, partition = false;
         int64_t rows = 0;
-        if (!msql_relation_state(m->c, schemas[i], names[i], &present, &partition, err)) {
+        if (!catalog_relation_state(m->c, schemas[i], names[i], &present, &partition, err)) {
             ok = maint_fail(t, err);
             continue;
         }
         if (!present || partition) {
             /* gone, or the detach never happened: retention decides afresh */
-            if (!m->o.dry_run && !msql_pending_forget(m->c, schemas[i], names[i], err))
+            if (!m->o.dry_run && !ledger_retention_finish(m->c, schemas[i], names[i], err))
                 ok = maint_fail(t, err);
             continue;
         }
@@ -306,17 +305,17 @@ static bool move_to_tablespace(Table *t, const PartInfo *pi, Tier *tier, Err *er
     const char *one_schema[1] = {pi->schema}, *one_name[1] = {pi->name};
     const char **schemas = one_schema, **names = one_name;
     int n = 1;
-    if (pi->relkind == 'p' && !msql_leaves(m->c, pi->schema, pi->name, m->arena, &schemas, &names, &n, err))
+    if (pi->relkind == 'p' && !catalog_leaves(m->c, pi->schema, pi->name, m->arena, &schemas, &names, &n, err))
         return false;
     for (int i = 0; i < n; i++) {
         const char *cur = "";
-        if (!msql_tablespace_of(m->c, schemas[i], names[i], m->arena, &cur, err))
+        if (!catalog_tablespace_of(m->c, schemas[i], names[i], m->arena, &cur, err))
             return false;
         if (!strcmp(cur, ts))
             continue;
         if (tier->exists < 0) {
             bool yes = false;
-            if (!msql_tablespace_exists(m->c, ts, &yes, err))
+            if (!catalog_tablespace_exists(m->c, ts, &yes, err))
                 return false;
             tier->exists = yes;
         }
@@ -330,7 +329,7 @@ static bool move_to_tablespace(Table *t, const PartInfo *pi, Tier *tier, Err *er
             continue;
         }
         Buf sql = {0};
-        msql_set_tablespace(&sql, schemas[i], names[i], ts);
+        catalog_sql_set_tablespace(&sql, schemas[i], names[i], ts);
         Tx x = {.script = buf_str(&sql)};
         bool ok = maint_run_tx(t, &x, arena_printf(m->arena, "%s.%s", schemas[i], names[i]),
                                "ACCESS EXCLUSIVE on the partition", err);

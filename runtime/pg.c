@@ -333,6 +333,16 @@ int64_t pg_get_int(const PgResult *r, int row, int col)
     return strtoll(PQgetvalue(r->res, row, col), NULL, 10);
 }
 
+const char **pg_column_strings(const PgResult *r, int col, Arena *arena)
+{
+    int n = PQntuples(r->res);
+    const char **out = arena_alloc(arena, sizeof *out * (size_t)(n + 1));
+    for (int i = 0; i < n; i++)
+        out[i] = arena_strdup(arena, PQgetvalue(r->res, i, col));
+    out[n] = NULL;
+    return out;
+}
+
 void pg_result_free(PgResult *r)
 {
     if (!r)

@@ -71,6 +71,9 @@ int pg_ncols(const PgResult *r);
 const char *pg_get(const PgResult *r, int row, int col);
 bool pg_isnull(const PgResult *r, int row, int col);
 int64_t pg_get_int(const PgResult *r, int row, int col);
+/* Column COL of every row of R copied into ARENA: pg_nrows(R) strings and a
+ * NULL after them ("" for a NULL value).  Outlives R. */
+const char **pg_column_strings(const PgResult *r, int col, Arena *arena);
 void pg_result_free(PgResult *r);
 
 /* Server major version number (e.g. 150000 for 15.0). */

@@ -7,7 +7,6 @@
 #include "../common/buf.h"
 #include "../model/interval.h"
 #include "../common/quote.h"
-#include "maintain_sql.h"
 
 static WallTime parse_hour(const char *text)
 {
@@ -20,9 +19,7 @@ static const char *format_wall(Arena *arena, WallTime t)
 {
     Buf b = {0};
     walltime_format(&b, t);
-    const char *s = arena_strdup(arena, buf_str(&b));
-    buf_free(&b);
-    return s;
+    return buf_to_arena(&b, arena);
 }
 
 /* now + premake intervals, at least one hour ahead of now; false (with
@@ -312,7 +309,7 @@ bool premake_list_move_in_tx(PgConn *c, const Policy *p, const PartInfo *def, co
     Buf q = {0}, cond = {0};
     bool ok = false;
     int64_t before = 0;
-    if (!list_condition(&cond, p, spec, err) || !msql_column_list(c, p->schema, p->table, arena, &columns, err))
+    if (!list_condition(&cond, p, spec, err) || !catalog_column_list(c, p->schema, p->table, arena, &columns, err))
         goto done;
     /* writers of the parent already wait on the caller's lock; DEFAULT too,
      * for a writer addressing the partition directly */
