@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/err.h"
 #include "commands.h"
 
@@ -54,7 +55,8 @@ static const Command *find_command(const char *name)
 
 static int unknown_command(const char *name)
 {
-    fprintf(stderr, "partmig: unknown command \"%s\"\nhint: run \"partmig --help\" for the list\n", name);
+    log_msg(LOG_ERROR, "unknown command \"%s\"", name);
+    log_hint("run \"partmig --help\" for the list");
     return PM_EINPUT;
 }
 

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "../commands.h"
+#include "../common/log.h"
 #include "../common/buf.h"
 #include "../common/err.h"
 #include "../common/fs.h"
@@ -257,8 +258,8 @@ int cmd_compile(int argc, char **argv)
     if (!plan_build(&in, &arena, &m, &changed, &err))
         goto done;
     if (!changed) {
-        fprintf(stderr, "partmig: migrations are up to date (%d polic%s, %d version%s in %s)\n", now.n,
-                now.n == 1 ? "y" : "ies", nnames, nnames == 1 ? "" : "s", o.out_dir);
+        log_msg(LOG_INFO, "migrations are up to date (%d polic%s, %d version%s in %s)", now.n, now.n == 1 ? "y" : "ies",
+                nnames, nnames == 1 ? "" : "s", o.out_dir);
         rc = PM_OK;
         goto done;
     }

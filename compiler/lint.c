@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "../commands.h"
+#include "../common/log.h"
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/fs.h"
@@ -980,7 +981,8 @@ int cmd_lint(int argc, char **argv)
             options_done = true;
             continue;
         }
-        fprintf(stderr, "partmig: lint: unknown option \"%s\"\nhint: run \"partmig lint --help\"\n", argv[i]);
+        log_msg(LOG_ERROR, "lint: unknown option \"%s\"", argv[i]);
+        log_hint("run \"partmig lint --help\"");
         return PM_EINPUT;
     }
     options_done = false;
@@ -997,9 +999,8 @@ int cmd_lint(int argc, char **argv)
     sql_parse_cleanup();
     fflush(stdout);
 
-    fprintf(stderr, "partmig: lint: %d file%s, %d statement%s, %d finding%s\n", totals.files,
-            totals.files == 1 ? "" : "s", totals.statements, totals.statements == 1 ? "" : "s", totals.findings,
-            totals.findings == 1 ? "" : "s");
+    log_msg(LOG_INFO, "lint: %d file%s, %d statement%s, %d finding%s", totals.files, totals.files == 1 ? "" : "s",
+            totals.statements, totals.statements == 1 ? "" : "s", totals.findings, totals.findings == 1 ? "" : "s");
     if (totals.failed)
         return PM_EINPUT;
     return totals.findings ? 1 : PM_OK;

@@ -58,22 +58,11 @@ static void note_kind(Builder *b, const char *kind)
         b->kind = "changes";
 }
 
-static const char *qualified_sql(Arena *arena, const char *schema, const char *name)
-{
-    Buf q = {0};
-    quote_qualified(&q, schema, name);
-    const char *s = arena_strdup(arena, buf_str(&q));
-    buf_free(&q);
-    return s;
-}
-
 static const char *interval_text(Arena *arena, Interval iv)
 {
     Buf t = {0};
     interval_format(&t, iv);
-    const char *s = arena_strdup(arena, buf_str(&t));
-    buf_free(&t);
-    return s;
+    return buf_to_arena(&t, arena);
 }
 
 static const char *by_word(PartBy by)
@@ -99,9 +88,7 @@ static const char *summary(Arena *arena, const Policy *p)
         buf_printf(&t, ", retention %s", interval_text(arena, p->retention.keep));
     if (p->backend == BACKEND_PG_PARTMAN)
         buf_append(&t, ", pg_partman backend");
-    const char *s = arena_strdup(arena, buf_str(&t));
-    buf_free(&t);
-    return s;
+    return buf_to_arena(&t, arena);
 }
 
 static void header_change(Builder *b, const Policy *p, const char *what, const char *why)
@@ -237,8 +224,7 @@ static Step *step_ensure_table(Builder *b, const Policy *p)
     buf_printf(&q, ") PARTITION BY %s (", p->by == PART_HASH ? "HASH" : p->by == PART_LIST ? "LIST" : "RANGE");
     quote_ident(&q, p->column);
     buf_append(&q, ");");
-    s->sql = arena_strdup(b->arena, buf_str(&q));
-    buf_free(&q);
+    s->sql = buf_to_arena(&q, b->arena);
     return s;
 }
 
@@ -339,16 +325,16 @@ static bool step_static_partitions(Builder *b, const Policy *p, const char *as_o
                    "    -- the parent's lock first: an insert not yet committed cannot slip\n"
                    "    -- past the emptiness checks below\n"
                    "    IF to_regclass(");
-    quote_literal(&u, qualified_sql(b->arena, p->schema, p->table));
+    quote_literal(&u, quote_qualified_str(b->arena, p->schema, p->table));
     buf_append(&u, ") IS NOT NULL THEN\n        EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', to_regclass(");
-    quote_literal(&u, qualified_sql(b->arena, p->schema, p->table));
+    quote_literal(&u, quote_qualified_str(b->arena, p->schema, p->table));
     buf_append(&u, "));\n    END IF;\n"
                    "    FOREACH part IN ARRAY ARRAY[\n");
     for (int i = 0; i < nrange + nfixed; i++) {
         const PartitionSpec *ps = i < nrange ? &range[i] : &fixed[i - nrange];
         partition_create_sql(&q, p, p->table, ps);
         buf_append(&u, "        ");
-        quote_literal(&u, qualified_sql(b->arena, p->schema, ps->name));
+        quote_literal(&u, quote_qualified_str(b->arena, p->schema, ps->name));
         buf_append(&u, i + 1 < nrange + nfixed ? ",\n" : "\n");
     }
     buf_append(&u, "    ] LOOP\n"
@@ -366,8 +352,7 @@ static bool step_static_partitions(Builder *b, const Policy *p, const char *as_o
     s->sql = arena_strdup(b->arena, buf_str(&q));
     Buf w = {0};
     append_do_block(&w, buf_str(&u));
-    s->undo_sql = arena_strdup(b->arena, buf_str(&w));
-    buf_free(&w);
+    s->undo_sql = buf_to_arena(&w, b->arena);
     buf_free(&q);
     buf_free(&u);
     return true;
@@ -454,8 +439,7 @@ static void step_drop_index(Builder *b, const Policy *p, const char *name)
     buf_append(&q, "DROP INDEX IF EXISTS ");
     quote_qualified(&q, p->schema, name);
     buf_append(&q, ";");
-    s->sql = arena_strdup(b->arena, buf_str(&q));
-    buf_free(&q);
+    s->sql = buf_to_arena(&q, b->arena);
 }
 
 /* pg_partman: create_parent once, and its part_config settings. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../commands.h"
+#include "../common/log.h"
 #include "../common/sqlparse.h"
 #include "apply_internal.h"
 
@@ -325,9 +326,8 @@ static bool apply_all(Apply *a, int *applied, int *steps, Err *err)
          * failed attempt was of another file (runner_check_applied) */
         bool unpinned = lm && !lm->pinned && strcmp(lm->checksum, f->checksum) != 0;
         if (unpinned)
-            fprintf(stderr,
-                    "partmig: %s changed since it was refused here; it had completed no step, so the new file is "
-                    "applied\n",
+            log_msg(LOG_INFO,
+                    "%s changed since it was refused here; it had completed no step, so the new file is applied",
                     f->name);
         if (a->dry && a->json)
             ; /* plan --json: the steps say it all */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/log.h"
 #include "../common/buf.h"
 #include "../common/quote.h"
 #include "../common/sha256.h"
@@ -97,10 +98,9 @@ bool apply_premake(Apply *a, Err *err)
             /* not an error: the rows are in DEFAULT, where the policy allows
              * them, and said so; the partition waits for the drain */
             skipped++;
-            fprintf(stderr,
-                    "partmig: %s: partition %s not created: the DEFAULT partition holds %lld row(s) of its range\n"
-                    "hint: run \"partmig maintain --drain-default\" to move them into their own partitions\n",
+            log_msg(LOG_INFO, "%s: partition %s not created: the DEFAULT partition holds %lld row(s) of its range",
                     a->s->table, specs[i].name, (long long)in_default);
+            log_hint("run \"partmig maintain --drain-default\" to move them into their own partitions");
             continue;
         }
         todo[i] = true;
@@ -281,8 +281,7 @@ static bool index_partitions(Apply *a, const char *schema, const char *table, co
                     err_hint(err, "look for long transactions (pg_stat_activity, xact_start), then run apply again");
                     goto done;
                 }
-                fprintf(stderr, "partmig: %s: older transactions outlasted %s; building index \"%s\" again\n", label,
-                        lt, child);
+                log_msg(LOG_INFO, "%s: older transactions outlasted %s; building index \"%s\" again", label, lt, child);
                 if (ci.exists) {
                     buf_reset(&sql);
                     catalog_sql_drop_index(&sql, true, pt->schema, child);

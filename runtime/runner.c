@@ -1,4 +1,5 @@
-/* runner.c: options, connection, one-runner lock and backoff shared by the runtime commands. */
+/* runner.c: options, connection, one-runner lock, and locking transactions
+ * retried under the lock policy (retry.c), shared by the runtime commands. */
 #include "runner.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/log.h"
 #include "catalog.h"
 
 /* A non-negative integer option value, or -1. */
@@ -23,9 +25,10 @@ static int parse_count(const char *s)
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "partmig: %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nhint: run \"partmig %s --help\"\n", cmd);
+    char what[512];
+    snprintf(what, sizeof what, fmt, arg);
+    log_msg(LOG_ERROR, "%s: %s", cmd, what);
+    log_hint("run \"partmig %s --help\"", cmd);
     return PM_EINPUT;
 }
 
@@ -316,8 +319,8 @@ bool runner_tx(PgConn *c, const char *lock_timeout, int tries, const char *label
             return lock_failure(c, lock_timeout, tries, label, lock_what, schema, table, err);
         LockPolicy lp = lock_policy(lock_policy_parse_ms(lock_timeout), tries);
         int ms = lock_policy_pause(&lp, attempt - 1);
-        fprintf(stderr, "partmig: %s: lock not granted within %s, retried after %d ms (try %d of %d)\n", label, p[0],
-                ms, attempt + 1, tries);
+        log_msg(LOG_INFO, "%s: lock not granted within %s, retried after %d ms (try %d of %d)", label, p[0], ms,
+                attempt + 1, tries);
     }
 }
 
@@ -337,8 +340,8 @@ bool runner_stmt(PgConn *c, const char *lock_timeout, int tries, const char *lab
             return lock_failure(c, lock_timeout, tries, label, NULL, schema, table, err);
         LockPolicy lp = lock_policy(lock_policy_parse_ms(lock_timeout), tries);
         int ms = lock_policy_pause(&lp, attempt - 1);
-        fprintf(stderr, "partmig: %s: lock not granted within %s, retried after %d ms (try %d of %d)\n", label, p[0],
-                ms, attempt + 1, tries);
+        log_msg(LOG_INFO, "%s: lock not granted within %s, retried after %d ms (try %d of %d)", label, p[0], ms,
+                attempt + 1, tries);
     }
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../commands.h"
+#include "../common/log.h"
 #include "../common/buf.h"
 #include "../model/policy.h"
 #include "catalog.h"
@@ -261,9 +262,7 @@ static const char *wall_text(Arena *a, WallTime w)
 {
     Buf b = {0};
     walltime_format(&b, w);
-    const char *s = arena_strdup(a, buf_str(&b));
-    buf_free(&b);
-    return s;
+    return buf_to_arena(&b, a);
 }
 
 static json_t *epoch_json(Arena *a, double epoch)
@@ -621,9 +620,10 @@ typedef struct StatusOptions {
 
 static int option_error(const char *fmt, const char *arg, const char *arg2)
 {
-    fprintf(stderr, "partmig: status: ");
-    fprintf(stderr, fmt, arg, arg2);
-    fprintf(stderr, "\nhint: run \"partmig status --help\"\n");
+    char what[512];
+    snprintf(what, sizeof what, fmt, arg, arg2);
+    log_msg(LOG_ERROR, "status: %s", what);
+    log_hint("run \"partmig status --help\"");
     return PM_EINPUT;
 }
 

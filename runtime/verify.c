@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../commands.h"
+#include "../common/log.h"
 #include "../common/buf.h"
 #include "../common/sqlparse.h"
 #include "catalog.h"
@@ -322,8 +323,8 @@ int cmd_verify(int argc, char **argv)
     if (!ok)
         rc = runner_fail(&err);
     else if (v.problems) {
-        fprintf(stderr, "partmig: verify found %d problem(s) in %d check(s)\n", v.problems, v.checks);
-        fprintf(stderr, "hint: run \"partmig apply\" to recreate missing objects, or investigate who changed them\n");
+        log_msg(LOG_ERROR, "verify found %d problem(s) in %d check(s)", v.problems, v.checks);
+        log_hint("run \"partmig apply\" to recreate missing objects, or investigate who changed them");
         rc = PM_EDB;
     } else {
         printf("verified %d migration(s): %d check(s), no problem\n", v.ledger.nmigrations, v.checks);
