@@ -352,22 +352,23 @@ static bool maintain_recorded(Maint *m, const char *qname, const char *json, boo
     return ok;
 }
 
-/* Options: runner_parse's, plus --drain-default. */
+/* maintain's own options, beside runner_parse's. */
+enum { OPTION_DRAIN_DEFAULT };
+static const RunnerOption maintain_options[] = {{"drain-default", false, OPTION_DRAIN_DEFAULT}, {NULL, false, 0}};
+
+static int set_option(void *ctx, int id, const char *value)
+{
+    (void)value;
+    Maint *m = ctx;
+    if (id == OPTION_DRAIN_DEFAULT)
+        m->drain = true;
+    return -1;
+}
+
 static int parse_options(int argc, char **argv, Maint *m)
 {
-    char **args = calloc((size_t)argc + 1, sizeof *args);
-    if (!args)
-        return PM_EDB;
-    int n = 0;
-    for (int i = 0; i < argc; i++) {
-        if (i > 0 && !strcmp(argv[i], "--drain-default") && strcmp(argv[i - 1], "--db") != 0)
-            m->drain = true;
-        else
-            args[n++] = argv[i];
-    }
-    int rc = runner_parse(n, args, OPT_DB | OPT_DRY_RUN | OPT_WAIT | OPT_RETRIES, maintain_usage, &m->o);
-    free(args);
-    return rc;
+    return runner_parse_extra(argc, argv, OPT_DB | OPT_DRY_RUN | OPT_WAIT | OPT_RETRIES, maintain_options, set_option,
+                              m, maintain_usage, &m->o);
 }
 
 int cmd_maintain(int argc, char **argv)

@@ -32,9 +32,19 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
     return PM_EINPUT;
 }
 
+/* Room for the shared options, a command's own and the end marker. */
+#define MAX_OPTIONS 32
+#define EXTRA_BASE  256 /* getopt_long's value for the command's option I: EXTRA_BASE + I */
+
 int runner_parse(int argc, char **argv, unsigned allowed, const char *usage, RunOptions *o)
 {
-    static const struct option longs[] = {
+    return runner_parse_extra(argc, argv, allowed, NULL, NULL, NULL, usage, o);
+}
+
+int runner_parse_extra(int argc, char **argv, unsigned allowed, const RunnerOption *extra, RunnerOptionSet set,
+                       void *ctx, const char *usage, RunOptions *o)
+{
+    static const struct option shared[] = {
         {"dir", required_argument, NULL, 'd'},
         {"db", required_argument, NULL, 'D'},
         {"to", required_argument, NULL, 't'},
@@ -47,7 +57,6 @@ int runner_parse(int argc, char **argv, unsigned allowed, const char *usage, Run
         {"lock-retries", required_argument, NULL, 'r'},
         {"require-pruning", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
     };
     static const struct {
         int opt;
@@ -63,14 +72,21 @@ int runner_parse(int argc, char **argv, unsigned allowed, const char *usage, Run
                 {'J', OPT_JSON},
                 {'r', OPT_RETRIES},
                 {'P', OPT_REQUIRE_PRUNING}};
+    struct option longs[MAX_OPTIONS];
+    size_t nlongs = sizeof shared / sizeof *shared;
+    memcpy(longs, shared, sizeof shared);
+    for (int i = 0; extra && extra[i].name && nlongs + 1 < MAX_OPTIONS; i++)
+        longs[nlongs++] =
+            (struct option){extra[i].name, extra[i].has_value ? required_argument : no_argument, NULL, EXTRA_BASE + i};
+    longs[nlongs] = (struct option){NULL, 0, NULL, 0};
     memset(o, 0, sizeof *o);
     o->dir = "migrations";
     o->lock_retries = 8;
     const char *cmd = argv[0];
     optind = 1;
     opterr = 0;
-    int ch;
-    while ((ch = getopt_long(argc, argv, ":d:h", longs, NULL)) != -1) {
+    int ch, index; /* INDEX: the long option found, -1 for a short one */
+    while ((index = -1, ch = getopt_long(argc, argv, ":d:h", longs, &index)) != -1) {
         if (ch == 'h') {
             fputs(usage, stdout);
             return PM_OK;
@@ -79,9 +95,17 @@ int runner_parse(int argc, char **argv, unsigned allowed, const char *usage, Run
             return usage_error(cmd, "unknown option \"%s\"", argv[optind - 1]);
         if (ch == ':')
             return usage_error(cmd, "option \"%s\" needs a value", argv[optind - 1]);
+        if (ch >= EXTRA_BASE) {
+            int rc = set(ctx, extra[ch - EXTRA_BASE].id, optarg);
+            if (rc >= 0)
+                return rc;
+            continue;
+        }
         for (size_t i = 0; i < sizeof bits / sizeof *bits; i++)
             if (bits[i].opt == ch && !(allowed & bits[i].bit))
-                return usage_error(cmd, "option \"%s\" does not apply here", argv[optind - 1]);
+                /* by its name: argv[optind - 1] is the value when one follows */
+                return index >= 0 ? usage_error(cmd, "option \"--%s\" does not apply here", longs[index].name)
+                                  : usage_error(cmd, "option \"-%s\" does not apply here", "d");
         int v;
         switch (ch) {
         case 'd':

@@ -50,6 +50,23 @@ typedef struct RunOptions {
  * message printed).  USAGE is the command's help text. */
 int runner_parse(int argc, char **argv, unsigned allowed, const char *usage, RunOptions *o);
 
+/* An option one command adds to the shared ones: --NAME, taking a value
+ * (--NAME VALUE or --NAME=VALUE) when HAS_VALUE.  A command's table ends
+ * with a NULL name. */
+typedef struct RunnerOption {
+    const char *name; /* without the leading "--" */
+    bool has_value;
+    int id; /* passed to the command's RunnerOptionSet */
+} RunnerOption;
+
+/* Store option ID's VALUE (NULL without one) in CTX: -1 to go on, or the
+ * exit code to return at once (the message printed). */
+typedef int (*RunnerOptionSet)(void *ctx, int id, const char *value);
+
+/* runner_parse plus the command's own options EXTRA, each handed to SET. */
+int runner_parse_extra(int argc, char **argv, unsigned allowed, const RunnerOption *extra, RunnerOptionSet set,
+                       void *ctx, const char *usage, RunOptions *o);
+
 /* Connect (pg_connect) and apply the runtime session settings. */
 bool runner_connect(const RunOptions *o, PgConn **c, Err *err);
 

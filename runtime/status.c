@@ -627,74 +627,84 @@ static int option_error(const char *fmt, const char *arg, const char *arg2)
     return PM_EINPUT;
 }
 
-/* runner_parse's options plus --check, --format and the thresholds
- * (--name VALUE or --name=VALUE). */
+/* status's own options, beside runner_parse's: --check, --format and the
+ * thresholds (--name VALUE or --name=VALUE). */
+enum {
+    OPTION_PREMAKE_WARN,
+    OPTION_DEFAULT_ROWS_WARN,
+    OPTION_FINALIZE_WARN,
+    OPTION_STALLED_WARN,
+    OPTION_RETENTION_OVERDUE,
+    OPTION_MAINTAIN_WARN,
+    OPTION_MAINTAIN_CRIT,
+    OPTION_FORMAT,
+    OPTION_CHECK,
+};
+static const RunnerOption status_options[] = {
+    {"premake-warn", true, OPTION_PREMAKE_WARN},
+    {"default-rows-warn", true, OPTION_DEFAULT_ROWS_WARN},
+    {"finalize-warn", true, OPTION_FINALIZE_WARN},
+    {"stalled-warn", true, OPTION_STALLED_WARN},
+    {"retention-overdue", true, OPTION_RETENTION_OVERDUE},
+    {"maintain-warn", true, OPTION_MAINTAIN_WARN},
+    {"maintain-crit", true, OPTION_MAINTAIN_CRIT},
+    {"format", true, OPTION_FORMAT},
+    {"check", false, OPTION_CHECK},
+    {NULL, false, 0},
+};
+
+/* "--premake-warn" for option ID, as the user wrote it. */
+static const char *option_name(int id)
+{
+    static char name[40];
+    for (int i = 0; status_options[i].name; i++)
+        if (status_options[i].id == id)
+            snprintf(name, sizeof name, "--%s", status_options[i].name);
+    return name;
+}
+
+static int set_option(void *ctx, int id, const char *v)
+{
+    StatusOptions *so = ctx;
+    if (id == OPTION_CHECK) {
+        so->check = true;
+        return -1;
+    }
+    if (id == OPTION_FORMAT) {
+        if (strcmp(v, "text") && strcmp(v, "json") && strcmp(v, "openmetrics"))
+            return option_error("--format \"%s\": expected text, json or openmetrics%s", v, "");
+        so->format = v;
+        return -1;
+    }
+    /* the counts are plain numbers, the others durations */
+    bool count = id == OPTION_PREMAKE_WARN || id == OPTION_DEFAULT_ROWS_WARN;
+    char *end = NULL;
+    long long num = count ? strtoll(v, &end, 10) : status_parse_duration(v);
+    if ((count && (*end || !*v || num < 0 || num > 1000000000000LL)) || num < 0)
+        return option_error("%s \"%s\": expected a number (of seconds, or with s, m, h, d, w)", option_name(id), v);
+    switch (id) {
+    case OPTION_PREMAKE_WARN: so->th.premake_warn = num > 100000 ? 100000 : (int)num; break;
+    case OPTION_DEFAULT_ROWS_WARN: so->th.default_rows_warn = num; break;
+    case OPTION_FINALIZE_WARN: so->th.finalize_warn = num; break;
+    case OPTION_STALLED_WARN: so->th.stalled_warn = num; break;
+    case OPTION_RETENTION_OVERDUE: so->th.retention_overdue = num; break;
+    case OPTION_MAINTAIN_WARN: so->th.maintain_warn = num; break;
+    case OPTION_MAINTAIN_CRIT: so->th.maintain_crit = num; break;
+    }
+    return -1;
+}
+
 static int parse_options(int argc, char **argv, StatusOptions *so)
 {
-    static const char *const names[] = {
-        "--premake-warn",      "--default-rows-warn", "--finalize-warn", "--stalled-warn",
-        "--retention-overdue", "--maintain-warn",     "--maintain-crit", "--format"};
     so->format = "text";
     so->th = (StatusThresholds){STATUS_PREMAKE_WARN, STATUS_DEFAULT_ROWS_WARN, STATUS_FINALIZE_WARN,
                                 STATUS_STALLED_WARN, STATUS_RETENTION_OVERDUE, STATUS_MAINTAIN_WARN,
                                 STATUS_MAINTAIN_CRIT};
-    char **args = calloc((size_t)argc + 1, sizeof *args);
-    if (!args)
-        return PM_EDB;
-    int n = 0, rc = -1;
-    for (int i = 0; i < argc && rc < 0; i++) {
-        bool value_of_previous =
-            i > 0 && (!strcmp(argv[i - 1], "--db") || !strcmp(argv[i - 1], "-d") || !strcmp(argv[i - 1], "--dir"));
-        if (i == 0 || value_of_previous) {
-            args[n++] = argv[i];
-            continue;
-        }
-        if (!strcmp(argv[i], "--check")) {
-            so->check = true;
-            continue;
-        }
-        size_t k = 0, len = 0;
-        for (; k < sizeof names / sizeof *names; k++) {
-            len = strlen(names[k]);
-            if (!strncmp(argv[i], names[k], len) && (argv[i][len] == '\0' || argv[i][len] == '='))
-                break;
-        }
-        if (k == sizeof names / sizeof *names) {
-            args[n++] = argv[i];
-            continue;
-        }
-        const char *v = argv[i][len] == '=' ? argv[i] + len + 1 : i + 1 < argc ? argv[++i] : NULL;
-        if (!v) {
-            rc = option_error("option \"%s\" needs a value%s", names[k], "");
-            break;
-        }
-        if (k == 7) {
-            if (strcmp(v, "text") && strcmp(v, "json") && strcmp(v, "openmetrics"))
-                rc = option_error("--format \"%s\": expected text, json or openmetrics%s", v, "");
-            so->format = v;
-            continue;
-        }
-        char *end;
-        long long num = k <= 1 ? strtoll(v, &end, 10) : status_parse_duration(v);
-        if ((k <= 1 && (*end || !*v || num < 0 || num > 1000000000000LL)) || num < 0) {
-            rc = option_error("%s \"%s\": expected a number (of seconds, or with s, m, h, d, w)", names[k], v);
-            break;
-        }
-        long long *dst[] = {NULL,
-                            &so->th.default_rows_warn,
-                            &so->th.finalize_warn,
-                            &so->th.stalled_warn,
-                            &so->th.retention_overdue,
-                            &so->th.maintain_warn,
-                            &so->th.maintain_crit};
-        if (k == 0)
-            so->th.premake_warn = num > 100000 ? 100000 : (int)num;
-        else
-            *dst[k] = num;
-    }
-    if (rc < 0)
-        rc = runner_parse(n, args, OPT_DIR | OPT_DB | OPT_JSON, status_usage, &so->o);
-    free(args);
+    /* a check reports even bad usage as UNKNOWN, wherever --check stands */
+    for (int i = 1; i < argc; i++)
+        so->check |= !strcmp(argv[i], "--check");
+    int rc = runner_parse_extra(argc, argv, OPT_DIR | OPT_DB | OPT_JSON, status_options, set_option, so, status_usage,
+                                &so->o);
     if (rc < 0 && so->o.json)
         so->format = "json";
     /* Nagios: a check that cannot run is UNKNOWN */
