@@ -3,7 +3,6 @@
  * comment of the policy it writes. */
 #include "init.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 
 #include "../commands.h"
 #include "../common/buf.h"
+#include "../common/log.h"
 #include "../common/fs.h"
 #include "../common/quote.h"
 #include "runner.h"
@@ -350,49 +350,49 @@ done:
     return ok;
 }
 
-int cmd_init(int argc, char **argv)
+/* init's own options, beside runner_parse's --db. */
+enum { OPTION_OUTPUT, OPTION_ROWS_PER_PARTITION };
+static const RunnerOption init_options[] = {
+    {"output", true, OPTION_OUTPUT, 'o'},
+    {"rows-per-partition", true, OPTION_ROWS_PER_PARTITION, 0},
+    {NULL, false, 0, 0},
+};
+
+typedef struct InitOptions {
+    const char *output;    /* -o FILE, or NULL: standard output */
+    long long target_rows; /* --rows-per-partition */
+} InitOptions;
+
+static int set_option(void *ctx, int id, const char *value)
 {
-    static const struct option longs[] = {{"db", required_argument, NULL, 'D'},
-                                          {"output", required_argument, NULL, 'o'},
-                                          {"rows-per-partition", required_argument, NULL, 'r'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
-    const char *db = NULL, *output = NULL;
-    long long target = TARGET_ROWS_DEFAULT;
-    optind = 1;
-    opterr = 0;
-    int ch;
-    while ((ch = getopt_long(argc, argv, ":o:h", longs, NULL)) != -1) {
-        switch (ch) {
-        case 'h': fputs(init_usage, stdout); return PM_OK;
-        case 'D': db = optarg; break;
-        case 'o': output = optarg; break;
-        case 'r': {
-            char *end;
-            target = strtoll(optarg, &end, 10);
-            if (*end || end == optarg || target < 100 || target > 1000000000000LL) {
-                fprintf(stderr,
-                        "partmig init: --rows-per-partition \"%s\": expected a number 100..1000000000000\n"
-                        "hint: e.g. --rows-per-partition 5000000\n",
-                        optarg);
-                return PM_EINPUT;
-            }
-            break;
-        }
-        case ':':
-            fprintf(stderr, "partmig init: option \"%s\" needs a value\nhint: run \"partmig init --help\"\n",
-                    argv[optind - 1]);
-            return PM_EINPUT;
-        default:
-            fprintf(stderr, "partmig init: unknown option \"%s\"\nhint: run \"partmig init --help\"\n",
-                    argv[optind - 1]);
-            return PM_EINPUT;
-        }
+    InitOptions *io = ctx;
+    if (id == OPTION_OUTPUT) {
+        io->output = value;
+        return -1;
     }
-    if (optind >= argc) {
-        fputs("partmig init: name at least one table\nhint: partmig init --db URL public.journal_entries\n", stderr);
+    char *end;
+    io->target_rows = strtoll(value, &end, 10);
+    if (*end || end == value || io->target_rows < 100 || io->target_rows > 1000000000000LL) {
+        log_msg(LOG_ERROR, "init: --rows-per-partition \"%s\": expected a number 100..1000000000000", value);
+        log_hint("e.g. --rows-per-partition 5000000");
         return PM_EINPUT;
     }
+    return -1;
+}
+
+int cmd_init(int argc, char **argv)
+{
+    RunOptions o;
+    InitOptions io = {NULL, TARGET_ROWS_DEFAULT};
+    int rc = runner_parse_extra(argc, argv, OPT_DB | OPT_ARGS, init_options, set_option, &io, init_usage, &o);
+    if (rc >= 0)
+        return rc;
+    if (!o.nargs) {
+        log_msg(LOG_ERROR, "init: name at least one table");
+        log_hint("partmig init --db URL public.journal_entries");
+        return PM_EINPUT;
+    }
+    const char *output = io.output;
     Arena arena = {0};
     Buf out = {0};
     PgConn *c = NULL;
@@ -404,25 +404,22 @@ int cmd_init(int argc, char **argv)
         err_hint(&err, "partmig init does not overwrite a policy: remove it or name another file");
         goto done;
     }
-    RunOptions o;
-    memset(&o, 0, sizeof o);
-    o.db = db;
     if (!runner_connect(&o, &c, &err))
         goto done;
     buf_append(&out, "-- Written by partmig init from the catalog and the data: a starting point.\n"
                      "-- Review every choice (each is explained), then run partmig compile and partmig apply.\n"
                      "-- docs/POLICY.md describes every key.\n");
-    for (int i = optind; i < argc; i++) {
+    for (int i = 0; i < o.nargs; i++) {
         const char *schema, *table;
-        runner_split(argv[i], &arena, &schema, &table);
+        runner_split(o.args[i], &arena, &schema, &table);
         buf_append(&out, "\n");
-        if (!propose(c, schema, table, target, &arena, &out, &err))
+        if (!propose(c, schema, table, io.target_rows, &arena, &out, &err))
             goto done;
     }
     if (output) {
         if (!fs_write_atomic(output, buf_str(&out), out.len, &err))
             goto done;
-        fprintf(stderr, "wrote %s (%d table%s)\n", output, argc - optind, argc - optind == 1 ? "" : "s");
+        fprintf(stderr, "wrote %s (%d table%s)\n", output, o.nargs, o.nargs == 1 ? "" : "s");
     } else {
         fputs(buf_str(&out), stdout);
     }

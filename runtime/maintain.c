@@ -354,7 +354,7 @@ static bool maintain_recorded(Maint *m, const char *qname, const char *json, boo
 
 /* maintain's own options, beside runner_parse's. */
 enum { OPTION_DRAIN_DEFAULT };
-static const RunnerOption maintain_options[] = {{"drain-default", false, OPTION_DRAIN_DEFAULT}, {NULL, false, 0}};
+static const RunnerOption maintain_options[] = {{"drain-default", false, OPTION_DRAIN_DEFAULT, 0}, {NULL, false, 0, 0}};
 
 static int set_option(void *ctx, int id, const char *value)
 {

@@ -79,6 +79,14 @@ int runner_parse_extra(int argc, char **argv, unsigned allowed, const RunnerOpti
         longs[nlongs++] =
             (struct option){extra[i].name, extra[i].has_value ? required_argument : no_argument, NULL, EXTRA_BASE + i};
     longs[nlongs] = (struct option){NULL, 0, NULL, 0};
+    char shorts[MAX_OPTIONS * 2 + 8] = ":d:h";
+    for (int i = 0; extra && extra[i].name && strlen(shorts) + 2 < sizeof shorts; i++)
+        if (extra[i].short_name) {
+            size_t n = strlen(shorts);
+            shorts[n] = extra[i].short_name;
+            shorts[n + 1] = extra[i].has_value ? ':' : '\0';
+            shorts[n + 2] = '\0';
+        }
     memset(o, 0, sizeof *o);
     o->dir = "migrations";
     o->lock_retries = 8;
@@ -86,7 +94,7 @@ int runner_parse_extra(int argc, char **argv, unsigned allowed, const RunnerOpti
     optind = 1;
     opterr = 0;
     int ch, index; /* INDEX: the long option found, -1 for a short one */
-    while ((index = -1, ch = getopt_long(argc, argv, ":d:h", longs, &index)) != -1) {
+    while ((index = -1, ch = getopt_long(argc, argv, shorts, longs, &index)) != -1) {
         if (ch == 'h') {
             fputs(usage, stdout);
             return PM_OK;
@@ -95,6 +103,9 @@ int runner_parse_extra(int argc, char **argv, unsigned allowed, const RunnerOpti
             return usage_error(cmd, "unknown option \"%s\"", argv[optind - 1]);
         if (ch == ':')
             return usage_error(cmd, "option \"%s\" needs a value", argv[optind - 1]);
+        for (int i = 0; extra && extra[i].name && ch < EXTRA_BASE; i++)
+            if (extra[i].short_name && ch == extra[i].short_name)
+                ch = EXTRA_BASE + i;
         if (ch >= EXTRA_BASE) {
             int rc = set(ctx, extra[ch - EXTRA_BASE].id, optarg);
             if (rc >= 0)
@@ -150,8 +161,10 @@ int runner_parse_extra(int argc, char **argv, unsigned allowed, const RunnerOpti
                 o->lock_retries = v;
         }
     }
-    if (optind < argc)
+    if (optind < argc && !(allowed & OPT_ARGS))
         return usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+    o->args = argv + optind;
+    o->nargs = argc - optind;
     return -1;
 }
 

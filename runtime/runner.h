@@ -26,6 +26,7 @@ enum {
     OPT_JSON = 1 << 8,             /* --json */
     OPT_RETRIES = 1 << 9,          /* --lock-retries N */
     OPT_REQUIRE_PRUNING = 1 << 10, /* --require-pruning */
+    OPT_ARGS = 1 << 11,            /* positional arguments (RunOptions.args) */
 };
 
 typedef struct RunOptions {
@@ -43,6 +44,8 @@ typedef struct RunOptions {
     int wait_s;           /* --wait, default 0 */
     int lock_retries;     /* tries per DDL statement on lock timeout, default 8 */
     bool require_pruning; /* a conversion refuses frequent statements that cannot prune */
+    char **args;          /* OPT_ARGS: the positional arguments, in order */
+    int nargs;
 } RunOptions;
 
 /* Parse ARGV (argv[0] is the subcommand) into *O.  Returns -1 to go on, or
@@ -50,13 +53,14 @@ typedef struct RunOptions {
  * message printed).  USAGE is the command's help text. */
 int runner_parse(int argc, char **argv, unsigned allowed, const char *usage, RunOptions *o);
 
-/* An option one command adds to the shared ones: --NAME, taking a value
- * (--NAME VALUE or --NAME=VALUE) when HAS_VALUE.  A command's table ends
- * with a NULL name. */
+/* An option one command adds to the shared ones: --NAME (and -SHORT_NAME
+ * when given), taking a value (--NAME VALUE or --NAME=VALUE) when
+ * HAS_VALUE.  A command's table ends with a NULL name. */
 typedef struct RunnerOption {
     const char *name; /* without the leading "--" */
     bool has_value;
-    int id; /* passed to the command's RunnerOptionSet */
+    int id;          /* passed to the command's RunnerOptionSet */
+    char short_name; /* 0: none; never 'd' or 'h' */
 } RunnerOption;
 
 /* Store option ID's VALUE (NULL without one) in CTX: -1 to go on, or the

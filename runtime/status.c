@@ -641,16 +641,16 @@ enum {
     OPTION_CHECK,
 };
 static const RunnerOption status_options[] = {
-    {"premake-warn", true, OPTION_PREMAKE_WARN},
-    {"default-rows-warn", true, OPTION_DEFAULT_ROWS_WARN},
-    {"finalize-warn", true, OPTION_FINALIZE_WARN},
-    {"stalled-warn", true, OPTION_STALLED_WARN},
-    {"retention-overdue", true, OPTION_RETENTION_OVERDUE},
-    {"maintain-warn", true, OPTION_MAINTAIN_WARN},
-    {"maintain-crit", true, OPTION_MAINTAIN_CRIT},
-    {"format", true, OPTION_FORMAT},
-    {"check", false, OPTION_CHECK},
-    {NULL, false, 0},
+    {"premake-warn", true, OPTION_PREMAKE_WARN, 0},
+    {"default-rows-warn", true, OPTION_DEFAULT_ROWS_WARN, 0},
+    {"finalize-warn", true, OPTION_FINALIZE_WARN, 0},
+    {"stalled-warn", true, OPTION_STALLED_WARN, 0},
+    {"retention-overdue", true, OPTION_RETENTION_OVERDUE, 0},
+    {"maintain-warn", true, OPTION_MAINTAIN_WARN, 0},
+    {"maintain-crit", true, OPTION_MAINTAIN_CRIT, 0},
+    {"format", true, OPTION_FORMAT, 0},
+    {"check", false, OPTION_CHECK, 0},
+    {NULL, false, 0, 0},
 };
 
 /* "--premake-warn" for option ID, as the user wrote it. */

@@ -1,7 +1,8 @@
 # command_options.sh: the options a command adds to the shared ones
-# (status's --check, --format and thresholds, maintain's --drain-default)
-# are parsed with them: both spellings of a value, their errors, and the
-# shared errors; all before any connection (PGHOST points nowhere).
+# (status's --check, --format and thresholds, maintain's --drain-default,
+# init's -o and --rows-per-partition and its TABLE arguments) are parsed
+# with them: both spellings of a value, their errors ("partmig: CMD: ..."),
+# and the shared errors; all before any connection (PGHOST points nowhere).
 cd "${PARTMIG_SOURCE:-.}" || exit 2
 . tests/lib/assert.sh
 export PGHOST=/nonexistent PGCONNECT_TIMEOUT=1
@@ -49,4 +50,31 @@ run_cmd "$PARTMIG" maintain -d migrations
 assert_contains "$ERR" 'option "-d" does not apply here' "maintain -d DIR: the option named, not its value"
 run_cmd "$PARTMIG" maintain --dir=migrations
 assert_contains "$ERR" 'option "--dir" does not apply here' "maintain --dir=DIR"
+
+run_cmd "$PARTMIG" init
+assert_eq "$RC" 2 "init without a table"
+assert_eq "$ERR" 'partmig: init: name at least one table
+hint: partmig init --db URL public.journal_entries' "init without a table: message"
+run_cmd "$PARTMIG" init --rows-per-partition 5 t
+assert_eq "$RC" 2 "init --rows-per-partition 5"
+assert_eq "$ERR" 'partmig: init: --rows-per-partition "5": expected a number 100..1000000000000
+hint: e.g. --rows-per-partition 5000000' "init --rows-per-partition 5: message"
+run_cmd "$PARTMIG" init t --bogus
+assert_eq "$RC" 2 "init --bogus"
+assert_contains "$ERR" 'partmig: init: unknown option "--bogus"' "init --bogus: message"
+run_cmd "$PARTMIG" init t -o
+assert_contains "$ERR" 'partmig: init: option "-o" needs a value' "init -o without a value"
+run_cmd "$PARTMIG" init --to 3 t
+assert_contains "$ERR" 'partmig: init: option "--to" does not apply here' "init --to"
+# -o after a TABLE, and --output=FILE: an existing file is refused before connecting
+existing=$(mktemp)
+run_cmd "$PARTMIG" init public.t -o "$existing"
+assert_eq "$RC" 2 "init TABLE -o EXISTING"
+assert_contains "$ERR" "exists already" "init TABLE -o EXISTING: refused"
+run_cmd "$PARTMIG" init --output="$existing" a b
+assert_contains "$ERR" "exists already" "init --output=EXISTING a b: refused"
+rm -f "$existing"
+run_cmd "$PARTMIG" init --rows-per-partition=1000 a b
+assert_eq "$RC" 1 "init with valid options: only the connection fails"
+assert_contains "$ERR" "connect" "init with valid options: fails connecting"
 assert_done
