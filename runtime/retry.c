@@ -1,11 +1,15 @@
-/* retry.c: the monotonic clock, sleeping, and the lock policy's arithmetic
- * (waits growing from a short first try, jittered pauses between tries). */
+/* retry.c: the monotonic clock, sleeping, the lock policy's arithmetic
+ * (waits growing from a short first try, jittered pauses between tries),
+ * and the one loop that retries a locking step under it. */
 #include "retry.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../common/log.h"
 
 double retry_now(void)
 {
@@ -74,4 +78,30 @@ int lock_policy_parse_ms(const char *lock_timeout)
         end++;
     double ms = !*end || !strcmp(end, "ms") ? v : !strcmp(end, "s") ? v * 1000 : !strcmp(end, "min") ? v * 60000 : -1;
     return ms >= 1 && ms <= 3600000 ? (int)ms : -1;
+}
+
+bool retry_locked(const LockPolicy *p, const char *fixed_timeout, const char *label, RetryTry try_once, void *ctx,
+                  bool *exhausted, Err *err)
+{
+    char lt[32];
+    *exhausted = false;
+    for (int attempt = 0;; attempt++) {
+        const char *timeout = fixed_timeout;
+        if (!timeout) {
+            snprintf(lt, sizeof lt, "%dms", lock_policy_timeout(p, attempt));
+            timeout = lt;
+        }
+        bool retry = false;
+        if (try_once(ctx, timeout, &retry, err))
+            return true;
+        if (!retry)
+            return false;
+        if (attempt + 1 >= p->tries) {
+            *exhausted = true;
+            return false;
+        }
+        int ms = lock_policy_pause(p, attempt);
+        log_msg(LOG_INFO, "%s: lock not granted within %s, retried after %d ms (try %d of %d)", label, timeout, ms,
+                attempt + 2, p->tries);
+    }
 }

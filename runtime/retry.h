@@ -4,6 +4,10 @@
 #ifndef PARTMIG_RETRY_H
 #define PARTMIG_RETRY_H
 
+#include <stdbool.h>
+
+#include "../common/err.h"
+
 /* Monotonic seconds (CLOCK_MONOTONIC): for durations, never for dates. */
 double retry_now(void);
 
@@ -35,5 +39,19 @@ int lock_policy_pause_ms(const LockPolicy *p, int attempt);
 int lock_policy_pause(const LockPolicy *p, int attempt);
 /* A lock_timeout setting ("500ms", "2s", "1min", "300") in ms; -1 if not one. */
 int lock_policy_parse_ms(const char *lock_timeout);
+
+/* One try of a locking step with lock_timeout LOCK_TIMEOUT (text such as
+ * "25ms"): true when it is done; false with ERR, *RETRY set when another
+ * try may succeed (a lock timeout), left false otherwise. */
+typedef bool (*RetryTry)(void *ctx, const char *lock_timeout, bool *retry, Err *err);
+
+/* Run TRY under policy P: try N with P's lock_timeout for it (or
+ * FIXED_TIMEOUT for every try when not NULL), a jittered pause and a line
+ * "partmig: LABEL: lock not granted within ..., retried after ... ms (try
+ * N of M)" between tries.  True when a try succeeds.  False with the try's
+ * ERR when it may not be retried, or after P's last try with *EXHAUSTED
+ * set (the caller says who held the lock). */
+bool retry_locked(const LockPolicy *p, const char *fixed_timeout, const char *label, RetryTry try_once, void *ctx,
+                  bool *exhausted, Err *err);
 
 #endif

@@ -321,65 +321,80 @@ static bool lock_failure(PgConn *c, const char *lock_timeout, int tries, const c
     return false;
 }
 
-/* The lock_timeout of try ATTEMPT (0-based) under LOCK_TIMEOUT: growing
- * from a short first wait to LOCK_TIMEOUT when it is a plain duration, else
- * LOCK_TIMEOUT itself.  BUF holds the text. */
-static const char *try_timeout(const char *lock_timeout, int tries, int attempt, char *buf, size_t size)
+/* One try of runner_tx: BODY in BEGIN ... COMMIT under LOCK_TIMEOUT. */
+typedef struct TxTry {
+    PgConn *c;
+    RunnerTxBody body;
+    void *ctx;
+} TxTry;
+
+static bool tx_try(void *ctx, const char *lock_timeout, bool *retry, Err *err)
+{
+    TxTry *t = ctx;
+    const char *p[1] = {lock_timeout};
+    bool ok = pg_run(t->c, "BEGIN", err) &&
+              pg_exec(t->c, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", 1, p, NULL, err) &&
+              t->body(t->ctx, err) && pg_run(t->c, "COMMIT", err);
+    if (ok)
+        return true;
+    *retry = is_lock_timeout(t->c);
+    if (pg_ok(t->c) && pg_in_transaction(t->c)) {
+        Err ignored;
+        pg_run(t->c, "ROLLBACK", &ignored);
+    }
+    return false;
+}
+
+/* One try of runner_stmt: SQL outside a transaction under LOCK_TIMEOUT. */
+typedef struct StmtTry {
+    PgConn *c;
+    const char *sql;
+} StmtTry;
+
+static bool stmt_try(void *ctx, const char *lock_timeout, bool *retry, Err *err)
+{
+    StmtTry *t = ctx;
+    const char *p[1] = {lock_timeout};
+    if (!pg_exec(t->c, "SELECT pg_catalog.set_config('lock_timeout', $1, false)", 1, p, NULL, err))
+        return false;
+    if (pg_exec_script(t->c, t->sql, err))
+        return true;
+    *retry = is_lock_timeout(t->c);
+    return false;
+}
+
+/* The lock policy for the file's LOCK_TIMEOUT: waits growing from a short
+ * first one to LOCK_TIMEOUT when it is a plain duration; else *FIXED is
+ * LOCK_TIMEOUT itself, for every try. */
+static LockPolicy file_policy(const char *lock_timeout, int tries, const char **fixed)
 {
     int cap = lock_policy_parse_ms(lock_timeout);
-    if (cap <= 0)
-        return lock_timeout;
-    LockPolicy p = lock_policy(cap, tries);
-    snprintf(buf, size, "%dms", lock_policy_timeout(&p, attempt));
-    return buf;
+    *fixed = cap > 0 ? NULL : lock_timeout;
+    return lock_policy(cap, tries);
 }
 
 bool runner_tx(PgConn *c, const char *lock_timeout, int tries, const char *label, const char *lock_what,
                const char *schema, const char *table, RunnerTxBody body, void *ctx, Err *err)
 {
-    char lt[32];
-    for (int attempt = 1;; attempt++) {
-        const char *p[1] = {try_timeout(lock_timeout, tries, attempt - 1, lt, sizeof lt)};
-        bool ok = pg_run(c, "BEGIN", err) &&
-                  pg_exec(c, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", 1, p, NULL, err) &&
-                  body(ctx, err) && pg_run(c, "COMMIT", err);
-        if (ok)
-            return true;
-        bool timeout = is_lock_timeout(c);
-        if (pg_ok(c) && pg_in_transaction(c)) {
-            Err ignored;
-            pg_run(c, "ROLLBACK", &ignored);
-        }
-        if (!timeout)
-            return false;
-        if (attempt >= tries)
-            return lock_failure(c, lock_timeout, tries, label, lock_what, schema, table, err);
-        LockPolicy lp = lock_policy(lock_policy_parse_ms(lock_timeout), tries);
-        int ms = lock_policy_pause(&lp, attempt - 1);
-        log_msg(LOG_INFO, "%s: lock not granted within %s, retried after %d ms (try %d of %d)", label, p[0], ms,
-                attempt + 1, tries);
-    }
+    const char *fixed;
+    LockPolicy lp = file_policy(lock_timeout, tries, &fixed);
+    TxTry t = {c, body, ctx};
+    bool exhausted;
+    if (retry_locked(&lp, fixed, label, tx_try, &t, &exhausted, err))
+        return true;
+    return exhausted && lock_failure(c, lock_timeout, tries, label, lock_what, schema, table, err);
 }
 
 bool runner_stmt(PgConn *c, const char *lock_timeout, int tries, const char *label, const char *schema,
                  const char *table, const char *sql, Err *err)
 {
-    char lt[32];
-    for (int attempt = 1;; attempt++) {
-        const char *p[1] = {try_timeout(lock_timeout, tries, attempt - 1, lt, sizeof lt)};
-        if (!pg_exec(c, "SELECT pg_catalog.set_config('lock_timeout', $1, false)", 1, p, NULL, err))
-            return false;
-        if (pg_exec_script(c, sql, err))
-            return true;
-        if (!is_lock_timeout(c))
-            return false;
-        if (attempt >= tries)
-            return lock_failure(c, lock_timeout, tries, label, NULL, schema, table, err);
-        LockPolicy lp = lock_policy(lock_policy_parse_ms(lock_timeout), tries);
-        int ms = lock_policy_pause(&lp, attempt - 1);
-        log_msg(LOG_INFO, "%s: lock not granted within %s, retried after %d ms (try %d of %d)", label, p[0], ms,
-                attempt + 1, tries);
-    }
+    const char *fixed;
+    LockPolicy lp = file_policy(lock_timeout, tries, &fixed);
+    StmtTry t = {c, sql};
+    bool exhausted;
+    if (retry_locked(&lp, fixed, label, stmt_try, &t, &exhausted, err))
+        return true;
+    return exhausted && lock_failure(c, lock_timeout, tries, label, NULL, schema, table, err);
 }
 
 int runner_fail(const Err *err)

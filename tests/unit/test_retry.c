@@ -1,5 +1,9 @@
 /* test_retry.c: the lock policy's waits and pauses, the lock_timeout parser,
- * the clock and the sleep (runtime/retry.c). */
+ * the clock and the sleep, and the retry loop (runtime/retry.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "../../runtime/retry.h"
 #include "check.h"
 
@@ -72,10 +76,62 @@ static void test_clock_and_sleep(void)
     CHECK(ms >= 50 && ms <= 100 && el >= ms / 1000.0 - 0.001);
 }
 
+/* A step that fails FAILS times (retryable when RETRYABLE), then succeeds;
+ * the lock_timeouts it was given, in order. */
+typedef struct FakeStep {
+    int fails, calls;
+    bool retryable;
+    char seen[16][32];
+} FakeStep;
+
+static bool fake_try(void *ctx, const char *lock_timeout, bool *retry, Err *err)
+{
+    FakeStep *f = ctx;
+    if (f->calls < 16)
+        snprintf(f->seen[f->calls], sizeof f->seen[0], "%s", lock_timeout);
+    if (f->calls++ < f->fails) {
+        *retry = f->retryable;
+        return err_set(err, PM_EDB, "canceling statement due to lock timeout");
+    }
+    return true;
+}
+
+static void test_retry_locked(void)
+{
+    Err err;
+    bool exhausted = true;
+    /* two lock timeouts, then done: three tries, waits growing from 25 ms */
+    LockPolicy p = lock_policy(500, 8);
+    FakeStep f = {.fails = 2, .retryable = true};
+    CHECK(retry_locked(&p, NULL, "step 0001:1", fake_try, &f, &exhausted, &err));
+    CHECK(f.calls == 3 && !exhausted);
+    CHECK_STR(f.seen[0], "25ms");
+    int t1 = atoi(f.seen[1]), t2 = atoi(f.seen[2]);
+    CHECK(t1 >= 37 && t1 <= 50 && t2 >= 75 && t2 <= 100);
+    /* always timing out: exactly TRIES tries, then exhausted with the last error */
+    LockPolicy three = lock_policy(500, 3);
+    FakeStep g = {.fails = 100, .retryable = true};
+    CHECK(!retry_locked(&three, NULL, "step 0001:2", fake_try, &g, &exhausted, &err));
+    CHECK(g.calls == 3 && exhausted);
+    CHECK(strstr(err.msg, "lock timeout") != NULL);
+    /* another error: no retry, not exhausted */
+    FakeStep h = {.fails = 1, .retryable = false};
+    CHECK(!retry_locked(&p, NULL, "step 0001:3", fake_try, &h, &exhausted, &err));
+    CHECK(h.calls == 1 && !exhausted);
+    /* a fixed lock_timeout (not a plain duration) for every try */
+    LockPolicy two = lock_policy(-1, 2);
+    FakeStep k = {.fails = 1, .retryable = true};
+    CHECK(retry_locked(&two, "1h", "step 0001:4", fake_try, &k, &exhausted, &err));
+    CHECK(k.calls == 2);
+    CHECK_STR(k.seen[0], "1h");
+    CHECK_STR(k.seen[1], "1h");
+}
+
 int main(void)
 {
     test_policy_waits();
     test_parse_ms();
     test_clock_and_sleep();
+    test_retry_locked();
     return check_report();
 }
