@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../commands.h"
 #include "../common/log.h"
@@ -63,22 +64,6 @@ static const char *const plan_usage = "usage: partmig plan [-d DIR] [--db URL] [
                                       "                     would be refused for statements that cannot prune\n"
                                       "\n"
                                       "exit codes: 0 printed, 1 database error, 2 bad or tampered migrations\n";
-
-/* The step's policy (as of its version); error when the files have none. */
-bool apply_step_policy(Apply *a, const char **json, Policy *p, Err *err)
-{
-    if (!a->s->table)
-        return err_at(err, PM_EINPUT, a->f->path, 0, "step %d (%s) names no table", a->s->number,
-                      step_action_name(a->s->action));
-    if (!migdir_policy(&a->dir, a->s->table, a->f->m.version, a->arena, json, p, err))
-        return false;
-    if (!*json) {
-        err_at(err, PM_EINPUT, a->f->path, 0, "step %d: no policy for \"%s\" in this or an earlier migration",
-               a->s->number, a->s->table);
-        return err_hint(err, "the file has no \"-- partmig:policy\" line for the table; recompile the policies");
-    }
-    return true;
-}
 
 static bool do_register(Apply *a, Err *err)
 {
@@ -157,7 +142,7 @@ static bool run_statements(Apply *a, Err *err)
 }
 
 /* Run (or print) one step that is not done yet. */
-bool apply_run_step(Apply *a, Err *err)
+static bool apply_run_step(Apply *a, Err *err)
 {
     const Step *s = a->s;
     const char *action = step_action_name(s->action);
@@ -253,6 +238,46 @@ bool apply_run_step(Apply *a, Err *err)
     printf("done (%.0f ms)\n", (retry_now() - t0) * 1000);
     fflush(stdout);
     return true;
+}
+
+/* plan --json: run_step with its printed plan caught (stdout pointed at a
+ * scratch file meanwhile), one object appended to a->json. */
+static bool plan_step_captured(Apply *a, Err *err)
+{
+    fflush(stdout);
+    FILE *scratch = tmpfile();
+    int saved = scratch ? dup(STDOUT_FILENO) : -1;
+    if (saved < 0 || dup2(fileno(scratch), STDOUT_FILENO) < 0) {
+        if (saved >= 0)
+            close(saved);
+        if (scratch)
+            fclose(scratch);
+        return err_set(err, PM_EDB, "plan --json: cannot capture the plan of %s: out of file descriptors", a->label);
+    }
+    WorkloadReport workload = {0};
+    a->workload = &workload;
+    bool ok = apply_run_step(a, err);
+    a->workload = NULL;
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    Buf text = {0};
+    char chunk[4096];
+    size_t n;
+    rewind(scratch);
+    while ((n = fread(chunk, 1, sizeof chunk, scratch)) > 0)
+        buf_printf(&text, "%.*s", (int)n, chunk);
+    fclose(scratch);
+    const char *sql = buf_str(&text);
+    while (*sql == '\n')
+        sql++;
+    json_t *step = apply_plan_step_json(a, sql, "");
+    if (workload.table)
+        json_object_set_new(step, "workload", workload_json(&workload));
+    workload_report_free(&workload);
+    json_array_append_new(a->json, step);
+    buf_free(&text);
+    return ok;
 }
 
 /* The version after file I (up to --to) whose relayout ensure_table of
@@ -360,7 +385,7 @@ static bool apply_all(Apply *a, int *applied, int *steps, Err *err)
                     return false;
                 continue;
             }
-            if (!(a->json ? apply_plan_step_captured(a, err) : apply_run_step(a, err))) {
+            if (!(a->json ? plan_step_captured(a, err) : apply_run_step(a, err))) {
                 if (!a->dry && pg_ok(a->c)) {
                     Err ignored;
                     ledger_migration_finish(a->c, f->m.version, "failed", &ignored);

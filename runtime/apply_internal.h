@@ -41,12 +41,6 @@ typedef struct Apply {
 
 typedef enum { ENSURE_CREATE, ENSURE_ADOPT, ENSURE_CONVERT } EnsureKind;
 
-/* apply.c */
-/* The step's policy (as of its version); error when the files have none. */
-bool apply_step_policy(Apply *a, const char **json, Policy *p, Err *err);
-/* Run (or print) the current step, which is not done yet. */
-bool apply_run_step(Apply *a, Err *err);
-
 /* apply_ensure.c: ensure_table */
 /* What ensure_table must do for the table as it is now. */
 bool apply_ensure_decide(Apply *a, const Policy *p, EnsureKind *kind, Err *err);
@@ -61,7 +55,10 @@ ConvertOptions apply_convert_options(const Apply *a, const Policy *p);
 bool apply_premake(Apply *a, Err *err);
 bool apply_build_index(Apply *a, Err *err);
 
-/* apply_plan.c: plan and --dry-run output */
+/* apply_plan.c: the step's policy; plan and --dry-run output.  Below the
+ * step actions: nothing here calls back into them. */
+/* The step's policy (as of its version); error when the files have none. */
+bool apply_step_policy(Apply *a, const char **json, Policy *p, Err *err);
 /* SQL printed as one statement ending in ";". */
 void apply_out_sql(const char *sql);
 /* Remember the partitions the SQL of the current step would create ... */
@@ -72,7 +69,5 @@ bool apply_planned(const Apply *a, const char *schema, const char *name);
 bool apply_note_extensions(Apply *a, Err *err);
 /* plan --json: the current step as an object (SUPERSEDED: "" or why it does not run). */
 json_t *apply_plan_step_json(Apply *a, const char *sql, const char *superseded);
-/* plan --json: apply_run_step with its printed plan caught into a->json. */
-bool apply_plan_step_captured(Apply *a, Err *err);
 
 #endif

@@ -1,5 +1,6 @@
-/* apply_plan.c: what plan and apply --dry-run print besides the steps' SQL
- * -- the partitions earlier steps would create, whether an extension can be
+/* apply_plan.c: what every step action of plan/apply shares -- the step's
+ * policy -- and what plan and apply --dry-run print besides the steps' SQL:
+ * the partitions earlier steps would create, whether an extension can be
  * created, and plan --json's objects. */
 #include <jansson.h>
 #include <stdio.h>
@@ -101,42 +102,18 @@ json_t *apply_plan_step_json(Apply *a, const char *sql, const char *superseded)
     return o;
 }
 
-/* plan --json: run_step with its printed plan caught (stdout pointed at a
- * scratch file meanwhile), one object appended to a->json. */
-bool apply_plan_step_captured(Apply *a, Err *err)
+/* The step's policy (as of its version); error when the files have none. */
+bool apply_step_policy(Apply *a, const char **json, Policy *p, Err *err)
 {
-    fflush(stdout);
-    FILE *scratch = tmpfile();
-    int saved = scratch ? dup(STDOUT_FILENO) : -1;
-    if (saved < 0 || dup2(fileno(scratch), STDOUT_FILENO) < 0) {
-        if (saved >= 0)
-            close(saved);
-        if (scratch)
-            fclose(scratch);
-        return err_set(err, PM_EDB, "plan --json: cannot capture the plan of %s: out of file descriptors", a->label);
+    if (!a->s->table)
+        return err_at(err, PM_EINPUT, a->f->path, 0, "step %d (%s) names no table", a->s->number,
+                      step_action_name(a->s->action));
+    if (!migdir_policy(&a->dir, a->s->table, a->f->m.version, a->arena, json, p, err))
+        return false;
+    if (!*json) {
+        err_at(err, PM_EINPUT, a->f->path, 0, "step %d: no policy for \"%s\" in this or an earlier migration",
+               a->s->number, a->s->table);
+        return err_hint(err, "the file has no \"-- partmig:policy\" line for the table; recompile the policies");
     }
-    WorkloadReport workload = {0};
-    a->workload = &workload;
-    bool ok = apply_run_step(a, err);
-    a->workload = NULL;
-    fflush(stdout);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
-    Buf text = {0};
-    char chunk[4096];
-    size_t n;
-    rewind(scratch);
-    while ((n = fread(chunk, 1, sizeof chunk, scratch)) > 0)
-        buf_printf(&text, "%.*s", (int)n, chunk);
-    fclose(scratch);
-    const char *sql = buf_str(&text);
-    while (*sql == '\n')
-        sql++;
-    json_t *step = apply_plan_step_json(a, sql, "");
-    if (workload.table)
-        json_object_set_new(step, "workload", workload_json(&workload));
-    workload_report_free(&workload);
-    json_array_append_new(a->json, step);
-    buf_free(&text);
-    return ok;
+    return true;
 }

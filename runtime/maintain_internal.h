@@ -61,7 +61,7 @@ typedef struct Tx {
     const char *carry_name;
 } Tx;
 
-/* maintain.c: shared helpers */
+/* maintain_table.c: what the steps share for one table */
 /* Print "schema.table: [would ]..." (a change made or, dry run, to make). */
 void maint_say(Table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print ERR about table T ("partmig: schema.table: ..."); returns false. */
@@ -86,12 +86,12 @@ bool maint_upper_at_or_before(Table *t, const PartInfo *pi, const char *wall, bo
 bool maint_run_tx(Table *t, Tx *x, const char *label, const char *lock_what, Err *err);
 /* SQL outside a transaction, same retries (runner_stmt). */
 bool maint_run_stmt(Table *t, const char *label, const char *sql, Err *err);
-
-/* maintain_retention.c: retention, pending removals, tiering */
 /* Until a table's conversion is finalized its old table is the rollback
  * point, kept equal to the new one by a trigger: retention or a DEFAULT
  * drain now would make the two disagree.  *WAITS says WHAT waits. */
 bool maint_conversion_waits(Table *t, const char *what, bool *waits, Err *err);
+
+/* maintain_retention.c: retention, pending removals, tiering */
 /* Each step: false when it failed (printed by maint_fail). */
 bool maint_step_retention(Table *t, Err *err);
 /* Finish what a killed run left: pending detaches, recorded removals. */

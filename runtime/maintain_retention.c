@@ -177,21 +177,6 @@ done:
     return ok;
 }
 
-/* Until a table's conversion is finalized its old table is the rollback
- * point, kept equal to the new one by a trigger: retention or a DEFAULT
- * drain now would make the two disagree.  *WAITS says WHAT waits. */
-bool maint_conversion_waits(Table *t, const char *what, bool *waits, Err *err)
-{
-    const char *kept;
-    if (!ledger_conversion_open(t->m->c, t->p.schema, t->p.table, t->m->arena, waits, &kept, err))
-        return false;
-    if (*waits)
-        printf("%s: %s waits until the conversion is finalized (\"%s\" is its rollback point); "
-               "run \"partmig finalize %s\"\n",
-               t->qname, what, kept, t->qname);
-    return true;
-}
-
 bool maint_step_retention(Table *t, Err *err)
 {
     Maint *m = t->m;
