@@ -28,12 +28,13 @@ static const char *const status_usage =
     "is not finished (state, progress, age, and what to run next: apply to\n"
     "resume, finalize, or rollback to take the table back) and, for every table\n"
     "partmig manages, its partitions with bounds, rows (exact up to 8 MB a\n"
-    "partition, else the planner's estimate; DEFAULT always exact), size and\n"
-    "tablespace, gaps between partitions, rows in the DEFAULT partition, premake\n"
-    "coverage (partitions from now on, in intervals and seconds), partitions due\n"
-    "for retention and the last `partmig maintain` run.  Pending versions need\n"
-    "the migrations directory (-d, default migrations/ when present).  Changes\n"
-    "nothing.  Times in JSON are RFC 3339 in UTC.\n"
+    "partition, else the planner's estimate, shown as ~N; DEFAULT always\n"
+    "exact), size and tablespace, gaps between partitions, rows in the DEFAULT\n"
+    "partition, premake coverage (partitions from now on, in intervals and\n"
+    "seconds), partitions due for retention and the last `partmig maintain`\n"
+    "run.  Pending versions need the migrations directory (-d, default\n"
+    "migrations/ when present).  Changes nothing.  Times in JSON are RFC 3339\n"
+    "in UTC.\n"
     "\n"
     "  -d, --dir DIR         migrations directory (default migrations, if present)\n"
     "      --db URL          connection URL (else PARTMIG_DATABASE_URL, else PG* env);\n"
@@ -390,9 +391,10 @@ static json_t *table_json(Arena *a, const StatusTable *st, const CatalogTable *c
     const char *prev_to = NULL;
     for (int i = 0; i < n; i++) {
         const PartStatus *s = &ps[i];
-        json_t *po = json_pack("{s:s, s:s, s:s, s:I, s:b, s:I, s:s, s:s}", "name", s->part.name, "from", s->part.from,
-                               "to", s->part.to, "rows", (json_int_t)rows[i], "rows_exact", exact[i], "bytes",
-                               (json_int_t)s->part.bytes, "tablespace", s->part.tablespace, "bound", s->part.bound);
+        json_t *po = json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:I, s:s, s:s}", "name", s->part.name, "from",
+                               s->part.from, "to", s->part.to, "rows", (json_int_t)rows[i], "rows_exact", exact[i],
+                               "rows_source", exact[i] ? "exact" : "estimate", "bytes", (json_int_t)s->part.bytes,
+                               "tablespace", s->part.tablespace, "bound", s->part.bound);
         if (s->has_from_epoch)
             json_object_set_new(po, "from_time", json_string(status_rfc3339(a, s->from_epoch)));
         if (s->has_to_epoch)
@@ -533,6 +535,25 @@ static void tables_json_empty(json_t *summary)
         json_object_set_new(summary, keys[i], json_integer(0));
 }
 
+/* N with thousands separators ("1,234,567"), "~" before it when ESTIMATE. */
+static const char *rows_text(char *out, size_t size, long long n, bool estimate)
+{
+    char digits[32];
+    snprintf(digits, sizeof digits, "%lld", n < 0 ? -n : n);
+    size_t len = strlen(digits), o = 0;
+    if (estimate && o + 1 < size)
+        out[o++] = '~';
+    if (n < 0 && o + 1 < size)
+        out[o++] = '-';
+    for (size_t i = 0; i < len && o + 1 < size; i++) {
+        if (i > 0 && (len - i) % 3 == 0 && o + 2 < size)
+            out[o++] = ',';
+        out[o++] = digits[i];
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static void print_human(json_t *root)
 {
     json_t *migs = json_object_get(root, "migrations"), *tables = json_object_get(root, "tables");
@@ -598,16 +619,24 @@ static void print_human(json_t *root)
         json_array_foreach(due, k, g) printf("%s%s", k ? ", " : "", json_string_value(g));
         printf("\n  %-32s %-26s %-26s %10s %12s  %s\n", "partition", "from", "to", "rows", "bytes", "tablespace");
         json_t *pt;
+        bool estimates = false;
         json_array_foreach(parts, k, pt)
         {
             const char *from = json_string_value(json_object_get(pt, "from"));
-            printf("  %-32s %-26s %-26s %10lld %12lld  %s\n", json_string_value(json_object_get(pt, "name")),
+            bool estimate = !json_is_true(json_object_get(pt, "rows_exact"));
+            char rows[40];
+            estimates |= estimate;
+            printf("  %-32s %-26s %-26s %10s %12lld  %s\n", json_string_value(json_object_get(pt, "name")),
                    *from ? from : json_string_value(json_object_get(pt, "bound")),
                    json_string_value(json_object_get(pt, "to")),
-                   (long long)json_integer_value(json_object_get(pt, "rows")),
+                   rows_text(rows, sizeof rows, (long long)json_integer_value(json_object_get(pt, "rows")), estimate),
                    (long long)json_integer_value(json_object_get(pt, "bytes")),
                    json_string_value(json_object_get(pt, "tablespace")));
         }
+        if (estimates)
+            printf("  ~ rows: the planner's estimate (pg_class.reltuples, as of the last ANALYZE) for a partition "
+                   "over %d MB; the other rows are exact counts\n",
+                   EXACT_COUNT_BYTES / (1024 * 1024));
     }
 }
 
