@@ -255,6 +255,21 @@ bool runner_lock(PgConn *c, int wait_s, Arena *arena, Err *err)
                     wait_s);
 }
 
+bool runner_running(PgConn *c, Arena *arena, bool *running, const char **who, Err *err)
+{
+    LockHolder h;
+    int client = 0;
+    *running = false;
+    *who = "";
+    if (!ledger_lock_holder_info(c, arena, &h, err))
+        return false;
+    if (!h.pid)
+        return true;
+    *who = h.who;
+    *running = holder_client_alive(&h, &client);
+    return true;
+}
+
 bool runner_check_applied(const MigDir *d, const Ledger *l, Err *err)
 {
     for (int i = 0; i < l->nmigrations; i++) {

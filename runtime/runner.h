@@ -78,6 +78,12 @@ bool runner_connect(const RunOptions *o, PgConn **c, Err *err);
  * (never a blocking wait).  Failure: PM_ELOCKED naming the holder. */
 bool runner_lock(PgConn *c, int wait_s, Arena *arena, Err *err);
 
+/* Whether a partmig runner is at work now: another session holds the
+ * runner lock and its partmig process (when its application name names one
+ * on this host) is alive.  *WHO describes the holder, "" when none (owned
+ * by ARENA).  Reads only; never takes the lock. */
+bool runner_running(PgConn *c, Arena *arena, bool *running, const char **who, Err *err);
+
 /* Every migration the ledger knows as applied, running or failed that is
  * pinned (LedgerMigration.pinned: it committed something here) must be in D
  * with the same checksum; one that committed nothing may be changed or

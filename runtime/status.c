@@ -208,7 +208,7 @@ static void print_age(long long s)
         printf("%llds", s);
 }
 
-static void print_conversions(json_t *convs)
+static void print_conversions(json_t *convs, bool running)
 {
     size_t i;
     json_t *o;
@@ -238,7 +238,10 @@ static void print_conversions(json_t *convs)
         print_age(json_integer_value(json_object_get(o, "age_seconds")));
         printf(" ago), last progress ");
         print_age(json_integer_value(json_object_get(o, "idle_seconds")));
-        printf(" ago\n    next: %s\n", json_string_value(json_object_get(o, "next")));
+        printf(" ago\n");
+        if (!running && !json_is_true(json_object_get(o, "waiting_for_finalize")))
+            printf("    interrupted: no partmig runner is at work on it\n");
+        printf("    next: %s\n", json_string_value(json_object_get(o, "next")));
     }
 }
 
@@ -572,7 +575,8 @@ static void print_human(json_t *root)
                strcmp(lstate, state) ? lstate : "",
                json_is_string(fin) && !strcmp(lstate, state) ? json_string_value(fin) : "");
     }
-    print_conversions(json_object_get(root, "conversions"));
+    print_conversions(json_object_get(root, "conversions"),
+                      json_is_true(json_object_get(json_object_get(root, "runner"), "running")));
     json_t *t;
     json_array_foreach(tables, i, t)
     {
@@ -758,8 +762,13 @@ int cmd_status(int argc, char **argv)
     err_clear(&err);
     bool ok = false;
     const char *now = "";
+    /* whether a runner is at work, read before and after the ledger: an
+     * unfinished run is reported as interrupted only when none was at
+     * either moment (a run that starts or ends in between is not) */
+    bool running = false, running_after = false;
+    const char *holder = "", *holder_after = "";
     if (!migdir_load(so.o.dir, !so.o.dir_given, &arena, &dir, &err) || !runner_connect(&so.o, &c, &err) ||
-        !ledger_load(c, &arena, &ledger, &err) ||
+        !runner_running(c, &arena, &running, &holder, &err) || !ledger_load(c, &arena, &ledger, &err) ||
         !pg_query_text(c, "SELECT extract(epoch FROM now())::text", 0, NULL, &arena, &now, &err))
         goto done;
     root = json_object();
@@ -776,6 +785,13 @@ int cmd_status(int argc, char **argv)
             goto done;
     }
     json_object_set_new(root, "conversions", convs);
+    if (!runner_running(c, &arena, &running_after, &holder_after, &err))
+        goto done;
+    if (!*holder)
+        holder = holder_after;
+    json_object_set_new(root, "runner",
+                        json_pack("{s:b, s:o}", "running", running || running_after, "lock_holder",
+                                  *holder ? json_string(holder) : json_null()));
     long long waiting = 0;
     size_t i;
     json_t *cv;

@@ -168,6 +168,9 @@ json_t *status_check(json_t *root, const StatusThresholds *th)
     size_t i;
     json_t *t;
     json_array_foreach(json_object_get(root, "tables"), i, t) check_table(&k, root, t, th);
+    /* no runner at work: an unfinished conversion or migration was
+     * interrupted (killed, or the connection lost) and waits for a person */
+    bool running = json_is_true(json_object_get(json_object_get(root, "runner"), "running"));
     json_array_foreach(json_object_get(root, "conversions"), i, t)
     {
         char age[64];
@@ -179,9 +182,35 @@ json_t *status_check(json_t *root, const StatusThresholds *th)
                         "converted and swapped %s ago, waiting for \"partmig finalize %s\" (the old table and its "
                         "mirror trigger stay until then)",
                         age, str(t, "table"));
-        } else if (idle > th->stalled_warn)
+        } else if (!running)
+            problem(&k, CHECK_WARNING, str(t, "table"), "interrupted",
+                    "conversion interrupted in state %s (migration %04lld), no partmig runner is at work on it, "
+                    "last progress %s ago: %s",
+                    str(t, "state"), num(t, "version"), age, str(t, "next"));
+        else if (idle > th->stalled_warn)
             problem(&k, CHECK_WARNING, str(t, "table"), "conversion",
                     "conversion unfinished in state %s, no progress for %s: %s", str(t, "state"), age, str(t, "next"));
+    }
+    json_array_foreach(json_object_get(root, "migrations"), i, t)
+    {
+        const char *ls = str(t, "ledger_state");
+        long long version = strtoll(str(t, "version"), NULL, 10);
+        if (running || (strcmp(ls, "running") && strcmp(ls, "failed")))
+            continue;
+        /* a conversion of this version already said what to run */
+        bool told = false;
+        size_t j;
+        json_t *cv;
+        json_array_foreach(json_object_get(root, "conversions"), j, cv) told |=
+            num(cv, "version") == version && !json_is_true(json_object_get(cv, "waiting_for_finalize"));
+        if (told)
+            continue;
+        char label[64];
+        snprintf(label, sizeof label, "migration %s", str(t, "version"));
+        problem(&k, CHECK_WARNING, label, "interrupted",
+                "%s %s, no partmig runner is at work on it: \"partmig apply\" finishes it, or \"partmig rollback "
+                "--to %lld\" takes it back",
+                str(t, "name"), !strcmp(ls, "failed") ? "failed" : "interrupted (ledger state running)", version - 1);
     }
     static const char *const names[] = {"OK", "WARNING", "CRITICAL"};
     json_t *sum = json_object_get(root, "summary");

@@ -4,7 +4,8 @@
 # future partition (short coverage and a gap), a missing current partition
 # (critical), retention overdue after the policy's keep shrinks, an old or
 # failed maintain run recorded in the ledger, a conversion waiting for
-# finalize; the thresholds as options; UNKNOWN (3) when status cannot be read.
+# finalize, a conversion whose runner was killed; the thresholds as
+# options; UNKNOWN (3) when status cannot be read.
 set -u
 . "$PARTMIG_SOURCE/tests/lib/assert.sh"
 . "$PARTMIG_SOURCE/tests/lib/pg.sh"
@@ -129,6 +130,49 @@ run_cmd "$PARTMIG" status --check --finalize-warn 0 --json
 assert_eq "$RC" 1 "--json --check exit code"
 assert_eq "$(printf '%s' "$OUT" | python3 -c 'import json,sys; c=json.load(sys.stdin)["check"]; print(c["status"], c["code"], [p["check"] for p in c["problems"]])')" \
     "WARNING 1 ['conversion']" "the check object"
+
+# ---- a conversion whose runner was killed: reported at once, not after
+# --stalled-warn, with what to run; while its runner works it is not
+psql_q "CREATE TABLE public.conv2 (id bigint PRIMARY KEY, created_at timestamptz NOT NULL)"
+psql_q "INSERT INTO public.conv2 SELECT i, now() - make_interval(hours => i) FROM generate_series(1, 20000) i"
+cat >>"$T/pol/ev.lua" <<LUA
+partition "conv2" { existing = { method = "copy" } }
+LUA
+run_cmd "$PARTMIG" compile "$T/pol" -o "$T/mig"
+assert_eq "$RC" 0 "compile conv2 ($ERR)"
+"$PARTMIG" apply -d "$T/mig" --batch-size 200 --sleep 200 >"$T/apply2.out" 2>&1 &
+APID=$!
+for _ in $(seq 1 150); do
+    [ "$(psql_q "SELECT state FROM partmig.conversions WHERE table_name = 'conv2'" 2>/dev/null)" = backfilling ] && break
+    sleep 0.1
+done
+assert_eq "$(psql_q "SELECT state FROM partmig.conversions WHERE table_name = 'conv2'")" backfilling "conv2 is backfilling"
+check
+assert_not_contains "$OUT" "interrupted" "a conversion at work is not interrupted ($OUT)"
+assert_eq "$RC" 0 "a conversion at work is OK ($OUT)"
+kill -9 "$APID"
+wait "$APID" 2>/dev/null
+check
+assert_eq "$RC" 1 "a killed conversion: warning at once ($OUT)"
+assert_contains "$(echo "$OUT" | head -1)" "PARTMIG WARNING - " "not OK"
+assert_contains "$OUT" "WARNING public.conv2: conversion interrupted in state backfilling (migration 0002), no partmig runner is at work on it" "interrupted line"
+assert_contains "$OUT" "\"partmig apply\" resumes it from backfilling; or \"partmig rollback --to 1\"" "the commands to run"
+assert_not_contains "$OUT" "migration 0002:" "the migration is told once, by its conversion"
+run_cmd "$PARTMIG" status
+assert_contains "$OUT" "interrupted: no partmig runner is at work on it" "plain status says it too"
+run_cmd "$PARTMIG" status --json --check
+assert_eq "$(printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["runner"]["running"], [p["check"] for p in d["check"]["problems"]])')" \
+    "False ['interrupted']" "--json: no runner, the problem"
+# the migration alone (its conversion is done, a later step was cut off)
+psql_q "UPDATE partmig.conversions SET state = 'rolled_back' WHERE table_name = 'conv2'"
+check
+assert_contains "$OUT" "WARNING migration 0002: " "an interrupted migration without a conversion ($OUT)"
+assert_contains "$OUT" "\"partmig apply\" finishes it, or \"partmig rollback --to 1\" takes it back" "its commands"
+psql_q "UPDATE partmig.conversions SET state = 'backfilling' WHERE table_name = 'conv2'"
+run_cmd "$PARTMIG" apply -d "$T/mig"
+assert_eq "$RC" 0 "apply resumes conv2 ($ERR)"
+check
+assert_eq "$RC" 0 "OK once resumed ($OUT)"
 
 # ---- UNKNOWN: bad option, no server
 run_cmd "$PARTMIG" status --check --maintain-warn soon
