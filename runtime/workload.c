@@ -22,9 +22,18 @@
  *   the temporary table exists, under statement_timeout and lock_timeout,
  *   with plan_cache_mode = force_generic_plan.  A statement is only
  *   PREPAREd and EXPLAINed (EXPLAIN EXECUTE with NULL for every parameter,
- *   never ANALYZE), as the role that ran it (SET LOCAL ROLE): anything the
- *   planner evaluates of it (an immutable function folded, a stable one in
- *   a pruning step) runs with that role's rights, never partmig's.
+ *   never ANALYZE), as the role that ran it: anything the planner evaluates
+ *   of it (an immutable function folded, a stable one in a pruning step, a
+ *   domain's check on a NULL parameter) runs with that role's rights, never
+ *   partmig's.  SET ROLE alone would not hold: code running after it may
+ *   RESET ROLE (set_config('role', 'none')) back to partmig's session user.
+ *   So PREPARE and EXPLAIN run inside a SECURITY DEFINER function owned by
+ *   that role (pg_temp.partmig_plan_N, made in the transaction), where
+ *   PostgreSQL refuses any change of role or session authorization; only
+ *   partmig's role may execute it (not PUBLIC, not its owner: another
+ *   role's code must not plan through it as that role).  While a role's
+ *   search_path is set, partmig's own statements name no operator and no
+ *   type that path could resolve to that role's objects.
  *   PREPARE works on every PostgreSQL version (EXPLAIN (GENERIC_PLAN) is 16+
  *   and skips the startup pruning this check reads).
  * - A plan prunes when no scan under one Append reads every partition of
@@ -45,6 +54,8 @@ typedef struct RoleResolution {
     const char *path;   /* its search_path */
     int state;          /* 1 the table, 0 another relation or none, -1 cannot act as the role */
     const char *reason; /* with -1 */
+    const char *fn;     /* pg_temp.partmig_plan_N, owned by the role; NULL: not made */
+    const char *fn_why; /* why it could not be made */
 } RoleResolution;
 
 typedef struct Check {
@@ -163,12 +174,15 @@ static bool resolve_roles(Check *k, Err *err)
         } else {
             Buf q = {0};
             quote_ident(&q, k->t->table);
-            const char *p2[] = {buf_str(&q), k->oid};
-            bool same = false;
+            /* compared here: under the role's search_path an operator or
+             * a type name could resolve to that role's objects */
+            const char *p2[] = {buf_str(&q)};
+            PgResult *rel = NULL;
             Err e;
-            if (pg_query_bool(k->c, "SELECT pg_catalog.to_regclass($1) = $2::oid::regclass", 2, p2, &same, &e))
-                rr->state = same ? 1 : 0;
-            else if (!pg_ok(k->c)) {
+            if (pg_exec(k->c, "SELECT pg_catalog.to_regclass($1)::pg_catalog.oid::pg_catalog.text", 1, p2, &rel, &e)) {
+                rr->state = pg_nrows(rel) == 1 && !pg_isnull(rel, 0, 0) && !strcmp(pg_get(rel, 0, 0), k->oid) ? 1 : 0;
+                pg_result_free(rel);
+            } else if (!pg_ok(k->c)) {
                 buf_free(&q);
                 *err = e;
                 return false;
@@ -276,67 +290,116 @@ static void plan_walk(PlanCount *pc, json_t *node, int group)
     }
 }
 
-/* Plan CD as its role; fill ST. */
+/* The body of pg_temp.partmig_plan_N: PREPARE the text it is given (as
+ * STATEMENT_NAME), then EXPLAIN EXECUTE it with NULL for every parameter.
+ * Every name in it is qualified: it runs under the role's search_path. */
+static const char *const planner_body =
+    "DECLARE n integer; r text;\n"
+    "BEGIN\n"
+    "  EXECUTE sql;\n"
+    "  SELECT pg_catalog.cardinality(p.parameter_types) INTO n FROM pg_catalog.pg_prepared_statements p\n"
+    "   WHERE p.name OPERATOR(pg_catalog.=) '" STATEMENT_NAME "';\n"
+    "  EXECUTE pg_catalog.concat('EXPLAIN (FORMAT JSON) EXECUTE " STATEMENT_NAME "',\n"
+    "    pg_catalog.regexp_replace(pg_catalog.repeat(', NULL', n), '^, (.*)$', '(\\1)')) INTO r;\n"
+    "  RETURN r;\n"
+    "END";
+
+/* For every role a chosen statement is planned as: its planning function
+ * (before the transaction turns read-only).  A role it cannot be made for
+ * (no TEMP right on the database, for a partmig that is not superuser)
+ * gets a reason instead. */
+static bool make_planners(Check *k, const int *chosen, int nchosen, Err *err)
+{
+    for (int r = 0; r < k->nroles; r++) {
+        RoleResolution *rr = &k->roles[r];
+        bool used = false;
+        for (int i = 0; i < nchosen; i++) {
+            const Candidate *cd = &k->cand[chosen[i]];
+            used |= !cd->reason && cd->role && !strcmp(cd->role, rr->role);
+        }
+        if (!used || rr->state < 0)
+            continue;
+        const char *fn = arena_printf(k->a, "pg_temp.partmig_plan_%d", r + 1);
+        Buf b = {0};
+        buf_printf(&b, "CREATE FUNCTION %s(sql text) RETURNS text LANGUAGE plpgsql SECURITY DEFINER AS ", fn);
+        quote_literal(&b, planner_body);
+        buf_printf(&b, ";\nALTER FUNCTION %s(text) OWNER TO ", fn);
+        quote_ident(&b, rr->role);
+        buf_printf(&b, ";\nREVOKE ALL ON FUNCTION %s(text) FROM PUBLIC, ", fn);
+        quote_ident(&b, rr->role);
+        buf_printf(&b, ";\nGRANT EXECUTE ON FUNCTION %s(text) TO CURRENT_USER", fn);
+        Err e;
+        bool ok = savepoint(k->c, err) && pg_exec_script(k->c, buf_str(&b), &e);
+        buf_free(&b);
+        if (ok) {
+            rr->fn = fn;
+            if (!pg_run(k->c, "RELEASE SAVEPOINT " STATEMENT_NAME, err))
+                return false;
+            continue;
+        }
+        if (!pg_ok(k->c)) {
+            *err = e;
+            return false;
+        }
+        rr->fn_why =
+            arena_printf(k->a, "cannot plan it as role \"%s\": %s", workload_shown(k->a, rr->role, 64), failure(k, &e));
+        if (!rollback_to(k->c, err) || !pg_run(k->c, "RELEASE SAVEPOINT " STATEMENT_NAME, err))
+            return false;
+    }
+    return true;
+}
+
+/* Plan CD as its role (through its planning function); fill ST. */
 static bool plan_one(Check *k, const Candidate *cd, WorkloadStatement *st, Err *err)
 {
     RoleResolution *rr = role_of(k, cd->role);
-    const char *why = NULL;
-    bool prepared = false;
+    const char *why = rr->fn ? NULL : rr->fn_why ? rr->fn_why : "cannot plan it as its role";
     Err e;
-    if (!savepoint(k->c, err))
-        return false;
-    if (!become(k, rr, &why, err) && !why)
-        return false;
     PgResult *res = NULL;
     if (!why) {
-        const char *sql = workload_rewrite(k->a, cd);
-        prepared = pg_exec(k->c, sql, 0, NULL, NULL, &e);
-        const char *p[] = {STATEMENT_NAME};
-        if (prepared && pg_exec(k->c,
-                                "SELECT pg_catalog.cardinality(parameter_types) FROM pg_catalog.pg_prepared_statements "
-                                "WHERE name = $1",
-                                1, p, &res, &e)) {
-            int n = pg_nrows(res) ? (int)pg_get_int(res, 0, 0) : 0;
-            pg_result_free(res);
-            res = NULL;
-            Buf x = {0};
-            buf_append(&x, "EXPLAIN (FORMAT JSON) EXECUTE " STATEMENT_NAME);
-            for (int i = 0; i < n; i++)
-                buf_append(&x, i ? ", NULL" : " (NULL");
-            buf_append(&x, n ? ")" : "");
-            bool ok = pg_exec(k->c, buf_str(&x), 0, NULL, &res, &e);
-            buf_free(&x);
-            if (ok) {
-                json_t *plan = json_loads(pg_get(res, 0, 0), 0, NULL);
-                json_t *root = json_object_get(json_array_get(plan, 0), "Plan");
-                if (root) {
-                    PlanCount pc = {0};
-                    plan_walk(&pc, root, -1);
-                    st->checked = true;
-                    st->scanned = pc.outside ? 1 : 0;
-                    for (int i = 0; i < pc.nappend; i++)
-                        if (pc.scans[i] > st->scanned)
-                            st->scanned = pc.scans[i];
-                    st->removed = pc.removed;
-                    st->prunes = st->scanned < k->shape;
-                    free(pc.scans);
-                } else
-                    why = "its plan cannot be read";
-                json_decref(plan);
-            }
-        }
-        if (!st->checked && !why) {
-            if (!pg_ok(k->c)) {
-                pg_result_free(res);
-                *err = e;
-                return false;
-            }
+        if (!savepoint(k->c, err))
+            return false;
+        /* the role's search_path, for its statement's names; the role
+         * itself is the function's owner */
+        const char *p1[] = {rr->path};
+        const char *p2[] = {workload_rewrite(k->a, cd)};
+        const char *call = arena_printf(k->a, "SELECT %s($1)", rr->fn);
+        bool ok = pg_exec(k->c, "SELECT pg_catalog.set_config('search_path', $1, true)", 1, p1, NULL, &e) &&
+                  pg_exec(k->c, call, 1, p2, &res, &e);
+        if (ok) {
+            json_t *plan = json_loads(pg_get(res, 0, 0), 0, NULL);
+            json_t *root = json_object_get(json_array_get(plan, 0), "Plan");
+            if (root) {
+                PlanCount pc = {0};
+                plan_walk(&pc, root, -1);
+                st->checked = true;
+                st->scanned = pc.outside ? 1 : 0;
+                for (int i = 0; i < pc.nappend; i++)
+                    if (pc.scans[i] > st->scanned)
+                        st->scanned = pc.scans[i];
+                st->removed = pc.removed;
+                st->prunes = st->scanned < k->shape;
+                free(pc.scans);
+            } else
+                why = "its plan cannot be read";
+            json_decref(plan);
+        } else if (!pg_ok(k->c)) {
+            *err = e;
+            return false;
+        } else
             why = arena_printf(k->a, "cannot plan it: %s", failure(k, &e));
-        }
+        pg_result_free(res);
+        if (!rollback_to(k->c, err))
+            return false;
+        /* a prepared statement outlives the rollback: the name is reused */
+        bool left = false;
+        if (!pg_query_bool(k->c,
+                           "SELECT EXISTS (SELECT FROM pg_catalog.pg_prepared_statements "
+                           "WHERE name OPERATOR(pg_catalog.=) '" STATEMENT_NAME "')",
+                           0, NULL, &left, err) ||
+            (left && !pg_run(k->c, "DEALLOCATE " STATEMENT_NAME, err)))
+            return false;
     }
-    pg_result_free(res);
-    if (!rollback_to(k->c, err) || (prepared && !pg_run(k->c, "DEALLOCATE " STATEMENT_NAME, err)))
-        return false;
     if (why)
         st->reason = why;
     return true;
@@ -491,7 +554,8 @@ bool workload_check(PgConn *c, const WorkloadTarget *t, WorkloadReport *r, Err *
         if (!make_shape(&k, &shape_why, err) && !shape_why)
             goto done;
         /* from here on nothing may write, whatever the planner calls */
-        if (!shape_why && !pg_run(c, "SET LOCAL transaction_read_only = on", err))
+        if (!shape_why &&
+            (!make_planners(&k, chosen, nchosen, err) || !pg_run(c, "SET LOCAL transaction_read_only = on", err)))
             goto done;
     }
     for (int i = 0; i < nchosen; i++) {

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# security_workload.sh: the workload check plans statements that any role
+# wrote into pg_stat_statements.  It plans each as the role that ran it, and
+# that role's code must not get partmig's rights (a function the planner
+# folds must not RESET ROLE back to partmig's session user), nor make
+# partmig run anything for real.
+set -u
+. "$PARTMIG_SOURCE/tests/lib/pg.sh"
+. "$PARTMIG_SOURCE/tests/lib/assert.sh"
+cd "$PARTMIG_SOURCE"
+pg_start "shared_preload_libraries = 'pg_stat_statements'"
+PWNED="$PARTMIG_TEST_DIR/pwned"
+psql -X -q -v ON_ERROR_STOP=1 <<SQL
+CREATE EXTENSION pg_stat_statements;
+CREATE TABLE public.orders (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL, note text);
+INSERT INTO public.orders (created_at, note)
+SELECT timestamptz '2025-01-01 UTC' + g * interval '1 hour', 'n' FROM generate_series(1, 500) g;
+CREATE TABLE public.secret (v text);
+INSERT INTO public.secret VALUES ('s3cr3t');
+CREATE ROLE mallory LOGIN;
+GRANT SELECT ON public.orders TO mallory;
+CREATE SCHEMA m AUTHORIZATION mallory;
+SQL
+POL="$PARTMIG_TEST_DIR/policies"
+mkdir -p "$POL"
+cat >"$POL/orders.lua" <<'LUA'
+partition "orders" { column = "created_at", interval = "1 month", primary_key = { "id", "created_at" } }
+LUA
+MIG="$PARTMIG_TEST_DIR/mig"
+"$PARTMIG" compile "$POL" -o "$MIG" >/dev/null
+as_mallory() { psql -X -q -A -t -v ON_ERROR_STOP=1 -U mallory "$@" 2>&1; }
+
+# mallory's functions: an immutable one the planner folds, that leaves her
+# role for the session user's (RESET ROLE through set_config) and calls a
+# volatile one, which writes a file on the server (COPY TO: allowed in a
+# read-only transaction, for a superuser) and reads a table she may not
+as_mallory <<SQL
+CREATE FUNCTION m.side() RETURNS int LANGUAGE plpgsql VOLATILE AS \$f\$
+BEGIN
+  EXECUTE format('COPY (SELECT current_user) TO %L', '$PWNED');
+  RETURN 1;
+END\$f\$;
+CREATE FUNCTION m.escalate() RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS \$f\$
+DECLARE s text;
+BEGIN
+  IF session_user <> 'mallory' THEN
+    PERFORM set_config('role', 'none', true);
+    BEGIN
+      PERFORM m.side();
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+    SELECT v INTO s FROM public.secret;
+    RAISE EXCEPTION 'escalated: ran as % and read %', current_user, s;
+  END IF;
+  RETURN 1;
+END\$f\$;
+SQL
+# the statement, frequent (pg_stat_statements keeps it)
+for _ in $(seq 1 20); do echo "SELECT id, note FROM public.orders WHERE id = m.escalate();"; done |
+    psql -X -q -U mallory -v ON_ERROR_STOP=1 >/dev/null || fail "mallory's statement"
+assert_eq "$(psql_q "SELECT sum(calls) FROM pg_stat_statements WHERE query LIKE 'SELECT id, note FROM public.orders WHERE id = m.escalate()%'")" 20 "the statement is in pg_stat_statements"
+
+run_cmd "$PARTMIG" plan -d "$MIG"
+assert_eq "$RC" 0 "plan ($ERR)"
+assert_contains "$ERR" "workload check of \"public.orders\"" "the workload check ran"
+assert_not_contains "$ERR" "escalated: ran as" "mallory's function did not run as partmig's role"
+assert_not_contains "$ERR" "s3cr3t" "no table mallory may not read leaks through the report"
+assert_eq "$(test -e "$PWNED" && echo written || echo absent)" absent "no file written on the server as partmig's role"
+assert_contains "$ERR" "m.escalate()" "the statement is still reported"
+assert_contains "$ERR" 'cannot set parameter "role" within security-definer function' "the attempt to leave the role is refused"
+
+# an operator of hers, reached through her search_path: partmig's own
+# statements run under it while it resolves her unqualified names
+as_mallory <<SQL
+CREATE FUNCTION m.side2(what text) RETURNS void LANGUAGE plpgsql AS \$f\$
+BEGIN
+  EXECUTE format('COPY (SELECT current_user) TO %L', '$PWNED.' || what);
+EXCEPTION WHEN OTHERS THEN NULL;
+END\$f\$;
+SQL
+as_mallory <<'SQL'
+CREATE FUNCTION m.eq(regclass, regclass) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN
+  IF session_user <> 'mallory' THEN
+    PERFORM set_config('role', 'none', true);
+    PERFORM m.side2('regclass');
+  END IF;
+  RETURN $1::oid OPERATOR(pg_catalog.=) $2::oid;
+END$f$;
+CREATE OPERATOR m.= (LEFTARG = regclass, RIGHTARG = regclass, FUNCTION = m.eq);
+CREATE FUNCTION m.eq(text, text) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN
+  IF session_user <> 'mallory' THEN
+    PERFORM set_config('role', 'none', true);
+    PERFORM m.side2('text');
+  END IF;
+  RETURN $1 OPERATOR(pg_catalog.=) $2;
+END$f$;
+CREATE OPERATOR m.= (LEFTARG = text, RIGHTARG = text, FUNCTION = m.eq);
+ALTER ROLE mallory SET search_path = m, pg_catalog, public;
+SQL
+for _ in $(seq 1 20); do echo "SELECT note FROM orders WHERE id = 7;"; done |
+    psql -X -q -U mallory -v ON_ERROR_STOP=1 >/dev/null || fail "mallory's unqualified statement"
+run_cmd "$PARTMIG" plan -d "$MIG"
+assert_eq "$RC" 0 "plan ($ERR)"
+assert_eq "$(ls "$PARTMIG_TEST_DIR" | grep -c pwned)" 0 "her operators did not run as partmig's role ($(ls "$PARTMIG_TEST_DIR" | grep pwned | tr '\n' ' '))"
+assert_contains "$ERR" "SELECT note FROM orders WHERE id = \$1" "her unqualified statement is planned"
+
+assert_done
