@@ -330,6 +330,22 @@ static bool superseded_tables(Apply *a, int i, const char ***tables, int **by, i
     return true;
 }
 
+/* The ledger's finished_at ("2026-05-01 12:00:00.123+00") to the second:
+ * "2026-05-01 12:00:00 UTC" ("... +05:30" for another offset); "an unknown
+ * date" when not recorded. */
+static const char *rolled_back_when(Arena *arena, const char *ts)
+{
+    size_t n = strlen(ts);
+    if (n < 19)
+        return "an unknown date";
+    const char *off = ts + 19;
+    while (*off == '.' || (*off >= '0' && *off <= '9'))
+        off++;
+    if (!*off || !strcmp(off, "+00"))
+        return arena_printf(arena, "%.19s UTC", ts);
+    return arena_printf(arena, "%.19s %s", ts, off);
+}
+
 /* Apply (or plan) every pending migration up to --to. */
 static bool apply_all(Apply *a, int *applied, int *steps, Err *err)
 {
@@ -354,6 +370,10 @@ static bool apply_all(Apply *a, int *applied, int *steps, Err *err)
             log_msg(LOG_INFO,
                     "%s changed since it was refused here; it had completed no step, so the new file is applied",
                     f->name);
+        /* rolled back here before: applying it again is allowed, but said */
+        if (lm && !strcmp(lm->state, "rolled_back"))
+            log_msg(LOG_INFO, "%s: version %04d was rolled back on %s and %s applied again", f->name, f->m.version,
+                    rolled_back_when(a->arena, lm->finished_at), a->dry ? "would be" : "is being");
         if (a->dry && a->json)
             ; /* plan --json: the steps say it all */
         else if (a->dry)

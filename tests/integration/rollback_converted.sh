@@ -5,7 +5,8 @@
 # own undo would refuse to drop partitions that hold the converted rows; they
 # go with the conversion's undo, which carries back the rows written since
 # the swap.  Afterwards the table is plain, equal to what committed, and
-# apply converts it again.
+# apply converts it again, saying (as plan does) that the versions were
+# rolled back, and when.
 set -u
 . "$PARTMIG_SOURCE/tests/lib/pg.sh"
 . "$PARTMIG_SOURCE/tests/lib/assert.sh"
@@ -40,8 +41,17 @@ for kind in hash list start; do
     assert_eq "$(psql_q "SELECT count(*) FROM partmig.policies")" 0 "$kind: the policy's registration is undone too"
     run_cmd "$PARTMIG" maintain
     assert_eq "$RC" 0 "$kind: maintain has nothing to fail on after the rollback ($ERR)"
+    # the versions are pending again: plan and apply say they were rolled back, and when
+    WHEN=$(psql_q "SELECT to_char(finished_at, 'YYYY-MM-DD HH24:MI:SS') || CASE WHEN to_char(finished_at, 'TZH:TZM') = '+00:00' THEN ' UTC' ELSE ' ' || to_char(finished_at, 'TZH') END FROM partmig.migrations WHERE version = 1")
+    run_cmd "$PARTMIG" plan -d "$T/mig"
+    assert_eq "$RC" 0 "$kind: plan after the rollback ($ERR)"
+    assert_contains "$ERR" "partmig: 0001_" "$kind: plan names the file"
+    assert_contains "$ERR" ": version 0001 was rolled back on $WHEN and would be applied again" "$kind: plan says 0001 was rolled back"
+    assert_contains "$ERR" ": version 0002 was rolled back on " "$kind: plan says 0002 was rolled back"
     run_cmd "$PARTMIG" apply -d "$T/mig"
     assert_eq "$RC" 0 "$kind: apply converts again ($ERR)"
+    assert_contains "$ERR" ": version 0001 was rolled back on $WHEN and is being applied again" "$kind: apply says so"
+    assert_eq "$(printf '%s\n' "$ERR" | grep -c 'was rolled back on')" 2 "$kind: one line per version"
     assert_eq "$(psql_q "SELECT md5(string_agg(h::text, ',' ORDER BY id)) FROM public.h")" "$want" "$kind: same rows after the second conversion"
 done
 assert_done
