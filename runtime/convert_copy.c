@@ -512,6 +512,78 @@ bool conv_record_names(Conv *v, const char *original, const char *parked, const 
                    4, params, NULL, err);
 }
 
+/* The custom setting that keeps partmig_reverse quiet in partmig's own
+ * session before the swap (its re-copies into the new table). */
+static const char *quiet_setting(Conv *v)
+{
+    return arena_printf(v->a, "partmig.conv_%s_quiet", v->row.id);
+}
+
+static bool set_quiet(Conv *v, bool on, Err *err)
+{
+    const char *params[] = {quiet_setting(v), on ? "on" : ""};
+    return pg_exec(v->c, "SELECT pg_catalog.set_config($1, $2, false)", 2, params, NULL, err);
+}
+
+/* The reverse mirror, made on the new table before the swap so that the
+ * swap's lock window does not grow with the partition count (CREATE
+ * TRIGGER on a partitioned table makes one per partition): after the swap
+ * every row written to the new table is written to the old one too, which
+ * stays the rollback point.  Before the swap it must not fire: only
+ * partmig writes to the new table then (the old table's name is not yet
+ * free for the function to write to), in a session that sets
+ * quiet_setting, which the trigger's WHEN tests.  Made after the copy and
+ * the indexes, so that the bulk of the rows never evaluates it.  A trigger
+ * made by an earlier run is kept. */
+static bool install_reverse(Conv *v, Err *err)
+{
+    Arena *a = v->a;
+    bool present = false;
+    const char *params[] = {v->q_shadow};
+    if (!pg_query_bool(v->c,
+                       "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1::regclass AND tgname ="
+                       " 'partmig_reverse' AND tgparentid = 0)",
+                       1, params, &present, err))
+        return false;
+    if (present)
+        return true;
+    const char *shadow_oid = NULL;
+    if (!pg_query_text(v->c, "SELECT pg_catalog.to_regclass($1)::pg_catalog.oid::text", 1, params, a, &shadow_oid, err))
+        return false;
+    const TableFacts *f = &v->f;
+    const char *kl = sql_column_list(a, f->key, f->nkey, "");
+    const char *oldk = sql_column_list(a, f->key, f->nkey, "OLD.");
+    const char *cols = sql_column_list(a, f->cols, f->ncols, "");
+    const char *newc = sql_column_list(a, f->cols, f->ncols, "NEW.");
+    Buf b = {0};
+    buf_printf(&b,
+               "CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"
+               " SET search_path = pg_catalog, pg_temp AS $pm$\nBEGIN\n%s"
+               "  IF TG_OP <> 'INSERT' THEN DELETE FROM %s WHERE (%s) = (%s); END IF;\n"
+               "  IF TG_OP <> 'DELETE' THEN INSERT INTO %s (%s)%s VALUES (%s); END IF;\n"
+               "  RETURN NULL;\nEND\n$pm$;\n",
+               v->q_reverse, conv_trigger_guard(a, shadow_oid), v->q_kept, kl, oldk, v->q_kept, cols,
+               conv_overriding(v), newc);
+    conv_revoke_public(&b, v->q_reverse, "");
+    Buf q = {0};
+    quote_literal(&q, quiet_setting(v));
+    buf_printf(&b,
+               "CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW WHEN"
+               " (pg_catalog.current_setting(%s, true) IS DISTINCT FROM 'on') EXECUTE FUNCTION %s();\n",
+               v->q_shadow, buf_str(&q), v->q_reverse);
+    buf_free(&q);
+    double t0 = progress_now();
+    bool ok = pg_run(v->c, "BEGIN", err) && conv_script(v->c, &b, err) && pg_run(v->c, "COMMIT", err);
+    buf_free(&b);
+    if (!ok) {
+        conv_rollback_quietly(v->c);
+        return false;
+    }
+    fprintf(stderr, "partmig: %s: made the reverse mirror on %s (it acts from the swap on) in %.0f ms\n", v->qname,
+            v->q_shadow, (progress_now() - t0) * 1000.0);
+    return true;
+}
+
 static bool swap_body(PgConn *c, void *ctx, Err *err)
 {
     Conv *v = ctx;
@@ -543,10 +615,6 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
     pg_result_free(r);
     r = NULL;
     if (!conv_views_capture(v, v->row.old_oid, &views, err))
-        goto done;
-    const char *shadow_oid = NULL;
-    const char *oid_param[] = {v->q_shadow};
-    if (!pg_query_text(c, "SELECT pg_catalog.to_regclass($1)::pg_catalog.oid::text", 1, oid_param, a, &shadow_oid, err))
         goto done;
     buf_printf(&b, "DROP TRIGGER partmig_capture ON %s;\nDROP TRIGGER partmig_no_truncate ON %s;\n", v->q_table,
                v->q_table);
@@ -636,25 +704,8 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
         !conv_row_security_copy(v, v->row.old_oid, v->q_table, &b, err))
         goto done;
     buf_append(&b, buf_str(&views));
-    /* reverse mirror: the old table stays the rollback point, up to date */
-    const TableFacts *f = &v->f;
-    const char *kl = sql_column_list(a, f->key, f->nkey, "");
-    const char *oldk = sql_column_list(a, f->key, f->nkey, "OLD.");
-    const char *cols = sql_column_list(a, f->cols, f->ncols, "");
-    const char *newc = sql_column_list(a, f->cols, f->ncols, "NEW.");
-    buf_printf(&b,
-               "CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"
-               " SET search_path = pg_catalog, pg_temp AS $pm$\nBEGIN\n%s"
-               "  IF TG_OP <> 'INSERT' THEN DELETE FROM %s WHERE (%s) = (%s); END IF;\n"
-               "  IF TG_OP <> 'DELETE' THEN INSERT INTO %s (%s)%s VALUES (%s); END IF;\n"
-               "  RETURN NULL;\nEND\n$pm$;\n",
-               v->q_reverse, conv_trigger_guard(a, shadow_oid), v->q_kept, kl, oldk, v->q_kept, cols,
-               conv_overriding(v), newc);
-    conv_revoke_public(&b, v->q_reverse, "");
-    buf_printf(&b,
-               "CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION "
-               "%s();\n",
-               v->q_table, v->q_reverse);
+    /* the reverse mirror is in place already (install_reverse): from the
+     * commit on, it keeps the old table the rollback point, up to date */
     buf_printf(&b, "CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s;\n",
                v->q_table, v->q_guard_call);
     if (!conv_script(c, &b, err))
@@ -695,7 +746,11 @@ bool conv_run_copy(Conv *v, Err *err)
     if ((conv_state_is(v, "verified") || conv_state_is(v, "backfilling")) && !conv_report_default_rows(v, err))
         return false;
     if (conv_state_is(v, "verified")) {
-        if (!conv_resync_catch_up(v, err) || !conv_locked(v, "swapping the tables", swap_body, err))
+        if (!install_reverse(v, err) || !set_quiet(v, true, err))
+            return false;
+        bool swapped = conv_resync_catch_up(v, err) && conv_locked(v, "swapping the tables", swap_body, err);
+        Err ignored;
+        if (!set_quiet(v, false, swapped ? err : &ignored) || !swapped)
             return false;
         fprintf(stderr, "partmig: %s: swapped; the old table is kept as %s until `partmig finalize %s`\n", v->qname,
                 v->q_kept, v->qname);

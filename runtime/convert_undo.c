@@ -25,6 +25,8 @@ static bool undo_unswapped_body(PgConn *c, void *ctx, Err *err)
         buf_printf(&b, "DROP FUNCTION IF EXISTS %s(integer, boolean);\nDROP FUNCTION IF EXISTS %s();\n", v->q_resync,
                    v->q_capture);
         buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\nDROP TABLE IF EXISTS %s;\n", v->q_guard, v->q_log);
+        /* made on the new table before the swap (convert_copy.c) */
+        buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\n", v->q_reverse);
     } else {
         buf_printf(&b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n", v->q_table,
                    sql_ident(v->a, conv_range_check_name(v)));

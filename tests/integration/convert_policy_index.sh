@@ -5,7 +5,8 @@
 # attached on every partition, and the policy's build_index steps build
 # nothing (no CREATE INDEX CONCURRENTLY reaches the server).  One policy
 # index replaces an index the table has under the same name (which steps
-# aside and comes back on rollback), the other is new.  Rollback before
+# aside and comes back on rollback), the other is new.  The reverse mirror
+# is made before the swap too, and acts from the swap on.  Rollback before
 # the swap, after it, and after the index steps were undone alone leaves
 # no stray index.
 set -u
@@ -63,9 +64,13 @@ for j in 0 1; do
     assert_eq "$(psql_q "SELECT indisvalid FROM pg_index WHERE indexrelid = 'public.$ix'::regclass")" t "staged policy index $j valid"
 done
 assert_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relname = 'ix_status'")" 0 "no index has the policy's name yet"
+# the reverse mirror is made before the swap, on the new table and each
+# partition (the swap's lock window does not grow with the partitions)
+assert_eq "$(psql_q "SELECT count(*) FROM pg_trigger WHERE tgname = 'partmig_reverse' AND tgrelid IN (SELECT 'public.orders_partmig_new'::regclass UNION ALL SELECT inhrelid FROM pg_inherits WHERE inhparent = 'public.orders_partmig_new'::regclass)")" "$((nparts + 1))" "partmig_reverse on the new table and every partition before the swap"
 run_cmd "$PARTMIG" rollback --to 0 -d "$PARTMIG_TEST_DIR/mig"
 assert_eq "$RC" 0 "rollback before the swap ($ERR)"
 no_strays "rollback before the swap"
+assert_eq "$(psql_q "SELECT count(*) FROM pg_proc WHERE proname LIKE 'conv\\_%'")" 0 "rollback before the swap: no trigger function left"
 
 # 2. the whole conversion: every policy index exists, valid and attached,
 # right after the swap; the build_index steps build nothing
@@ -82,12 +87,16 @@ done
 swap_log=$(tail -n +"$((start_line + 1))" "$LOG")
 assert_contains "$swap_log" "RENAME TO \"ix_status\"" "the swap names the policy's index"
 assert_not_contains "$swap_log" "CREATE INDEX CONCURRENTLY" "no index is built after the swap"
+trigger_at=$(echo "$swap_log" | grep -n "CREATE TRIGGER partmig_reverse" | head -1 | cut -d: -f1)
+lock_at=$(echo "$swap_log" | grep -n 'LOCK TABLE "public"."orders_partmig_new", "public"."orders" IN ACCESS EXCLUSIVE MODE' | head -1 | cut -d: -f1)
+assert_eq "$([ -n "$trigger_at" ] && [ -n "$lock_at" ] && [ "$trigger_at" -lt "$lock_at" ] && echo before)" before "partmig_reverse is made before the swap's lock ($trigger_at, $lock_at)"
 assert_eq "$(psql_q "SELECT count(*) FROM pg_index i JOIN pg_inherits h ON h.inhrelid = i.indrelid WHERE h.inhparent = 'public.orders'::regclass")" "$((3 * nparts))" "three indexes per partition, none twice"
 assert_eq "$(psql_q "SELECT count(*) FROM partmig.step_objects WHERE kind = 'index'")" "$((2 * nparts))" "the build_index steps record the partitions' indexes"
 run_cmd "$PARTMIG" verify -d "$PARTMIG_TEST_DIR/mig"
 assert_eq "$RC" 0 "verify ($OUT $ERR)"
 assert_eq "$(psql_q "SELECT count(*) FROM pg_index WHERE indrelid = 'public.orders_partmig_old'::regclass AND indexrelid = $old_ix")" 1 "the old index stays on the kept table"
 psql_q "INSERT INTO public.orders (customer_id, status, total, created) VALUES (7, 'x', 1, '2024-03-03')" >/dev/null
+assert_eq "$(psql_q "SELECT count(*) FROM public.orders_partmig_old WHERE status = 'x'")" 1 "a write after the swap reaches the old table"
 run_cmd "$PARTMIG" rollback --to 0 -d "$PARTMIG_TEST_DIR/mig"
 assert_eq "$RC" 0 "rollback after the swap ($ERR)"
 psql_q "DELETE FROM public.orders WHERE status = 'x'" >/dev/null

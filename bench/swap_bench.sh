@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# bench/swap_bench.sh: the copy conversion's swap (its lock window, as
+# partmig.conversions.swap_ms records it) and the whole apply, at ~50 monthly
+# and ~1,100 daily partitions, for two partmig binaries A and B interleaved in
+# the same run (A, B, A, B, ... per round, one fresh database each), so that
+# the machine's load weighs on both alike.  Prints one line per run and the
+# medians.
+#
+#   SWAP_A=path/to/old/partmig SWAP_B=build/partmig bench/swap_bench.sh
+#   SWAP_ROUNDS=3  SWAP_ROWS=100000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PARTMIG_SOURCE=$PWD
+A=${SWAP_A:?SWAP_A: the first partmig binary}
+B=${SWAP_B:-$PWD/build/partmig}
+ROUNDS=${SWAP_ROUNDS:-3}
+ROWS=${SWAP_ROWS:-100000}
+. tests/lib/pg.sh
+pg_start "max_wal_size = 4GB" "shared_buffers = 256MB"
+W=$PARTMIG_TEST_DIR
+q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+
+# the data once, a template per layout: ROWS rows over the 1,500 days (50
+# months) or 1,100 days before now (the partitions reach now)
+for layout in month day; do
+    span=$([ "$layout" = month ] && echo 1500 || echo 1100)
+    start=$(date -u -d "-$span days" +%Y-%m-01)
+    q postgres "CREATE DATABASE tpl_$layout"
+    q "tpl_$layout" "CREATE TABLE public.je (id bigserial PRIMARY KEY, tenant_id int NOT NULL, amount numeric,
+        created_at timestamptz NOT NULL);
+      INSERT INTO public.je (tenant_id, amount, created_at)
+        SELECT g % 300, g, timestamptz '$start' + ((g::bigint * $span * 86400) / $ROWS) * interval '1 second'
+        FROM generate_series(0, $ROWS - 1) g;
+      CREATE INDEX je_tenant_id_created_at_idx ON public.je (tenant_id, created_at)"
+    q "tpl_$layout" "VACUUM ANALYZE public.je"
+    mkdir -p "$W/pol_$layout"
+    cat >"$W/pol_$layout/je.lua" <<LUA
+partition "je" { column = "created_at", interval = "1 $layout", premake = 0, start = "$start",
+  primary_key = { "id", "created_at" }, indexes = { { columns = { "tenant_id" } } },
+  existing = { method = "copy", jobs = 2 } }
+LUA
+    "$B" compile "$W/pol_$layout" -o "$W/mig_$layout" >/dev/null
+done
+
+n=0
+declare -A swaps applies
+for round in $(seq 1 "$ROUNDS"); do
+    for layout in month day; do
+        for which in A B; do
+            bin=$([ "$which" = A ] && echo "$A" || echo "$B")
+            n=$((n + 1))
+            db=run$n
+            q postgres "CREATE DATABASE $db TEMPLATE tpl_$layout STRATEGY FILE_COPY"
+            q "$db" "CHECKPOINT"
+            t0=$(date +%s.%N)
+            PGDATABASE=$db "$bin" apply -d "$W/mig_$layout" >"$W/apply$n.log" 2>&1 ||
+                { echo "run $n failed:"; tail -5 "$W/apply$n.log"; exit 1; }
+            t1=$(date +%s.%N)
+            parts=$(q "$db" "SELECT count(*) FROM pg_inherits WHERE inhparent = 'public.je'::regclass")
+            swap=$(q "$db" "SELECT round(swap_ms::numeric, 1) FROM partmig.conversions")
+            apply=$(echo "$t1 - $t0" | bc)
+            printf 'SWAP round=%d layout=%s partitions=%s bin=%s swap_ms=%s apply_s=%.2f\n' "$round" "$layout" \
+                "$parts" "$which" "$swap" "$apply"
+            swaps[$layout$which]="${swaps[$layout$which]:-} $swap"
+            applies[$layout$which]="${applies[$layout$which]:-} $apply"
+            q postgres "DROP DATABASE $db"
+        done
+    done
+done
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+for layout in month day; do
+    for which in A B; do
+        printf 'SWAP median layout=%s bin=%s swap_ms=%s apply_s=%.2f (load: %s)\n' "$layout" "$which" \
+            "$(echo "${swaps[$layout$which]}" | median)" "$(echo "${applies[$layout$which]}" | median)" \
+            "$(uptime | sed 's/.*load average: //')"
+    done
+done
