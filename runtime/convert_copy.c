@@ -186,26 +186,36 @@ bool conv_backfill(Conv *v, Err *err)
     pl.label = v->qname;
     if (!load_jobs(v, &pl.jobs, &pl.njobs, err))
         return false;
-    if (copier_run(&pl, err))
+    char state[6];
+    if (copier_run(&pl, state, err))
         return true;
     /* a row written between the range scan and its batch, outside every
-     * partition: add its partition and go on (the copier resumes after the
+     * partition (23514, check_violation, as "no partition of relation ..."
+     * is): add its partition and go on (the copier resumes after the
      * batches it recorded) */
-    if (!strstr(err->msg, "no partition of relation"))
+    if (strcmp(state, "23514") != 0)
         return false;
     int made = 0;
     Err first = *err;
     err_clear(err);
     if (!conv_cover_changed_rows(v, true, &made, err))
         return false;
-    if (made == 0) {
-        *err = first;
-        return err_hint(err,
-                        "a row of %s fits no partition of the new table; move it into the policy's partitions "
-                        "(or set default_partition = true), then run apply again",
-                        v->q_table);
-    }
-    return copier_run(&pl, err);
+    if (made > 0)
+        return copier_run(&pl, state, err);
+    *err = first;
+    /* no partition was missing: a row outside every partition is possible
+     * only without a DEFAULT partition; else a CHECK constraint refused it */
+    bool has_default = false;
+    const char *params[] = {v->q_shadow};
+    Err ignored;
+    if (pg_query_bool(v->c, "SELECT partdefid <> 0 FROM pg_catalog.pg_partitioned_table WHERE partrelid = $1::regclass",
+                      1, params, &has_default, &ignored) &&
+        has_default)
+        return false;
+    return err_hint(err,
+                    "a row of %s fits no partition of the new table; move it into the policy's partitions "
+                    "(or set default_partition = true), then run apply again",
+                    v->q_table);
 }
 
 /* The shadow's primary key, built once the conv_backfill is done: one sorted

@@ -119,8 +119,9 @@ typedef struct CopyPlan {
  * snapshot, and records the range and both counts; a mismatch stops the
  * copy with PM_EDB.  The target is checked in full, per partition, before
  * the swap.  Single integer keys take computed batch bounds while the ids
- * are dense, other keys an index lookup per batch. */
-bool copier_run(const CopyPlan *plan, Err *err);
+ * are dense, other keys an index lookup per batch.  SQLSTATE receives the
+ * failed statement's SQLSTATE ("" when the failure was not the server's). */
+bool copier_run(const CopyPlan *plan, char sqlstate[6], Err *err);
 
 /* Split the key range of SRC into up to N jobs at key quantiles (fills
  * JOBS, owned by A; *NJOBS may come out smaller for small tables).  An

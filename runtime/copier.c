@@ -141,6 +141,7 @@ typedef struct JobRun {
     Shared *sh;
     const CopyJob *job;
     Err err;
+    char sqlstate[6]; /* the server's SQLSTATE of the failure, "" when none */
     bool ok;
 } JobRun;
 
@@ -205,9 +206,10 @@ static const char **range_params(const char *const *lo, const char *const *hi, i
     return params;
 }
 
-/* One batch (lo, hi] in its own transaction; false on any error. */
+/* One batch (lo, hi] in its own transaction; false on any error (its
+ * SQLSTATE in SQLSTATE[6]). */
 static bool run_batch(PgConn *c, const CopyPlan *pl, const JobSql *q, int job, const char **lo, const char **hi,
-                      int64_t *copied, Err *err)
+                      int64_t *copied, char *sqlstate, Err *err)
 {
     int k = pl->nkey;
     int np = 0;
@@ -272,6 +274,8 @@ static bool run_batch(PgConn *c, const CopyPlan *pl, const JobSql *q, int job, c
     ok = true;
 done:
     pg_result_free(r);
+    if (!ok)
+        snprintf(sqlstate, 6, "%s", pg_last_sqlstate(c)); /* before the ROLLBACK clears it */
     if (!ok && pg_ok(c) && pg_in_transaction(c)) {
         Err ignore;
         pg_run(c, "ROLLBACK", &ignore);
@@ -354,7 +358,7 @@ static void *job_main(void *arg)
             r = NULL;
         }
         int64_t copied = 0;
-        if (!run_batch(c, pl, &q, job->job, lo, hi, &copied, &jr->err))
+        if (!run_batch(c, pl, &q, job->job, lo, hi, &copied, jr->sqlstate, &jr->err))
             goto done;
         atomic_fetch_add(&sh->rows, (long long)copied);
         if (integer && lo) {
@@ -370,8 +374,11 @@ static void *job_main(void *arg)
     }
     jr->ok = true;
 done:
-    if (!jr->ok)
+    if (!jr->ok) {
         atomic_store(&sh->stop, true);
+        if (!jr->sqlstate[0] && c)
+            snprintf(jr->sqlstate, sizeof jr->sqlstate, "%s", pg_last_sqlstate(c));
+    }
     pg_result_free(r);
     pg_close(c);
     arena_free(&a);
@@ -379,8 +386,9 @@ done:
     return NULL;
 }
 
-bool copier_run(const CopyPlan *plan, Err *err)
+bool copier_run(const CopyPlan *plan, char sqlstate[6], Err *err)
 {
+    sqlstate[0] = '\0';
     if (plan->njobs == 0)
         return true;
     Shared sh;
@@ -421,6 +429,7 @@ bool copier_run(const CopyPlan *plan, Err *err)
         pthread_join(threads[i], NULL);
         if (!runs[i].ok && ok) {
             *err = runs[i].err;
+            memcpy(sqlstate, runs[i].sqlstate, sizeof runs[i].sqlstate);
             ok = false;
         }
     }
