@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # bench/swap_bench.sh: the copy conversion's swap (its lock window, as
 # partmig.conversions.swap_ms records it) and the whole apply, at ~50 monthly
-# and ~1,100 daily partitions, for two partmig binaries A and B interleaved in
-# the same run (A, B, A, B, ... per round, one fresh database each), so that
-# the machine's load weighs on both alike.  Prints one line per run and the
-# medians.
+# and ~1,100 daily partitions, for two (or three) partmig binaries A, B (C)
+# interleaved in the same run (A, B, A, B, ... per round, one fresh database
+# each), so that the machine's load weighs on all alike.  Prints one line
+# per run and the medians.
 #
-#   SWAP_A=path/to/old/partmig SWAP_B=build/partmig bench/swap_bench.sh
-#   SWAP_ROUNDS=3  SWAP_ROWS=100000
+#   SWAP_A=path/to/old/partmig SWAP_B=build/partmig [SWAP_C=...] bench/swap_bench.sh
+#   SWAP_ROUNDS=3  SWAP_ROWS=100000  SWAP_LAYOUTS="month day"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PARTMIG_SOURCE=$PWD
 A=${SWAP_A:?SWAP_A: the first partmig binary}
 B=${SWAP_B:-$PWD/build/partmig}
+C=${SWAP_C:-}
+BINS="A B${C:+ C}"
+LAYOUTS=${SWAP_LAYOUTS:-month day}
 ROUNDS=${SWAP_ROUNDS:-3}
 ROWS=${SWAP_ROWS:-100000}
 . tests/lib/pg.sh
@@ -22,7 +25,7 @@ q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 
 # the data once, a template per layout: ROWS rows over the 1,500 days (50
 # months) or 1,100 days before now (the partitions reach now)
-for layout in month day; do
+for layout in $LAYOUTS; do
     span=$([ "$layout" = month ] && echo 1500 || echo 1100)
     start=$(date -u -d "-$span days" +%Y-%m-01)
     q postgres "CREATE DATABASE tpl_$layout"
@@ -45,9 +48,9 @@ done
 n=0
 declare -A swaps applies
 for round in $(seq 1 "$ROUNDS"); do
-    for layout in month day; do
-        for which in A B; do
-            bin=$([ "$which" = A ] && echo "$A" || echo "$B")
+    for layout in $LAYOUTS; do
+        for which in $BINS; do
+            case $which in A) bin=$A ;; B) bin=$B ;; *) bin=$C ;; esac
             n=$((n + 1))
             db=run$n
             q postgres "CREATE DATABASE $db TEMPLATE tpl_$layout STRATEGY FILE_COPY"
@@ -59,8 +62,10 @@ for round in $(seq 1 "$ROUNDS"); do
             parts=$(q "$db" "SELECT count(*) FROM pg_inherits WHERE inhparent = 'public.je'::regclass")
             swap=$(q "$db" "SELECT round(swap_ms::numeric, 1) FROM partmig.conversions")
             apply=$(echo "$t1 - $t0" | bc)
-            printf 'SWAP round=%d layout=%s partitions=%s bin=%s swap_ms=%s apply_s=%.2f\n' "$round" "$layout" \
-                "$parts" "$which" "$swap" "$apply"
+            # the indexes and statistics phase, as apply reports it
+            ix=$(sed -n 's/.*partmig: .*: built .* in \([0-9]*\) ms$/\1/p' "$W/apply$n.log" | head -1)
+            printf 'SWAP round=%d layout=%s partitions=%s bin=%s swap_ms=%s apply_s=%.2f indexes_ms=%s\n' "$round" \
+                "$layout" "$parts" "$which" "$swap" "$apply" "${ix:-?}"
             swaps[$layout$which]="${swaps[$layout$which]:-} $swap"
             applies[$layout$which]="${applies[$layout$which]:-} $apply"
             q postgres "DROP DATABASE $db"
@@ -68,8 +73,8 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-for layout in month day; do
-    for which in A B; do
+for layout in $LAYOUTS; do
+    for which in $BINS; do
         printf 'SWAP median layout=%s bin=%s swap_ms=%s apply_s=%.2f (load: %s)\n' "$layout" "$which" \
             "$(echo "${swaps[$layout$which]}" | median)" "$(echo "${applies[$layout$which]}" | median)" \
             "$(uptime | sed 's/.*load average: //')"

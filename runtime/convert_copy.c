@@ -15,6 +15,11 @@
 
 /* index scripts per job connection: partitions dealt round among them */
 #define INDEX_SCRIPTS_PER_JOB 4
+/* rows per partition (on average) from which each partition's statistics
+ * are gathered on the job connections (see parent_statistics) */
+#define SPLIT_ANALYZE_ROWS 10000
+/* tries of a script that met a deadlock (with autovacuum) */
+#define DEADLOCK_TRIES 5
 
 /* Refuse names that could end partmig's dollar quotes. */
 static bool names_safe(const Conv *v, Err *err)
@@ -329,12 +334,68 @@ static void names_array(Buf *b, const char *const *names, int n)
     buf_putc(b, '}');
 }
 
+/* Run the statements of B as one transaction, again when the server
+ * chose it to break a deadlock: autovacuum, vacuuming a freshly filled
+ * partition, holds it and waits for its indexes, which this transaction
+ * may hold (an index just attached); the server rolled it all back. */
+static bool script_retried(PgConn *c, const Buf *b, Err *err)
+{
+    for (int tries = 1;; tries++) {
+        if (conv_script(c, b, err))
+            return true;
+        if (strcmp(pg_last_sqlstate(c), "40P01") != 0 || tries >= DEADLOCK_TRIES)
+            return false;
+        err_clear(err);
+    }
+}
+
+/* The parent's own statistics (inherited, across its partitions: what
+ * the planner uses for joins and grouping over the partitioned table; the
+ * partitions' own serve their scans; autovacuum never gathers a
+ * partitioned table's).  PostgreSQL 15's ANALYZE of a partitioned table
+ * gathers every partition's too (it has no ANALYZE ONLY): here the
+ * partitions' at default_statistics_target 1 (a 300-row sample each,
+ * cheap), the parent's at the session's target (set on its columns for
+ * this transaction only).  Each partition's own statistics are gathered
+ * after this, on the job connections, replacing those. */
+static bool parent_statistics(Conv *v, Err *err)
+{
+    Arena *a = v->a;
+    PgResult *r = NULL;
+    const char *params[] = {v->q_shadow};
+    if (!pg_exec(v->c,
+                 "SELECT attname, pg_catalog.current_setting('default_statistics_target') FROM"
+                 " pg_catalog.pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND"
+                 " coalesce(attstattarget, -1) < 0 ORDER BY attnum",
+                 1, params, &r, err))
+        return false;
+    Buf set = {0}, reset = {0}, b = {0};
+    for (int i = 0; i < pg_nrows(r); i++) {
+        const char *col = sql_ident(a, pg_get(r, i, 0));
+        buf_printf(&set, "%sALTER COLUMN %s SET STATISTICS %d", i ? ", " : "", col, atoi(pg_get(r, i, 1)));
+        buf_printf(&reset, "%sALTER COLUMN %s SET STATISTICS -1", i ? ", " : "", col);
+    }
+    buf_append(&b, "SET LOCAL default_statistics_target = 1;\n");
+    if (set.len > 0)
+        buf_printf(&b, "ALTER TABLE ONLY %s %s;\n", v->q_shadow, buf_str(&set));
+    buf_printf(&b, "ANALYZE %s;\n", v->q_shadow);
+    if (reset.len > 0)
+        buf_printf(&b, "ALTER TABLE ONLY %s %s;\n", v->q_shadow, buf_str(&reset));
+    pg_result_free(r);
+    bool ok = script_retried(v->c, &b, err);
+    buf_free(&set);
+    buf_free(&reset);
+    buf_free(&b);
+    return ok;
+}
+
 /* Every index of the shadow, built partition by partition over the job
  * connections once the backfill is done: per partition (a few partitions
  * per round trip and transaction), its primary key constraint, its copies of the old
  * table's secondary indexes (plain CREATE INDEX: nothing but partmig writes
  * to the shadow); then on the parent the primary key and the indexes ON
- * ONLY (catalog only), each partition's attached, and ANALYZE.  One sorted
+ * ONLY (catalog only), each partition's attached; and the statistics
+ * (per partition over the jobs, or one ANALYZE: see below).  One sorted
  * build per partition costs far less than maintaining the indexes row by
  * row while copying.  The re-copy of changed keys (which deletes and
  * inserts by key) runs after this, with the indexes.  Each step checks
@@ -454,9 +515,18 @@ static bool build_indexes(Conv *v, Err *err)
     const char **scripts = arena_alloc(a, sizeof *scripts * (size_t)(nchunks + 1));
     int nscripts = 0;
     const char *pk_cols = sql_column_list(a, v->f.new_pk, v->f.nnew_pk, "");
+    /* statistics: with partitions of some size and more than one job, the
+     * parent's first (cheap for the partitions), then each partition's in
+     * its script after its indexes, over the job connections.  Many small
+     * partitions: one ANALYZE of the parent after the indexes, which
+     * gathers the partitions' and the parent's in one pass (per-partition
+     * work dominates there, and the parent's pass would do it twice) */
+    bool split = jobs > 1 && np > 1 && v->f.est_rows / np >= SPLIT_ANALYZE_ROWS;
+    if (split && !parent_statistics(v, err))
+        goto done;
     for (int c = 0; c < nchunks; c++) {
         buf_reset(&b);
-        for (int i = c; i < np; i += nchunks)
+        for (int i = c; i < np; i += nchunks) {
             for (int k = 0; k < nix; k++) {
                 if (ix[k].have[i])
                     continue; /* built by an earlier partmig */
@@ -467,6 +537,10 @@ static bool build_indexes(Conv *v, Err *err)
                     buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON %s %s;\n", ix[k].unique ? "UNIQUE " : "",
                                sql_ident(a, ix[k].child[i]), q_parts[i], ix[k].using);
             }
+            /* after the indexes: an expression index's statistics too */
+            if (split)
+                buf_printf(&b, "ANALYZE %s;\n", q_parts[i]);
+        }
         if (b.len > 0)
             scripts[nscripts++] = arena_strdup(a, buf_str(&b));
     }
@@ -497,15 +571,18 @@ static bool build_indexes(Conv *v, Err *err)
                 buf_printf(&b, "ALTER INDEX %s ATTACH PARTITION %s;\n", sql_qualified(a, v->p->schema, ix[k].parent),
                            sql_qualified(a, schemas[i], ix[k].child[i]));
     }
-    /* statistics: ANALYZE of the parent computes the partitions' and the
-     * parent's in one pass over the partitions (PostgreSQL 15 has no ANALYZE
-     * ONLY, so per-partition ANALYZE over the job connections and then the
-     * parent's reads every partition twice: measured slower end to end) */
-    buf_printf(&b, "ANALYZE %s;\n", v->q_shadow);
-    if (!conv_script(v->c, &b, err))
+    if (!script_retried(v->c, &b, err))
         goto done;
-    fprintf(stderr, "partmig: %s: built %d indexes of %s on %d partitions (%d job(s)) in %.0f ms\n", v->qname, nix,
-            v->q_shadow, np, jobs < nscripts ? jobs : nscripts, (progress_now() - t0) * 1000.0);
+    buf_reset(&b);
+    if (!split) {
+        buf_printf(&b, "ANALYZE %s;\n", v->q_shadow);
+        if (!script_retried(v->c, &b, err))
+            goto done;
+    }
+    fprintf(
+        stderr, "partmig: %s: built %d indexes of %s on %d partitions (%d job(s)) and its statistics (%s) in %.0f ms\n",
+        v->qname, nix, v->q_shadow, np, jobs < nscripts ? jobs : nscripts,
+        split ? "the parent's, then each partition's on the jobs" : "in one ANALYZE", (progress_now() - t0) * 1000.0);
     ok = true;
 done:
     pg_result_free(r);

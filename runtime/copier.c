@@ -446,6 +446,8 @@ done:
 
 /* ---- scripts over the job connections ---- */
 
+#define SCRIPT_DEADLOCK_TRIES 5
+
 typedef struct ScriptRun {
     const char *db_url;
     const char *const *scripts;
@@ -478,8 +480,14 @@ static void *script_main(void *arg)
         int i = atomic_fetch_add(&sr->next, 1);
         if (i >= sr->n)
             break;
-        if (!pg_exec_script(c, sr->scripts[i], &sj->err))
-            goto done;
+        /* a deadlock with autovacuum (vacuuming a partition, it waits for
+         * an index this script holds): the server rolled the script back
+         * whole; it runs again */
+        for (int tries = 1; !pg_exec_script(c, sr->scripts[i], &sj->err); tries++) {
+            if (strcmp(pg_last_sqlstate(c), "40P01") != 0 || tries >= SCRIPT_DEADLOCK_TRIES)
+                goto done;
+            err_clear(&sj->err);
+        }
     }
     sj->ok = true;
 done:
