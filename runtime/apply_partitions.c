@@ -330,5 +330,19 @@ bool apply_build_index(Apply *a, Err *err)
     }
     if (!info.partitioned)
         return err_set(err, PM_EDB, "%s: index \"%s.%s\" is not on a partitioned table", a->label, a->schema, index);
+    if (info.valid && !a->dry) {
+        /* valid: every partition has its index, attached (a copy conversion
+         * builds the policy's before its swap); recorded in one statement */
+        const char *p[] = {arena_printf(a->arena, "%d", a->f->m.version), arena_printf(a->arena, "%d", a->s->number),
+                           a->schema, index};
+        return pg_exec(
+            a->c,
+            "INSERT INTO partmig.step_objects (version, step, kind, schema_name, object_name) SELECT"
+            " $1::int, $2::int, 'index', n.nspname, c.relname FROM pg_catalog.pg_partition_tree("
+            "pg_catalog.format('%I.%I', $3::text, $4::text)::pg_catalog.regclass) t JOIN pg_catalog.pg_class"
+            " c ON c.oid = t.relid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE t.level > 0"
+            " ON CONFLICT DO NOTHING",
+            4, p, NULL, err);
+    }
     return index_partitions(a, a->schema, a->table, a->schema, index, &info, a->table, err);
 }
