@@ -356,13 +356,16 @@ static bool plan_one(Check *k, const Candidate *cd, WorkloadStatement *st, Err *
     const char *why = rr->fn ? NULL : rr->fn_why ? rr->fn_why : "cannot plan it as its role";
     Err e;
     PgResult *res = NULL;
+    const char *sql = why ? NULL : workload_rewrite(k->a, cd);
+    if (sql && !workload_one_statement(sql))
+        why = "its text, pointed at the partitioned shape, is not one statement";
     if (!why) {
         if (!savepoint(k->c, err))
             return false;
         /* the role's search_path, for its statement's names; the role
          * itself is the function's owner */
         const char *p1[] = {rr->path};
-        const char *p2[] = {workload_rewrite(k->a, cd)};
+        const char *p2[] = {sql};
         const char *call = arena_printf(k->a, "SELECT %s($1)", rr->fn);
         bool ok = pg_exec(k->c, "SELECT pg_catalog.set_config('search_path', $1, true)", 1, p1, NULL, &e) &&
                   pg_exec(k->c, call, 1, p2, &res, &e);

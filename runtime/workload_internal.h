@@ -49,6 +49,11 @@ bool workload_parse(const WorkloadTarget *t, Arena *a, Candidate *cd);
  * role resolves that name to another relation).  In A. */
 const char *workload_rewrite(Arena *a, const Candidate *cd);
 
+/* Is SQL (a rewrite) one PREPARE statement?  The planning function runs
+ * it with EXECUTE, which would run every statement of a text that the
+ * rewrite had turned into several. */
+bool workload_one_statement(const char *sql);
+
 /* TEXT as printed: runs of blanks and line breaks one space, other control
  * characters and bytes that are not UTF-8 as \xHH, cut after about MAX
  * bytes with "... (N bytes)".  Query text is anyone's input: it must not

@@ -147,7 +147,7 @@ typedef struct Walk {
     Arena *a;
     Candidate *cd;
     int cap;
-    bool own, cte_named, lost;
+    bool own, cte_named, lost, odd_cast;
 } Walk;
 
 static void add_edit(Walk *w, size_t at, size_t len, const char *with, bool unqualified)
@@ -212,6 +212,14 @@ static void typed_parameter(Walk *w, json_t *cast)
     size_t type_end = (size_t)pl;
     while (type_end > (size_t)at && strchr(" \t\r\n", w->cd->text[type_end - 1]))
         type_end--;
+    /* a comment between the type name and the parameter would swallow the
+     * CAST's ")" (a "--" one: the rest of its line too) */
+    for (size_t i = (size_t)at; i + 1 < type_end; i++)
+        if ((w->cd->text[i] == '-' && w->cd->text[i + 1] == '-') ||
+            (w->cd->text[i] == '/' && w->cd->text[i + 1] == '*')) {
+            w->odd_cast = true;
+            return;
+        }
     add_edit(w, (size_t)at, end - (size_t)at,
              arena_printf(w->a, "CAST(%.*s AS %.*s)", (int)(end - (size_t)pl), w->cd->text + pl,
                           (int)(type_end - (size_t)at), w->cd->text + at),
@@ -300,6 +308,8 @@ bool workload_parse(const WorkloadTarget *t, Arena *a, Candidate *cd)
         cd->reason = "not a SELECT, INSERT, UPDATE or DELETE";
     else if (w.lost)
         cd->reason = "a reference to the table cannot be found in its text";
+    else if (w.odd_cast)
+        cd->reason = "a typed literal holds a comment";
     else if (w.cte_named && cd->unqualified)
         cd->reason = "a WITH query has the table's name";
 done:
@@ -326,4 +336,15 @@ const char *workload_rewrite(Arena *a, const Candidate *cd)
     const char *s = arena_strdup(a, buf_str(&b));
     buf_free(&b);
     return s;
+}
+
+bool workload_one_statement(const char *sql)
+{
+    SqlScript *script = NULL;
+    Err perr;
+    if (!sql_script_parse(sql, "workload", 1, &script, &perr))
+        return false;
+    bool one = sql_script_count(script) == 1 && !strcmp(node_kind(sql_script_get(script, 0)->tree), "PrepareStmt");
+    sql_script_free(script);
+    return one;
 }

@@ -106,4 +106,23 @@ assert_eq "$RC" 0 "plan ($ERR)"
 assert_eq "$(ls "$PARTMIG_TEST_DIR" | grep -c pwned)" 0 "her operators did not run as partmig's role ($(ls "$PARTMIG_TEST_DIR" | grep pwned | tr '\n' ' '))"
 assert_contains "$ERR" "SELECT note FROM orders WHERE id = \$1" "her unqualified statement is planned"
 
+# a comment inside a typed literal (interval --c <newline> '1 day'): the
+# rewrite to CAST($2 AS interval --c) must not comment out its own ")" and
+# turn what follows in the text (here a quoted alias) into statements
+as_mallory <<'SQL'
+CREATE FUNCTION m.boom() RETURNS int LANGUAGE plpgsql AS $f$
+BEGIN
+  RAISE EXCEPTION 'injected statement ran as %', current_user;
+END$f$;
+SQL
+for _ in $(seq 1 20); do
+    printf '%s\n' "SELECT (SELECT count(*) FROM public.orders WHERE id = 5), now() - interval --c" \
+        "'1 day' AS \"" "); SELECT m.boom(); --\";"
+done | psql -X -q -U mallory -v ON_ERROR_STOP=1 >/dev/null || fail "mallory's statement with a commented typed literal"
+assert_eq "$(psql_q "SELECT sum(calls) FROM pg_stat_statements WHERE query LIKE '%interval --c%' AND query NOT LIKE '%pg_stat_statements%'")" 20 "the statement is in pg_stat_statements"
+run_cmd "$PARTMIG" plan -d "$MIG"
+assert_eq "$RC" 0 "plan ($ERR)"
+assert_not_contains "$ERR" "injected statement ran" "the text after the commented-out parenthesis did not run"
+assert_contains "$ERR" "a typed literal holds a comment" "the statement is reported, not planned, and why"
+
 assert_done
