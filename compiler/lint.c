@@ -845,6 +845,11 @@ static bool lint_migration(Lint *l)
     policy_tables(l, &m);
     if (m.lock_timeout && strtod(m.lock_timeout, NULL) != 0)
         l->lock_timeout = true;
+    /* the preamble's SET statements (everything before the first step),
+     * linted and counted like the steps' SQL */
+    const char *first_step = strstr(l->text, "\n-- partmig:step ");
+    size_t preamble_len = first_step ? (size_t)(first_step - l->text) + 1 : strlen(l->text);
+    ok = lint_sql(l, arena_printf(l->arena, "%.*s", (int)preamble_len, l->text), 1, (Ctx){0}) && ok;
     int *sql_line = arena_alloc(l->arena, (size_t)(m.nsteps + 1) * sizeof *sql_line);
     int *undo_line = arena_alloc(l->arena, (size_t)(m.nsteps + 1) * sizeof *undo_line);
     locate_steps(l->text, m.nsteps, sql_line, undo_line);

@@ -86,6 +86,21 @@ assert_eq "$RC" 0 "carry: 0002 alone cannot know events is partitioned"
 run_cmd "$PARTMIG" lint "$FIX/carry/0003_policy.sql"
 assert_eq "$RC" 1 "carry: a partmig policy line marks its table partitioned"
 
+# the statements counted are those parsed: a migration's preamble SETs too
+tmp=$(mktemp -d)
+printf -- "-- partmig migration 0001 x\n\nSET client_encoding = 'UTF8';\nSET standard_conforming_strings = on;\nSET search_path = pg_catalog;\nSET lock_timeout = '500ms';\nSET statement_timeout = 0;\nSET client_min_messages = warning;\n" >"$tmp/0001_x.sql"
+run_cmd "$PARTMIG" lint "$tmp/0001_x.sql"
+assert_eq "$RC" 0 "a migration of only SET statements lints clean"
+assert_contains "$ERR" "lint: 1 file, 6 statements, 0 findings" "its SET statements are counted"
+printf "SET lock_timeout = '1s';\nSET search_path = public;\n" >"$tmp/sets.sql"
+run_cmd "$PARTMIG" lint "$tmp/sets.sql"
+assert_contains "$ERR" "lint: 1 file, 2 statements, 0 findings" "a plain file of SET statements"
+printf -- "-- partmig migration 0001 x\n\nSET lock_timeout = ;\n" >"$tmp/0001_bad.sql"
+run_cmd "$PARTMIG" lint "$tmp/0001_bad.sql"
+assert_eq "$RC" 2 "a preamble that does not parse"
+assert_contains "$ERR" "$tmp/0001_bad.sql:3: syntax error" "its error at file:line"
+rm -rf "$tmp"
+
 # usage and unreadable input
 run_cmd "$PARTMIG" lint --bogus
 assert_eq "$RC" 2 "unknown option"
