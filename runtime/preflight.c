@@ -352,8 +352,8 @@ static bool check_index_names(PgConn *c, const Policy *p, const TableFacts *f, A
 /* The workload check (workload.c): frequent statements on the table that
  * could not prune partitions once it is partitioned are warnings, or
  * problems under --require-pruning (as is a check that could not run). */
-static bool check_workload(PgConn *c, const Policy *p, const ConvertOptions *o, const TableFacts *f, Arena *a,
-                           Report *rep, Err *err)
+static bool check_workload(const Policy *p, const ConvertOptions *o, const TableFacts *f, Arena *a, Report *rep,
+                           Err *err)
 {
     PartitionSpec *specs = NULL;
     int n = 0;
@@ -376,7 +376,26 @@ static bool check_workload(PgConn *c, const Policy *p, const ConvertOptions *o, 
                         .partitions = p->existing.method == EXISTING_ATTACH ? 0 : n};
     WorkloadReport local = {0}, *w = o && o->workload ? o->workload : &local;
     workload_report_free(w);
-    bool ok = workload_check(c, &t, w, err);
+    /* its own session: the statements it plans may call their roles' code,
+     * which must not reach the state of partmig's session (the runner's
+     * advisory lock, prepared statements); closed with all it left */
+    Err ce;
+    bool ok = true;
+    PgConn *wc = pg_connect(o ? o->db_url : NULL, &ce);
+    if (wc && !catalog_session_setup(wc, &ce)) {
+        pg_close(wc);
+        wc = NULL;
+    }
+    if (wc) {
+        ok = workload_check(wc, &t, w, err);
+        pg_close(wc);
+    } else {
+        memset(w, 0, sizeof *w);
+        w->table = arena_printf(&w->arena, "%s.%s", t.schema, t.table);
+        w->column = arena_strdup(&w->arena, t.column);
+        w->partitions = t.partitions;
+        w->skipped = arena_printf(&w->arena, "cannot open a connection of its own: %s", ce.msg);
+    }
     if (ok)
         workload_format(w, !(o && o->require_pruning), &rep->notes); /* else they are problems */
     if (ok && o && o->require_pruning && !w->ran)
@@ -586,7 +605,7 @@ bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err 
              "later by maintain do not get them",
              p->table, join_names(&a, f.reloptions, f.nreloptions));
 
-    if (f.part_type && !check_workload(c, p, o, &f, &a, &rep, err))
+    if (f.part_type && !check_workload(p, o, &f, &a, &rep, err))
         goto done;
 
     fputs(buf_str(&rep.notes), stderr);

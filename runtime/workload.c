@@ -18,6 +18,9 @@
  *   rewritten, at the byte locations the parse tree gives, to
  *   pg_temp."table"; nothing else in the text changes.  No rename of the
  *   real table (that would take its ACCESS EXCLUSIVE lock).
+ * - Everything runs in a session of its own (preflight.c opens it): what a
+ *   role's code does to session state (advisory locks, prepared statements)
+ *   never reaches the session of partmig's runner, and ends with it.
  * - Everything runs in one transaction that is rolled back, read-only once
  *   the temporary table exists, under statement_timeout and lock_timeout,
  *   with plan_cache_mode = force_generic_plan.  A statement is only

@@ -125,4 +125,24 @@ assert_eq "$RC" 0 "plan ($ERR)"
 assert_not_contains "$ERR" "injected statement ran" "the text after the commented-out parenthesis did not run"
 assert_contains "$ERR" "a typed literal holds a comment" "the statement is reported, not planned, and why"
 
+# session state: a function the planner folds runs in a session of
+# partmig's; it must not be the one holding the runner lock (an advisory
+# lock of that session, which it could release: two applies at once)
+as_mallory <<'SQL'
+CREATE FUNCTION m.unlock() RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $f$
+BEGIN
+  IF session_user <> 'mallory' THEN
+    RAISE EXCEPTION 'released the runner lock: %', pg_advisory_unlock(1885434484, 1835624241);
+  END IF;
+  RETURN 1;
+END$f$;
+SQL
+for _ in $(seq 1 20); do echo "SELECT note FROM public.orders WHERE id = m.unlock();"; done |
+    psql -X -q -U mallory -v ON_ERROR_STOP=1 >/dev/null || fail "mallory's unlocking statement"
+run_cmd "$PARTMIG" apply -d "$MIG"
+assert_eq "$RC" 0 "apply ($ERR)"
+assert_contains "$ERR" "released the runner lock: f" "her function runs in a session without the runner lock"
+assert_not_contains "$ERR" "released the runner lock: t" "the runner lock is not released"
+assert_eq "$(psql_q "SELECT relkind FROM pg_class WHERE oid = 'public.orders'::regclass")" p "the table is converted"
+
 assert_done
