@@ -415,8 +415,10 @@ static bool plan_one(Check *k, const Candidate *cd, WorkloadStatement *st, Err *
 static bool read_statements(Check *k, const char *ext_schema, const char **why, Err *err)
 {
     Buf q = {0};
-    buf_append(&q, "SELECT s.query, (pg_catalog.array_agg(r.rolname ORDER BY s.calls DESC))[1],"
-                   " sum(s.calls)::bigint, sum(s.total_exec_time)::float8 FROM ");
+    buf_printf(&q,
+               "SELECT pg_catalog.left(s.query, %d), (pg_catalog.array_agg(r.rolname ORDER BY s.calls DESC))[1],"
+               " sum(s.calls)::bigint, sum(s.total_exec_time)::float8, pg_catalog.length(s.query) > %d FROM ",
+               TEXT_MAX, TEXT_MAX);
     quote_qualified(&q, ext_schema, "pg_stat_statements");
     buf_printf(&q,
                " s LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid"
@@ -450,7 +452,12 @@ static bool read_statements(Check *k, const char *ext_schema, const char **why, 
         cd->role = pg_isnull(res, i, 1) ? NULL : arena_strdup(k->a, pg_get(res, i, 1));
         cd->calls = pg_get_int(res, i, 2);
         cd->total_ms = atof(pg_get(res, i, 3));
-        if (workload_parse(k->t, k->a, cd))
+        if (pg_get(res, i, 4)[0] == 't') {
+            /* the name is in the text (the query's filter): say it was not read */
+            cd->qualified = true;
+            cd->reason = "its text is longer than " TEXT_MAX_STR " characters: not read";
+            k->ncand++;
+        } else if (workload_parse(k->t, k->a, cd))
             k->ncand++;
     }
     pg_result_free(res);

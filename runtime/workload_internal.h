@@ -12,6 +12,10 @@
 
 #define SHAPE_PREFIX   "partmig_shape_"   /* the shape table's partitions */
 #define STATEMENT_NAME "partmig_workload" /* the prepared statement, and the savepoint */
+/* characters of a statement's text read: anyone can make pg_stat_statements
+ * hold long texts, and up to WORKLOAD_CANDIDATES of them are read */
+#define TEXT_MAX     32768
+#define TEXT_MAX_STR "32768"
 
 /* A byte range of a statement's text and what replaces it. */
 typedef struct Edit {

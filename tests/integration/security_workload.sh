@@ -125,6 +125,36 @@ assert_eq "$RC" 0 "plan ($ERR)"
 assert_not_contains "$ERR" "injected statement ran" "the text after the commented-out parenthesis did not run"
 assert_contains "$ERR" "a typed literal holds a comment" "the statement is reported, not planned, and why"
 
+# a role's code may not lift the check's bounds: statement_timeout set to
+# 0 from inside the statement does not let it sleep
+as_mallory <<'SQL'
+CREATE FUNCTION m.slow() RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $f$
+BEGIN
+  IF session_user <> 'mallory' THEN
+    PERFORM set_config('statement_timeout', '0', true);
+    PERFORM set_config('lock_timeout', '0', true);
+    PERFORM pg_sleep(60);
+  END IF;
+  RETURN 1;
+END$f$;
+SQL
+for _ in $(seq 1 20); do echo "SELECT note FROM public.orders WHERE id = m.slow();"; done |
+    psql -X -q -U mallory -v ON_ERROR_STOP=1 >/dev/null || fail "mallory's slow statement"
+t0=$(date +%s)
+run_cmd "$PARTMIG" plan -d "$MIG"
+assert_eq "$RC" 0 "plan ($ERR)"
+assert_eq "$(($(date +%s) - t0 < 30))" 1 "the check stays bounded ($(($(date +%s) - t0)) s)"
+assert_contains "$ERR" "m.slow(): cannot plan it: canceling statement due to statement timeout" "the statement is cut by the check's statement_timeout"
+psql_q "DROP FUNCTION m.slow() CASCADE" >/dev/null
+
+# a huge text is not read whole (up to 1,000 of them are read): said, not planned
+long=$(head -c 40000 /dev/zero | tr '\0' z)
+for _ in $(seq 1 20); do echo "SELECT created_at, id /* $long */ FROM public.orders WHERE id = 3;"; done |
+    psql -X -q -U mallory -v ON_ERROR_STOP=1 >/dev/null || fail "mallory's long statement"
+run_cmd "$PARTMIG" plan -d "$MIG"
+assert_eq "$RC" 0 "plan ($ERR)"
+assert_contains "$ERR" "its text is longer than 32768 characters: not read" "the long statement is reported as not read"
+
 # session state: a function the planner folds runs in a session of
 # partmig's; it must not be the one holding the runner lock (an advisory
 # lock of that session, which it could release: two applies at once)
