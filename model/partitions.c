@@ -1,18 +1,39 @@
 /* partitions.c: partition bounds, names and CREATE ... PARTITION OF text. */
 #include "partitions.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../common/quote.h"
 
 #define MAX_NAME 63
 
+bool partition_key_is_date(const Policy *p)
+{
+    const char *type = p->key_type && *p->key_type ? p->key_type : NULL;
+    for (int i = 0; !type && p->column && i < p->ncolumns; i++)
+        if (p->columns[i].name && !strcmp(p->columns[i].name, p->column))
+            type = p->columns[i].type;
+    /* "date", or a column definition "date not null" */
+    return type && !strncasecmp(type, "date", 4) && (!type[4] || isspace((unsigned char)type[4]));
+}
+
+void partition_bound_text(Buf *b, const Policy *p, WallTime t)
+{
+    if (t.hour == 0 && partition_key_is_date(p))
+        buf_printf(b, "%04d-%02d-%02d", t.year, t.month, t.day);
+    else
+        walltime_format(b, t);
+}
+
 void partition_bound_literal(Buf *b, const Policy *p, WallTime t)
 {
     Buf tmp = {0};
-    walltime_format(&tmp, t);
-    buf_printf(&tmp, " %s", p->timezone ? p->timezone : "UTC");
+    partition_bound_text(&tmp, p, t);
+    if (t.hour != 0 || !partition_key_is_date(p))
+        buf_printf(&tmp, " %s", p->timezone ? p->timezone : "UTC");
     quote_literal(b, buf_str(&tmp));
     buf_free(&tmp);
 }

@@ -59,8 +59,18 @@ void partitions_fixed(const Policy *p, Arena *arena, PartitionSpec **out, int *n
 void partition_create_sql(Buf *b, const Policy *p, const char *parent, const PartitionSpec *ps);
 
 /* The bound literal for a time boundary: '2024-01-01 00:00:00 UTC' (zone
- * name appended so PostgreSQL resolves it whatever the session's TimeZone). */
+ * name appended so PostgreSQL resolves it whatever the session's TimeZone);
+ * '2024-01-01' for a date key (partition_key_is_date) at midnight, as the
+ * key type shows it. */
 void partition_bound_literal(Buf *b, const Policy *p, WallTime t);
+
+/* A time boundary as a message shows it: "2024-01-01" for a date key at
+ * midnight, else "2024-01-01 00:00:00" (wall clock in the policy's zone). */
+void partition_bound_text(Buf *b, const Policy *p, WallTime t);
+
+/* Whether P's partition column is a date: its key_type, else the type the
+ * policy's columns give it. */
+bool partition_key_is_date(const Policy *p);
 
 /* Longest suffix a subpartition adds to its partition's name ("_7",
  * "_emea"); 0 without subpartitions.  Validation uses it to keep names

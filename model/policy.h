@@ -96,6 +96,11 @@ typedef struct Policy {
     ColumnDef *columns; /* NULL/0: the table must exist */
     int ncolumns;
     StrList primary_key; /* optional; for existing tables: the new key to apply */
+    /* The partition column's type as format_type says it, when the runtime
+     * read it from the table ("date", ...); NULL or "": unknown (then the
+     * type in columns, if any, is used).  Only for printing bounds; not part
+     * of the policy (not in its JSON). */
+    const char *key_type;
 } Policy;
 
 typedef struct PolicySet {

@@ -115,5 +115,7 @@ bool apply_step_policy(Apply *a, const char **json, Policy *p, Err *err)
                a->s->number, a->s->table);
         return err_hint(err, "the file has no \"-- partmig:policy\" line for the table; recompile the policies");
     }
-    return true;
+    /* the key's type as the table has it: bounds are printed as it shows them */
+    return !p->column || !a->schema ||
+           catalog_column_type(a->c, a->schema, a->table, p->column, a->arena, &p->key_type, err);
 }
