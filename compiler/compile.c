@@ -158,10 +158,13 @@ static bool load_policies(const Options *o, Arena *arena, PolicySet *set, Buf *s
             buf_printf(sources, "%s%s", sources->len ? ", " : "", in);
         }
     }
-    if (nfiles == 0) {
+    /* no policy file at all: a wrong directory, unless the tables to stop
+     * managing are named (--forget TABLE, each checked by the planner) */
+    if (nfiles == 0 && o->nforget == 0) {
         err_set(err, PM_EINPUT, "no policy files (*.lua) in %s", buf_str(sources));
         return err_hint(err, "name the policy files or their directory; removing every policy at once is refused "
-                             "so that a wrong directory cannot unregister all tables");
+                             "so that a wrong directory cannot unregister all tables: to stop managing the last "
+                             "ones, name each with --forget TABLE");
     }
     return policy_validate(set, err);
 }

@@ -2,7 +2,8 @@
 # compile_forget.sh: a compile that would unregister a table says so and
 # needs --forget TABLE (or --allow-forget): a policy set with every line
 # commented out, and one removed policy of two, are refused with exit 2, a
-# hint naming the flag, and nothing written.
+# hint naming the flag, and nothing written; the only policy's file removed
+# compiles with --forget TABLE into a version that unregisters it.
 . tests/lib/assert.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -53,4 +54,33 @@ assert_eq "$RC" 0 "--allow-forget ($ERR)"
 assert_contains "$(cat "$M"/0003_*.sql)" "-- partmig:forget public.orders" "forget line"
 compile --forget 'bad name'
 assert_eq "$RC" 2 "a bad --forget name is refused"
+
+# the only policy's file removed: --forget TABLE compiles its unregistration;
+# without it (a wrong, empty directory) nothing is unregistered
+rm -rf "$P" "$M"; mkdir -p "$P"
+cat >"$P/a.lua" <<'LUA'
+partition "orders" { column = "created_at", interval = "1 month" }
+LUA
+compile --as-of 2025-01-01
+assert_eq "$RC" 0 "one policy ($ERR)"
+rm "$P/a.lua"
+compile
+assert_eq "$RC" 2 "no policy file at all: refused"
+assert_contains "$ERR" "no policy files (*.lua) in $P/*.lua" "says there is none"
+assert_contains "$ERR" "name each with --forget TABLE" "the hint names --forget"
+compile --allow-forget
+assert_eq "$RC" 2 "--allow-forget alone does not unregister from an empty directory"
+compile --forget public.other
+assert_eq "$RC" 2 "--forget of another table does not unregister orders"
+assert_contains "$ERR" "public.orders" "names the table that would go"
+assert_eq "$(ls "$M" | wc -l)" 2 "nothing written"
+compile --forget public.orders
+assert_eq "$RC" 0 "--forget of the only policy compiles ($ERR)"
+assert_contains "$OUT" "public.orders: no longer managed" "compile says what it unregisters"
+assert_contains "$(cat "$M"/0002_*.sql)" "-- partmig:forget public.orders" "forget line"
+assert_contains "$(cat "$M"/0002_*.sql)" "action=unregister" "an unregister step"
+compile --forget public.orders
+assert_contains "$ERR" "up to date" "then up to date"
+compile
+assert_eq "$RC" 2 "an empty directory without --forget is still refused afterwards"
 assert_done
