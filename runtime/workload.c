@@ -365,9 +365,12 @@ static bool plan_one(Check *k, const Candidate *cd, WorkloadStatement *st, Err *
     if (!why) {
         if (!savepoint(k->c, err))
             return false;
-        /* the role's search_path, for its statement's names; the role
-         * itself is the function's owner */
-        const char *p1[] = {rr->path};
+        /* the role's search_path, for its statement's names (pg_temp, where
+         * the shape table is, last: a name the role resolves to another
+         * relation keeps meaning it); the role itself is the function's owner */
+        const char *p1[] = {strstr(rr->path, "pg_temp") ? rr->path
+                            : rr->path[0]               ? arena_printf(k->a, "%s, pg_temp", rr->path)
+                                                        : "pg_temp"};
         const char *p2[] = {sql};
         const char *call = arena_printf(k->a, "SELECT %s($1)", rr->fn);
         bool ok = pg_exec(k->c, "SELECT pg_catalog.set_config('search_path', $1, true)", 1, p1, NULL, &e) &&

@@ -155,6 +155,31 @@ run_cmd "$PARTMIG" plan -d "$MIG"
 assert_eq "$RC" 0 "plan ($ERR)"
 assert_contains "$ERR" "its text is longer than 32768 characters: not read" "the long statement is reported as not read"
 
+# a role whose search_path resolves "orders" to another table: that name,
+# beside a reference to public.orders, is not planned against the shape
+# table (which lives in pg_temp, searched first unless the path names it)
+psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
+CREATE ROLE bob LOGIN;
+CREATE SCHEMA app2;
+CREATE TABLE app2.orders (id bigint PRIMARY KEY, tag text);
+INSERT INTO app2.orders SELECT g, 't' FROM generate_series(1, 100) g;
+GRANT USAGE ON SCHEMA app2 TO bob;
+GRANT SELECT ON app2.orders, public.orders TO bob;
+ALTER ROLE bob SET search_path = app2;
+SQL
+for _ in $(seq 1 20); do echo "SELECT o.note, x.tag FROM public.orders o JOIN orders x ON x.id = o.id WHERE o.created_at >= now() AND o.created_at < now();"; done |
+    psql -X -q -U bob -v ON_ERROR_STOP=1 >/dev/null || fail "bob's statement"
+run_cmd "$PARTMIG" plan -d "$MIG" --json
+assert_eq "$RC" 0 "plan --json ($ERR)"
+bob=$(printf '%s' "$OUT" | python3 -c '
+import json, sys
+for step in json.load(sys.stdin):
+    for s in (step.get("workload") or {}).get("statements", []):
+        if s["role"] == "bob":
+            print(s["checked"], s.get("prunes"))
+')
+assert_eq "$bob" "True True" "bob's statement prunes: his orders is app2.orders, planned as such"
+
 # session state: a function the planner folds runs in a session of
 # partmig's; it must not be the one holding the runner lock (an advisory
 # lock of that session, which it could release: two applies at once)
