@@ -1,0 +1,132 @@
+-- conversion_test.sql: pgTAP tests of sql/conversion.sql's functions on a
+-- table whose names are hostile (quotes, spaces, capitals, SQL in a name,
+-- columns named like the functions' variables and like the change log's
+-- own columns), run by tests/integration/sql_pgtap.sh after both SQL files
+-- are loaded.  Not one transaction: a second session (dblink) must see
+-- the table to hold a row lock; everything is dropped at the end.
+\set ON_ERROR_STOP 1
+SET client_min_messages = warning;
+
+CREATE SCHEMA "Tab ""Sch""";
+CREATE TABLE "Tab ""Sch"""."Odd ""T"" x" (
+    "I d" bigint NOT NULL,
+    partmig_part text NOT NULL,          -- a key column with the log's own name
+    "At" timestamptz NOT NULL,           -- the partition column
+    pm_last integer,                     -- named like the re-copy's variables
+    conversion text,
+    r text,
+    "x""); DROP TABLE t; --" text,
+    "Seq" bigint GENERATED ALWAYS AS IDENTITY,
+    doubled integer GENERATED ALWAYS AS (pm_last * 2) STORED,
+    PRIMARY KEY ("I d", partmig_part));
+INSERT INTO "Tab ""Sch"""."Odd ""T"" x" ("I d", partmig_part, "At", pm_last, conversion, r, "x""); DROP TABLE t; --")
+SELECT g, 'k' || g, timestamptz '2025-01-01 UTC' + g * interval '10 days', g, 'c', 'r', 'x'
+  FROM generate_series(1, 20) g;
+-- the new table, filled as the copy would
+CREATE TABLE "Tab ""Sch"""."Odd ""T"" x new" (LIKE "Tab ""Sch"""."Odd ""T"" x" INCLUDING DEFAULTS INCLUDING GENERATED
+    INCLUDING IDENTITY) PARTITION BY RANGE ("At");
+ALTER TABLE "Tab ""Sch"""."Odd ""T"" x new" ADD PRIMARY KEY ("I d", partmig_part, "At");
+CREATE TABLE "Tab ""Sch""".p1 PARTITION OF "Tab ""Sch"""."Odd ""T"" x new"
+    FOR VALUES FROM ('2025-01-01 UTC') TO ('2025-04-01 UTC');
+CREATE TABLE "Tab ""Sch""".p2 PARTITION OF "Tab ""Sch"""."Odd ""T"" x new"
+    FOR VALUES FROM ('2025-04-01 UTC') TO ('2026-01-01 UTC');
+INSERT INTO "Tab ""Sch"""."Odd ""T"" x new" ("I d", partmig_part, "At", pm_last, conversion, r, "x""); DROP TABLE t; --", "Seq")
+    OVERRIDING SYSTEM VALUE
+SELECT "I d", partmig_part, "At", pm_last, conversion, r, "x""); DROP TABLE t; --", "Seq" FROM "Tab ""Sch"""."Odd ""T"" x";
+INSERT INTO partmig.conversions (table_schema, table_name, method, state, old_oid, shadow_name, kept_name)
+VALUES ('Tab "Sch"', 'Odd "T" x', 'copy', 'shadow_created', '"Tab ""Sch"""."Odd ""T"" x"'::regclass, 'Odd "T" x new',
+        'Odd "T" x old')
+RETURNING id AS cid, format('partmig.%I', format('conv_%s_log', id)) AS log,
+          format('partmig.%I()', format('conv_%s_capture', id)) AS capture \gset
+CREATE TABLE public.other (id bigint, at timestamptz);
+CREATE ROLE pgtap_app;
+GRANT USAGE ON SCHEMA "Tab ""Sch""" TO pgtap_app;
+GRANT ALL ON ALL TABLES IN SCHEMA "Tab ""Sch""" TO pgtap_app;
+-- the rows of the old and the new table, for comparing them
+CREATE VIEW public.old_rows AS SELECT "I d", partmig_part, "At", pm_last, conversion, r, "x""); DROP TABLE t; --", "Seq",
+    doubled FROM "Tab ""Sch"""."Odd ""T"" x";
+CREATE VIEW public.new_rows AS SELECT "I d", partmig_part, "At", pm_last, conversion, r, "x""); DROP TABLE t; --", "Seq",
+    doubled FROM "Tab ""Sch"""."Odd ""T"" x new";
+
+SELECT plan(31);
+
+-- the keys, recorded with their types from the catalog
+SELECT throws_ok(format('SELECT partmig.conversion_set_keys(%s, ARRAY[''I d'', ''nope''], ''At'')', :cid),
+                 'P0001', NULL, 'a key column the table lacks is refused');
+SELECT lives_ok(format('SELECT partmig.conversion_set_keys(%s, ARRAY[''I d'', ''partmig_part''], ''At'')', :cid),
+                'conversion_set_keys records the key');
+SELECT results_eq(format('SELECT key_columns, key_types, part_column, part_type, log_name FROM partmig.conversions WHERE id = %s', :cid),
+                  format($$VALUES (ARRAY['I d', 'partmig_part'], ARRAY['bigint', 'text'], 'At'::text,
+                           'timestamp with time zone'::text, 'conv_%s_log'::text)$$, :cid),
+                  'key columns, their types, the partition column and the log name are recorded');
+SELECT is(partmig.conversion_log_column(ARRAY['partmig_seq', 'partmig_seq_'], 'partmig_seq'), 'partmig_seq__',
+          'the log''s own column steps aside from every key column');
+
+-- the change capture
+SELECT lives_ok(format('SELECT partmig.conversion_install_capture(%s)', :cid), 'conversion_install_capture runs');
+SELECT has_table('partmig', format('conv_%s_log', :cid), 'the change log exists');
+SELECT columns_are('partmig', format('conv_%s_log', :cid), ARRAY['partmig_seq', 'I d', 'partmig_part', 'partmig_part_'],
+                   'the log holds the key under its own names, its own columns step aside');
+SELECT has_function('partmig', format('conv_%s_capture', :cid), '{}'::name[], 'the capture function exists');
+SELECT is_definer('partmig', format('conv_%s_capture', :cid), '{}'::name[], 'the capture function is SECURITY DEFINER');
+SELECT ok((SELECT 'search_path=pg_catalog, pg_temp' = ANY (proconfig) FROM pg_proc
+            WHERE oid = format('partmig.conv_%s_capture()', :cid)::regprocedure), 'the capture function sets search_path');
+SELECT ok(NOT has_function_privilege('pgtap_app', format('partmig.conv_%s_capture()', :cid), 'EXECUTE'),
+          'nobody else may execute the capture function');
+SELECT has_trigger('Tab "Sch"', 'Odd "T" x', 'partmig_capture', 'the capture trigger is on the table');
+SELECT has_trigger('Tab "Sch"', 'Odd "T" x', 'partmig_no_truncate', 'the TRUNCATE guard is on the table');
+
+-- writes while the rows are copied: update, delete, insert, a row moved to another partition
+UPDATE "Tab ""Sch"""."Odd ""T"" x" SET r = 'changed', pm_last = -1 WHERE "I d" = 3;
+DELETE FROM "Tab ""Sch"""."Odd ""T"" x" WHERE "I d" = 4;
+INSERT INTO "Tab ""Sch"""."Odd ""T"" x" ("I d", partmig_part, "At", pm_last, r) VALUES (21, 'k21', '2025-02-01 UTC', 21, 'new');
+UPDATE "Tab ""Sch"""."Odd ""T"" x" SET "At" = '2025-09-01 UTC' WHERE "I d" = 5;
+UPDATE "Tab ""Sch"""."Odd ""T"" x" SET partmig_part = 'k6b' WHERE "I d" = 6;
+SELECT is((SELECT (x.r).id FROM partmig.conversion_row(:cid) x), :cid::bigint, 'conversion_row finds the conversion');
+SELECT is(partmig.conversion_resync(:cid, 1000, false), 6::bigint, 'the re-copy takes the six changed keys');
+SELECT results_eq('SELECT * FROM public.new_rows ORDER BY 1, 2', 'SELECT * FROM public.old_rows ORDER BY 1, 2',
+                  'the new table holds the old one''s rows: changed keys copied, deleted keys deleted');
+SELECT is((SELECT count(*) FROM public.new_rows WHERE "I d" = 4), 0::bigint, 'the key deleted in the old table is gone');
+SELECT is((SELECT count(*) FROM "Tab ""Sch""".p2 WHERE "I d" = 5), 1::bigint, 'the moved row is in its new partition');
+SELECT is(partmig.conversion_resync(:cid, 1000, false), 0::bigint, 'nothing is left to re-copy');
+
+-- a row locked by a writer waits in the log for a later round
+UPDATE "Tab ""Sch"""."Odd ""T"" x" SET r = 'locked' WHERE "I d" = 7;
+UPDATE "Tab ""Sch"""."Odd ""T"" x" SET r = 'free' WHERE "I d" = 8;
+SELECT dblink_connect('writer', format('host=%s port=%s dbname=%s user=%s', current_setting('unix_socket_directories'),
+                      current_setting('port'), current_database(), current_user));
+SELECT dblink_exec('writer', 'BEGIN');
+SELECT * FROM dblink('writer', 'SELECT r FROM "Tab ""Sch"""."Odd ""T"" x" WHERE "I d" = 7 FOR UPDATE') AS t (r text);
+SELECT is(partmig.conversion_resync(:cid, 1000, false), 1::bigint, 'the re-copy skips the locked row');
+SELECT is((SELECT r FROM public.new_rows WHERE "I d" = 8), 'free', 'the free row is copied');
+SELECT is((SELECT r FROM public.new_rows WHERE "I d" = 7), 'r', 'the locked row is not copied yet');
+SELECT is((SELECT count(*) FROM :log), 1::bigint, 'its key waits in the log');
+SELECT dblink_exec('writer', 'COMMIT');
+SELECT dblink_disconnect('writer');
+SELECT is(partmig.conversion_resync(:cid, 1000, false), 1::bigint, 'once free, the row is re-copied');
+SELECT is((SELECT r FROM public.new_rows WHERE "I d" = 7), 'locked', 'with its last change');
+
+-- under the swap's lock: every entry, no row lock
+UPDATE "Tab ""Sch"""."Odd ""T"" x" SET r = 'last' WHERE "I d" IN (9, 10);
+SELECT is(partmig.conversion_resync(:cid, NULL, true), 2::bigint, 'the locked re-copy takes every entry');
+SELECT results_eq('SELECT * FROM public.new_rows ORDER BY 1, 2', 'SELECT * FROM public.old_rows ORDER BY 1, 2',
+                  'the tables agree after the last round');
+
+-- the trigger functions act only where they belong
+SELECT lives_ok(format('CREATE TRIGGER x AFTER INSERT ON public.other FOR EACH ROW EXECUTE FUNCTION partmig.conv_%s_capture()', :cid),
+                'the capture function can be attached elsewhere by its owner ...');
+SELECT throws_like('INSERT INTO public.other VALUES (1, now())', '%is not for table%',
+                   '... but refuses to act for another table');
+SELECT throws_like('TRUNCATE "Tab ""Sch"""."Odd ""T"" x"', '%TRUNCATE is refused%', 'the guard refuses TRUNCATE');
+UPDATE partmig.conversions SET state = 'finalized' WHERE id = :cid;
+SELECT lives_ok('TRUNCATE "Tab ""Sch"""."Odd ""T"" x"', 'the guard is inert once the conversion is finalized');
+
+SELECT * FROM finish();
+
+DROP VIEW public.old_rows, public.new_rows;
+DROP TABLE public.other;
+DROP SCHEMA "Tab ""Sch""" CASCADE;
+DROP TABLE :log;
+DROP FUNCTION :capture;
+DELETE FROM partmig.conversions;
+DROP ROLE pgtap_app;
