@@ -332,7 +332,11 @@ static bool make_planners(Check *k, const int *chosen, int nchosen, Err *err)
         quote_ident(&b, rr->role);
         buf_printf(&b, ";\nGRANT EXECUTE ON FUNCTION %s(text) TO CURRENT_USER", fn);
         Err e;
-        bool ok = savepoint(k->c, err) && pg_exec_script(k->c, buf_str(&b), &e);
+        if (!savepoint(k->c, err)) {
+            buf_free(&b);
+            return false;
+        }
+        bool ok = pg_exec_script(k->c, buf_str(&b), &e);
         buf_free(&b);
         if (ok) {
             rr->fn = fn;

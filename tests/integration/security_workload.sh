@@ -180,6 +180,34 @@ for step in json.load(sys.stdin):
 ')
 assert_eq "$bob" "True True" "bob's statement prunes: his orders is app2.orders, planned as such"
 
+# the planning functions of other roles (here the superuser's) are not
+# hers to call: she would plan her text as their owner
+for _ in $(seq 1 20); do echo "SELECT count(*) FROM public.orders WHERE id = 11;"; done |
+    psql -X -q -v ON_ERROR_STOP=1 >/dev/null || fail "postgres's statement"
+as_mallory <<SQL
+CREATE FUNCTION m.borrow() RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS \$f\$
+DECLARE f regprocedure; msgs text := '';
+BEGIN
+  IF session_user <> 'mallory' THEN
+    FOR f IN SELECT p.oid FROM pg_proc p WHERE p.proname LIKE 'partmig\_plan\_%' LOOP
+      BEGIN
+        EXECUTE format('SELECT %s(%L)', f::oid::regproc,
+                       'PREPARE x AS SELECT 1; COPY (SELECT current_user) TO ''$PWNED.borrowed''');
+      EXCEPTION WHEN OTHERS THEN msgs := msgs || SQLERRM || '; ';
+      END;
+    END LOOP;
+    RAISE EXCEPTION 'borrowing: %', msgs;
+  END IF;
+  RETURN 1;
+END\$f\$;
+SQL
+for _ in $(seq 1 20); do echo "SELECT note FROM public.orders WHERE id = m.borrow();"; done |
+    psql -X -q -U mallory -v ON_ERROR_STOP=1 >/dev/null || fail "mallory's borrowing statement"
+run_cmd "$PARTMIG" plan -d "$MIG"
+assert_eq "$RC" 0 "plan ($ERR)"
+assert_contains "$ERR" "borrowing: permission denied for function partmig_plan_" "another role's planning function is refused to her"
+assert_eq "$(test -e "$PWNED.borrowed" && echo written || echo absent)" absent "nothing planned or run through it"
+
 # session state: a function the planner folds runs in a session of
 # partmig's; it must not be the one holding the runner lock (an advisory
 # lock of that session, which it could release: two applies at once)
