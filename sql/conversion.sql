@@ -195,10 +195,30 @@ $fn$;
 --
 -- Every column in the statements is qualified, and they are dynamic SQL
 -- (no PL/pgSQL variable in them), so no user column name can change what a
--- statement means.  The batch goes from statement to statement as the
--- text of an array of the log's row type.  Joins are nested loops over
--- the batch: index probes, pruned to one partition.
+-- statement means.  Joins are nested loops over the batch: index probes,
+-- pruned to one partition.  The work is done by conversion_resync_rows,
+-- whose last argument, a NULL array of the log's row type, gives the
+-- batch's variables that type (a polymorphic function): the batch goes
+-- from statement to statement as a typed array, never through text.
 CREATE OR REPLACE FUNCTION partmig.conversion_resync(conversion bigint, lim integer, locked boolean)
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_variable
+DECLARE
+  pm_log text;
+  pm_n bigint;
+BEGIN
+  SELECT format('%I.%I', 'partmig', v.log_name) INTO pm_log FROM partmig.conversions v WHERE v.id = conversion;
+  IF pm_log IS NULL THEN
+    RAISE EXCEPTION 'partmig: conversion % has no change log recorded (partmig.conversion_set_keys)', conversion;
+  END IF;
+  EXECUTE format('SELECT partmig.conversion_resync_rows($1, $2, $3, NULL::%s[])', pm_log)
+    INTO pm_n USING conversion, lim, locked;
+  RETURN pm_n;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION partmig.conversion_resync_rows(conversion bigint, lim integer, locked boolean,
+                                                          batch_type anyarray)
 RETURNS bigint LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp SET enable_hashjoin = off SET enable_mergejoin = off AS $fn$
 #variable_conflict use_variable
@@ -218,8 +238,8 @@ DECLARE
   pm_ocols text;
   pm_overriding text := '';
   pm_last bigint;
-  pm_locked text;  -- the log's row type, array, as text
-  pm_batch text;
+  pm_locked batch_type%TYPE;  -- arrays of the log's row type
+  pm_batch batch_type%TYPE;
   pm_n bigint;
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
@@ -230,6 +250,9 @@ BEGIN
   END IF;
   pm_shadow := format('%I.%I', r.table_schema, r.shadow_name);
   pm_log := format('%I.%I', 'partmig', r.log_name);
+  IF pg_typeof(batch_type) <> format('%s[]', pm_log)::regtype THEN
+    RAISE EXCEPTION 'partmig: conversion %: the batch is of type %, not %[]', conversion, pg_typeof(batch_type), pm_log;
+  END IF;
   pm_seq := format('%I', partmig.conversion_log_column(r.key_columns, 'partmig_seq'));
   pm_part := format('%I', partmig.conversion_log_column(r.key_columns, 'partmig_part'));
   SELECT string_agg(format('l.%I', u.k), ', ' ORDER BY u.i), string_agg(format('o.%I', u.k), ', ' ORDER BY u.i),
@@ -244,8 +267,7 @@ BEGIN
     INTO pm_cols, pm_ocols, pm_overriding
     FROM pg_attribute a WHERE a.attrelid = r.old_oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
   IF locked THEN
-    EXECUTE format('WITH d AS (DELETE FROM %1$s l RETURNING l.*) SELECT array_agg(ROW(d.*)::%1$s)::text FROM d',
-                   pm_log)
+    EXECUTE format('WITH d AS (DELETE FROM %1$s l RETURNING l.*) SELECT array_agg(ROW(d.*)::%1$s) FROM d', pm_log)
       INTO pm_batch;
   ELSE
     EXECUTE format('SELECT max(l.%2$s) FROM (SELECT l.%2$s FROM %1$s l ORDER BY l.%2$s LIMIT $1) l', pm_log, pm_seq)
@@ -253,29 +275,29 @@ BEGIN
     IF pm_last IS NULL THEN
       RETURN 0;
     END IF;
-    EXECUTE format('SELECT array_agg(k.r)::text FROM (SELECT ROW(NULL, %1$s, NULL)::%2$s AS r FROM %3$s o'
+    EXECUTE format('SELECT array_agg(k.r) FROM (SELECT ROW(NULL, %1$s, NULL)::%2$s AS r FROM %3$s o'
                    ' WHERE (%1$s) IN (SELECT %4$s FROM %2$s l WHERE l.%5$s <= $1) FOR SHARE OF o SKIP LOCKED) k',
                    pm_okl, pm_log, pm_tbl, pm_lkl, pm_seq)
       INTO pm_locked USING pm_last;
     EXECUTE format('WITH d AS (DELETE FROM %1$s l WHERE (%2$s) IN (SELECT %2$s FROM %1$s l WHERE l.%3$s <= $1)'
-                   ' AND ((%2$s) IN (SELECT %4$s FROM unnest($2::%1$s[]) pm_x)'
+                   ' AND ((%2$s) IN (SELECT %4$s FROM unnest($2) pm_x)'
                    ' OR NOT EXISTS (SELECT 1 FROM %5$s o WHERE (%6$s) = (%2$s))) RETURNING l.*)'
-                   ' SELECT array_agg(ROW(d.*)::%1$s)::text FROM d',
+                   ' SELECT array_agg(ROW(d.*)::%1$s) FROM d',
                    pm_log, pm_lkl, pm_seq, pm_xkl, pm_tbl, pm_okl)
       INTO pm_batch USING pm_last, pm_locked;
   END IF;
   IF pm_batch IS NULL THEN
     RETURN 0;
   END IF;
-  EXECUTE format('DELETE FROM %1$s s USING (SELECT DISTINCT %2$s, pm_x.%3$s FROM unnest($1::%4$s[]) pm_x) g'
-                 ' WHERE %5$s AND s.%6$I = g.%3$s',
-                 pm_shadow, pm_xkl, pm_part, pm_log, pm_eq, r.part_column)
+  EXECUTE format('DELETE FROM %1$s s USING (SELECT DISTINCT %2$s, pm_x.%3$s FROM unnest($1) pm_x) g'
+                 ' WHERE %4$s AND s.%5$I = g.%3$s',
+                 pm_shadow, pm_xkl, pm_part, pm_eq, r.part_column)
     USING pm_batch;
   EXECUTE format('INSERT INTO %1$s (%2$s)%3$s SELECT %4$s FROM %5$s o'
-                 ' WHERE (%6$s) IN (SELECT %7$s FROM unnest($1::%8$s[]) pm_x)',
-                 pm_shadow, pm_cols, pm_overriding, pm_ocols, pm_tbl, pm_okl, pm_xkl, pm_log)
+                 ' WHERE (%6$s) IN (SELECT %7$s FROM unnest($1) pm_x)',
+                 pm_shadow, pm_cols, pm_overriding, pm_ocols, pm_tbl, pm_okl, pm_xkl)
     USING pm_batch;
-  EXECUTE format('SELECT count(*) FROM (SELECT DISTINCT %s FROM unnest($1::%s[]) pm_x) k', pm_xkl, pm_log)
+  EXECUTE format('SELECT count(*) FROM (SELECT DISTINCT %s FROM unnest($1) pm_x) k', pm_xkl)
     INTO pm_n USING pm_batch;
   RETURN pm_n;
 END
@@ -287,3 +309,4 @@ REVOKE ALL ON FUNCTION partmig.conversion_row(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_guard() FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_install_capture(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_resync(bigint, integer, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_resync_rows(bigint, integer, boolean, anyarray) FROM PUBLIC;

@@ -48,7 +48,7 @@ CREATE VIEW public.old_rows AS SELECT "I d", partmig_part, "At", pm_last, conver
 CREATE VIEW public.new_rows AS SELECT "I d", partmig_part, "At", pm_last, conversion, r, "x""); DROP TABLE t; --", "Seq",
     doubled FROM "Tab ""Sch"""."Odd ""T"" x new";
 
-SELECT plan(31);
+SELECT plan(32);
 
 -- the keys, recorded with their types from the catalog
 SELECT throws_ok(format('SELECT partmig.conversion_set_keys(%s, ARRAY[''I d'', ''nope''], ''At'')', :cid),
@@ -111,6 +111,9 @@ UPDATE "Tab ""Sch"""."Odd ""T"" x" SET r = 'last' WHERE "I d" IN (9, 10);
 SELECT is(partmig.conversion_resync(:cid, NULL, true), 2::bigint, 'the locked re-copy takes every entry');
 SELECT results_eq('SELECT * FROM public.new_rows ORDER BY 1, 2', 'SELECT * FROM public.old_rows ORDER BY 1, 2',
                   'the tables agree after the last round');
+
+SELECT throws_like(format('SELECT partmig.conversion_resync_rows(%s, 10, false, NULL::integer[])', :cid),
+                   '%the batch is of type integer[]%', 'the re-copy''s worker takes only the log''s row type');
 
 -- the trigger functions act only where they belong
 SELECT lives_ok(format('CREATE TRIGGER x AFTER INSERT ON public.other FOR EACH ROW EXECUTE FUNCTION partmig.conv_%s_capture()', :cid),
