@@ -79,36 +79,46 @@ void conv_rollback_quietly(PgConn *c)
     }
 }
 
+/* One try of a locked step: BODY in one transaction under LOCK_TIMEOUT.
+ * A lock timeout, a deadlock or a serialization failure may be retried;
+ * anything else, or a lost connection, may not. */
+typedef struct LockedTry {
+    PgConn *c;
+    const Locked *l;
+} LockedTry;
+
+static bool locked_try(void *ctx, const char *lock_timeout, bool *retry, Err *err)
+{
+    LockedTry *t = ctx;
+    const char *params[] = {lock_timeout};
+    if (pg_run(t->c, "BEGIN", err) &&
+        pg_exec(t->c, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", 1, params, NULL, err) &&
+        t->l->body(t->c, t->l->ctx, err) && pg_run(t->c, "COMMIT", err))
+        return true;
+    const char *st = pg_last_sqlstate(t->c);
+    *retry = !strcmp(st, "55P03") || !strcmp(st, "40P01") || !strcmp(st, "40001");
+    conv_rollback_quietly(t->c);
+    *retry = *retry && pg_ok(t->c);
+    return false;
+}
+
 /* BODY in one transaction under the lock policy: a short lock_timeout
  * first, growing to L->lock_ms over L->retries tries (retry.h). */
 static bool locked_run(PgConn *c, const char *what, const Locked *l, Err *err)
 {
     LockPolicy lp = lock_policy(l->lock_ms, l->retries);
-    char lt[32];
-    for (int attempt = 0;; attempt++) {
-        snprintf(lt, sizeof lt, "%dms", lock_policy_timeout(&lp, attempt));
-        const char *params[] = {lt};
-        bool ok = pg_run(c, "BEGIN", err) &&
-                  pg_exec(c, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", 1, params, NULL, err) &&
-                  l->body(c, l->ctx, err) && pg_run(c, "COMMIT", err);
-        if (ok)
-            return true;
-        const char *st = pg_last_sqlstate(c);
-        bool retry = !strcmp(st, "55P03") || !strcmp(st, "40P01") || !strcmp(st, "40001");
-        conv_rollback_quietly(c);
-        if (!retry || !pg_ok(c))
-            return false;
-        if (attempt + 1 >= lp.tries) {
-            char msg[sizeof err->msg];
-            snprintf(msg, sizeof msg, "%s", err->msg);
-            err_set(err, PM_EDB, "%s: could not get the lock within %dms after %d attempts (%s)", what, l->lock_ms,
-                    attempt + 1, msg);
-            return err_hint(err, "long transactions hold the table; run again when they are done (nothing changed)");
-        }
-        int ms = lock_policy_pause(&lp, attempt);
-        fprintf(stderr, "partmig: %s: lock not granted within %s, retried after %d ms (try %d of %d)\n", what, lt, ms,
-                attempt + 2, lp.tries);
+    LockedTry t = {c, l};
+    bool exhausted = false;
+    if (retry_locked(&lp, NULL, what, locked_try, &t, &exhausted, err))
+        return true;
+    if (exhausted) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        err_set(err, PM_EDB, "%s: could not get the lock within %dms after %d attempts (%s)", what, l->lock_ms,
+                lp.tries, msg);
+        err_hint(err, "long transactions hold the table; run again when they are done (nothing changed)");
     }
+    return false;
 }
 
 bool run_locked(PgConn *c, const char *what, LockedBody body, void *ctx, Err *err)
