@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../common/text.h"
 #include "../model/interval.h"
 
 /* A safe SQL identifier (ident_is_plain: anything else is refused, never
@@ -54,12 +55,8 @@ int policy_key_line(const char *path, int call_line, const char *call, const cha
  * character", "invalid UTF-8"). */
 const char *validate_text(const char *s);
 
-/* Copy IN (LEN bytes) to OUT (CAP > 0 bytes, always terminated, cut short
- * when full)
- * with control characters and bytes that are not UTF-8 written as \n, \r,
- * \t or \xHH: how partmig prints any text that comes from a policy, so that
- * it can neither forge lines nor send terminal escape sequences. */
-void text_escape(char *out, size_t cap, const char *in, size_t len);
+/* text_escape (common/text.h): how partmig prints any text that comes from
+ * a policy. */
 
 /* Free the compiled patterns (call once when a command is done). */
 void validate_release(void);

@@ -10,38 +10,10 @@
 
 #include "../common/quote.h"
 #include "../common/sqlparse.h"
+#include "../common/text.h"
 #include "workload_internal.h"
 
 /* ---- text ---- */
-
-/* Length of the printable UTF-8 character at S (LEFT > 0 bytes): 1..4, or
- * 0 for a control character (C0, DEL, C1) or bytes that are not UTF-8. */
-static size_t printable_len(const unsigned char *s, size_t left)
-{
-    if (s[0] >= 0x20 && s[0] < 0x7f)
-        return 1;
-    size_t n;
-    unsigned long cp;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        n = 2, cp = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        n = 3, cp = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        n = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (n > left)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    static const unsigned long shortest[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < shortest[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-        return 0;
-    return n;
-}
 
 const char *workload_shown(Arena *a, const char *text, size_t max)
 {
@@ -61,7 +33,7 @@ const char *workload_shown(Arena *a, const char *text, size_t max)
                 buf_putc(&b, ' ');
             continue;
         }
-        size_t n = printable_len(s, (size_t)(end - s));
+        size_t n = utf8_printable_len(s, (size_t)(end - s));
         if (n) {
             buf_appendn(&b, (const char *)s, n);
             s += n;
