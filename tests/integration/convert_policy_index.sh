@@ -8,7 +8,7 @@
 # aside and comes back on rollback), the other is new.  The reverse mirror
 # is made before the swap too, and acts from the swap on.  Rollback before
 # the swap, after it, and after the index steps were undone alone leaves
-# no stray index.
+# no stray index.  A subpartitioned table too.
 set -u
 . "$PARTMIG_SOURCE/tests/lib/pg.sh"
 . "$PARTMIG_SOURCE/tests/lib/assert.sh"
@@ -112,4 +112,30 @@ assert_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relname = 'ix_status'")
 run_cmd "$PARTMIG" rollback --to 0 -d "$PARTMIG_TEST_DIR/mig"
 assert_eq "$RC" 0 "rollback of the conversion ($ERR)"
 no_strays "rollback after the index steps"
+
+# 4. a subpartitioned table (its indexes built on the parent, recursing):
+# the policy's index too, before the swap, on every leaf (its own database)
+psql_q "CREATE DATABASE d2" >/dev/null
+export PGDATABASE=d2
+psql_q "CREATE TABLE public.readings (id bigserial PRIMARY KEY, sensor_id int NOT NULL, v int, taken_at timestamptz NOT NULL);
+        INSERT INTO public.readings (sensor_id, v, taken_at)
+          SELECT g % 50, g, now() - (g % 90) * interval '1 day' FROM generate_series(1, 5000) g" >/dev/null
+rm -rf "$POL" "$PARTMIG_TEST_DIR/mig2"
+mkdir -p "$POL"
+cat >"$POL/r.lua" <<'LUA'
+partition "readings" { column = "taken_at", interval = "1 month", premake = 1,
+  subpartition = { by = "hash", column = "sensor_id", modulus = 4 }, primary_key = { "id", "taken_at", "sensor_id" },
+  indexes = { { columns = { "v" } } } }
+LUA
+run_cmd "$PARTMIG" compile "$POL" -o "$PARTMIG_TEST_DIR/mig2"
+assert_eq "$RC" 0 "compile the subpartitioned policy ($ERR)"
+start_line=$(wc -l <"$LOG")
+run_cmd "$PARTMIG" apply -d "$PARTMIG_TEST_DIR/mig2"
+assert_eq "$RC" 0 "apply converts the subpartitioned table ($ERR)"
+assert_eq "$(psql_q "SELECT indisvalid FROM pg_index WHERE indexrelid = 'public.readings_v_idx'::regclass")" t "readings_v_idx valid"
+assert_eq "$(psql_q "SELECT count(*) FROM pg_partition_tree('public.readings_v_idx') WHERE isleaf")" "$(psql_q "SELECT count(*) FROM pg_partition_tree('public.readings') WHERE isleaf")" "readings_v_idx on every leaf"
+assert_not_contains "$(tail -n +"$((start_line + 1))" "$LOG")" "CREATE INDEX CONCURRENTLY" "subpartitioned: no index is built after the swap"
+run_cmd "$PARTMIG" rollback --to 0 -d "$PARTMIG_TEST_DIR/mig2"
+assert_eq "$RC" 0 "rollback of the subpartitioned table ($ERR)"
+assert_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relname LIKE 'pm%' OR relname LIKE '%partmig%' OR relname LIKE 'readings\_p2%' OR relname = 'readings_v_idx'")" 0 "subpartitioned: nothing of the conversion is left"
 assert_done
