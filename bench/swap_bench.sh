@@ -8,12 +8,17 @@
 #
 #   SWAP_A=path/to/old/partmig SWAP_B=build/partmig [SWAP_C=...] bench/swap_bench.sh
 #   SWAP_ROUNDS=3  SWAP_ROWS=100000  SWAP_LAYOUTS="month day"
+#   SWAP_WRITER=300  a fixed-rate writer (tests/tools/rate_writer, 2 clients,
+#                    UPDATE ... WHERE id = $1) during each apply: its longest
+#                    stall (max_ms, from each transaction's schedule)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PARTMIG_SOURCE=$PWD
 A=${SWAP_A:?SWAP_A: the first partmig binary}
 B=${SWAP_B:-$PWD/build/partmig}
 C=${SWAP_C:-}
+WRITER=${SWAP_WRITER:-}
+TOOLS=${PARTMIG_TOOLS:-$(dirname "$B")/tests}
 BINS="A B${C:+ C}"
 LAYOUTS=${SWAP_LAYOUTS:-month day}
 ROUNDS=${SWAP_ROUNDS:-3}
@@ -55,17 +60,30 @@ for round in $(seq 1 "$ROUNDS"); do
             db=run$n
             q postgres "CREATE DATABASE $db TEMPLATE tpl_$layout STRATEGY FILE_COPY"
             q "$db" "CHECKPOINT"
+            if [ -n "$WRITER" ]; then
+                rm -f "$W/stop"
+                PGDATABASE=$db "$TOOLS/rate_writer" je "$WRITER" 2 "$W/stop" >"$W/w$n.out" 2>&1 &
+                wp=$!
+                sleep 1
+            fi
             t0=$(date +%s.%N)
             PGDATABASE=$db "$bin" apply -d "$W/mig_$layout" >"$W/apply$n.log" 2>&1 ||
                 { echo "run $n failed:"; tail -5 "$W/apply$n.log"; exit 1; }
             t1=$(date +%s.%N)
+            stall=-
+            if [ -n "$WRITER" ]; then
+                sleep 1
+                touch "$W/stop"
+                wait "$wp" || true
+                stall=$(sed -n 's/.* max_ms=\([0-9.]*\).*/\1/p' "$W/w$n.out")
+            fi
             parts=$(q "$db" "SELECT count(*) FROM pg_inherits WHERE inhparent = 'public.je'::regclass")
             swap=$(q "$db" "SELECT round(swap_ms::numeric, 1) FROM partmig.conversions")
             apply=$(echo "$t1 - $t0" | bc)
             # the indexes and statistics phase, as apply reports it
             ix=$(sed -n 's/.*partmig: .*: built .* in \([0-9]*\) ms$/\1/p' "$W/apply$n.log" | head -1)
-            printf 'SWAP round=%d layout=%s partitions=%s bin=%s swap_ms=%s apply_s=%.2f indexes_ms=%s\n' "$round" \
-                "$layout" "$parts" "$which" "$swap" "$apply" "${ix:-?}"
+            printf 'SWAP round=%d layout=%s partitions=%s bin=%s swap_ms=%s apply_s=%.2f indexes_ms=%s writer_max_ms=%s\n' \
+                "$round" "$layout" "$parts" "$which" "$swap" "$apply" "${ix:-?}" "${stall:-?}"
             swaps[$layout$which]="${swaps[$layout$which]:-} $swap"
             applies[$layout$which]="${applies[$layout$which]:-} $apply"
             q postgres "DROP DATABASE $db"
