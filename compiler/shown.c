@@ -7,13 +7,15 @@
 #include "../common/quote.h"
 #include "../model/partitions.h"
 
-const char shown_legend[] = "\"the runtime runs\" blocks show a runtime step's SQL, commented; a :name in them is a "
-                            "value only the\n"
-                            "database supplies at apply time (:id the conversion's number, :lower_bound and "
-                            ":upper_bound partition\n"
-                            "bounds from the rows and the clock, :partition a partition's name, :key, :columns and "
-                            ":old_pkey the\n"
-                            "existing table's)";
+const char shown_legend[] =
+    "\"the runtime runs\" blocks show a runtime step's SQL, commented; a :name in them is a value only the\n"
+    "database supplies at apply time: :id the conversion's number; :lower_bound and :upper_bound partition\n"
+    "bounds from the rows and the clock; :partition a partition's name (:partition_pkey, :partition_index,\n"
+    ":partition_<suffix> its indexes'); :key the existing table's primary key columns, :key_lo and :key_hi a\n"
+    "batch's first and last key; :column the policy's column; :columns the existing table's columns;\n"
+    ":index_definition one of its indexes (columns, method, predicate), :n that index's number, :old_pkey its\n"
+    "primary key's name; :each_column and :target each column of the new table and its statistics target;\n"
+    ":reverse_body the reverse trigger function's body; :policy the table's policy";
 
 /* NAME + SUFFIX within 63 bytes, cut from NAME: how the runtime names the
  * conversion's tables and indexes. */
@@ -149,8 +151,24 @@ static const char *by_sql(PartBy by)
     return by == PART_LIST ? "LIST" : by == PART_HASH ? "HASH" : "RANGE";
 }
 
-/* Step 4 of the copy method: every index of the new table, per partition
- * over the job connections, then the parent's, partitions attached. */
+/* ":partition_<suffix>": a partition's copy of the policy's index NAME, as
+ * the runtime names it (the name without its "<table>_" prefix). */
+static const char *policy_suffix(const Policy *p, const char *name)
+{
+    size_t tl = strlen(p->table);
+    return !strncmp(name, p->table, tl) && name[tl] == '_' ? name + tl + 1 : name;
+}
+
+/* "USING method ("a", "b")" of the policy's index IX, as the runtime writes it. */
+static const char *policy_using(Arena *a, const IndexSpec *ix)
+{
+    return arena_printf(a, "USING %s (%s)", ix->method ? ix->method : "btree", column_list(a, &ix->columns));
+}
+
+/* Step 4 of the copy method: every index of the new table (the policy's
+ * own under staged names "pm<id>_pix<n>", renamed in the swap), per
+ * partition over the job connections, then the parent's, partitions
+ * attached; then the statistics. */
 static void index_lines(Buf *out, Buf *q, Arena *a, const Policy *p, const char *s, const char *shadow)
 {
     const char *sch = ident(a, p->schema);
@@ -161,12 +179,19 @@ static void index_lines(Buf *out, Buf *q, Arena *a, const Policy *p, const char 
         buf_append(out, "the policy's primary key, ");
     else
         buf_append(out, "the old table's primary key or unique key, ");
-    buf_append(out, "a copy of each of the old table's other indexes\n(each :index_definition)), then the parent's "
-                    "ON ONLY, each partition's attached, then the statistics:\n");
+    buf_append(out, "a copy of each of the old table's other indexes\n(each :index_definition)");
+    if (p->nindexes)
+        buf_append(out, ", the policy's own indexes (\"pm:id_pix:n\" on the parent until the swap\nrenames them)");
+    buf_append(out, "), then the parent's ON ONLY, each partition's attached:\n");
     if (p->primary_key.n)
         buf_printf(q, "ALTER TABLE %s.:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY (%s);\n", sch,
                    column_list(a, &p->primary_key));
     buf_printf(q, "CREATE INDEX IF NOT EXISTS :partition_index ON %s.:partition :index_definition;\n", sch);
+    for (int j = 0; j < p->nindexes; j++) {
+        const IndexSpec *ix = &p->indexes[j];
+        buf_printf(q, "CREATE %sINDEX IF NOT EXISTS :partition_%s ON %s.:partition %s;\n", ix->unique ? "UNIQUE " : "",
+                   policy_suffix(p, policy_index_name(ix, p, a)), sch, policy_using(a, ix));
+    }
     if (p->primary_key.n)
         buf_printf(q,
                    "ALTER TABLE ONLY %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n"
@@ -175,9 +200,34 @@ static void index_lines(Buf *out, Buf *q, Arena *a, const Policy *p, const char 
                    qualified(a, p->schema, name63(a, shadow, "_pkey")), sch);
     buf_printf(q,
                "CREATE INDEX IF NOT EXISTS \"pm:id_ix:n\" ON ONLY %s :index_definition;\n"
-               "ALTER INDEX %s.\"pm:id_ix:n\" ATTACH PARTITION %s.:partition_index;\n"
-               "ANALYZE %s;",
-               s, sch, sch, s);
+               "ALTER INDEX %s.\"pm:id_ix:n\" ATTACH PARTITION %s.:partition_index;\n",
+               s, sch, sch);
+    for (int j = 0; j < p->nindexes; j++) {
+        const IndexSpec *ix = &p->indexes[j];
+        buf_printf(q,
+                   "CREATE %sINDEX IF NOT EXISTS \"pm:id_pix%d\" ON ONLY %s %s;\n"
+                   "ALTER INDEX %s.\"pm:id_pix%d\" ATTACH PARTITION %s.:partition_%s;\n",
+                   ix->unique ? "UNIQUE " : "", j, s, policy_using(a, ix), sch, j, sch,
+                   policy_suffix(p, policy_index_name(ix, p, a)));
+    }
+    sql_lines(out, buf_str(q));
+    buf_reset(q);
+    buf_append(out, "then the statistics, in one ANALYZE of the new table:\n");
+    buf_printf(q, "ANALYZE %s;", s);
+    sql_lines(out, buf_str(q));
+    buf_reset(q);
+    buf_append(out, "or, with jobs > 1 and partitions of 10000 rows or more on average, first the parent's (each of "
+                    "its\n"
+                    "columns :each_column at the session's :target, the partitions' at 1), then each partition's "
+                    "after its\n"
+                    "indexes, over the job connections:\n");
+    buf_printf(q,
+               "SET LOCAL default_statistics_target = 1;\n"
+               "ALTER TABLE ONLY %s ALTER COLUMN :each_column SET STATISTICS :target;\n"
+               "ANALYZE %s;\n"
+               "ALTER TABLE ONLY %s ALTER COLUMN :each_column SET STATISTICS -1;\n"
+               "ANALYZE %s.:partition;",
+               s, s, s, sch);
     sql_lines(out, buf_str(q));
 }
 
@@ -232,35 +282,56 @@ static void conversion_copy(Buf *out, Arena *a, const Policy *p)
             buf_append(out, "4. the old table's primary key or unique key and its other indexes (each "
                             ":index_definition):\n");
         }
-        buf_printf(&q, "CREATE INDEX IF NOT EXISTS \"pm:id_ix:n\" ON %s :index_definition;\nANALYZE %s;", s, s);
+        if (p->nindexes)
+            buf_append(out, "(the policy's own indexes named \"pm:id_pix:n\" until the swap), built on the parent, "
+                            "PostgreSQL recursing:\n");
+        buf_printf(&q, "CREATE INDEX IF NOT EXISTS \"pm:id_ix:n\" ON %s :index_definition;\n", s);
+        for (int j = 0; j < p->nindexes; j++)
+            buf_printf(&q, "CREATE %sINDEX IF NOT EXISTS \"pm:id_pix%d\" ON %s %s;\n",
+                       p->indexes[j].unique ? "UNIQUE " : "", j, s, policy_using(a, &p->indexes[j]));
+        buf_printf(&q, "ANALYZE %s;", s);
         sql_lines(out, buf_str(&q));
     } else
         index_lines(out, &q, a, p, s, shadow);
     buf_append(out, "5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in "
                     "sql/conversion.sql),\n"
-                    "the rows counted partition by partition in one snapshot, then the swap, in one transaction "
-                    "(the old\n"
-                    "table's other indexes and identity sequences are renamed like its primary key; owner, grants, "
-                    "row\n"
-                    "security and views carried over):\n");
+                    "the rows counted partition by partition in one snapshot, then the reverse mirror made on the "
+                    "new table\n"
+                    "(:reverse_body deletes the old row by :key from the old table and inserts the new one there; "
+                    "partmig's\n"
+                    "own session sets partmig.conv_:id_quiet, so it acts from the swap on), the keys re-copied again, "
+                    "then\n"
+                    "the swap, in one transaction (the old table's other indexes and identity sequences are renamed "
+                    "like its\n"
+                    "primary key; owner, grants, row security and views carried over):\n");
     buf_reset(&q);
+    Buf lit = {0};
+    quote_literal(&lit, "partmig.conv_:id_quiet");
     buf_printf(&q,
                "SELECT partmig.conversion_resync(:id, 1000, false);\n"
+               "CREATE OR REPLACE FUNCTION \"partmig\".\"conv_:id_reverse\"() RETURNS trigger LANGUAGE plpgsql "
+               "SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pm$:reverse_body$pm$;\n"
+               "REVOKE ALL ON FUNCTION \"partmig\".\"conv_:id_reverse\"() FROM PUBLIC;\n"
+               "CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW WHEN "
+               "(pg_catalog.current_setting(%s, true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "
+               "\"partmig\".\"conv_:id_reverse\"();\n"
                "LOCK TABLE %s, %s IN ACCESS EXCLUSIVE MODE;\n"
                "SELECT partmig.conversion_resync(:id, NULL, true);\n"
                "DROP TRIGGER partmig_capture ON %s;\n"
                "DROP TRIGGER partmig_no_truncate ON %s;\n"
                "ALTER TABLE %s RENAME TO %s;\n"
                "ALTER TABLE %s RENAME TO %s;\n",
-               s, t, t, t, t, ident(a, kept), s, ident(a, p->table));
+               s, buf_str(&lit), s, t, t, t, t, ident(a, kept), s, ident(a, p->table));
+    buf_free(&lit);
     buf_printf(&q, "ALTER INDEX %s.:old_pkey RENAME TO \"pm:id_old_pkey\";\n", ident(a, p->schema));
     buf_printf(&q, "ALTER INDEX %s RENAME TO :old_pkey;\n", qualified(a, p->schema, name63(a, shadow, "_pkey")));
+    for (int j = 0; j < p->nindexes; j++)
+        buf_printf(&q, "ALTER INDEX %s.\"pm:id_pix%d\" RENAME TO %s;\n", ident(a, p->schema), j,
+                   ident(a, policy_index_name(&p->indexes[j], p, a)));
     buf_printf(&q,
-               "CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION "
-               "\"partmig\".\"conv_:id_reverse\"();\n"
                "CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION "
                "partmig.conversion_guard(':id');",
-               t, t);
+               t);
     sql_lines(out, buf_str(&q));
     buf_printf(out, "the old table stays as %s, kept current by partmig_reverse, until \"partmig finalize %s.%s\"\n",
                kept, p->schema, p->table);
@@ -350,9 +421,12 @@ void shown_build_index(Buf *out, const Policy *p, const IndexSpec *ix, const cha
     size_t tl = strlen(p->table);
     const char *suffix = !strncmp(name, p->table, tl) && name[tl] == '_' ? name + tl + 1 : name;
     buf_printf(out,
-               "\nthe runtime runs, for each partition :partition (its index :partition_%s, a hashed name when "
-               "taken;\n"
-               "a subpartitioned partition gets ON ONLY and its own partitions the same):\n",
+               "\nthe index valid already (a copy conversion builds it before its swap), the step only records "
+               "its\n"
+               "partitions' indexes; else (an attach conversion, a created table) the runtime runs, for each "
+               "partition\n"
+               ":partition (its index :partition_%s, a hashed name when taken; a subpartitioned partition gets\n"
+               "ON ONLY and its own partitions the same):\n",
                suffix);
     Buf q = {0}, cols = {0};
     /* the columns as PostgreSQL prints the parent index, which the runtime reads back */

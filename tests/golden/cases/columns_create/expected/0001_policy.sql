@@ -3,9 +3,13 @@
 -- as of 2025-03-15 (static range partitions are listed up to it plus premake)
 -- do not edit: partmig.sum records this file's checksum
 -- "the runtime runs" blocks show a runtime step's SQL, commented; a :name in them is a value only the
--- database supplies at apply time (:id the conversion's number, :lower_bound and :upper_bound partition
--- bounds from the rows and the clock, :partition a partition's name, :key, :columns and :old_pkey the
--- existing table's)
+-- database supplies at apply time: :id the conversion's number; :lower_bound and :upper_bound partition
+-- bounds from the rows and the clock; :partition a partition's name (:partition_pkey, :partition_index,
+-- :partition_<suffix> its indexes'); :key the existing table's primary key columns, :key_lo and :key_hi a
+-- batch's first and last key; :column the policy's column; :columns the existing table's columns;
+-- :index_definition one of its indexes (columns, method, predicate), :n that index's number, :old_pkey its
+-- primary key's name; :each_column and :target each column of the new table and its statistics target;
+-- :reverse_body the reverse trigger function's body; :policy the table's policy
 --
 -- changes:
 -- - public.api_calls: new table policy (range on at every 1 day, premake 1, timezone UTC)
@@ -90,8 +94,10 @@ CREATE INDEX IF NOT EXISTS "api_calls_route_idx" ON ONLY "public"."api_calls" US
 -- build api_calls_route_idx on every partition concurrently, then attach
 -- CREATE INDEX CONCURRENTLY per partition; writers are never blocked
 --
--- the runtime runs, for each partition :partition (its index :partition_route_idx, a hashed name when taken;
--- a subpartitioned partition gets ON ONLY and its own partitions the same):
+-- the index valid already (a copy conversion builds it before its swap), the step only records its
+-- partitions' indexes; else (an attach conversion, a created table) the runtime runs, for each partition
+-- :partition (its index :partition_route_idx, a hashed name when taken; a subpartitioned partition gets
+-- ON ONLY and its own partitions the same):
 --   CREATE INDEX CONCURRENTLY IF NOT EXISTS :partition_route_idx ON "public".:partition USING btree (route);
 --   ALTER INDEX "public"."api_calls_route_idx" ATTACH PARTITION "public".:partition_route_idx;
 -- partmig:end

@@ -3,9 +3,13 @@
 -- as of 2025-03-15 (static range partitions are listed up to it plus premake)
 -- do not edit: partmig.sum records this file's checksum
 -- "the runtime runs" blocks show a runtime step's SQL, commented; a :name in them is a value only the
--- database supplies at apply time (:id the conversion's number, :lower_bound and :upper_bound partition
--- bounds from the rows and the clock, :partition a partition's name, :key, :columns and :old_pkey the
--- existing table's)
+-- database supplies at apply time: :id the conversion's number; :lower_bound and :upper_bound partition
+-- bounds from the rows and the clock; :partition a partition's name (:partition_pkey, :partition_index,
+-- :partition_<suffix> its indexes'); :key the existing table's primary key columns, :key_lo and :key_hi a
+-- batch's first and last key; :column the policy's column; :columns the existing table's columns;
+-- :index_definition one of its indexes (columns, method, predicate), :n that index's number, :old_pkey its
+-- primary key's name; :each_column and :target each column of the new table and its statistics target;
+-- :reverse_body the reverse trigger function's body; :policy the table's policy
 --
 -- changes:
 -- - public.invoices: new table policy (range on issued_on every 1 month, premake 2, timezone UTC, retention 7 years)
@@ -44,16 +48,34 @@ SET client_min_messages = warning;
 --   INSERT INTO "public"."invoices_partmig_new" (:columns) SELECT :columns FROM "public"."invoices" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
 -- 4. every index of the new table, partition by partition over the job connections (a few partitions per
 -- round trip and transaction: the old table's primary key or unique key, a copy of each of the old table's other indexes
--- (each :index_definition)), then the parent's ON ONLY, each partition's attached, then the statistics:
+-- (each :index_definition), the policy's own indexes ("pm:id_pix:n" on the parent until the swap
+-- renames them)), then the parent's ON ONLY, each partition's attached:
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
+--   CREATE UNIQUE INDEX IF NOT EXISTS :partition_customer_key ON "public".:partition USING btree ("customer_id", "issued_on");
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."invoices_partmig_new" :index_definition;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
+--   CREATE UNIQUE INDEX IF NOT EXISTS "pm:id_pix0" ON ONLY "public"."invoices_partmig_new" USING btree ("customer_id", "issued_on");
+--   ALTER INDEX "public"."pm:id_pix0" ATTACH PARTITION "public".:partition_customer_key;
+-- then the statistics, in one ANALYZE of the new table:
 --   ANALYZE "public"."invoices_partmig_new";
+-- or, with jobs > 1 and partitions of 10000 rows or more on average, first the parent's (each of its
+-- columns :each_column at the session's :target, the partitions' at 1), then each partition's after its
+-- indexes, over the job connections:
+--   SET LOCAL default_statistics_target = 1;
+--   ALTER TABLE ONLY "public"."invoices_partmig_new" ALTER COLUMN :each_column SET STATISTICS :target;
+--   ANALYZE "public"."invoices_partmig_new";
+--   ALTER TABLE ONLY "public"."invoices_partmig_new" ALTER COLUMN :each_column SET STATISTICS -1;
+--   ANALYZE "public".:partition;
 -- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql),
--- the rows counted partition by partition in one snapshot, then the swap, in one transaction (the old
--- table's other indexes and identity sequences are renamed like its primary key; owner, grants, row
--- security and views carried over):
+-- the rows counted partition by partition in one snapshot, then the reverse mirror made on the new table
+-- (:reverse_body deletes the old row by :key from the old table and inserts the new one there; partmig's
+-- own session sets partmig.conv_:id_quiet, so it acts from the swap on), the keys re-copied again, then
+-- the swap, in one transaction (the old table's other indexes and identity sequences are renamed like its
+-- primary key; owner, grants, row security and views carried over):
 --   SELECT partmig.conversion_resync(:id, 1000, false);
+--   CREATE OR REPLACE FUNCTION "partmig"."conv_:id_reverse"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pm$:reverse_body$pm$;
+--   REVOKE ALL ON FUNCTION "partmig"."conv_:id_reverse"() FROM PUBLIC;
+--   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."invoices_partmig_new" FOR EACH ROW WHEN (pg_catalog.current_setting('partmig.conv_:id_quiet', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
 --   LOCK TABLE "public"."invoices_partmig_new", "public"."invoices" IN ACCESS EXCLUSIVE MODE;
 --   SELECT partmig.conversion_resync(:id, NULL, true);
 --   DROP TRIGGER partmig_capture ON "public"."invoices";
@@ -62,7 +84,7 @@ SET client_min_messages = warning;
 --   ALTER TABLE "public"."invoices_partmig_new" RENAME TO "invoices";
 --   ALTER INDEX "public".:old_pkey RENAME TO "pm:id_old_pkey";
 --   ALTER INDEX "public"."invoices_partmig_new_pkey" RENAME TO :old_pkey;
---   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."invoices" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
+--   ALTER INDEX "public"."pm:id_pix0" RENAME TO "invoices_customer_key";
 --   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."invoices" FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(':id');
 -- the old table stays as invoices_partmig_old, kept current by partmig_reverse, until "partmig finalize public.invoices"
 -- partmig:end
@@ -134,8 +156,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS "invoices_customer_key" ON ONLY "public"."invo
 -- build invoices_customer_key on every partition concurrently, then attach
 -- CREATE INDEX CONCURRENTLY per partition; writers are never blocked
 --
--- the runtime runs, for each partition :partition (its index :partition_customer_key, a hashed name when taken;
--- a subpartitioned partition gets ON ONLY and its own partitions the same):
+-- the index valid already (a copy conversion builds it before its swap), the step only records its
+-- partitions' indexes; else (an attach conversion, a created table) the runtime runs, for each partition
+-- :partition (its index :partition_customer_key, a hashed name when taken; a subpartitioned partition gets
+-- ON ONLY and its own partitions the same):
 --   CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS :partition_customer_key ON "public".:partition USING btree (customer_id, issued_on);
 --   ALTER INDEX "public"."invoices_customer_key" ATTACH PARTITION "public".:partition_customer_key;
 -- partmig:end

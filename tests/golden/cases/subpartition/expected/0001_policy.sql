@@ -3,9 +3,13 @@
 -- as of 2025-03-15 (static range partitions are listed up to it plus premake)
 -- do not edit: partmig.sum records this file's checksum
 -- "the runtime runs" blocks show a runtime step's SQL, commented; a :name in them is a value only the
--- database supplies at apply time (:id the conversion's number, :lower_bound and :upper_bound partition
--- bounds from the rows and the clock, :partition a partition's name, :key, :columns and :old_pkey the
--- existing table's)
+-- database supplies at apply time: :id the conversion's number; :lower_bound and :upper_bound partition
+-- bounds from the rows and the clock; :partition a partition's name (:partition_pkey, :partition_index,
+-- :partition_<suffix> its indexes'); :key the existing table's primary key columns, :key_lo and :key_hi a
+-- batch's first and last key; :column the policy's column; :columns the existing table's columns;
+-- :index_definition one of its indexes (columns, method, predicate), :n that index's number, :old_pkey its
+-- primary key's name; :each_column and :target each column of the new table and its statistics target;
+-- :reverse_body the reverse trigger function's body; :policy the table's policy
 --
 -- changes:
 -- - public.measurements: new table policy (range on taken_at every 1 quarter, premake 1, timezone UTC, subpartitioned by hash on sensor_id)
@@ -53,10 +57,15 @@ SET client_min_messages = warning;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."measurements_partmig_new" :index_definition;
 --   ANALYZE "public"."measurements_partmig_new";
 -- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql),
--- the rows counted partition by partition in one snapshot, then the swap, in one transaction (the old
--- table's other indexes and identity sequences are renamed like its primary key; owner, grants, row
--- security and views carried over):
+-- the rows counted partition by partition in one snapshot, then the reverse mirror made on the new table
+-- (:reverse_body deletes the old row by :key from the old table and inserts the new one there; partmig's
+-- own session sets partmig.conv_:id_quiet, so it acts from the swap on), the keys re-copied again, then
+-- the swap, in one transaction (the old table's other indexes and identity sequences are renamed like its
+-- primary key; owner, grants, row security and views carried over):
 --   SELECT partmig.conversion_resync(:id, 1000, false);
+--   CREATE OR REPLACE FUNCTION "partmig"."conv_:id_reverse"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pm$:reverse_body$pm$;
+--   REVOKE ALL ON FUNCTION "partmig"."conv_:id_reverse"() FROM PUBLIC;
+--   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."measurements_partmig_new" FOR EACH ROW WHEN (pg_catalog.current_setting('partmig.conv_:id_quiet', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
 --   LOCK TABLE "public"."measurements_partmig_new", "public"."measurements" IN ACCESS EXCLUSIVE MODE;
 --   SELECT partmig.conversion_resync(:id, NULL, true);
 --   DROP TRIGGER partmig_capture ON "public"."measurements";
@@ -65,7 +74,6 @@ SET client_min_messages = warning;
 --   ALTER TABLE "public"."measurements_partmig_new" RENAME TO "measurements";
 --   ALTER INDEX "public".:old_pkey RENAME TO "pm:id_old_pkey";
 --   ALTER INDEX "public"."measurements_partmig_new_pkey" RENAME TO :old_pkey;
---   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."measurements" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
 --   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."measurements" FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(':id');
 -- the old table stays as measurements_partmig_old, kept current by partmig_reverse, until "partmig finalize public.measurements"
 -- partmig:end
@@ -185,10 +193,15 @@ CREATE TABLE IF NOT EXISTS "public"."measurements_p2025q2_3" PARTITION OF "publi
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."sales_partmig_new" :index_definition;
 --   ANALYZE "public"."sales_partmig_new";
 -- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql),
--- the rows counted partition by partition in one snapshot, then the swap, in one transaction (the old
--- table's other indexes and identity sequences are renamed like its primary key; owner, grants, row
--- security and views carried over):
+-- the rows counted partition by partition in one snapshot, then the reverse mirror made on the new table
+-- (:reverse_body deletes the old row by :key from the old table and inserts the new one there; partmig's
+-- own session sets partmig.conv_:id_quiet, so it acts from the swap on), the keys re-copied again, then
+-- the swap, in one transaction (the old table's other indexes and identity sequences are renamed like its
+-- primary key; owner, grants, row security and views carried over):
 --   SELECT partmig.conversion_resync(:id, 1000, false);
+--   CREATE OR REPLACE FUNCTION "partmig"."conv_:id_reverse"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pm$:reverse_body$pm$;
+--   REVOKE ALL ON FUNCTION "partmig"."conv_:id_reverse"() FROM PUBLIC;
+--   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."sales_partmig_new" FOR EACH ROW WHEN (pg_catalog.current_setting('partmig.conv_:id_quiet', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
 --   LOCK TABLE "public"."sales_partmig_new", "public"."sales" IN ACCESS EXCLUSIVE MODE;
 --   SELECT partmig.conversion_resync(:id, NULL, true);
 --   DROP TRIGGER partmig_capture ON "public"."sales";
@@ -197,7 +210,6 @@ CREATE TABLE IF NOT EXISTS "public"."measurements_p2025q2_3" PARTITION OF "publi
 --   ALTER TABLE "public"."sales_partmig_new" RENAME TO "sales";
 --   ALTER INDEX "public".:old_pkey RENAME TO "pm:id_old_pkey";
 --   ALTER INDEX "public"."sales_partmig_new_pkey" RENAME TO :old_pkey;
---   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."sales" FOR EACH ROW EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
 --   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."sales" FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(':id');
 -- the old table stays as sales_partmig_old, kept current by partmig_reverse, until "partmig finalize public.sales"
 -- partmig:end
