@@ -1,6 +1,10 @@
 /* convert_verify.c: exact per-partition counts (and row fingerprints) of
  * the original table and the partitioned one, in one snapshot and one scan
- * of each table whatever the number of partitions. */
+ * of each table whatever the number of partitions.  The new table is read
+ * a few partitions per statement, each statement in a savepoint rolled back
+ * once its result is read: that releases the statement's locks (partitions
+ * and their indexes) while the transaction, and so its snapshot, goes on, so
+ * thousands of partitions fit in max_locks_per_transaction. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +25,17 @@
  * later hash the typed values (hash_record_extended, cheap); the md5 of the
  * row's text serves older servers and columns of a type without a hash
  * function (json, point, ...). */
-#define ROW_HASH_TYPED "pg_catalog.hash_record_extended(o, 0)"
-#define ROW_HASH_TEXT  "('x' || left(md5(o::text), 16))::bit(64)::bigint"
+enum { HASH_NONE, HASH_TYPED, HASH_TEXT };
+
+/* The fingerprint of ROW (an SQL row expression) of kind KIND. */
+static const char *row_hash(Arena *a, int kind, const char *row)
+{
+    if (kind == HASH_TYPED)
+        return arena_printf(a, "pg_catalog.hash_record_extended(%s, 0)", row);
+    if (kind == HASH_TEXT)
+        return arena_printf(a, "('x' || left(md5((%s)::text), 16))::bit(64)::bigint", row);
+    return "0";
+}
 
 /* One relation of the new table's partition tree. */
 typedef struct Node {
@@ -34,6 +47,7 @@ typedef struct Node {
     const char *coll;       /* the key's collation (qualified, quoted) or "" */
     const char *constraint; /* leaves: the server's partition constraint */
     int b1, b2;             /* leaves: the bucket pair the source's rows take */
+    int nidx;               /* leaves: their indexes (each a lock when read) */
 } Node;
 
 /* A parsed literal list: "(a, 'b', NULL)" into raw SQL tokens. */
@@ -423,7 +437,8 @@ static bool read_tree(Conv *v, const char *dst, Node **out, int *n, Err *err)
                  " coalesce((SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(co.collname)"
                  "  FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace n ON n.oid = co.collnamespace"
                  "  WHERE co.oid = pt.partcollation[0]), ''),"
-                 " CASE WHEN t.isleaf THEN pg_catalog.pg_get_partition_constraintdef(t.relid) END"
+                 " CASE WHEN t.isleaf THEN pg_catalog.pg_get_partition_constraintdef(t.relid) END,"
+                 " (SELECT count(*) FROM pg_catalog.pg_index i WHERE i.indrelid = t.relid)"
                  " FROM pg_catalog.pg_partition_tree($1::regclass) t JOIN pg_catalog.pg_class c ON c.oid = t.relid"
                  " LEFT JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = t.relid"
                  " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = t.relid AND a.attnum = pt.partattrs[0]"
@@ -446,6 +461,7 @@ static bool read_tree(Conv *v, const char *dst, Node **out, int *n, Err *err)
         x->type = arena_strdup(v->a, pg_get(r, i, 8));
         x->coll = arena_strdup(v->a, pg_get(r, i, 9));
         x->constraint = pg_isnull(r, i, 10) ? "false" : arena_strdup(v->a, pg_get(r, i, 10));
+        x->nidx = (int)pg_get_int(r, i, 11);
     }
     pg_result_free(r);
     return true;
@@ -461,22 +477,72 @@ typedef struct Tally {
     const char *sum;
 } Tally;
 
-typedef struct OidSlot {
-    unsigned long oid;
-    int leaf;
-} OidSlot;
-
-static int by_oid(const void *x, const void *y)
+static int by_ulong(const void *x, const void *y)
 {
-    unsigned long a = ((const OidSlot *)x)->oid, b = ((const OidSlot *)y)->oid;
+    unsigned long a = *(const unsigned long *)x, b = *(const unsigned long *)y;
     return a < b ? -1 : a > b;
+}
+
+/* The leaves' oids, sorted, as "o1,o2,...". */
+static const char *oid_list(Arena *a, const Node **leaves, int n)
+{
+    unsigned long *oids = arena_alloc(a, sizeof *oids * (size_t)(n > 0 ? n : 1));
+    for (int i = 0; i < n; i++)
+        oids[i] = strtoul(leaves[i]->oid, NULL, 10);
+    qsort(oids, (size_t)n, sizeof *oids, by_ulong);
+    Buf b = {0};
+    for (int i = 0; i < n; i++)
+        buf_printf(&b, "%s%lu", i ? "," : "", oids[i]);
+    const char *s = arena_strdup(a, buf_str(&b));
+    buf_free(&b);
+    return s;
+}
+
+/* Count (and fingerprint) the rows of each leaf of DST into TD, a few
+ * leaves a statement: as many as take at most max_locks_per_transaction
+ * locks (a leaf and its indexes), each statement in a savepoint rolled back
+ * after its result is read, which releases its locks but keeps the
+ * transaction's snapshot. */
+static bool read_leaves(Conv *v, const char *dst, const Node **leaves, int nleaf, int hk, const char *excl, Tally *td,
+                        Err *err)
+{
+    Arena *a = v->a;
+    PgResult *r = NULL;
+    if (!pg_exec(v->c, "SELECT pg_catalog.current_setting('max_locks_per_transaction')::int", 0, NULL, &r, err))
+        return false;
+    int budget = (int)pg_get_int(r, 0, 0);
+    pg_result_free(r);
+    /* the leaf's row as DST's row type, as the parent's scan gives it */
+    const char *hash = row_hash(a, hk, arena_printf(a, "o::%s", dst));
+    Buf q = {0};
+    bool ok = true;
+    for (int i = 0; ok && i < nleaf;) {
+        int first = i, locks = 0;
+        buf_reset(&q);
+        for (; i < nleaf && (i == first || locks + 1 + leaves[i]->nidx <= budget); i++) {
+            locks += 1 + leaves[i]->nidx;
+            buf_printf(&q, "%sSELECT %d, count(*), coalesce(sum(%s), 0)::text FROM ONLY %s o%s",
+                       i > first ? " UNION ALL " : "", i, hash, leaves[i]->name, excl);
+        }
+        r = NULL;
+        ok = pg_run(v->c, "SAVEPOINT partmig_leaves", err) && pg_exec(v->c, buf_str(&q), 0, NULL, &r, err) &&
+             pg_run(v->c, "ROLLBACK TO SAVEPOINT partmig_leaves", err);
+        for (int j = 0; ok && j < pg_nrows(r); j++) {
+            int leaf = (int)pg_get_int(r, j, 0);
+            if (leaf >= first && leaf < i)
+                td[leaf] = (Tally){pg_get_int(r, j, 1), arena_strdup(a, pg_get(r, j, 2))};
+        }
+        pg_result_free(r);
+    }
+    buf_free(&q);
+    return ok;
 }
 
 bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log, bool fingerprint, int64_t *rows,
                       Err *err)
 {
     Arena *a = v->a;
-    PgResult *rs = NULL, *rd = NULL;
+    PgResult *rs = NULL, *rt = NULL;
     bool ok = false;
     const char *okl = sql_column_list(a, v->f.key, v->f.nkey, "o.");
     const char *lkl = sql_column_list(a, v->f.key, v->f.nkey, "l.");
@@ -488,20 +554,28 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
     /* row_security off: a role that policies filter gets an error instead of
      * comparing two filtered views of the tables; jit off: compiling the
      * bucket expressions costs more than it saves, and a statement being
-     * compiled does not notice that its client has gone */
+     * compiled does not notice that its client has gone.  Reading the tree
+     * locks every partition: in a savepoint, rolled back once read. */
     if (!pg_run(v->c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err) ||
         !pg_run(v->c, "SET LOCAL row_security = off", err) || !pg_run(v->c, "SET LOCAL jit = off", err) ||
-        !read_tree(v, dst, &nodes, &n, err))
+        !pg_run(v->c, "SAVEPOINT partmig_tree", err) || !read_tree(v, dst, &nodes, &n, err) ||
+        !pg_run(v->c, "ROLLBACK TO SAVEPOINT partmig_tree", err))
         goto done;
     if (n == 0) {
         err_set(err, PM_EDB, "verification failed for \"%s\": %s is not a partitioned table", v->qname, dst);
         err_hint(err, "nothing was swapped or dropped; run partmig status to see the conversion's state");
         goto done;
     }
-    const char *hash = !fingerprint ? "0" : pg_server_version(v->c) >= 140000 ? ROW_HASH_TYPED : ROW_HASH_TEXT;
-    if (!source_query(v, nodes, n, src, excl, hash, &q, err))
+    /* the root stays locked: no partition is attached or detached without
+     * the check at the end seeing it */
+    buf_printf(&q, "LOCK TABLE ONLY %s IN ACCESS SHARE MODE", dst);
+    if (!pg_run(v->c, buf_str(&q), err))
         goto done;
-    if (!strcmp(hash, ROW_HASH_TYPED)) {
+    buf_reset(&q);
+    int hk = !fingerprint ? HASH_NONE : pg_server_version(v->c) >= 140000 ? HASH_TYPED : HASH_TEXT;
+    if (!source_query(v, nodes, n, src, excl, row_hash(a, hk, "o"), &q, err))
+        goto done;
+    if (hk == HASH_TYPED) {
         /* a column type without a hash function: the row's text instead */
         if (!pg_run(v->c, "SAVEPOINT partmig_hash", err))
             goto done;
@@ -509,18 +583,13 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
             if (strcmp(pg_last_sqlstate(v->c), "42883") || !pg_run(v->c, "ROLLBACK TO SAVEPOINT partmig_hash", err))
                 goto done;
             err_clear(err);
-            hash = ROW_HASH_TEXT;
+            hk = HASH_TEXT;
             buf_reset(&q);
-            if (!source_query(v, nodes, n, src, excl, hash, &q, err))
+            if (!source_query(v, nodes, n, src, excl, row_hash(a, hk, "o"), &q, err))
                 goto done;
         }
     }
     if (!rs && !pg_exec(v->c, buf_str(&q), 0, NULL, &rs, err))
-        goto done;
-    buf_reset(&q);
-    buf_printf(&q, "SELECT o.tableoid::oid::text, count(*), coalesce(sum(%s), 0)::text FROM %s o%s GROUP BY 1", hash,
-               dst, excl);
-    if (!pg_exec(v->c, buf_str(&q), 0, NULL, &rd, err) || !pg_run(v->c, "COMMIT", err))
         goto done;
 
     /* the leaves, by name for the report */
@@ -535,6 +604,30 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
                 max2 = nodes[i].b2;
         }
     qsort(leaves, (size_t)nleaf, sizeof *leaves, by_name);
+    Tally *ts = arena_alloc(a, sizeof *ts * (size_t)(nleaf + 1)),
+          *td = arena_alloc(a, sizeof *td * (size_t)(nleaf + 1));
+    for (int i = 0; i < nleaf; i++)
+        ts[i] = td[i] = (Tally){0, "0"};
+    if (!read_leaves(v, dst, leaves, nleaf, hk, excl, td, err))
+        goto done;
+    /* the leaves now, read from the catalog without locking them: the same
+     * ones, or rows were read from a tree that changed meanwhile */
+    const char *params[] = {dst};
+    if (!pg_exec(v->c,
+                 "WITH RECURSIVE t (oid) AS (SELECT $1::regclass::oid UNION ALL SELECT i.inhrelid FROM"
+                 " pg_catalog.pg_inherits i JOIN t ON i.inhparent = t.oid)"
+                 " SELECT coalesce(string_agg(t.oid::text, ',' ORDER BY t.oid), '') FROM t"
+                 " JOIN pg_catalog.pg_class c ON c.oid = t.oid WHERE c.relkind <> 'p'",
+                 1, params, &rt, err) ||
+        !pg_run(v->c, "COMMIT", err))
+        goto done;
+    if (strcmp(pg_get(rt, 0, 0), oid_list(a, leaves, nleaf))) {
+        err_set(err, PM_EDB, "verification failed for \"%s\": the partitions of %s changed while it was verified",
+                v->qname, dst);
+        err_hint(err, "nothing was swapped or dropped; run the command again");
+        goto done;
+    }
+
     /* (b1, b2) -> leaf */
     size_t cells = (size_t)(max1 + 1) * (size_t)(max2 + 1);
     int *cell = arena_alloc(a, sizeof *cell * cells);
@@ -543,10 +636,6 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
     for (int i = 0; i < nleaf; i++)
         if (leaves[i]->b1 > 0)
             cell[(size_t)leaves[i]->b1 * (size_t)(max2 + 1) + (size_t)leaves[i]->b2] = i;
-    Tally *ts = arena_alloc(a, sizeof *ts * (size_t)(nleaf + 1)),
-          *td = arena_alloc(a, sizeof *td * (size_t)(nleaf + 1));
-    for (int i = 0; i < nleaf; i++)
-        ts[i] = td[i] = (Tally){0, "0"};
     int64_t total_src = 0, total_dst = 0, sum_src = 0;
     for (int j = 0; j < pg_nrows(rs); j++) {
         int64_t b1 = pg_get_int(rs, j, 0), b2 = pg_get_int(rs, j, 1), cnt = pg_get_int(rs, j, 2);
@@ -559,18 +648,8 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
         ts[leaf] = (Tally){cnt, arena_strdup(a, pg_get(rs, j, 3))};
         sum_src += cnt;
     }
-    OidSlot *slots = arena_alloc(a, sizeof *slots * (size_t)nleaf);
     for (int i = 0; i < nleaf; i++)
-        slots[i] = (OidSlot){strtoul(leaves[i]->oid, NULL, 10), i};
-    qsort(slots, (size_t)nleaf, sizeof *slots, by_oid);
-    for (int j = 0; j < pg_nrows(rd); j++) {
-        OidSlot key = {strtoul(pg_get(rd, j, 0), NULL, 10), 0};
-        const OidSlot *s = bsearch(&key, slots, (size_t)nleaf, sizeof *slots, by_oid);
-        int64_t cnt = pg_get_int(rd, j, 1);
-        total_dst += cnt; /* rows in a partition attached meanwhile count too */
-        if (s)
-            td[s->leaf] = (Tally){cnt, arena_strdup(a, pg_get(rd, j, 2))};
-    }
+        total_dst += td[i].count;
     int nbad = 0;
     for (int i = 0; i < nleaf; i++) {
         int64_t s = ts[i].count, d = td[i].count;
@@ -594,7 +673,7 @@ done:
     if (!ok)
         conv_rollback_quietly(v->c);
     pg_result_free(rs);
-    pg_result_free(rd);
+    pg_result_free(rt);
     buf_free(&q);
     buf_free(&bad);
     return ok;
