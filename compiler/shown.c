@@ -346,20 +346,27 @@ static void conversion_attach(Buf *out, Arena *a, const Policy *p)
     const char *key = ident(a, name63(a, p->table, "_partmig_key"));
     const char *col = ident(a, p->column), *pk = column_list(a, &p->primary_key);
     Buf q = {0};
+    /* the old table's range: below the end of the interval holding the
+     * newest row (or now, when later), from the policy's start if any */
     buf_printf(out,
                "\nthe runtime runs, when %s is a plain table (the attach method: it becomes the first partition, "
                "named\n"
-               "%s, or %s2, ... when that name is taken; :lower_bound is the oldest row's, :upper_bound the\n"
-               "end of the interval holding the newest row):\n",
-               t, kept, kept);
+               "%s, or %s2, ... when that name is taken; :upper_bound is the end of the interval holding the\n"
+               "newest row, or now when later, %s):\n",
+               t, kept, kept,
+               p->start ? arena_printf(a, ":lower_bound the start (%s)", p->start)
+                        : "and no lower bound, the policy having no start");
     buf_append(out, "1. the rows' range as a constraint, validated without blocking writes, and a unique index "
                     "with the\n"
                     "partition key when the table's primary key lacks it:\n");
+    buf_printf(&q, "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s < :upper_bound", t, check, col);
+    if (p->start)
+        buf_printf(&q, " AND %s >= :lower_bound", col);
     buf_printf(&q,
-               "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s < :upper_bound AND %s >= :lower_bound) NOT VALID;\n"
+               ") NOT VALID;\n"
                "ALTER TABLE %s VALIDATE CONSTRAINT %s;\n"
                "CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s);",
-               t, check, col, col, t, check, key, t, pk);
+               t, check, key, t, pk);
     sql_lines(out, buf_str(&q));
     buf_append(out, "2. one short transaction (the old table's other indexes step aside and come back ON ONLY the "
                     "parent;\n"
@@ -373,12 +380,16 @@ static void conversion_attach(Buf *out, Arena *a, const Policy *p)
                "ALTER TABLE %s DROP CONSTRAINT %s;\n"
                "ALTER INDEX %s.:old_pkey RENAME TO %s;\n"
                "ALTER TABLE %s ADD CONSTRAINT :old_pkey PRIMARY KEY (%s);\n"
-               "ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (:lower_bound) TO (:upper_bound);",
+               "ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%s) TO (:upper_bound);",
                t, t, ident(a, kept), k, key, key, t, k, like_all(), col, t, check, ident(a, p->schema),
-               ident(a, name63(a, kept, "_pkey")), t, pk, t, k);
+               ident(a, name63(a, kept, "_pkey")), t, pk, t, k, p->start ? ":lower_bound" : "MINVALUE");
     sql_lines(out, buf_str(&q));
     range_note(out, a, p, ":upper_bound");
     partition_lines(out, a, p, p->table, true);
+    buf_append(out, "3. the new table's statistics (autovacuum never gathers a partitioned table's):\n");
+    buf_reset(&q);
+    buf_printf(&q, "ANALYZE %s;", t);
+    sql_lines(out, buf_str(&q));
     buf_free(&q);
 }
 

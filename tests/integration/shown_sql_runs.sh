@@ -116,4 +116,56 @@ step=$(sed -n 's/^-- partmig:step \([0-9]*\) action=build_index .*index=journal_
 parts=$(psql_q "SELECT count(*) FROM pg_inherits WHERE inhparent = 'public.journal_entries'::regclass")
 assert_eq "$(psql_q "SELECT count(*) FROM pg_inherits WHERE inhparent = 'public.journal_entries_tenant_id_idx'::regclass")" "$parts" "each partition's index attached ($parts partitions)"
 assert_eq "$(psql_q "SELECT count(*) FROM partmig.step_objects WHERE version = 1 AND step = $step AND kind = 'index'")" "$parts" "build_index recorded each partition's index"
+
+# the attach method, in a database of its own: every statement its
+# ensure_table and build_index blocks show reaches the server (the policy's
+# index built by the build_index step, CONCURRENTLY, after the attach)
+createdb attachdb
+export PGDATABASE=attachdb
+psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
+CREATE TABLE public.events (id bigserial PRIMARY KEY, happened_at timestamptz NOT NULL, account_id int NOT NULL);
+INSERT INTO public.events (happened_at, account_id)
+SELECT now() - i * interval '1 day', i % 7 FROM generate_series(1, 90) i;
+SQL
+mkdir -p "$PARTMIG_TEST_DIR/attach_policies"
+cat >"$PARTMIG_TEST_DIR/attach_policies/events.lua" <<'LUA'
+partition "events" {
+  schema = "public", by = "range", column = "happened_at", interval = "1 month", premake = 2, timezone = "UTC",
+  primary_key = { "id", "happened_at" },
+  indexes = { { columns = { "account_id" } } },
+  existing = { method = "attach" },
+}
+LUA
+run_cmd "$PARTMIG" compile "$PARTMIG_TEST_DIR/attach_policies" -o "$PARTMIG_TEST_DIR/attach_migrations"
+assert_eq "$RC" 0 "compile the attach policy ($ERR)"
+AF=$(ls "$PARTMIG_TEST_DIR"/attach_migrations/0001_*.sql)
+run_cmd "$PARTMIG" apply -d "$PARTMIG_TEST_DIR/attach_migrations"
+assert_eq "$RC" 0 "apply attaches events ($ERR)"
+assert_eq "$(psql_q "SELECT relkind FROM pg_class WHERE oid = 'public.events'::regclass")" "p" "events is partitioned"
+run_cmd python3 - "$AF" "$LOG" <<'PY'
+import re, sys
+path, log = sys.argv[1], sys.argv[2]
+text = open(log, encoding="utf-8", errors="replace").read()
+action, stmts = None, []
+for line in open(path, encoding="utf-8"):
+    line = line.rstrip("\n")
+    m = re.match(r"-- partmig:step \d+ action=(\w+)", line)
+    if m:
+        action = m.group(1)
+    elif action in ("ensure_table", "build_index") and line.startswith("--   "):
+        stmts.append(line[5:].rstrip(";"))
+missing = 0
+for s in stmts:
+    pattern = "".join(".+?" if p.startswith(":") and len(p) > 1 else re.escape(p)
+                      for p in re.split(r"(:[a-z_]+)", s))
+    if re.search(pattern, text):
+        print("ran:", s)
+    else:
+        print("NOT RUN: %s" % s)
+        missing += 1
+print("shown statements: %d, not run: %d" % (len(stmts), missing))
+sys.exit(1 if missing or len(stmts) < 12 else 0)
+PY
+echo "$OUT" | tail -n 3
+assert_eq "$RC" 0 "every statement the attach blocks show ran ($(echo "$OUT" | grep '^NOT ' | head -5))"
 assert_done
