@@ -179,7 +179,7 @@ static void index_lines(Buf *out, Buf *q, Arena *a, const Policy *p, const char 
         buf_append(out, "the policy's primary key, ");
     else
         buf_append(out, "the old table's primary key or unique key, ");
-    buf_append(out, "a copy of each of the old table's other indexes\n(each :index_definition)");
+    buf_append(out, "a copy of each of the old table's other indexes\n(each :index_definition; UNIQUE when it is)");
     if (p->nindexes)
         buf_append(out, ", the policy's own indexes (\"pm:id_pix:n\" on the parent until the swap\nrenames them)");
     buf_append(out, "), then the parent's ON ONLY, each partition's attached:\n");
@@ -274,17 +274,17 @@ static void conversion_copy(Buf *out, Arena *a, const Policy *p)
     if (p->subpartition.set) {
         /* sub-partitioned: built on the parent, PostgreSQL recursing */
         if (p->primary_key.n) {
-            buf_append(out,
-                       "4. the policy's primary key, then the old table's other indexes (each :index_definition):\n");
+            buf_append(out, "4. the policy's primary key, then the old table's other indexes (each :index_definition; "
+                            "UNIQUE\nwhen it is)");
             buf_printf(&q, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", s,
                        ident(a, name63(a, shadow, "_pkey")), column_list(a, &p->primary_key));
         } else {
             buf_append(out, "4. the old table's primary key or unique key and its other indexes (each "
-                            ":index_definition):\n");
+                            ":index_definition;\nUNIQUE when it is)");
         }
         if (p->nindexes)
-            buf_append(out, "(the policy's own indexes named \"pm:id_pix:n\" until the swap), built on the parent, "
-                            "PostgreSQL recursing:\n");
+            buf_append(out, ", then the policy's own indexes (\"pm:id_pix:n\" until the swap\nrenames them)");
+        buf_append(out, ", built on the parent, PostgreSQL recursing:\n");
         buf_printf(&q, "CREATE INDEX IF NOT EXISTS \"pm:id_ix:n\" ON %s :index_definition;\n", s);
         for (int j = 0; j < p->nindexes; j++)
             buf_printf(&q, "CREATE %sINDEX IF NOT EXISTS \"pm:id_pix%d\" ON %s %s;\n",

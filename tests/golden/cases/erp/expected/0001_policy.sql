@@ -52,7 +52,7 @@ SET client_min_messages = warning;
 --   INSERT INTO "public"."journal_entries_partmig_new" (:columns) SELECT :columns FROM "public"."journal_entries" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
 -- 4. every index of the new table, partition by partition over the job connections (a few partitions per
 -- round trip and transaction: the policy's primary key, a copy of each of the old table's other indexes
--- (each :index_definition), the policy's own indexes ("pm:id_pix:n" on the parent until the swap
+-- (each :index_definition; UNIQUE when it is), the policy's own indexes ("pm:id_pix:n" on the parent until the swap
 -- renames them)), then the parent's ON ONLY, each partition's attached:
 --   ALTER TABLE "public".:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY ("id", "created_at");
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
@@ -157,7 +157,7 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   INSERT INTO "public"."audit_logs_partmig_new" (:columns) SELECT :columns FROM "public"."audit_logs" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
 -- 4. every index of the new table, partition by partition over the job connections (a few partitions per
 -- round trip and transaction: the policy's primary key, a copy of each of the old table's other indexes
--- (each :index_definition)), then the parent's ON ONLY, each partition's attached:
+-- (each :index_definition; UNIQUE when it is)), then the parent's ON ONLY, each partition's attached:
 --   ALTER TABLE "public".:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY ("id", "created_at");
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
 --   ALTER TABLE ONLY "public"."audit_logs_partmig_new" ADD CONSTRAINT "audit_logs_partmig_new_pkey" PRIMARY KEY ("id", "created_at");
@@ -237,7 +237,7 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   INSERT INTO "public"."workflow_logs_partmig_new" (:columns) SELECT :columns FROM "public"."workflow_logs" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
 -- 4. every index of the new table, partition by partition over the job connections (a few partitions per
 -- round trip and transaction: the policy's primary key, a copy of each of the old table's other indexes
--- (each :index_definition)), then the parent's ON ONLY, each partition's attached:
+-- (each :index_definition; UNIQUE when it is)), then the parent's ON ONLY, each partition's attached:
 --   ALTER TABLE "public".:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY ("id", "run_at");
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
 --   ALTER TABLE ONLY "public"."workflow_logs_partmig_new" ADD CONSTRAINT "workflow_logs_partmig_new_pkey" PRIMARY KEY ("id", "run_at");

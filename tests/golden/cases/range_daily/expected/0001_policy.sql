@@ -50,7 +50,7 @@ SET client_min_messages = warning;
 --   INSERT INTO "public"."clicks_partmig_new" (:columns) SELECT :columns FROM "public"."clicks" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
 -- 4. every index of the new table, partition by partition over the job connections (a few partitions per
 -- round trip and transaction: the old table's primary key or unique key, a copy of each of the old table's other indexes
--- (each :index_definition)), then the parent's ON ONLY, each partition's attached:
+-- (each :index_definition; UNIQUE when it is)), then the parent's ON ONLY, each partition's attached:
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."clicks_partmig_new" :index_definition;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
@@ -171,7 +171,7 @@ CREATE TABLE IF NOT EXISTS "public"."clicks_p2025_03_17" PARTITION OF "public"."
 --   INSERT INTO "public"."views_partmig_new" (:columns) SELECT :columns FROM "public"."views" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
 -- 4. every index of the new table, partition by partition over the job connections (a few partitions per
 -- round trip and transaction: the old table's primary key or unique key, a copy of each of the old table's other indexes
--- (each :index_definition)), then the parent's ON ONLY, each partition's attached:
+-- (each :index_definition; UNIQUE when it is)), then the parent's ON ONLY, each partition's attached:
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."views_partmig_new" :index_definition;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;

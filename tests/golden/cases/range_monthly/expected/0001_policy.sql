@@ -48,7 +48,7 @@ SET client_min_messages = warning;
 --   INSERT INTO "public"."invoices_partmig_new" (:columns) SELECT :columns FROM "public"."invoices" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
 -- 4. every index of the new table, partition by partition over the job connections (a few partitions per
 -- round trip and transaction: the old table's primary key or unique key, a copy of each of the old table's other indexes
--- (each :index_definition), the policy's own indexes ("pm:id_pix:n" on the parent until the swap
+-- (each :index_definition; UNIQUE when it is), the policy's own indexes ("pm:id_pix:n" on the parent until the swap
 -- renames them)), then the parent's ON ONLY, each partition's attached:
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
 --   CREATE UNIQUE INDEX IF NOT EXISTS :partition_customer_key ON "public".:partition USING btree ("customer_id", "issued_on");

@@ -52,7 +52,8 @@ SET client_min_messages = warning;
 -- the first batch, then the others:
 --   INSERT INTO "public"."measurements_partmig_new" (:columns) SELECT :columns FROM "public"."measurements" WHERE (:key) <= (:key_hi);
 --   INSERT INTO "public"."measurements_partmig_new" (:columns) SELECT :columns FROM "public"."measurements" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
--- 4. the policy's primary key, then the old table's other indexes (each :index_definition):
+-- 4. the policy's primary key, then the old table's other indexes (each :index_definition; UNIQUE
+-- when it is), built on the parent, PostgreSQL recursing:
 --   ALTER TABLE "public"."measurements_partmig_new" ADD CONSTRAINT "measurements_partmig_new_pkey" PRIMARY KEY ("id", "taken_at", "sensor_id");
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."measurements_partmig_new" :index_definition;
 --   ANALYZE "public"."measurements_partmig_new";
@@ -189,7 +190,8 @@ CREATE TABLE IF NOT EXISTS "public"."measurements_p2025q2_3" PARTITION OF "publi
 -- the first batch, then the others:
 --   INSERT INTO "public"."sales_partmig_new" (:columns) SELECT :columns FROM "public"."sales" WHERE (:key) <= (:key_hi);
 --   INSERT INTO "public"."sales_partmig_new" (:columns) SELECT :columns FROM "public"."sales" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
--- 4. the old table's primary key or unique key and its other indexes (each :index_definition):
+-- 4. the old table's primary key or unique key and its other indexes (each :index_definition;
+-- UNIQUE when it is), built on the parent, PostgreSQL recursing:
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."sales_partmig_new" :index_definition;
 --   ANALYZE "public"."sales_partmig_new";
 -- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql),
