@@ -48,7 +48,7 @@ CREATE VIEW public.old_rows AS SELECT "I d", partmig_part, "At", pm_last, conver
 CREATE VIEW public.new_rows AS SELECT "I d", partmig_part, "At", pm_last, conversion, r, "x""); DROP TABLE t; --", "Seq",
     doubled FROM "Tab ""Sch"""."Odd ""T"" x new";
 
-SELECT plan(32);
+SELECT plan(33);
 
 -- the keys, recorded with their types from the catalog
 SELECT throws_ok(format('SELECT partmig.conversion_set_keys(%s, ARRAY[''I d'', ''nope''], ''At'')', :cid),
@@ -106,9 +106,15 @@ SELECT dblink_disconnect('writer');
 SELECT is(partmig.conversion_resync(:cid, 1000, false), 1::bigint, 'once free, the row is re-copied');
 SELECT is((SELECT r FROM public.new_rows WHERE "I d" = 7), 'locked', 'with its last change');
 
--- under the swap's lock: every entry, no row lock
+-- under the swap's lock: every entry, no row lock; a small batch's DELETE
+-- is planned (and takes locks) only in the batch's partitions (here p2)
+BEGIN;
 UPDATE "Tab ""Sch"""."Odd ""T"" x" SET r = 'last' WHERE "I d" IN (9, 10);
 SELECT is(partmig.conversion_resync(:cid, NULL, true), 2::bigint, 'the locked re-copy takes every entry');
+SELECT is((SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+            WHERE l.pid = pg_backend_pid() AND c.relname IN ('p1', 'p2')), ARRAY['p2'],
+          'the re-copy of a small batch touches only its partitions');
+COMMIT;
 SELECT results_eq('SELECT * FROM public.new_rows ORDER BY 1, 2', 'SELECT * FROM public.old_rows ORDER BY 1, 2',
                   'the tables agree after the last round');
 
