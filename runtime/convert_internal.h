@@ -293,4 +293,10 @@ bool conv_run_attach(Conv *v, Err *err);
  * the old one takes it.  ALTER TABLE renames indexes and sequences alike. */
 bool conv_names_back(Conv *v, Buf *b, bool staged_too, Err *err);
 
+/* convert_index.c: every index of the new table and its statistics, before
+ * the swap (state backfilling); the staged name of the policy's index J,
+ * which the swap renames. */
+bool conv_build_indexes(Conv *v, Err *err);
+const char *conv_policy_index_staged(const Conv *v, int j);
+
 #endif

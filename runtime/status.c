@@ -71,9 +71,6 @@ static const char *const status_usage =
     "exit codes: 0 printed, 1 database error, 2 bad input; with --check: 0 ok,\n"
     "1 warning, 2 critical, 3 unknown\n";
 
-/* Partitions at most this big are counted exactly; bigger ones use reltuples. */
-#define EXACT_COUNT_BYTES (8 * 1024 * 1024)
-
 /* A server timestamptz as text in the session's UTC ("2026-05-01
  * 12:00:00.123+00") as RFC 3339 ("2026-05-01T12:00:00.123Z"); "" stays "". */
 static const char *pg_time_rfc3339(Arena *a, const char *text)
@@ -194,55 +191,6 @@ static bool conversions_json(PgConn *c, Arena *a, json_t **out, Err *err)
     }
     *out = arr;
     return true;
-}
-
-static void print_age(long long s)
-{
-    if (s >= 86400)
-        printf("%lldd %lldh", s / 86400, s % 86400 / 3600);
-    else if (s >= 3600)
-        printf("%lldh %lldm", s / 3600, s % 3600 / 60);
-    else if (s >= 60)
-        printf("%lldm %llds", s / 60, s % 60);
-    else
-        printf("%llds", s);
-}
-
-static void print_conversions(json_t *convs, bool running)
-{
-    size_t i;
-    json_t *o;
-    if (!json_array_size(convs))
-        return;
-    printf("\nconversions not finished:\n");
-    json_array_foreach(convs, i, o)
-    {
-        json_t *est = json_object_get(o, "rows_estimate"), *log = json_object_get(o, "change_log_rows");
-        printf("  %s: %s conversion, state %s (step %04lld:%lld, %s)\n", json_string_value(json_object_get(o, "table")),
-               json_string_value(json_object_get(o, "method")), json_string_value(json_object_get(o, "state")),
-               (long long)json_integer_value(json_object_get(o, "version")),
-               (long long)json_integer_value(json_object_get(o, "step")),
-               *json_string_value(json_object_get(o, "step_state"))
-                   ? json_string_value(json_object_get(o, "step_state"))
-                   : "not recorded");
-        printf("    progress: %lld batch(es), %lld row(s) copied of about ",
-               (long long)json_integer_value(json_object_get(o, "batches")),
-               (long long)json_integer_value(json_object_get(o, "rows_copied")));
-        if (json_is_integer(est))
-            printf("%lld", (long long)json_integer_value(est));
-        else
-            printf("?");
-        if (json_is_integer(log))
-            printf("; about %lld changed key(s) waiting in its change log", (long long)json_integer_value(log));
-        printf("\n    started %s (", json_string_value(json_object_get(o, "started_at")));
-        print_age(json_integer_value(json_object_get(o, "age_seconds")));
-        printf(" ago), last progress ");
-        print_age(json_integer_value(json_object_get(o, "idle_seconds")));
-        printf(" ago\n");
-        if (!running && !json_is_true(json_object_get(o, "waiting_for_finalize")))
-            printf("    interrupted: no partmig runner is at work on it\n");
-        printf("    next: %s\n", json_string_value(json_object_get(o, "next")));
-    }
 }
 
 /* Seconds from 1970-01-01 00:00 to wall time W (no zone: differences of
@@ -538,112 +486,6 @@ static void tables_json_empty(json_t *summary)
         json_object_set_new(summary, keys[i], json_integer(0));
 }
 
-/* N with thousands separators ("1,234,567"), "~" before it when ESTIMATE. */
-static const char *rows_text(char *out, size_t size, long long n, bool estimate)
-{
-    char digits[32];
-    snprintf(digits, sizeof digits, "%lld", n < 0 ? -n : n);
-    size_t len = strlen(digits), o = 0;
-    if (estimate && o + 1 < size)
-        out[o++] = '~';
-    if (n < 0 && o + 1 < size)
-        out[o++] = '-';
-    for (size_t i = 0; i < len && o + 1 < size; i++) {
-        if (i > 0 && (len - i) % 3 == 0 && o + 2 < size)
-            out[o++] = ',';
-        out[o++] = digits[i];
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static void print_human(json_t *root)
-{
-    json_t *migs = json_object_get(root, "migrations"), *tables = json_object_get(root, "tables");
-    size_t i;
-    json_t *m;
-    printf("migrations:\n");
-    if (!json_array_size(migs))
-        printf("  (none)\n");
-    json_array_foreach(migs, i, m)
-    {
-        const char *state = json_string_value(json_object_get(m, "state"));
-        json_t *ls = json_object_get(m, "ledger_state"), *fin = json_object_get(m, "finished_at");
-        const char *lstate = json_is_string(ls) ? json_string_value(ls) : state;
-        printf("  %s  %-28s %-12s %s%s%s\n", json_string_value(json_object_get(m, "version")),
-               json_string_value(json_object_get(m, "name")), state, strcmp(lstate, state) ? "ledger: " : "",
-               strcmp(lstate, state) ? lstate : "",
-               json_is_string(fin) && !strcmp(lstate, state) ? json_string_value(fin) : "");
-    }
-    print_conversions(json_object_get(root, "conversions"),
-                      json_is_true(json_object_get(json_object_get(root, "runner"), "running")));
-    json_t *t;
-    json_array_foreach(tables, i, t)
-    {
-        json_t *parts = json_object_get(t, "partitions");
-        printf("\n%s: %zu partition(s), %lld row(s) in DEFAULT\n", json_string_value(json_object_get(t, "table")),
-               json_array_size(parts), (long long)json_integer_value(json_object_get(t, "default_rows")));
-        if (!json_is_true(json_object_get(t, "partitioned"))) {
-            printf("  %s\n", json_is_true(json_object_get(t, "exists")) ? "not partitioned" : "does not exist");
-            continue;
-        }
-        json_t *pm = json_object_get(t, "premake");
-        if (json_is_object(pm))
-            printf("  premake: covered until %s, required until %s %s: %s\n",
-                   json_is_string(json_object_get(pm, "covered_until"))
-                       ? json_string_value(json_object_get(pm, "covered_until"))
-                       : "(nothing)",
-                   json_string_value(json_object_get(pm, "required_until")),
-                   json_string_value(json_object_get(pm, "timezone")),
-                   json_is_true(json_object_get(pm, "ok")) ? "ok" : "MISSING (run partmig maintain)");
-        if (json_is_object(pm) && json_is_integer(json_object_get(pm, "coverage_intervals")))
-            printf("  coverage: %lld interval(s) of %s ahead of now, %lld partition(s) ahead\n",
-                   (long long)json_integer_value(json_object_get(pm, "coverage_intervals")),
-                   json_string_value(json_object_get(pm, "interval")),
-                   (long long)json_integer_value(json_object_get(pm, "partitions_ahead")));
-        json_t *mt = json_object_get(t, "maintain");
-        json_t *res = json_object_get(mt, "last_result");
-        if (json_is_string(res))
-            printf("  last maintain: %s, started %s%s%s\n", json_string_value(res),
-                   json_string_value(json_object_get(mt, "last_started_at")),
-                   json_is_string(json_object_get(mt, "last_error")) ? ": " : "",
-                   json_is_string(json_object_get(mt, "last_error"))
-                       ? json_string_value(json_object_get(mt, "last_error"))
-                       : "");
-        else
-            printf("  last maintain: never\n");
-        json_t *gaps = json_object_get(t, "gaps"), *due = json_object_get(t, "retention_due");
-        size_t k;
-        json_t *g;
-        printf("  gaps: %s", json_array_size(gaps) ? "" : "none");
-        json_array_foreach(gaps, k, g)
-            printf("%s[%s, %s)", k ? ", " : "", json_string_value(json_object_get(g, "from")),
-                   json_string_value(json_object_get(g, "to")));
-        printf("\n  due for retention: %s", json_array_size(due) ? "" : "none");
-        json_array_foreach(due, k, g) printf("%s%s", k ? ", " : "", json_string_value(g));
-        printf("\n  %-32s %-26s %-26s %10s %12s  %s\n", "partition", "from", "to", "rows", "bytes", "tablespace");
-        json_t *pt;
-        bool estimates = false;
-        json_array_foreach(parts, k, pt)
-        {
-            const char *from = json_string_value(json_object_get(pt, "from"));
-            bool estimate = !json_is_true(json_object_get(pt, "rows_exact"));
-            char rows[40];
-            estimates |= estimate;
-            printf("  %-32s %-26s %-26s %10s %12lld  %s\n", json_string_value(json_object_get(pt, "name")),
-                   *from ? from : json_string_value(json_object_get(pt, "bound")),
-                   json_string_value(json_object_get(pt, "to")),
-                   rows_text(rows, sizeof rows, (long long)json_integer_value(json_object_get(pt, "rows")), estimate),
-                   (long long)json_integer_value(json_object_get(pt, "bytes")),
-                   json_string_value(json_object_get(pt, "tablespace")));
-        }
-        if (estimates)
-            printf("  ~ rows: the planner's estimate (pg_class.reltuples, as of the last ANALYZE) for a partition "
-                   "over %d MB; the other rows are exact counts\n",
-                   EXACT_COUNT_BYTES / (1024 * 1024));
-    }
-}
-
 typedef struct StatusOptions {
     RunOptions o;
     const char *format; /* text | json | openmetrics */
@@ -815,7 +657,7 @@ int cmd_status(int argc, char **argv)
     else if (check)
         status_print_check(check);
     else
-        print_human(root);
+        status_print_human(root);
     fflush(stdout);
     ok = true;
     rc = check ? (int)json_integer_value(json_object_get(check, "code")) : PM_OK;

@@ -42,6 +42,12 @@ json_t *status_check(json_t *root, const StatusThresholds *t);
  * summary", then one line per problem. */
 void status_print_check(json_t *check);
 
+/* Partitions at most this big are counted exactly; bigger ones use reltuples. */
+#define EXACT_COUNT_BYTES (8 * 1024 * 1024)
+
+/* The text view of ROOT (status's model) on stdout. */
+void status_print_human(json_t *root);
+
 /* Print ROOT in the OpenMetrics text format, ending in "# EOF". */
 void status_print_openmetrics(json_t *root);
 
