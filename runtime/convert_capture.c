@@ -9,8 +9,15 @@
 #include "convert_internal.h"
 #include "progress.h"
 
-#define RESYNC_BATCH       1000 /* log entries per re-copy transaction: its row locks make writers of those rows wait */
-#define RESYNC_PENDING     100  /* swap when fewer changed keys wait: the swap re-copies them under its lock */
+#define RESYNC_BATCH 1000 /* log entries per re-copy transaction: its row locks make writers of those rows wait */
+/* A round longer than RESYNC_ROUND_SECS halves the next one's entries (down
+ * to RESYNC_BATCH_MIN), a full one shorter than a quarter of it doubles
+ * them: a round's cost grows with its entries times their partitions, so at
+ * 1,000+ partitions rounds of RESYNC_BATCH fall behind a busy writer (and
+ * hold its rows locked for seconds). */
+#define RESYNC_BATCH_MIN   50
+#define RESYNC_ROUND_SECS  0.25
+#define RESYNC_PENDING     100 /* swap when fewer changed keys wait: the swap re-copies them under its lock */
 #define RESYNC_MAX_SECS    600
 #define RESYNC_SETTLE_SECS 2.0
 
@@ -65,8 +72,10 @@ bool conv_resync_catch_up(Conv *v, Err *err)
 {
     double t0 = progress_now();
     /* partmig.conversion_resync: sql/conversion.sql */
-    const char *sql = arena_printf(v->a, "SELECT partmig.conversion_resync($1::bigint, %d, false)", RESYNC_BATCH);
-    const char *params[] = {v->row.id};
+    int lim = RESYNC_BATCH;
+    char lims[16];
+    const char *params[] = {v->row.id, lims};
+    const char *sql = "SELECT partmig.conversion_resync($1::bigint, $2::integer, false)";
     if (!capture_keys(v, err))
         return false;
     const char *count = arena_printf(v->a, "SELECT count(*) FROM %s", v->q_log);
@@ -76,7 +85,8 @@ bool conv_resync_catch_up(Conv *v, Err *err)
     for (;;) {
         PgResult *r = NULL;
         double t1 = progress_now();
-        if (!pg_exec(v->c, sql, 1, params, &r, err)) {
+        snprintf(lims, sizeof lims, "%d", lim);
+        if (!pg_exec(v->c, sql, 2, params, &r, err)) {
             /* 23514: a changed row fits no partition of the shadow; add its
              * partition and go on (rows keep coming: each round may find more) */
             if (strcmp(pg_last_sqlstate(v->c), "23514") != 0)
@@ -97,7 +107,12 @@ bool conv_resync_catch_up(Conv *v, Err *err)
         }
         int64_t done = pg_get_int(r, 0, 0);
         pg_result_free(r);
-        busy += progress_now() - t1;
+        double took = progress_now() - t1;
+        busy += took;
+        if (took > RESYNC_ROUND_SECS && lim > RESYNC_BATCH_MIN)
+            lim = lim / 2 > RESYNC_BATCH_MIN ? lim / 2 : RESYNC_BATCH_MIN;
+        else if (took < RESYNC_ROUND_SECS / 4 && done >= lim / 2 && lim < RESYNC_BATCH)
+            lim = lim * 2 < RESYNC_BATCH ? lim * 2 : RESYNC_BATCH;
         if (!pg_exec(v->c, count, 0, NULL, &r, err))
             return false;
         int64_t left = pg_get_int(r, 0, 0);
@@ -108,7 +123,7 @@ bool conv_resync_catch_up(Conv *v, Err *err)
          * swaps after RESYNC_SETTLE_SECS with about one round's work */
         if (left < RESYNC_PENDING)
             break;
-        if (done > 0 && left <= RESYNC_BATCH) {
+        if (done > 0 && left <= lim) {
             if (settle == 0)
                 settle = progress_now();
             else if (progress_now() - settle > RESYNC_SETTLE_SECS)
