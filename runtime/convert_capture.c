@@ -72,7 +72,7 @@ bool conv_resync_catch_up(Conv *v, Err *err)
 {
     double t0 = progress_now();
     /* partmig.conversion_resync: sql/conversion.sql */
-    int lim = RESYNC_BATCH;
+    int lim = RESYNC_BATCH_MIN * 2; /* grows in fast rounds: a slow first round would stall writers */
     char lims[16];
     const char *params[] = {v->row.id, lims};
     const char *sql = "SELECT partmig.conversion_resync($1::bigint, $2::integer, false)";
