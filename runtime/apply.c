@@ -13,6 +13,7 @@
 #include "../common/log.h"
 #include "../common/sqlparse.h"
 #include "apply_internal.h"
+#include "retry.h"
 
 static const char *const apply_usage =
     "usage: partmig apply [-d DIR] [--db URL] [--to VERSION] [--dry-run] [--jobs N]\n"

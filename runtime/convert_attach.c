@@ -12,6 +12,7 @@
 #include "convert_internal.h"
 #include "progress.h"
 #include "runner.h"
+#include "retry.h"
 
 const char *conv_range_check_name(Conv *v)
 {
@@ -60,10 +61,10 @@ static bool attach_check_body(PgConn *c, void *ctx, Err *err)
     pg_result_free(r);
     if (exists)
         return true;
-    const char *col = sql_ident(a, v->p->column);
+    const char *col = quote_ident_str(a, v->p->column);
     Buf b = {0};
     buf_printf(&b, "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s < %s", v->q_table,
-               sql_ident(a, conv_range_check_name(v)), col, bound_literal(v, v->row.upper));
+               quote_ident_str(a, conv_range_check_name(v)), col, bound_literal(v, v->row.upper));
     if (v->row.lower)
         buf_printf(&b, " AND %s >= %s", col, bound_literal(v, v->row.lower));
     buf_append(&b, ") NOT VALID");
@@ -123,7 +124,7 @@ static bool attach_prepare(Conv *v, Err *err)
         return false;
     /* VALIDATE takes SHARE UPDATE EXCLUSIVE: writers go on */
     Buf b = {0};
-    buf_printf(&b, "ALTER TABLE %s VALIDATE CONSTRAINT %s", v->q_table, sql_ident(a, conv_range_check_name(v)));
+    buf_printf(&b, "ALTER TABLE %s VALIDATE CONSTRAINT %s", v->q_table, quote_ident_str(a, conv_range_check_name(v)));
     bool ok = pg_run(v->c, buf_str(&b), err);
     buf_free(&b);
     if (!ok)
@@ -138,12 +139,12 @@ static bool attach_prepare(Conv *v, Err *err)
             return false;
         int state = pg_nrows(r) == 0 ? 0 : pg_get(r, 0, 0)[0] == 't' ? 2 : 1;
         pg_result_free(r);
-        const char *qix = sql_qualified(a, v->p->schema, conv_attach_index_name(v));
+        const char *qix = quote_qualified_str(a, v->p->schema, conv_attach_index_name(v));
         if (state == 1 && !pg_run(v->c, arena_printf(a, "DROP INDEX CONCURRENTLY IF EXISTS %s", qix), err))
             return false;
         if (state != 2 && !pg_run(v->c,
                                   arena_printf(a, "CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s)",
-                                               sql_ident(a, conv_attach_index_name(v)), v->q_table,
+                                               quote_ident_str(a, conv_attach_index_name(v)), v->q_table,
                                                sql_column_list(a, v->f.new_pk, v->f.nnew_pk, "")),
                                   err))
             return false;
@@ -159,7 +160,7 @@ static bool attach_body(PgConn *c, void *ctx, Err *err)
     const char *schema = p->schema;
     Buf b = {0}, views = {0};
     bool ok = false;
-    double t0 = progress_now();
+    double t0 = retry_now();
     PartitionSpec *specs = NULL, *fixed = NULL;
     int n = 0, nfixed = 0;
     const char *to_text;
@@ -194,33 +195,33 @@ static bool attach_body(PgConn *c, void *ctx, Err *err)
     if (!pg_run(c, buf_str(&b), err) || !conv_views_capture(v, v->row.old_oid, &views, err))
         goto done;
     buf_reset(&b);
-    const char *kept = sql_ident(a, v->row.kept);
+    const char *kept = quote_ident_str(a, v->row.kept);
     buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_table, kept);
     if (attach_builds_key(v))
         buf_printf(&b, "ALTER TABLE %s ADD CONSTRAINT %s UNIQUE USING INDEX %s;\n", v->q_kept,
-                   sql_ident(a, conv_attach_index_name(v)), sql_ident(a, conv_attach_index_name(v)));
+                   quote_ident_str(a, conv_attach_index_name(v)), quote_ident_str(a, conv_attach_index_name(v)));
     buf_printf(&b,
                "CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING "
                "COMMENTS INCLUDING GENERATED INCLUDING COMPRESSION INCLUDING IDENTITY) PARTITION BY RANGE (%s);\n",
-               v->q_table, v->q_kept, sql_ident(a, p->column));
-    buf_printf(&b, "ALTER TABLE %s DROP CONSTRAINT %s;\n", v->q_table, sql_ident(a, conv_range_check_name(v)));
+               v->q_table, v->q_kept, quote_ident_str(a, p->column));
+    buf_printf(&b, "ALTER TABLE %s DROP CONSTRAINT %s;\n", v->q_table, quote_ident_str(a, conv_range_check_name(v)));
     /* the old indexes step aside; the parent's take their names and adopt them */
     const char *pk_name = v->f.pkey_index ? v->f.pkey_index : conv_name63(a, p->table, "_pkey");
     if (v->f.pkey_index) {
         const char *parked = conv_name63(a, v->row.kept, "_pkey");
-        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, v->f.pkey_index),
-                   sql_ident(a, parked));
+        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", quote_qualified_str(a, schema, v->f.pkey_index),
+                   quote_ident_str(a, parked));
         if (!conv_record_names(v, v->f.pkey_index, parked, NULL, err))
             goto done;
     }
-    buf_printf(&b, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", v->q_table, sql_ident(a, pk_name),
+    buf_printf(&b, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", v->q_table, quote_ident_str(a, pk_name),
                sql_column_list(a, v->f.new_pk, v->f.nnew_pk, ""));
     for (int i = 0; i < v->f.nix; i++) {
         const char *parked = conv_name63(a, v->f.ix_names[i], arena_printf(a, "_p%s", v->row.id));
-        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, v->f.ix_names[i]),
-                   sql_ident(a, parked));
+        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", quote_qualified_str(a, schema, v->f.ix_names[i]),
+                   quote_ident_str(a, parked));
         buf_printf(&b, "CREATE %sINDEX %s ON ONLY %s %s;\n", v->f.ix_unique[i] ? "UNIQUE " : "",
-                   sql_ident(a, v->f.ix_names[i]), v->q_table, v->f.ix_using[i]);
+                   quote_ident_str(a, v->f.ix_names[i]), v->q_table, v->f.ix_using[i]);
         if (!conv_record_names(v, v->f.ix_names[i], parked, NULL, err))
             goto done;
     }
@@ -251,8 +252,8 @@ static bool attach_body(PgConn *c, void *ctx, Err *err)
         if (strcmp(old_seq.schema, schema) || strcmp(new_seq.schema, schema))
             continue;
         const char *parked = arena_printf(a, "pm%s_old_seq%d", v->row.id, i);
-        buf_printf(&b, "ALTER SEQUENCE %s RENAME TO %s;\n", old_seq.qname, sql_ident(a, parked));
-        buf_printf(&b, "ALTER SEQUENCE %s RENAME TO %s;\n", new_seq.qname, sql_ident(a, old_seq.name));
+        buf_printf(&b, "ALTER SEQUENCE %s RENAME TO %s;\n", old_seq.qname, quote_ident_str(a, parked));
+        buf_printf(&b, "ALTER SEQUENCE %s RENAME TO %s;\n", new_seq.qname, quote_ident_str(a, old_seq.name));
         if (!conv_record_names(v, old_seq.name, parked, NULL, err))
             goto done;
     }

@@ -8,6 +8,7 @@
 
 #include "convert_internal.h"
 #include "progress.h"
+#include "retry.h"
 
 #define RESYNC_BATCH 1000 /* log entries per re-copy transaction: its row locks make writers of those rows wait */
 /* A round longer than RESYNC_ROUND_SECS halves the next one's entries (down
@@ -70,7 +71,7 @@ bool conv_install_capture(Conv *v, Err *err)
 /* Re-copy changed keys until fewer than RESYNC_PENDING wait. */
 bool conv_resync_catch_up(Conv *v, Err *err)
 {
-    double t0 = progress_now();
+    double t0 = retry_now();
     /* partmig.conversion_resync: sql/conversion.sql */
     int lim = RESYNC_BATCH_MIN * 2; /* grows in fast rounds: a slow first round would stall writers */
     char lims[16];
@@ -84,7 +85,7 @@ bool conv_resync_catch_up(Conv *v, Err *err)
     double settle = 0; /* when fewer than a round's work first waited */
     for (;;) {
         PgResult *r = NULL;
-        double t1 = progress_now();
+        double t1 = retry_now();
         snprintf(lims, sizeof lims, "%d", lim);
         if (!pg_exec(v->c, sql, 2, params, &r, err)) {
             /* 23514: a changed row fits no partition of the shadow; add its
@@ -107,7 +108,7 @@ bool conv_resync_catch_up(Conv *v, Err *err)
         }
         int64_t done = pg_get_int(r, 0, 0);
         pg_result_free(r);
-        double took = progress_now() - t1;
+        double took = retry_now() - t1;
         busy += took;
         if (took > RESYNC_ROUND_SECS && lim > RESYNC_BATCH_MIN)
             lim = lim / 2 > RESYNC_BATCH_MIN ? lim / 2 : RESYNC_BATCH_MIN;
@@ -125,11 +126,11 @@ bool conv_resync_catch_up(Conv *v, Err *err)
             break;
         if (done > 0 && left <= lim) {
             if (settle == 0)
-                settle = progress_now();
-            else if (progress_now() - settle > RESYNC_SETTLE_SECS)
+                settle = retry_now();
+            else if (retry_now() - settle > RESYNC_SETTLE_SECS)
                 break;
         }
-        if (progress_now() - t0 > RESYNC_MAX_SECS) {
+        if (retry_now() - t0 > RESYNC_MAX_SECS) {
             err_set(err, PM_EDB, "\"%s\": writes arrive faster than partmig re-copies them (%lld changed rows wait)",
                     v->qname, (long long)left);
             return err_hint(err, "run apply again at a quieter time; the conversion resumes where it is");

@@ -12,6 +12,7 @@
 #include "convert_internal.h"
 #include "progress.h"
 #include "runner.h"
+#include "retry.h"
 
 /* Refuse names that could end partmig's dollar quotes. */
 static bool names_safe(const Conv *v, Err *err)
@@ -40,7 +41,7 @@ static bool create_shadow(Conv *v, Err *err)
     buf_printf(&b,
                "CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING "
                "COMMENTS INCLUDING GENERATED INCLUDING COMPRESSION INCLUDING IDENTITY) PARTITION BY %s (%s);\n",
-               v->q_shadow, v->q_table, by, sql_ident(a, p->column));
+               v->q_shadow, v->q_table, by, quote_ident_str(a, p->column));
     /* INCLUDING IDENTITY: identity columns stay identity columns of the same
      * kind, with a new sequence of the same options on the parent (the
      * partitions have none: inserts go through the parent); the swap sets it
@@ -49,7 +50,7 @@ static bool create_shadow(Conv *v, Err *err)
     for (int i = 0; i < n; i++)
         partition_create_sql(&b, p, v->row.shadow, &specs[i]);
     for (int i = 0; i < v->f.nfk; i++)
-        buf_printf(&b, "ALTER TABLE %s ADD CONSTRAINT %s %s;\n", v->q_shadow, sql_ident(a, v->f.fk_names[i]),
+        buf_printf(&b, "ALTER TABLE %s ADD CONSTRAINT %s %s;\n", v->q_shadow, quote_ident_str(a, v->f.fk_names[i]),
                    v->f.fk_defs[i]);
     if (v->f.replident == 'f')
         buf_printf(&b, "ALTER TABLE %s REPLICA IDENTITY FULL;\n", v->q_shadow);
@@ -284,7 +285,7 @@ static bool install_reverse(Conv *v, Err *err)
                " (pg_catalog.current_setting(%s, true) IS DISTINCT FROM 'on') EXECUTE FUNCTION %s();\n",
                v->q_shadow, buf_str(&q), v->q_reverse);
     buf_free(&q);
-    double t0 = progress_now();
+    double t0 = retry_now();
     bool ok = pg_run(v->c, "BEGIN", err) && conv_script(v->c, &b, err) && pg_run(v->c, "COMMIT", err);
     buf_free(&b);
     if (!ok) {
@@ -292,7 +293,7 @@ static bool install_reverse(Conv *v, Err *err)
         return false;
     }
     fprintf(stderr, "partmig: %s: made the reverse mirror on %s (it acts from the swap on) in %.0f ms\n", v->qname,
-            v->q_shadow, (progress_now() - t0) * 1000.0);
+            v->q_shadow, (retry_now() - t0) * 1000.0);
     return true;
 }
 
@@ -304,7 +305,7 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
     Buf b = {0}, views = {0};
     PgResult *r = NULL;
     bool ok = false;
-    double t0 = progress_now();
+    double t0 = retry_now();
     /* the shadow first: only partmig and autovacuum use it, so waiting for
      * it (autovacuum works through the freshly filled partitions) blocks no
      * application; the old table's lock is taken last, held the shortest */
@@ -330,16 +331,16 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
         goto done;
     buf_printf(&b, "DROP TRIGGER partmig_capture ON %s;\nDROP TRIGGER partmig_no_truncate ON %s;\n", v->q_table,
                v->q_table);
-    buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_table, sql_ident(a, v->row.kept));
-    buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_shadow, sql_ident(a, v->p->table));
+    buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_table, quote_ident_str(a, v->row.kept));
+    buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_shadow, quote_ident_str(a, v->p->table));
     /* indexes: the old ones step aside, the new ones take their names */
     if (v->f.pkey_index) {
         const char *parked = arena_printf(a, "pm%s_old_pkey", v->row.id);
         const char *staged = conv_name63(a, v->row.shadow, "_pkey");
-        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, v->f.pkey_index),
-                   sql_ident(a, parked));
-        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, staged),
-                   sql_ident(a, v->f.pkey_index));
+        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", quote_qualified_str(a, schema, v->f.pkey_index),
+                   quote_ident_str(a, parked));
+        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", quote_qualified_str(a, schema, staged),
+                   quote_ident_str(a, v->f.pkey_index));
         if (!conv_record_names(v, v->f.pkey_index, parked, staged, err))
             goto done;
     }
@@ -373,25 +374,25 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
                 staged = conv_policy_index_staged(v, j);
                 pi_recorded[j] = true;
             }
-            buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, v->f.ix_names[i]),
-                       sql_ident(a, parked));
+            buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", quote_qualified_str(a, schema, v->f.ix_names[i]),
+                       quote_ident_str(a, parked));
             if (!conv_record_names(v, v->f.ix_names[i], parked, staged, err))
                 goto done;
             continue;
         }
         const char *staged = arena_printf(a, "pm%s_ix%d", v->row.id, i);
-        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, v->f.ix_names[i]),
-                   sql_ident(a, parked));
-        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, staged),
-                   sql_ident(a, v->f.ix_names[i]));
+        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", quote_qualified_str(a, schema, v->f.ix_names[i]),
+                   quote_ident_str(a, parked));
+        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", quote_qualified_str(a, schema, staged),
+                   quote_ident_str(a, v->f.ix_names[i]));
         if (!conv_record_names(v, v->f.ix_names[i], parked, staged, err))
             goto done;
     }
     for (int j = 0; j < npi; j++) {
         if (!pi_staged[j])
             continue;
-        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", sql_qualified(a, schema, conv_policy_index_staged(v, j)),
-                   sql_ident(a, pi_names[j]));
+        buf_printf(&b, "ALTER INDEX %s RENAME TO %s;\n", quote_qualified_str(a, schema, conv_policy_index_staged(v, j)),
+                   quote_ident_str(a, pi_names[j]));
         /* no old index had the name: nothing parked ("") to give it back to */
         if (!pi_recorded[j] && !conv_record_names(v, pi_names[j], "", conv_policy_index_staged(v, j), err))
             goto done;
@@ -406,8 +407,8 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
         if (strcmp(old_seq.schema, schema) || strcmp(new_seq.schema, schema))
             continue; /* conv_names_back renames within the table's schema only */
         const char *parked = arena_printf(a, "pm%s_old_seq%d", v->row.id, i);
-        buf_printf(&b, "ALTER SEQUENCE %s RENAME TO %s;\n", old_seq.qname, sql_ident(a, parked));
-        buf_printf(&b, "ALTER SEQUENCE %s RENAME TO %s;\n", new_seq.qname, sql_ident(a, old_seq.name));
+        buf_printf(&b, "ALTER SEQUENCE %s RENAME TO %s;\n", old_seq.qname, quote_ident_str(a, parked));
+        buf_printf(&b, "ALTER SEQUENCE %s RENAME TO %s;\n", new_seq.qname, quote_ident_str(a, old_seq.name));
         if (!conv_record_names(v, old_seq.name, parked, new_seq.name, err))
             goto done;
     }

@@ -26,7 +26,7 @@ typedef struct Uncovered {
  * it (catalog_key_text_sql). */
 static const char *part_value_sql(Conv *v)
 {
-    return catalog_key_text_sql(v->a, &v->f.part_key, arena_printf(v->a, "o.%s", sql_ident(v->a, v->p->column)));
+    return catalog_key_text_sql(v->a, &v->f.part_key, arena_printf(v->a, "o.%s", quote_ident_str(v->a, v->p->column)));
 }
 
 static bool find_uncovered(Conv *v, bool all, Uncovered *u, Err *err)
@@ -52,7 +52,7 @@ static bool find_uncovered(Conv *v, bool all, Uncovered *u, Err *err)
     if (v->p->by == PART_RANGE && !(v->row.lower && v->row.upper)) {
         /* no recorded range: every row is a candidate (to_regclass sorts them out) */
     } else if (v->p->by == PART_RANGE) {
-        const char *col = arena_printf(a, "o.%s", sql_ident(a, v->p->column));
+        const char *col = arena_printf(a, "o.%s", quote_ident_str(a, v->p->column));
         buf_printf(&q, " AND NOT %s", catalog_key_in_range_sql(a, &f->part_key, col, "$1::text", "$2::text"));
         params[0] = v->row.lower;
         params[1] = v->row.upper;
@@ -173,7 +173,7 @@ bool conv_cover_changed_rows(Conv *v, bool all, int *made, Err *err)
                 continue; /* values of one partition come in a row (sorted) */
             last = specs[j].name;
             PgResult *r = NULL;
-            const char *params[] = {sql_qualified(v->a, p->schema, specs[j].name)};
+            const char *params[] = {quote_qualified_str(v->a, p->schema, specs[j].name)};
             if (!pg_exec(v->c, "SELECT to_regclass($1) IS NULL", 1, params, &r, err)) {
                 buf_free(&b);
                 return false;
@@ -222,7 +222,7 @@ bool conv_report_default_rows(Conv *v, Err *err)
         return false;
     for (int i = 0; i < pg_nrows(r); i++) {
         PgResult *rc = NULL;
-        const char *col = sql_ident(v->a, v->p->column);
+        const char *col = quote_ident_str(v->a, v->p->column);
         if (!pg_exec(
                 v->c,
                 arena_printf(v->a, "SELECT count(*), min(%s)::text, max(%s)::text FROM %s", col, col, pg_get(r, i, 0)),

@@ -14,6 +14,7 @@
 #include "convert_internal.h"
 #include "progress.h"
 #include "runner.h"
+#include "retry.h"
 
 /* index scripts per job connection: partitions dealt round among them */
 #define INDEX_SCRIPTS_PER_JOB 4
@@ -46,14 +47,14 @@ static bool build_primary_key(Conv *v, Err *err)
     pg_result_free(r);
     if (present)
         return true;
-    double t0 = progress_now();
+    double t0 = retry_now();
     const char *sql = arena_printf(v->a, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s)", v->q_shadow,
-                                   sql_ident(v->a, conv_name63(v->a, v->row.shadow, "_pkey")),
+                                   quote_ident_str(v->a, conv_name63(v->a, v->row.shadow, "_pkey")),
                                    sql_column_list(v->a, v->f.new_pk, v->f.nnew_pk, ""));
     if (!pg_run(v->c, sql, err))
         return false;
     fprintf(stderr, "partmig: %s: built the primary key of %s in %.0f ms\n", v->qname, v->q_shadow,
-            (progress_now() - t0) * 1000.0);
+            (retry_now() - t0) * 1000.0);
     return true;
 }
 
@@ -94,11 +95,11 @@ static bool build_indexes_whole(Conv *v, Err *err)
             continue; /* built below as the policy's index */
         const char *tmp = arena_printf(v->a, "pm%s_ix%d", v->row.id, i);
         buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON %s %s;\n", v->f.ix_unique[i] ? "UNIQUE " : "",
-                   sql_ident(v->a, tmp), v->q_shadow, v->f.ix_using[i]);
+                   quote_ident_str(v->a, tmp), v->q_shadow, v->f.ix_using[i]);
     }
     for (int j = 0; j < v->p->nindexes; j++)
         buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON %s %s;\n", v->p->indexes[j].unique ? "UNIQUE " : "",
-                   sql_ident(v->a, conv_policy_index_staged(v, j)), v->q_shadow,
+                   quote_ident_str(v->a, conv_policy_index_staged(v, j)), v->q_shadow,
                    policy_index_using(v->a, &v->p->indexes[j]));
     buf_printf(&b, "ANALYZE %s;\n", v->q_shadow);
     bool ok = conv_script(v->c, &b, err);
@@ -171,7 +172,7 @@ static bool parent_statistics(Conv *v, Err *err)
         return false;
     Buf set = {0}, reset = {0}, b = {0};
     for (int i = 0; i < pg_nrows(r); i++) {
-        const char *col = sql_ident(a, pg_get(r, i, 0));
+        const char *col = quote_ident_str(a, pg_get(r, i, 0));
         buf_printf(&set, "%sALTER COLUMN %s SET STATISTICS %d", i ? ", " : "", col, atoi(pg_get(r, i, 1)));
         buf_printf(&reset, "%sALTER COLUMN %s SET STATISTICS -1", i ? ", " : "", col);
     }
@@ -224,7 +225,7 @@ bool conv_build_indexes(Conv *v, Err *err)
         }
         parts[i] = arena_strdup(a, pg_get(r, i, 0));
         schemas[i] = arena_strdup(a, pg_get(r, i, 2));
-        q_parts[i] = sql_qualified(a, schemas[i], parts[i]);
+        q_parts[i] = quote_qualified_str(a, schemas[i], parts[i]);
     }
     pg_result_free(r);
     r = NULL;
@@ -309,7 +310,7 @@ bool conv_build_indexes(Conv *v, Err *err)
      * into a few scripts per job, each one round trip and one transaction
      * (fewer commits and index file syncs to wait for than one per
      * partition; a killed apply redoes at most the scripts in flight) */
-    double t0 = progress_now();
+    double t0 = retry_now();
     int jobs = v->o->jobs > 0 ? v->o->jobs : (v->p->existing.jobs > 0 ? v->p->existing.jobs : 1);
     int nchunks = jobs * INDEX_SCRIPTS_PER_JOB < np ? jobs * INDEX_SCRIPTS_PER_JOB : np;
     const char **scripts = arena_alloc(a, sizeof *scripts * (size_t)(nchunks + 1));
@@ -332,10 +333,10 @@ bool conv_build_indexes(Conv *v, Err *err)
                     continue; /* built by an earlier partmig */
                 if (ix[k].pk)
                     buf_printf(&b, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", q_parts[i],
-                               sql_ident(a, ix[k].child[i]), pk_cols);
+                               quote_ident_str(a, ix[k].child[i]), pk_cols);
                 else
                     buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON %s %s;\n", ix[k].unique ? "UNIQUE " : "",
-                               sql_ident(a, ix[k].child[i]), q_parts[i], ix[k].using);
+                               quote_ident_str(a, ix[k].child[i]), q_parts[i], ix[k].using);
             }
             /* after the indexes: an expression index's statistics too */
             if (split)
@@ -362,14 +363,15 @@ bool conv_build_indexes(Conv *v, Err *err)
     for (int k = 0; k < nix; k++) {
         if (ix[k].pk && !pk_present)
             buf_printf(&b, "ALTER TABLE ONLY %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", v->q_shadow,
-                       sql_ident(a, ix[k].parent), pk_cols);
+                       quote_ident_str(a, ix[k].parent), pk_cols);
         else if (!ix[k].pk)
             buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON ONLY %s %s;\n", ix[k].unique ? "UNIQUE " : "",
-                       sql_ident(a, ix[k].parent), v->q_shadow, ix[k].using);
+                       quote_ident_str(a, ix[k].parent), v->q_shadow, ix[k].using);
         for (int i = 0; i < np; i++)
             if (!ix[k].attached[i])
-                buf_printf(&b, "ALTER INDEX %s ATTACH PARTITION %s;\n", sql_qualified(a, v->p->schema, ix[k].parent),
-                           sql_qualified(a, schemas[i], ix[k].child[i]));
+                buf_printf(&b, "ALTER INDEX %s ATTACH PARTITION %s;\n",
+                           quote_qualified_str(a, v->p->schema, ix[k].parent),
+                           quote_qualified_str(a, schemas[i], ix[k].child[i]));
     }
     if (!script_retried(v->c, &b, err))
         goto done;
@@ -379,10 +381,10 @@ bool conv_build_indexes(Conv *v, Err *err)
         if (!script_retried(v->c, &b, err))
             goto done;
     }
-    fprintf(
-        stderr, "partmig: %s: built %d indexes of %s on %d partitions (%d job(s)) and its statistics (%s) in %.0f ms\n",
-        v->qname, nix, v->q_shadow, np, jobs < nscripts ? jobs : nscripts,
-        split ? "the parent's, then each partition's on the jobs" : "in one ANALYZE", (progress_now() - t0) * 1000.0);
+    fprintf(stderr,
+            "partmig: %s: built %d indexes of %s on %d partitions (%d job(s)) and its statistics (%s) in %.0f ms\n",
+            v->qname, nix, v->q_shadow, np, jobs < nscripts ? jobs : nscripts,
+            split ? "the parent's, then each partition's on the jobs" : "in one ANALYZE", (retry_now() - t0) * 1000.0);
     ok = true;
 done:
     pg_result_free(r);

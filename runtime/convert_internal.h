@@ -133,9 +133,8 @@ bool copier_split(PgConn *c, const CopyPlan *plan, int n, Arena *a, CopyJob **jo
  * with one; the first failure stops the others after their script. */
 bool copier_scripts(const char *db_url, const char *const *scripts, int n, int jobs, Err *err);
 
-/* Helpers shared by the conversion files (defined in sql_text.c). */
-const char *sql_ident(Arena *a, const char *name);
-const char *sql_qualified(Arena *a, const char *schema, const char *name);
+/* Helpers shared by the conversion files (defined in sql_text.c; quoted
+ * names into an arena are quote_ident_str / quote_qualified_str). */
 /* "a", "b" from NAMES (quoted), with PREFIX before each ("o." or ""). */
 const char *sql_column_list(Arena *a, const char *const *names, int n, const char *prefix);
 /* ($FIRST::type, ...) for a key tuple. */
@@ -208,7 +207,7 @@ bool conv_load_row(Conv *v, Err *err);
 bool conv_ledger_present(PgConn *c, bool *present, Err *err);
 
 /* The swap (or attach) committed with this: its lock's duration since
- * STARTED (progress_now) recorded, and the state "swapped". */
+ * STARTED (retry_now) recorded, and the state "swapped". */
 bool conv_record_swapped(Conv *v, double started, Err *err);
 
 bool conv_state_is(const Conv *v, const char *s);

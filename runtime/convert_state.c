@@ -51,13 +51,13 @@ static void set_names(Conv *v)
 {
     Arena *a = v->a;
     const char *id = v->row.id;
-    v->q_shadow = v->row.shadow ? sql_qualified(a, v->p->schema, v->row.shadow) : NULL;
-    v->q_kept = v->row.kept ? sql_qualified(a, v->p->schema, v->row.kept) : NULL;
-    v->q_log = sql_qualified(a, "partmig", arena_printf(a, "conv_%s_log", id));
-    v->q_capture = sql_qualified(a, "partmig", arena_printf(a, "conv_%s_capture", id));
-    v->q_resync = sql_qualified(a, "partmig", arena_printf(a, "conv_%s_resync", id));
-    v->q_reverse = sql_qualified(a, "partmig", arena_printf(a, "conv_%s_reverse", id));
-    v->q_guard = sql_qualified(a, "partmig", arena_printf(a, "conv_%s_guard", id));
+    v->q_shadow = v->row.shadow ? quote_qualified_str(a, v->p->schema, v->row.shadow) : NULL;
+    v->q_kept = v->row.kept ? quote_qualified_str(a, v->p->schema, v->row.kept) : NULL;
+    v->q_log = quote_qualified_str(a, "partmig", arena_printf(a, "conv_%s_log", id));
+    v->q_capture = quote_qualified_str(a, "partmig", arena_printf(a, "conv_%s_capture", id));
+    v->q_resync = quote_qualified_str(a, "partmig", arena_printf(a, "conv_%s_resync", id));
+    v->q_reverse = quote_qualified_str(a, "partmig", arena_printf(a, "conv_%s_reverse", id));
+    v->q_guard = quote_qualified_str(a, "partmig", arena_printf(a, "conv_%s_guard", id));
     Buf q = {0};
     buf_append(&q, "partmig.conversion_guard(");
     quote_literal(&q, id);
@@ -217,7 +217,7 @@ void conv_init(Conv *v, PgConn *c, const Policy *p, const ConvertOptions *o, Are
     v->o = o;
     v->a = a;
     v->qname = policy_qualified_name(p, a);
-    v->q_table = sql_qualified(a, p->schema, p->table);
+    v->q_table = quote_qualified_str(a, p->schema, p->table);
 }
 
 bool conv_gather_original(Conv *v, Err *err)

@@ -29,7 +29,7 @@ static bool undo_unswapped_body(PgConn *c, void *ctx, Err *err)
         buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\n", v->q_reverse);
     } else {
         buf_printf(&b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n", v->q_table,
-                   sql_ident(v->a, conv_range_check_name(v)));
+                   quote_ident_str(v->a, conv_range_check_name(v)));
     }
     bool ok = conv_script(c, &b, err) && conv_set_state(v, "rolled_back", err);
     buf_free(&b);
@@ -52,8 +52,8 @@ bool conv_names_back(Conv *v, Buf *b, bool staged_too, Err *err)
     if (staged_too)
         for (int i = 0; i < pg_nrows(r); i++)
             if (!pg_isnull(r, i, 2) && pg_get(r, i, 3)[0] == 't')
-                buf_printf(b, "ALTER TABLE %s RENAME TO %s;\n", sql_qualified(v->a, schema, pg_get(r, i, 0)),
-                           sql_ident(v->a, pg_get(r, i, 2)));
+                buf_printf(b, "ALTER TABLE %s RENAME TO %s;\n", quote_qualified_str(v->a, schema, pg_get(r, i, 0)),
+                           quote_ident_str(v->a, pg_get(r, i, 2)));
     for (int i = 0; i < pg_nrows(r); i++) {
         if (!*pg_get(r, i, 1))
             continue; /* a policy index's name no old index had: nothing parked */
@@ -72,9 +72,9 @@ bool conv_names_back(Conv *v, Buf *b, bool staged_too, Err *err)
             return false;
         }
         if (taken)
-            buf_printf(b, "DROP INDEX %s;\n", sql_qualified(v->a, schema, pg_get(r, i, 0)));
-        buf_printf(b, "ALTER TABLE %s RENAME TO %s;\n", sql_qualified(v->a, schema, pg_get(r, i, 1)),
-                   sql_ident(v->a, pg_get(r, i, 0)));
+            buf_printf(b, "DROP INDEX %s;\n", quote_qualified_str(v->a, schema, pg_get(r, i, 0)));
+        buf_printf(b, "ALTER TABLE %s RENAME TO %s;\n", quote_qualified_str(v->a, schema, pg_get(r, i, 1)),
+                   quote_ident_str(v->a, pg_get(r, i, 0)));
     }
     pg_result_free(r);
     return true;
@@ -109,13 +109,13 @@ static bool swap_back_body(PgConn *c, void *ctx, Err *err)
     for (int i = 0; i < v->f.nident; i++)
         if (!conv_identity_continue(v, v->q_table, v->q_kept, v->f.ident_cols[i], NULL, NULL, err))
             goto done;
-    const char *parking = sql_ident(a, conv_name63(a, v->p->table, "_partmig_undo"));
+    const char *parking = quote_ident_str(a, conv_name63(a, v->p->table, "_partmig_undo"));
     if (!strcmp(v->row.method, "copy")) {
         buf_printf(&b,
                    "DROP TRIGGER IF EXISTS partmig_reverse ON %s;\nDROP TRIGGER IF EXISTS partmig_no_truncate ON %s;\n",
                    v->q_table, v->q_table);
-        buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_table, sql_ident(a, v->row.shadow));
-        buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_kept, sql_ident(a, v->p->table));
+        buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_table, quote_ident_str(a, v->row.shadow));
+        buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_kept, quote_ident_str(a, v->p->table));
         if (!conv_names_back(v, &b, true, err) || !conv_sequences_move(v, new_oid, v->q_table, &b, err))
             goto done;
         buf_append(&b, buf_str(&views));
@@ -124,21 +124,21 @@ static bool swap_back_body(PgConn *c, void *ctx, Err *err)
         const char *cols = sql_column_list(a, v->f.cols, v->f.ncols, "");
         buf_printf(&b, "ALTER TABLE %s DETACH PARTITION %s;\n", v->q_table, v->q_kept);
         buf_printf(&b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n", v->q_kept,
-                   sql_ident(a, conv_range_check_name(v)));
+                   quote_ident_str(a, conv_range_check_name(v)));
         buf_printf(&b, "INSERT INTO %s (%s)%s SELECT %s FROM %s;\n", v->q_kept, cols, conv_overriding(v), cols,
                    v->q_table);
         buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_table, parking);
-        buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_kept, sql_ident(a, v->p->table));
+        buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_kept, quote_ident_str(a, v->p->table));
         if (!conv_sequences_move(v, new_oid, v->q_table, &b, err))
             goto done;
         buf_append(&b, buf_str(&views));
         buf_printf(&b, "DROP TABLE %s;\n",
-                   sql_qualified(a, v->p->schema, conv_name63(a, v->p->table, "_partmig_undo")));
+                   quote_qualified_str(a, v->p->schema, conv_name63(a, v->p->table, "_partmig_undo")));
         /* the key the attach made (when the old table had no primary key
          * holding the partition column; convert_attach.c) */
         if (!v->f.pk_has_partkey || !v->f.pkey_index)
             buf_printf(&b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n", v->q_table,
-                       sql_ident(a, conv_attach_index_name(v)));
+                       quote_ident_str(a, conv_attach_index_name(v)));
         if (!conv_names_back(v, &b, false, err))
             goto done;
     }
@@ -193,7 +193,7 @@ bool convert_undo(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
     if (!conv_state_is(&v, "swapped")) {
         ok = conv_locked(&v, "undoing the unfinished conversion", undo_unswapped_body, err);
         if (ok && !strcmp(v.row.method, "attach")) {
-            const char *qix = sql_qualified(&a, p->schema, conv_attach_index_name(&v));
+            const char *qix = quote_qualified_str(&a, p->schema, conv_attach_index_name(&v));
             ok = pg_run(c, arena_printf(&a, "DROP INDEX CONCURRENTLY IF EXISTS %s", qix), err);
         }
         if (ok)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/quote.h"
 #include "convert_internal.h"
 #include "progress.h"
 #include "retry.h"
@@ -60,7 +61,7 @@ bool copier_split(PgConn *c, const CopyPlan *plan, int n, Arena *a, CopyJob **jo
     const char *kl = sql_column_list(a, plan->key, plan->nkey, "");
     Buf desc = {0};
     for (int i = 0; i < plan->nkey; i++)
-        buf_printf(&desc, "%s%s DESC", i ? ", " : "", sql_ident(a, plan->key[i]));
+        buf_printf(&desc, "%s%s DESC", i ? ", " : "", quote_ident_str(a, plan->key[i]));
     const char *sql = arena_printf(a, "SELECT %s FROM %s ORDER BY %s LIMIT 1", kl, plan->src, buf_str(&desc));
     buf_free(&desc);
     PgResult *r = NULL;
@@ -218,7 +219,7 @@ static bool run_batch(PgConn *c, const CopyPlan *pl, const JobSql *q, int job, c
         return err_set(err, PM_EDB, "out of memory");
     PgResult *r = NULL;
     bool ok = false;
-    double t0 = progress_now();
+    double t0 = retry_now();
     Buf blo = {0}, bhi = {0};
     int64_t n_copied = 0, n_source = 0, n_target = 0;
 
@@ -260,7 +261,7 @@ static bool run_batch(PgConn *c, const CopyPlan *pl, const JobSql *q, int job, c
     snprintf(src_s, sizeof src_s, "%lld", (long long)n_source);
     snprintf(cop_s, sizeof cop_s, "%lld", (long long)n_copied);
     snprintf(tgt_s, sizeof tgt_s, "%lld", (long long)n_target);
-    snprintf(ms_s, sizeof ms_s, "%.3f", (progress_now() - t0) * 1000.0);
+    snprintf(ms_s, sizeof ms_s, "%.3f", (retry_now() - t0) * 1000.0);
     const char *lp[] = {pl->conversion, job_s, lo ? buf_str(&blo) : NULL, buf_str(&bhi), src_s, cop_s, tgt_s, ms_s};
     if (!pg_exec(c,
                  "INSERT INTO partmig.batches (conversion, job, key_lo, key_hi, source_rows, copied_rows, target_rows,"

@@ -12,6 +12,7 @@
 #include "convert_internal.h"
 #include "progress.h"
 #include "runner.h"
+#include "retry.h"
 
 /* Finalize's locks wait at most this long per try (25 ms, 50 ms, then
  * FINALIZE_LOCK_MS): writers queue behind a waiting lock request, and
@@ -179,7 +180,7 @@ static bool finalize_table(PgConn *c, const char *schema, const char *table, Err
         goto done;
     int64_t rows = 0;
     if (!strcmp(v.row.method, "copy")) {
-        double t0 = progress_now();
+        double t0 = retry_now();
         if (!conv_verify_rows(&v, v.q_kept, v.q_table, NULL, true, &rows, err)) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err->msg);
@@ -188,7 +189,7 @@ static bool finalize_table(PgConn *c, const char *schema, const char *table, Err
             goto done;
         }
         fprintf(stderr, "partmig: %s: counts and row fingerprints of every partition match (%.1f s)\n", v.qname,
-                progress_now() - t0);
+                retry_now() - t0);
         const char *params[] = {v.row.id, arena_printf(&a, "%lld", (long long)rows)};
         if (!pg_exec(c, "UPDATE partmig.conversions SET rows_verified = $2::bigint WHERE id = $1::bigint", 2, params,
                      NULL, err))

@@ -69,7 +69,7 @@ static bool check_catalog(PgConn *c, const Policy *p, const TableFacts *f, Arena
     PgResult *r = NULL;
     bool ok = false;
     const char *qname = policy_qualified_name(p, a);
-    const char *qtable = sql_qualified(a, p->schema, p->table);
+    const char *qtable = quote_qualified_str(a, p->schema, p->table);
     const char *op[] = {f->oid, p->column};
 
     /* a foreign key referencing the table: a partitioned table can be
@@ -102,7 +102,7 @@ static bool check_catalog(PgConn *c, const Policy *p, const TableFacts *f, Arena
         const char *have = arena_printf(a, "/%s/", pg_get(r, i, 7));
         while (strstr(have, arena_printf(a, "/%s/", col)))
             col = arena_printf(a, "%s_", col);
-        const char *qcol = sql_ident(a, col), *pcol = sql_ident(a, p->column);
+        const char *qcol = quote_ident_str(a, col), *pcol = quote_ident_str(a, p->column);
         char del = pg_get(r, i, 3)[0];
         const char *on_delete = del == 'r'   ? " ON DELETE RESTRICT"
                                 : del == 'c' ? " ON DELETE CASCADE"
@@ -118,9 +118,9 @@ static bool check_catalog(PgConn *c, const Policy *p, const TableFacts *f, Arena
                     "holds the referenced row's partition key; writers of %s set it from then on, and the "
                     "converted table needs a unique key on (%s, %s): its primary key when the policy's primary_key "
                     "is those columns)",
-                    child, sql_ident(a, conname), child, qcol, f->part_type ? f->part_type : "timestamptz", child, qcol,
-                    pcol, qtable, pg_get(r, i, 6), child, sql_ident(a, conname), pg_get(r, i, 4), qcol, qtable,
-                    pg_get(r, i, 5), pcol, on_delete, child, pg_get(r, i, 5), pcol),
+                    child, quote_ident_str(a, conname), child, qcol, f->part_type ? f->part_type : "timestamptz", child,
+                    qcol, pcol, qtable, pg_get(r, i, 6), child, quote_ident_str(a, conname), pg_get(r, i, 4), qcol,
+                    qtable, pg_get(r, i, 5), pcol, on_delete, child, pg_get(r, i, 5), pcol),
                 "foreign key \"%s\" on table %s references \"%s\" (a partitioned table can be referenced only "
                 "by a key that includes the partition column \"%s\")",
                 conname, pg_get(r, i, 0), qname, p->column);
@@ -217,8 +217,8 @@ done:
  * data and there is no DEFAULT partition. */
 static bool check_coverage(PgConn *c, const Policy *p, const TableFacts *f, Arena *a, Report *rep, Err *err)
 {
-    const char *qtable = sql_qualified(a, p->schema, p->table);
-    const char *col = sql_ident(a, p->column);
+    const char *qtable = quote_qualified_str(a, p->schema, p->table);
+    const char *col = quote_ident_str(a, p->column);
     PgResult *r = NULL;
     bool ok = false;
     if (p->by == PART_RANGE && p->start) {
@@ -308,7 +308,7 @@ static bool check_partition_names(PgConn *c, const Policy *p, const TableFacts *
     for (int i = 0; i < pg_nrows(r); i++)
         problem(rep,
                 arena_printf(a, "rename or drop %s, or change the policy's naming",
-                             sql_qualified(a, p->schema, pg_get(r, i, 0))),
+                             quote_qualified_str(a, p->schema, pg_get(r, i, 0))),
                 "relation \"%s\" (relkind '%s') exists and has the name of a partition the conversion creates",
                 pg_get(r, i, 0), pg_get(r, i, 1));
     pg_result_free(r);
@@ -340,7 +340,7 @@ static bool check_index_names(PgConn *c, const Policy *p, const TableFacts *f, A
         if (pg_nrows(r) > 0)
             problem(rep,
                     arena_printf(a, "rename %s, or give the policy's index another name (name = \"...\")",
-                                 sql_qualified(a, p->schema, name)),
+                                 quote_qualified_str(a, p->schema, name)),
                     "the policy's index \"%s\" has the name of an existing %s%s%s, which is not that index", name,
                     pg_get(r, 0, 0)[0] == 'i' || pg_get(r, 0, 0)[0] == 'I' ? "index" : "relation",
                     pg_get(r, 0, 1)[0] ? " on " : "", pg_get(r, 0, 1));
@@ -460,8 +460,9 @@ bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err 
                     f.part_type);
         if (!f.part_notnull) {
             PgResult *r = NULL;
-            const char *sql = arena_printf(&a, "SELECT count(*) FROM %s WHERE %s IS NULL",
-                                           sql_qualified(&a, p->schema, p->table), sql_ident(&a, p->column));
+            const char *sql =
+                arena_printf(&a, "SELECT count(*) FROM %s WHERE %s IS NULL",
+                             quote_qualified_str(&a, p->schema, p->table), quote_ident_str(&a, p->column));
             if (!pg_exec(c, sql, 0, NULL, &r, err))
                 goto done;
             int64_t nulls = pg_get_int(r, 0, 0);
@@ -469,13 +470,13 @@ bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err 
             if (nulls > 0)
                 problem(&rep,
                         arena_printf(&a, "give those rows a value, then ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
-                                     sql_qualified(&a, p->schema, p->table), sql_ident(&a, p->column)),
+                                     quote_qualified_str(&a, p->schema, p->table), quote_ident_str(&a, p->column)),
                         "partition column \"%s\" has %lld NULL values, which no range partition accepts", p->column,
                         (long long)nulls);
             else
                 problem(&rep,
                         arena_printf(&a, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
-                                     sql_qualified(&a, p->schema, p->table), sql_ident(&a, p->column)),
+                                     quote_qualified_str(&a, p->schema, p->table), quote_ident_str(&a, p->column)),
                         "partition column \"%s\" is nullable (no NULLs now, but nothing stops them)", p->column);
         }
     }
@@ -517,7 +518,7 @@ bool convert_preflight(PgConn *c, const Policy *p, const ConvertOptions *o, Err 
                              "run `ALTER TABLE %s ADD COLUMN %s bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY` "
                              "(it rewrites the table under an exclusive lock), or make a unique index over NOT NULL "
                              "columns, then apply again",
-                             sql_qualified(&a, p->schema, p->table), sql_ident(&a, col)),
+                             quote_qualified_str(&a, p->schema, p->table), quote_ident_str(&a, col)),
                 "\"%s\" has no primary key and no unique index over NOT NULL columns, which the copy needs to walk "
                 "the table in key order",
                 qname);

@@ -32,7 +32,7 @@ static bool gather_key_range(PgConn *c, const Policy *p, const char *qtable, Tab
     const KeyType *k = &f->part_key;
     if (p->by != PART_RANGE || !(catalog_key_is_time(k) || k->kind == KEY_INTEGER))
         return true; /* an unsupported type is reported by the checks */
-    const char *col = sql_ident(a, p->column);
+    const char *col = quote_ident_str(a, p->column);
     const char *sql =
         arena_printf(a, "SELECT %s, %s FROM %s", catalog_key_text_sql(a, k, arena_printf(a, "min(%s)", col)),
                      catalog_key_text_sql(a, k, arena_printf(a, "max(%s)", col)), qtable);
@@ -52,7 +52,7 @@ bool preflight_gather(PgConn *c, const Policy *p, Arena *a, TableFacts *f, Err *
     memset(f, 0, sizeof *f);
     PgResult *r = NULL;
     bool ok = false;
-    const char *qtable = sql_qualified(a, p->schema, p->table);
+    const char *qtable = quote_qualified_str(a, p->schema, p->table);
 
     const char *tp[] = {p->schema, p->table};
     if (!query(c,

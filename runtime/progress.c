@@ -1,5 +1,6 @@
 /* progress.c: the copy's progress bar (tty) or progress lines (logs). */
 #include "progress.h"
+#include "retry.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -10,13 +11,13 @@ void progress_start(Progress *p, const char *label, int64_t total)
     memset(p, 0, sizeof *p);
     snprintf(p->label, sizeof p->label, "%s", label);
     p->total = total > 0 ? total : 0;
-    p->start = p->last = progress_now();
+    p->start = p->last = retry_now();
     p->tty = isatty(fileno(stderr));
 }
 
 static void print_line(Progress *p, int64_t done, bool final)
 {
-    double el = progress_now() - p->start;
+    double el = retry_now() - p->start;
     double rate = el > 0 ? (double)done / el : 0;
     int64_t total = p->total > done ? p->total : done;
     if (p->tty) {
@@ -40,7 +41,7 @@ static void print_line(Progress *p, int64_t done, bool final)
 
 void progress_update(Progress *p, int64_t done)
 {
-    double now = progress_now();
+    double now = retry_now();
     if (now - p->last < (p->tty ? 0.2 : 5.0))
         return;
     p->last = now;

@@ -6,8 +6,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "retry.h"
-
 typedef struct Progress {
     char label[96];
     int64_t total;      /* estimate; 0 when unknown */
@@ -22,11 +20,5 @@ void progress_start(Progress *p, const char *label, int64_t total);
 void progress_update(Progress *p, int64_t done);
 /* Final line: rows, seconds, rows/s. */
 void progress_finish(Progress *p, int64_t done);
-/* Monotonic seconds: the one clock, retry_now() (retry.h), under the name
- * the copy's callers use. */
-static inline double progress_now(void)
-{
-    return retry_now();
-}
 
 #endif

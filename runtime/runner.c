@@ -12,6 +12,7 @@
 
 #include "../common/log.h"
 #include "catalog.h"
+#include "retry.h"
 
 /* A non-negative integer option value, or -1. */
 static int parse_count(const char *s)

@@ -1,5 +1,5 @@
 /* sql_text.c: small SQL text helpers the conversion's files share --
- * quoted names and column lists, key tuples as parameters, and reading a
+ * column lists, key tuples as parameters, and reading a
  * text[] value the server printed. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,24 +7,6 @@
 
 #include "../common/quote.h"
 #include "convert_internal.h"
-
-const char *sql_ident(Arena *a, const char *name)
-{
-    Buf b = {0};
-    quote_ident(&b, name);
-    const char *s = arena_strdup(a, buf_str(&b));
-    buf_free(&b);
-    return s;
-}
-
-const char *sql_qualified(Arena *a, const char *schema, const char *name)
-{
-    Buf b = {0};
-    quote_qualified(&b, schema, name);
-    const char *s = arena_strdup(a, buf_str(&b));
-    buf_free(&b);
-    return s;
-}
 
 const char *sql_column_list(Arena *a, const char *const *names, int n, const char *prefix)
 {

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# bench/swap_bench.sh: the copy conversion's swap (its lock window, as
+# bench/swap_compare.sh: the copy conversion's swap (its lock window, as
 # partmig.conversions.swap_ms records it) and the whole apply, at ~50 monthly
 # and ~1,100 daily partitions, for two (or three) partmig binaries A, B (C)
 # interleaved in the same run (A, B, A, B, ... per round, one fresh database
 # each), so that the machine's load weighs on all alike.  Prints one line
-# per run and the medians.
+# per run and the medians.  Run by hand (it compares binaries, so
+# `./build.sh bench` does not run it: its name does not end in _bench.sh).
 #
-#   SWAP_A=path/to/old/partmig SWAP_B=build/partmig [SWAP_C=...] bench/swap_bench.sh
+#   SWAP_A=path/to/old/partmig SWAP_B=build/partmig [SWAP_C=...] bench/swap_compare.sh
 #   SWAP_ROUNDS=3  SWAP_ROWS=100000  SWAP_LAYOUTS="month day"
 #   SWAP_WRITER=300  a fixed-rate writer (tests/tools/rate_writer, 2 clients,
 #                    UPDATE ... WHERE id = $1) during each apply: its longest
