@@ -15,7 +15,8 @@ const char shown_legend[] =
     "batch's first and last key; :column the policy's column; :columns the existing table's columns;\n"
     ":index_definition one of its indexes (columns, method, predicate), :n that index's number, :old_pkey its\n"
     "primary key's name; :each_column and :target each column of the new table and its statistics target;\n"
-    ":reverse_body the reverse trigger function's body; :policy the table's policy";
+    ":reverse_body the reverse trigger function's body; :round the log entries one re-copy round takes;\n"
+    ":policy the table's policy";
 
 /* NAME + SUFFIX within 63 bytes, cut from NAME: how the runtime names the
  * conversion's tables and indexes. */
@@ -294,7 +295,10 @@ static void conversion_copy(Buf *out, Arena *a, const Policy *p)
     } else
         index_lines(out, &q, a, p, s, shadow);
     buf_append(out, "5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in "
-                    "sql/conversion.sql),\n"
+                    "sql/conversion.sql;\n"
+                    ":round log entries a round: 100 first, halved after a round over 0.25 s down to 50, doubled "
+                    "after a fast\n"
+                    "one up to 1000),\n"
                     "the rows counted partition by partition in one snapshot, then the reverse mirror made on the "
                     "new table\n"
                     "(:reverse_body deletes the old row by :key from the old table and inserts the new one there; "
@@ -308,7 +312,7 @@ static void conversion_copy(Buf *out, Arena *a, const Policy *p)
     Buf lit = {0};
     quote_literal(&lit, "partmig.conv_:id_quiet");
     buf_printf(&q,
-               "SELECT partmig.conversion_resync(:id, 1000, false);\n"
+               "SELECT partmig.conversion_resync(:id, :round, false);\n"
                "CREATE OR REPLACE FUNCTION \"partmig\".\"conv_:id_reverse\"() RETURNS trigger LANGUAGE plpgsql "
                "SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pm$:reverse_body$pm$;\n"
                "REVOKE ALL ON FUNCTION \"partmig\".\"conv_:id_reverse\"() FROM PUBLIC;\n"

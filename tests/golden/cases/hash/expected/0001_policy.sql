@@ -8,7 +8,8 @@
 -- batch's first and last key; :column the policy's column; :columns the existing table's columns;
 -- :index_definition one of its indexes (columns, method, predicate), :n that index's number, :old_pkey its
 -- primary key's name; :each_column and :target each column of the new table and its statistics target;
--- :reverse_body the reverse trigger function's body; :policy the table's policy
+-- :reverse_body the reverse trigger function's body; :round the log entries one re-copy round takes;
+-- :policy the table's policy
 --
 -- changes:
 -- - public.documents: new table policy (hash on tenant_id modulus 8)
@@ -70,13 +71,15 @@ SET client_min_messages = warning;
 --   ANALYZE "public"."documents_partmig_new";
 --   ALTER TABLE ONLY "public"."documents_partmig_new" ALTER COLUMN :each_column SET STATISTICS -1;
 --   ANALYZE "public".:partition;
--- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql),
+-- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql;
+-- :round log entries a round: 100 first, halved after a round over 0.25 s down to 50, doubled after a fast
+-- one up to 1000),
 -- the rows counted partition by partition in one snapshot, then the reverse mirror made on the new table
 -- (:reverse_body deletes the old row by :key from the old table and inserts the new one there; partmig's
 -- own session sets partmig.conv_:id_quiet, so it acts from the swap on), the keys re-copied again, then
 -- the swap, in one transaction (the old table's other indexes and identity sequences are renamed like its
 -- primary key; owner, grants, row security and views carried over):
---   SELECT partmig.conversion_resync(:id, 1000, false);
+--   SELECT partmig.conversion_resync(:id, :round, false);
 --   CREATE OR REPLACE FUNCTION "partmig"."conv_:id_reverse"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pm$:reverse_body$pm$;
 --   REVOKE ALL ON FUNCTION "partmig"."conv_:id_reverse"() FROM PUBLIC;
 --   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."documents_partmig_new" FOR EACH ROW WHEN (pg_catalog.current_setting('partmig.conv_:id_quiet', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
