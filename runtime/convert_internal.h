@@ -128,6 +128,10 @@ bool copier_run(const CopyPlan *plan, char sqlstate[6], Err *err);
  * empty table gives no job. */
 bool copier_split(PgConn *c, const CopyPlan *plan, int n, Arena *a, CopyJob **jobs, int *njobs, Err *err);
 
+/* A job's own connection to DB_URL (NULL: as pg_connect), no statement
+ * timeout, application_name NAME; NULL on failure. */
+PgConn *copier_connect(const char *db_url, const char *name, Err *err);
+
 /* Run SCRIPTS[0..N) (each one or more statements, one transaction) over up
  * to JOBS connections of their own, each taking the next script when done
  * with one; the first failure stops the others after their script. */

@@ -4,13 +4,17 @@
  * a few partitions per statement, each statement in a savepoint rolled back
  * once its result is read: that releases the statement's locks (partitions
  * and their indexes) while the transaction, and so its snapshot, goes on, so
- * thousands of partitions fit in max_locks_per_transaction. */
+ * thousands of partitions fit in max_locks_per_transaction.  With two
+ * connections (--jobs 2 or more) the new table is read on a second one, in
+ * the first one's exported snapshot, while the first reads the original. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/log.h"
 #include "../common/quote.h"
 #include "../model/partitions.h"
 #include "convert_internal.h"
@@ -503,12 +507,11 @@ static const char *oid_list(Arena *a, const Node **leaves, int n)
  * locks (a leaf and its indexes), each statement in a savepoint rolled back
  * after its result is read, which releases its locks but keeps the
  * transaction's snapshot. */
-static bool read_leaves(Conv *v, const char *dst, const Node **leaves, int nleaf, int hk, const char *excl, Tally *td,
-                        Err *err)
+static bool read_leaves(PgConn *c, Arena *a, const char *dst, const Node **leaves, int nleaf, int hk, const char *excl,
+                        Tally *td, Err *err)
 {
-    Arena *a = v->a;
     PgResult *r = NULL;
-    if (!pg_exec(v->c, "SELECT pg_catalog.current_setting('max_locks_per_transaction')::int", 0, NULL, &r, err))
+    if (!pg_exec(c, "SELECT pg_catalog.current_setting('max_locks_per_transaction')::int", 0, NULL, &r, err))
         return false;
     int budget = (int)pg_get_int(r, 0, 0);
     pg_result_free(r);
@@ -525,8 +528,8 @@ static bool read_leaves(Conv *v, const char *dst, const Node **leaves, int nleaf
                        i > first ? " UNION ALL " : "", i, hash, leaves[i]->name, excl);
         }
         r = NULL;
-        ok = pg_run(v->c, "SAVEPOINT partmig_leaves", err) && pg_exec(v->c, buf_str(&q), 0, NULL, &r, err) &&
-             pg_run(v->c, "ROLLBACK TO SAVEPOINT partmig_leaves", err);
+        ok = pg_run(c, "SAVEPOINT partmig_leaves", err) && pg_exec(c, buf_str(&q), 0, NULL, &r, err) &&
+             pg_run(c, "ROLLBACK TO SAVEPOINT partmig_leaves", err);
         for (int j = 0; ok && j < pg_nrows(r); j++) {
             int leaf = (int)pg_get_int(r, j, 0);
             if (leaf >= first && leaf < i)
@@ -536,6 +539,81 @@ static bool read_leaves(Conv *v, const char *dst, const Node **leaves, int nleaf
     }
     buf_free(&q);
     return ok;
+}
+
+/* The new table's side on the second connection, in a thread of its own. */
+typedef struct LeafRun {
+    PgConn *c;
+    Arena a; /* the tallies' sums */
+    const char *dst, *excl;
+    const Node **leaves;
+    int nleaf, hk;
+    Tally *td;
+    Err err;
+    bool ok;
+} LeafRun;
+
+static void *leaf_main(void *arg)
+{
+    LeafRun *lr = arg;
+    err_clear(&lr->err);
+    lr->ok = read_leaves(lr->c, &lr->a, lr->dst, lr->leaves, lr->nleaf, lr->hk, lr->excl, lr->td, &lr->err) &&
+             pg_run(lr->c, "COMMIT", &lr->err);
+    return NULL;
+}
+
+/* What the row's text depends on (the fingerprint of a type without a
+ * hash function is the md5 of that text), and what the session setup
+ * gives every connection: the second connection takes the first one's. */
+static const char *const session_settings =
+    "SELECT pg_catalog.array_agg(name)::text, pg_catalog.array_agg(pg_catalog.current_setting(name))::text"
+    " FROM pg_catalog.pg_settings WHERE pg_catalog.lower(name) IN ('datestyle', 'intervalstyle', 'timezone',"
+    " 'extra_float_digits', 'bytea_output', 'xmlbinary', 'xmloption', 'lc_monetary', 'lc_numeric',"
+    " 'standard_conforming_strings', 'client_min_messages', 'client_connection_check_interval')";
+
+/* A second connection for the new table's side when the jobs allow two
+ * (--jobs, else the policy's existing.jobs), with the first one's session
+ * settings; NULL, with a note, when none can be opened (the connection
+ * limit, ...): the first connection then reads both sides. */
+static PgConn *second_open(Conv *v)
+{
+    int jobs = v->o && v->o->jobs > 0 ? v->o->jobs : v->p && v->p->existing.jobs > 0 ? v->p->existing.jobs : 1;
+    if (jobs < 2)
+        return NULL;
+    Err err;
+    err_clear(&err);
+    PgResult *r = NULL;
+    PgConn *c = NULL;
+    if (pg_exec(v->c, session_settings, 0, NULL, &r, &err) &&
+        (c = copier_connect(v->o ? v->o->db_url : NULL, "partmig verify", &err))) {
+        const char *params[] = {pg_get(r, 0, 0), pg_get(r, 0, 1)};
+        if (!pg_exec(c,
+                     "SELECT pg_catalog.set_config(n, s, false) FROM ROWS FROM (pg_catalog.unnest($1::text[]), "
+                     "pg_catalog.unnest($2::text[])) x (n, s)",
+                     2, params, NULL, &err)) {
+            pg_close(c);
+            c = NULL;
+        }
+    }
+    pg_result_free(r);
+    if (!c)
+        log_msg(LOG_INFO, "%s: verifying on one connection: a second one could not be opened (%s)", v->qname, err.msg);
+    return c;
+}
+
+/* The second connection's transaction in the first one's snapshot SNAP,
+ * as the first one's; false, with a note, when it cannot join it. */
+static bool second_begin(Conv *v, PgConn *c, const char *snap)
+{
+    Err err;
+    err_clear(&err);
+    if (pg_run(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &err) &&
+        pg_run(c, arena_printf(v->a, "SET TRANSACTION SNAPSHOT %s", literal(v->a, snap)), &err) &&
+        pg_run(c, "SET LOCAL row_security = off", &err) && pg_run(c, "SET LOCAL jit = off", &err))
+        return true;
+    log_msg(LOG_INFO, "%s: verifying on one connection: the second one could not share the snapshot (%s)", v->qname,
+            err.msg);
+    return false;
 }
 
 bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log, bool fingerprint, int64_t *rows,
@@ -551,14 +629,28 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
     Buf q = {0}, bad = {0};
     Node *nodes = NULL;
     int n = 0;
+    LeafRun lr = {0};
+    pthread_t thread;
+    bool started = false;
+    const char *snap = NULL;
+    lr.c = second_open(v);
     /* row_security off: a role that policies filter gets an error instead of
      * comparing two filtered views of the tables; jit off: compiling the
      * bucket expressions costs more than it saves, and a statement being
      * compiled does not notice that its client has gone.  Reading the tree
      * locks every partition: in a savepoint, rolled back once read. */
     if (!pg_run(v->c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err) ||
-        !pg_run(v->c, "SET LOCAL row_security = off", err) || !pg_run(v->c, "SET LOCAL jit = off", err) ||
-        !pg_run(v->c, "SAVEPOINT partmig_tree", err) || !read_tree(v, dst, &nodes, &n, err) ||
+        !pg_run(v->c, "SET LOCAL row_security = off", err) || !pg_run(v->c, "SET LOCAL jit = off", err))
+        goto done;
+    /* the snapshot is exported before any savepoint (never from one); the
+     * second connection takes it at once, while this transaction lasts */
+    if (lr.c && !pg_query_text(v->c, "SELECT pg_catalog.pg_export_snapshot()", 0, NULL, a, &snap, err))
+        goto done;
+    if (lr.c && !second_begin(v, lr.c, snap)) {
+        pg_close(lr.c);
+        lr.c = NULL;
+    }
+    if (!pg_run(v->c, "SAVEPOINT partmig_tree", err) || !read_tree(v, dst, &nodes, &n, err) ||
         !pg_run(v->c, "ROLLBACK TO SAVEPOINT partmig_tree", err))
         goto done;
     if (n == 0) {
@@ -573,23 +665,22 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
         goto done;
     buf_reset(&q);
     int hk = !fingerprint ? HASH_NONE : pg_server_version(v->c) >= 140000 ? HASH_TYPED : HASH_TEXT;
-    if (!source_query(v, nodes, n, src, excl, row_hash(a, hk, "o"), &q, err))
-        goto done;
     if (hk == HASH_TYPED) {
-        /* a column type without a hash function: the row's text instead */
+        /* a column type without a hash function (the server finds out at
+         * the first row): the row's text instead, on both sides */
+        buf_printf(&q, "SELECT %s FROM %s o LIMIT 1", row_hash(a, hk, "o"), src);
         if (!pg_run(v->c, "SAVEPOINT partmig_hash", err))
             goto done;
-        if (!pg_exec(v->c, buf_str(&q), 0, NULL, &rs, err)) {
+        if (!pg_run(v->c, buf_str(&q), err)) {
             if (strcmp(pg_last_sqlstate(v->c), "42883") || !pg_run(v->c, "ROLLBACK TO SAVEPOINT partmig_hash", err))
                 goto done;
             err_clear(err);
             hk = HASH_TEXT;
-            buf_reset(&q);
-            if (!source_query(v, nodes, n, src, excl, row_hash(a, hk, "o"), &q, err))
-                goto done;
-        }
+        } else if (!pg_run(v->c, "RELEASE SAVEPOINT partmig_hash", err))
+            goto done;
+        buf_reset(&q);
     }
-    if (!rs && !pg_exec(v->c, buf_str(&q), 0, NULL, &rs, err))
+    if (!source_query(v, nodes, n, src, excl, row_hash(a, hk, "o"), &q, err))
         goto done;
 
     /* the leaves, by name for the report */
@@ -608,7 +699,29 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
           *td = arena_alloc(a, sizeof *td * (size_t)(nleaf + 1));
     for (int i = 0; i < nleaf; i++)
         ts[i] = td[i] = (Tally){0, "0"};
-    if (!read_leaves(v, dst, leaves, nleaf, hk, excl, td, err))
+    /* the two sides at once when there is a second connection */
+    if (lr.c) {
+        lr.dst = dst;
+        lr.excl = excl;
+        lr.leaves = leaves;
+        lr.nleaf = nleaf;
+        lr.hk = hk;
+        lr.td = td;
+        started = pthread_create(&thread, NULL, leaf_main, &lr) == 0;
+    }
+    if (!pg_exec(v->c, buf_str(&q), 0, NULL, &rs, err)) {
+        if (started)
+            pg_cancel(lr.c); /* the other side's result is of no use now */
+        goto done;
+    }
+    if (started) {
+        pthread_join(thread, NULL);
+        started = false;
+        if (!lr.ok) {
+            *err = lr.err;
+            goto done;
+        }
+    } else if (!read_leaves(v->c, a, dst, leaves, nleaf, hk, excl, td, err))
         goto done;
     /* the leaves now, read from the catalog without locking them: the same
      * ones, or rows were read from a tree that changed meanwhile */
@@ -670,6 +783,10 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
     *rows = total_src;
     ok = true;
 done:
+    if (started)
+        pthread_join(thread, NULL);
+    pg_close(lr.c);
+    arena_free(&lr.a);
     if (!ok)
         conv_rollback_quietly(v->c);
     pg_result_free(rs);

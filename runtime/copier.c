@@ -129,6 +129,18 @@ bool copier_split(PgConn *c, const CopyPlan *plan, int n, Arena *a, CopyJob **jo
     return true;
 }
 
+PgConn *copier_connect(const char *db_url, const char *name, Err *err)
+{
+    PgConn *c = pg_connect(db_url, err);
+    const char *params[] = {name};
+    if (c && (!pg_run(c, "SET statement_timeout = 0", err) ||
+              !pg_exec(c, "SELECT pg_catalog.set_config('application_name', $1, false)", 1, params, NULL, err))) {
+        pg_close(c);
+        return NULL;
+    }
+    return c;
+}
+
 /* ---- the jobs ---- */
 
 typedef struct Shared {
@@ -302,11 +314,8 @@ static void *job_main(void *arg)
     jr->ok = false;
     build_sql(pl, &a, &q);
 
-    c = pg_connect(pl->db_url, &jr->err);
+    c = copier_connect(pl->db_url, "partmig copy", &jr->err);
     if (!c)
-        goto done;
-    if (!pg_run(c, "SET statement_timeout = 0", &jr->err) ||
-        !pg_run(c, "SELECT pg_catalog.set_config('application_name', 'partmig copy', false)", &jr->err))
         goto done;
 
     /* resume after the job's last recorded batch */
@@ -469,11 +478,8 @@ static void *script_main(void *arg)
     ScriptRun *sr = sj->sr;
     err_clear(&sj->err);
     sj->ok = false;
-    PgConn *c = pg_connect(sr->db_url, &sj->err);
+    PgConn *c = copier_connect(sr->db_url, "partmig index", &sj->err);
     if (!c)
-        goto done;
-    if (!pg_run(c, "SET statement_timeout = 0", &sj->err) ||
-        !pg_run(c, "SELECT pg_catalog.set_config('application_name', 'partmig index', false)", &sj->err))
         goto done;
     for (;;) {
         if (atomic_load(&sr->stop))

@@ -23,6 +23,10 @@
 #define FINALIZE_TRIES     40
 #define TRIGGER_DROP_TRIES 10
 
+/* Connections of the verification without --jobs: the old table read on
+ * one while the partitioned one is read on the other. */
+#define FINALIZE_JOBS 2
+
 /* The point of no return, short and touching no table: the state check
  * (locked: nothing may have rolled back or finalized the conversion since
  * the verification), the reverse trigger made inert (so that writers stop
@@ -144,7 +148,7 @@ static bool finalize_cleanup(Conv *v, Err *err)
     return true;
 }
 
-static bool finalize_table(PgConn *c, const char *schema, const char *table, Err *err)
+static bool finalize_table(PgConn *c, const RunOptions *ro, const char *schema, const char *table, Err *err)
 {
     Arena a = {0};
     Policy p;
@@ -155,6 +159,8 @@ static bool finalize_table(PgConn *c, const char *schema, const char *table, Err
     ConvertOptions o = {0};
     o.lock_timeout_ms = FINALIZE_LOCK_MS;
     o.lock_retries = FINALIZE_TRIES;
+    o.jobs = ro->jobs > 0 ? ro->jobs : FINALIZE_JOBS;
+    o.db_url = ro->db;
     bool ok = false, present = false;
     conv_init(&v, c, &p, &o, &a);
     if (!conv_ledger_present(c, &present, err))
@@ -211,7 +217,7 @@ done:
 
 int cmd_finalize(int argc, char **argv)
 {
-    static const char usage[] = "usage: partmig finalize TABLE [--db URL] [--wait SECONDS]\n\n"
+    static const char usage[] = "usage: partmig finalize TABLE [--db URL] [--wait SECONDS] [--jobs N]\n\n"
                                 "Drop the old table kept by a copy conversion, after verifying that it and the\n"
                                 "partitioned table hold the same rows: exact counts and a fingerprint of the rows'\n"
                                 "contents, partition by partition, in one snapshot.  After this, rollback of the\n"
@@ -220,7 +226,11 @@ int cmd_finalize(int argc, char **argv)
                                 "  --db URL        the database (default PARTMIG_DATABASE_URL, then PG* variables);\n"
                                 "                  others see it in ps: give a password through\n"
                                 "                  PARTMIG_DATABASE_URL, PGPASSWORD or ~/.pgpass instead\n"
-                                "  --wait SECONDS  wait up to SECONDS for another runner's lock (default 0)\n\n"
+                                "  --wait SECONDS  wait up to SECONDS for another runner's lock (default 0)\n"
+                                "  --jobs N        connections of the verification (default 2): the old table\n"
+                                "                  is read on one while the partitioned table is read on the\n"
+                                "                  other, in one shared snapshot; 1 reads them one after the\n"
+                                "                  other; more than 2 uses 2\n\n"
                                 "exit codes:\n"
                                 "  0  finalized (or already finalized)\n"
                                 "  1  a database operation or the verification failed; nothing was dropped\n"
@@ -234,7 +244,7 @@ int cmd_finalize(int argc, char **argv)
     int nrest = 0;
     rest[nrest++] = argv[0];
     for (int i = 1; i < argc; i++) {
-        bool takes_value = !strcmp(argv[i], "--db") || !strcmp(argv[i], "--wait");
+        bool takes_value = !strcmp(argv[i], "--db") || !strcmp(argv[i], "--wait") || !strcmp(argv[i], "--jobs");
         if (argv[i][0] != '-' && !target) {
             target = argv[i];
             continue;
@@ -244,12 +254,13 @@ int cmd_finalize(int argc, char **argv)
             rest[nrest++] = argv[++i];
     }
     RunOptions ro;
-    int rc = runner_parse(nrest, rest, OPT_DB | OPT_WAIT, usage, &ro);
+    int rc = runner_parse(nrest, rest, OPT_DB | OPT_WAIT | OPT_JOBS, usage, &ro);
     free(rest);
     if (rc >= 0)
         return rc;
     if (!target) {
-        fprintf(stderr, "partmig: finalize: which table?\nhint: partmig finalize TABLE [--db URL] [--wait SECONDS]\n");
+        fprintf(stderr, "partmig: finalize: which table?\n"
+                        "hint: partmig finalize TABLE [--db URL] [--wait SECONDS] [--jobs N]\n");
         return PM_EINPUT;
     }
     char schema[128] = "public", table[128];
@@ -263,8 +274,8 @@ int cmd_finalize(int argc, char **argv)
     err_clear(&err);
     Arena a = {0};
     PgConn *c = NULL;
-    bool ok =
-        runner_connect(&ro, &c, &err) && runner_lock(c, ro.wait_s, &a, &err) && finalize_table(c, schema, table, &err);
+    bool ok = runner_connect(&ro, &c, &err) && runner_lock(c, ro.wait_s, &a, &err) &&
+              finalize_table(c, &ro, schema, table, &err);
     if (c)
         pg_close(c);
     arena_free(&a);
