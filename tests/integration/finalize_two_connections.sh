@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # finalize_two_connections.sh: finalize's verification reads the old table
 # on its own connection and the partitioned one on a second connection
-# ("partmig verify") in the same snapshot: it still catches a changed row
-# and a missing row (exit 1, nothing dropped) and passes on equal tables,
-# also with the text fingerprint (a json column) under a client time zone
-# other than partmig's UTC.  --jobs 1 reads both on one connection; so does
-# finalize when the second connection cannot be opened (connection limit).
+# ("partmig verify") in the same snapshot, as apply --jobs 2's own
+# verification does.  It still catches a changed row and a missing row
+# (exit 1, nothing dropped) and passes on equal tables, also with the text
+# fingerprint (a json column) under a client time zone other than
+# partmig's UTC.  --jobs 1 reads both on one connection; so does finalize
+# when the second connection cannot be opened (connection limit).
 set -u
 . "$PARTMIG_SOURCE/tests/lib/pg.sh"
 . "$PARTMIG_SOURCE/tests/lib/assert.sh"
@@ -35,8 +36,12 @@ for t in events orders; do
     echo "partition \"$t\" { column = \"created_at\", interval = \"1 month\", premake = 1, primary_key = { \"id\", \"created_at\" } }" >"$POL/$t.lua"
 done
 "$PARTMIG" compile "$POL" -o "$PARTMIG_TEST_DIR/mig" >/dev/null
-run_cmd "$PARTMIG" apply -d "$PARTMIG_TEST_DIR/mig"
+run_cmd "$PARTMIG" apply -d "$PARTMIG_TEST_DIR/mig" --jobs 2
 assert_eq "$RC" 0 "apply ($ERR)"
+# apply's own verification (counts, the keys its change log holds left
+# out) read the new table on a second connection too
+assert_contains "$(grep '^partmig verify|' "$LOG")" "NOT EXISTS (SELECT 1 FROM \"partmig\".\"conv_" \
+    "apply verifies over its job connections"
 # as a superuser, writes that go around partmig's triggers
 damage() { psql -X -q -v ON_ERROR_STOP=1 -U postgres -c "SET session_replication_role = replica; $1"; }
 kept() { psql_q "SELECT to_regclass('public.$1_partmig_old') IS NOT NULL"; }
