@@ -11,7 +11,17 @@
 #   SWAP_ROUNDS=3  SWAP_ROWS=100000  SWAP_LAYOUTS="month day"
 #   SWAP_WRITER=300  a fixed-rate writer (tests/tools/rate_writer, 2 clients,
 #                    UPDATE ... WHERE id = $1) during each apply: its longest
-#                    stall (max_ms, from each transaction's schedule)
+#                    stall (max_ms, from each transaction's schedule) and
+#                    the wall clock of its scheduled start (writer_at), and
+#                    its last transaction's latency (writer_last_ms: near
+#                    writer_max_ms, the writer was still falling behind when
+#                    it stopped -- more writes than the new table takes);
+#                    then the same writer flat out on the converted table
+#                    for 2 s (writer_capacity_tps)
+#   SWAP_LOGS=DIR    keep, per run, apply's stderr with a wall-clock stamp on
+#                    each line, the writer's output and the server log (with
+#                    statements over 50 ms and lock waits over 20 ms), to
+#                    find what the longest stall coincides with
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PARTMIG_SOURCE=$PWD
@@ -25,7 +35,14 @@ LAYOUTS=${SWAP_LAYOUTS:-month day}
 ROUNDS=${SWAP_ROUNDS:-3}
 ROWS=${SWAP_ROWS:-100000}
 . tests/lib/pg.sh
-pg_start "max_wal_size = 4GB" "shared_buffers = 256MB"
+LOGS=${SWAP_LOGS:-}
+if [ -n "$LOGS" ]; then
+    mkdir -p "$LOGS"
+    pg_start "max_wal_size = 4GB" "shared_buffers = 256MB" "log_min_duration_statement = 50" \
+        "log_lock_waits = on" "deadlock_timeout = 20ms" "log_line_prefix = '%m [%p] %a: '"
+else
+    pg_start "max_wal_size = 4GB" "shared_buffers = 256MB"
+fi
 W=$PARTMIG_TEST_DIR
 q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 
@@ -68,23 +85,40 @@ for round in $(seq 1 "$ROUNDS"); do
                 sleep 1
             fi
             t0=$(date +%s.%N)
-            PGDATABASE=$db "$bin" apply -d "$W/mig_$layout" >"$W/apply$n.log" 2>&1 ||
-                { echo "run $n failed:"; tail -5 "$W/apply$n.log"; exit 1; }
+            if [ -n "$LOGS" ]; then
+                # each line stamped with the wall clock (UTC) it arrived at
+                (PGDATABASE=$db "$bin" apply -d "$W/mig_$layout" 2>&1; echo "exit=$?") |
+                    while IFS= read -r line; do printf '%s %s\n' "$(date -u +%T.%3N)" "$line"; done >"$W/apply$n.log"
+                grep -q ' exit=0$' "$W/apply$n.log" || { echo "run $n failed:"; tail -5 "$W/apply$n.log"; exit 1; }
+            else
+                PGDATABASE=$db "$bin" apply -d "$W/mig_$layout" >"$W/apply$n.log" 2>&1 ||
+                    { echo "run $n failed:"; tail -5 "$W/apply$n.log"; exit 1; }
+            fi
             t1=$(date +%s.%N)
-            stall=-
+            stall=- stall_at=- last=- cap=-
             if [ -n "$WRITER" ]; then
                 sleep 1
                 touch "$W/stop"
                 wait "$wp" || true
                 stall=$(sed -n 's/.* max_ms=\([0-9.]*\).*/\1/p' "$W/w$n.out")
+                stall_at=$(sed -n 's/.* at=\([0-9:.]*\).*/\1/p' "$W/w$n.out")
+                last=$(sed -n 's/.* last_ms=\([0-9.]*\).*/\1/p' "$W/w$n.out")
+                # what the converted table takes of these writes, flat out
+                cap=$(PGDATABASE=$db "$TOOLS/rate_writer" je 0 2 2 | sed -n 's/.* tps=\([0-9]*\).*/\1/p')
+            fi
+            if [ -n "$LOGS" ]; then
+                cp "$W/apply$n.log" "$LOGS/apply$n.log"
+                [ -z "$WRITER" ] || cp "$W/w$n.out" "$LOGS/writer$n.out"
+                cp "$W/server.log" "$LOGS/server.log"
             fi
             parts=$(q "$db" "SELECT count(*) FROM pg_inherits WHERE inhparent = 'public.je'::regclass")
             swap=$(q "$db" "SELECT round(swap_ms::numeric, 1) FROM partmig.conversions")
             apply=$(echo "$t1 - $t0" | bc)
             # the indexes and statistics phase, as apply reports it
             ix=$(sed -n 's/.*partmig: .*: built .* in \([0-9]*\) ms$/\1/p' "$W/apply$n.log" | head -1)
-            printf 'SWAP round=%d layout=%s partitions=%s bin=%s swap_ms=%s apply_s=%.2f indexes_ms=%s writer_max_ms=%s\n' \
-                "$round" "$layout" "$parts" "$which" "$swap" "$apply" "${ix:-?}" "${stall:-?}"
+            printf 'SWAP round=%d layout=%s partitions=%s bin=%s swap_ms=%s apply_s=%.2f indexes_ms=%s writer_max_ms=%s writer_at=%s writer_last_ms=%s writer_capacity_tps=%s\n' \
+                "$round" "$layout" "$parts" "$which" "$swap" "$apply" "${ix:-?}" "${stall:-?}" "${stall_at:-?}" "${last:-?}" \
+                "${cap:-?}"
             swaps[$layout$which]="${swaps[$layout$which]:-} $swap"
             applies[$layout$which]="${applies[$layout$which]:-} $apply"
             q postgres "DROP DATABASE $db"

@@ -11,9 +11,13 @@
  * at a fixed load sees it.  RATE = 0: a closed loop (capacity).
  * STOP: a number of seconds, or a file whose existence ends the run.
  * Prints one line:
- *   rate_writer ops=N errors=N seconds=S tps=X max_ms=M late=L at=T
+ *   rate_writer ops=N errors=N seconds=S tps=X max_ms=M late=L at=T first_late=F last_ms=E
  * (late: transactions over 100 ms from their schedule; at: wall clock, UTC,
- * of the slowest one's scheduled start).  Exit 1 when any statement failed. */
+ * of the slowest one's scheduled start; first_late: that of the first late
+ * one, or -; last_ms: the latency of each client's last transaction, the
+ * largest: near max_ms, the writer was still falling behind when it stopped
+ * -- a rate above what the table takes, not a stall that passed).
+ * Exit 1 when any statement failed. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +34,8 @@
 typedef struct {
     long ops, errors, late;
     double max_ms, max_at, seconds;
+    double first_late_at; /* wall clock; 0: none */
+    double last_ms;
 } Tally;
 
 static double mono_s(void)
@@ -44,6 +50,17 @@ static double wall_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* HH:MM:SS.mmm, UTC, of wall clock T */
+static void clock_text(double t, char *out, size_t size)
+{
+    time_t s = (time_t)t;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    char hms[16];
+    strftime(hms, sizeof hms, "%H:%M:%S", &tm);
+    snprintf(out, size, "%s.%03d", hms, (int)((t - (double)s) * 1000));
 }
 
 static void sleep_until(double t)
@@ -92,8 +109,9 @@ static int client(const char *update, long long maxid, double rate, int clients,
             t->max_ms = ms;
             t->max_at = wall0 + (sched - start);
         }
-        if (ms > 100.0)
-            t->late++;
+        if (ms > 100.0 && t->late++ == 0)
+            t->first_late_at = wall0 + (sched - start);
+        t->last_ms = ms;
         t->ops++;
         next += interval;
     }
@@ -174,19 +192,25 @@ int main(int argc, char **argv)
         all.late += one.late;
         if (one.seconds > all.seconds)
             all.seconds = one.seconds;
+        if (one.first_late_at > 0 && (all.first_late_at == 0 || one.first_late_at < all.first_late_at))
+            all.first_late_at = one.first_late_at;
+        if (one.last_ms > all.last_ms)
+            all.last_ms = one.last_ms;
         if (one.max_ms > all.max_ms) {
             all.max_ms = one.max_ms;
             all.max_at = one.max_at;
         }
     }
-    time_t at = (time_t)all.max_at;
-    struct tm tm;
-    gmtime_r(&at, &tm);
-    char hms[16];
-    strftime(hms, sizeof hms, "%H:%M:%S", &tm);
-    printf("rate_writer ops=%ld errors=%ld seconds=%.2f tps=%.0f max_ms=%.1f late=%ld at=%s.%03d\n", all.ops,
-           all.errors, all.seconds, all.seconds > 0 ? (double)all.ops / all.seconds : 0.0, all.max_ms, all.late, hms,
-           (int)((all.max_at - (double)at) * 1000));
+    char at[32], first_late[32];
+    clock_text(all.max_at, at, sizeof at);
+    if (all.first_late_at > 0)
+        clock_text(all.first_late_at, first_late, sizeof first_late);
+    else
+        snprintf(first_late, sizeof first_late, "-");
+    printf("rate_writer ops=%ld errors=%ld seconds=%.2f tps=%.0f max_ms=%.1f late=%ld at=%s first_late=%s "
+           "last_ms=%.1f\n",
+           all.ops, all.errors, all.seconds, all.seconds > 0 ? (double)all.ops / all.seconds : 0.0, all.max_ms,
+           all.late, at, first_late, all.last_ms);
     rc = ok && all.errors == 0 ? 0 : 1;
 done:
     pg_close(conn);
