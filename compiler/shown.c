@@ -168,8 +168,9 @@ static const char *policy_using(Arena *a, const IndexSpec *ix)
 
 /* Step 4 of the copy method: every index of the new table (the policy's
  * own under staged names "pm<id>_pix<n>", renamed in the swap), per
- * partition over the job connections, then the parent's, partitions
- * attached; then the statistics. */
+ * partition over the job connections, then the parent's (on the whole
+ * table, or ON ONLY with each partition's attached); then the
+ * statistics. */
 static void index_lines(Buf *out, Buf *q, Arena *a, const Policy *p, const char *s, const char *shadow)
 {
     const char *sch = ident(a, p->schema);
@@ -183,7 +184,8 @@ static void index_lines(Buf *out, Buf *q, Arena *a, const Policy *p, const char 
     buf_append(out, "a copy of each of the old table's other indexes\n(each :index_definition; UNIQUE when it is)");
     if (p->nindexes)
         buf_append(out, ", the policy's own indexes (\"pm:id_pix:n\" on the parent until the swap\nrenames them)");
-    buf_append(out, "), then the parent's ON ONLY, each partition's attached:\n");
+    buf_append(out, "), then the parent's, each made on the whole new table, which attaches each partition's index of\n"
+                    "its definition:\n");
     if (p->primary_key.n)
         buf_printf(q, "ALTER TABLE %s.:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY (%s);\n", sch,
                    column_list(a, &p->primary_key));
@@ -193,26 +195,31 @@ static void index_lines(Buf *out, Buf *q, Arena *a, const Policy *p, const char 
         buf_printf(q, "CREATE %sINDEX IF NOT EXISTS :partition_%s ON %s.:partition %s;\n", ix->unique ? "UNIQUE " : "",
                    policy_suffix(p, policy_index_name(ix, p, a)), sch, policy_using(a, ix));
     }
-    if (p->primary_key.n)
-        buf_printf(q,
-                   "ALTER TABLE ONLY %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n"
-                   "ALTER INDEX %s ATTACH PARTITION %s.:partition_pkey;\n",
-                   s, ident(a, name63(a, shadow, "_pkey")), column_list(a, &p->primary_key),
-                   qualified(a, p->schema, name63(a, shadow, "_pkey")), sch);
-    buf_printf(q,
-               "CREATE INDEX IF NOT EXISTS \"pm:id_ix:n\" ON ONLY %s :index_definition;\n"
-               "ALTER INDEX %s.\"pm:id_ix:n\" ATTACH PARTITION %s.:partition_index;\n",
-               s, sch, sch);
-    for (int j = 0; j < p->nindexes; j++) {
-        const IndexSpec *ix = &p->indexes[j];
-        buf_printf(q,
-                   "CREATE %sINDEX IF NOT EXISTS \"pm:id_pix%d\" ON ONLY %s %s;\n"
-                   "ALTER INDEX %s.\"pm:id_pix%d\" ATTACH PARTITION %s.:partition_%s;\n",
-                   ix->unique ? "UNIQUE " : "", j, s, policy_using(a, ix), sch, j, sch,
-                   policy_suffix(p, policy_index_name(ix, p, a)));
+    for (int whole = 1; whole >= 0; whole--) {
+        const char *only = whole ? "" : "ONLY ";
+        if (p->primary_key.n)
+            buf_printf(q, "ALTER TABLE %s%s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", only, s,
+                       ident(a, name63(a, shadow, "_pkey")), column_list(a, &p->primary_key));
+        if (!whole && p->primary_key.n)
+            buf_printf(q, "ALTER INDEX %s ATTACH PARTITION %s.:partition_pkey;\n",
+                       qualified(a, p->schema, name63(a, shadow, "_pkey")), sch);
+        buf_printf(q, "CREATE INDEX IF NOT EXISTS \"pm:id_ix:n\" ON %s%s :index_definition;\n", only, s);
+        if (!whole)
+            buf_printf(q, "ALTER INDEX %s.\"pm:id_ix:n\" ATTACH PARTITION %s.:partition_index;\n", sch, sch);
+        for (int j = 0; j < p->nindexes; j++) {
+            const IndexSpec *ix = &p->indexes[j];
+            buf_printf(q, "CREATE %sINDEX IF NOT EXISTS \"pm:id_pix%d\" ON %s%s %s;\n", ix->unique ? "UNIQUE " : "", j,
+                       only, s, policy_using(a, ix));
+            if (!whole)
+                buf_printf(q, "ALTER INDEX %s.\"pm:id_pix%d\" ATTACH PARTITION %s.:partition_%s;\n", sch, j, sch,
+                           policy_suffix(p, policy_index_name(ix, p, a)));
+        }
+        sql_lines(out, buf_str(q));
+        buf_reset(q);
+        if (whole)
+            buf_append(out, "or, for an index of the same columns as another of the table, or one an interrupted apply "
+                            "made, ON ONLY,\neach partition's attached:\n");
     }
-    sql_lines(out, buf_str(q));
-    buf_reset(q);
     buf_append(out, "then the statistics, in one ANALYZE of the new table:\n");
     buf_printf(q, "ANALYZE %s;", s);
     sql_lines(out, buf_str(q));

@@ -119,6 +119,31 @@ typedef struct ShadowIndex {
     bool *have, *attached; /* per partition: it exists there, it is attached */
 } ShadowIndex;
 
+/* The method and the column list of USING ("USING btree (a, b) ..."), up
+ * to the list's closing parenthesis, into OUT (of SIZE) without spaces and
+ * double quotes: what PostgreSQL compares when it matches a partition's
+ * index to a parent's, and less (INCLUDE, WHERE and storage options
+ * dropped; "a b" and ab alike; text too long for OUT cut).  Two
+ * definitions that come out equal may still differ: the caller then takes
+ * the slower, exact way. */
+static void squeeze(const char *using, char *out, size_t size)
+{
+    size_t n = 0;
+    int depth = 0;
+    bool quoted = false;
+    for (const char *s = using; *s && n + 1 < size; s++) {
+        if (*s != ' ' && *s != '"')
+            out[n++] = *s;
+        if (*s == '"')
+            quoted = !quoted;
+        else if (!quoted && *s == '(')
+            depth++;
+        else if (!quoted && *s == ')' && --depth == 0)
+            break;
+    }
+    out[n] = '\0';
+}
+
 /* '"a","b"' as a text[] literal of NAMES. */
 static void names_array(Buf *b, const char *const *names, int n)
 {
@@ -133,6 +158,21 @@ static void names_array(Buf *b, const char *const *names, int n)
         buf_putc(b, '"');
     }
     buf_putc(b, '}');
+}
+
+/* Whether an index of IX other than K may have K's definition (method and
+ * columns, see squeeze; uniqueness aside, so a unique index on the primary
+ * key's columns counts too).  PK_USING: the primary key's "USING ...". */
+static bool same_definition(const ShadowIndex *ix, int nix, int k, const char *pk_using)
+{
+    char mine[1024], other[1024];
+    squeeze(ix[k].pk ? pk_using : ix[k].using, mine, sizeof mine);
+    for (int j = 0; j < nix; j++) {
+        squeeze(ix[j].pk ? pk_using : ix[j].using, other, sizeof other);
+        if (j != k && !strcmp(mine, other))
+            return true;
+    }
+    return false;
 }
 
 /* Run the statements of B as one transaction, again when the server
@@ -360,7 +400,39 @@ bool conv_build_indexes(Conv *v, Err *err)
         pg_result_free(r);
         r = NULL;
     }
+    /* a parent index made by an earlier partmig: its partitions' are
+     * attached one by one (some may be already) */
+    bool *parent_present = arena_alloc(a, sizeof(bool) * (size_t)(nix + 1));
+    const char *pk_using = arena_printf(a, "USING btree (%s)", pk_cols);
     for (int k = 0; k < nix; k++) {
+        parent_present[k] = ix[k].pk && pk_present;
+        if (ix[k].pk)
+            continue;
+        const char *ip[] = {v->q_shadow, ix[k].parent};
+        if (!pg_query_bool(v->c,
+                           "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class c ON c.oid ="
+                           " x.indexrelid WHERE x.indrelid = $1::regclass AND c.relname = $2)",
+                           2, ip, &parent_present[k], err))
+            goto done;
+    }
+    for (int k = 0; k < nix; k++) {
+        if (!parent_present[k] && !same_definition(ix, nix, k, pk_using)) {
+            /* made on the whole table, PostgreSQL attaches each
+             * partition's index of the same definition (the one just
+             * built) in this statement: one round of catalog work for
+             * all partitions instead of one ATTACH each, whose checks
+             * grow with the partitions (1,431 partitions, 3 indexes:
+             * 0.8 s against 2.2-2.6 s measured).  Only when no other
+             * index of the table has the same definition: else it could
+             * take the other's partition index */
+            if (ix[k].pk)
+                buf_printf(&b, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", v->q_shadow,
+                           quote_ident_str(a, ix[k].parent), pk_cols);
+            else
+                buf_printf(&b, "CREATE %sINDEX IF NOT EXISTS %s ON %s %s;\n", ix[k].unique ? "UNIQUE " : "",
+                           quote_ident_str(a, ix[k].parent), v->q_shadow, ix[k].using);
+            continue;
+        }
         if (ix[k].pk && !pk_present)
             buf_printf(&b, "ALTER TABLE ONLY %s ADD CONSTRAINT %s PRIMARY KEY (%s);\n", v->q_shadow,
                        quote_ident_str(a, ix[k].parent), pk_cols);

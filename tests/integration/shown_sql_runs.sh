@@ -15,7 +15,7 @@ pg_start "log_statement = 'all'"
 LOG="$PARTMIG_TEST_DIR/server.log"
 
 assert_eq "$(grep -c 'PARTITION BY RANGE' migrations/0001_erp.sql)" 3 "migrations/0001_erp.sql shows PARTITION BY"
-assert_eq "$(grep -c 'PRIMARY KEY ("id", "created_at")' migrations/0001_erp.sql)" 4 "and the policy's primary keys (per partition, then the parent's)"
+assert_eq "$(grep -c 'PRIMARY KEY ("id", "created_at")' migrations/0001_erp.sql)" 6 "and the policy's primary keys (per partition, then the parent's: on the whole table, or ON ONLY)"
 
 psql -X -q -v ON_ERROR_STOP=1 -f tests/fixtures/erp_schema.sql
 bash tests/fixtures/erp_data.sh 3000 1000 500 >/dev/null
@@ -63,6 +63,12 @@ for action, table, s in stmts:
     optional = ":index_definition" in s or (":key_lo" in s and batches < 2)
     optional = optional or (not split and ("SET STATISTICS" in s or "default_statistics_target" in s or
                                            re.match(r'ANALYZE "[^"]+"\.:partition$', s)))
+    # a parent index ON ONLY, each partition's attached: for an index of
+    # the same columns as another, or after an interrupted apply (the ERP
+    # run meets neither: each is made on the whole new table)
+    optional = optional or (action == "ensure_table" and methods.get(table) == "copy" and
+                            (" ON ONLY " in s or "ALTER TABLE ONLY" in s and "PRIMARY KEY" in s or
+                             re.match(r"ALTER INDEX .* ATTACH PARTITION", s)))
     # build_index after a copy conversion: the index was built before the
     # swap, the step only records it (checked below)
     optional = optional or (action == "build_index" and methods.get(table) == "copy")
@@ -84,10 +90,10 @@ for action, table, s in stmts:
         print("NOT RUN (%s): %s" % (action, s))
         missing += 1
 # the order: the policy's index built on each partition and on the new
-# table's parent (staged name), the reverse trigger made on the new table,
+# table's parent (staged name, on the whole table), the reverse trigger made on the new table,
 # then the swap (its lock, the staged index renamed to the policy's name)
 order = [r"CREATE INDEX IF NOT EXISTS :partition_tenant_id_idx ON ",
-         r'CREATE INDEX IF NOT EXISTS "pm:id_pix0" ON ONLY "public"\."journal_entries_partmig_new" ',
+         r'CREATE INDEX IF NOT EXISTS "pm:id_pix0" ON "public"\."journal_entries_partmig_new" ',
          r'CREATE TRIGGER partmig_reverse .* ON "public"\."journal_entries_partmig_new" FOR EACH ROW WHEN ',
          r'LOCK TABLE "public"\."journal_entries_partmig_new", "public"\."journal_entries" ',
          r'ALTER INDEX "public"\."pm:id_pix0" RENAME TO "journal_entries_tenant_id_idx"$']

@@ -54,10 +54,16 @@ SET client_min_messages = warning;
 -- 4. every index of the new table, partition by partition over the job connections (a few partitions per
 -- round trip and transaction: the policy's primary key, a copy of each of the old table's other indexes
 -- (each :index_definition; UNIQUE when it is), the policy's own indexes ("pm:id_pix:n" on the parent until the swap
--- renames them)), then the parent's ON ONLY, each partition's attached:
+-- renames them)), then the parent's, each made on the whole new table, which attaches each partition's index of
+-- its definition:
 --   ALTER TABLE "public".:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY ("id", "created_at");
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
 --   CREATE INDEX IF NOT EXISTS :partition_tenant_id_idx ON "public".:partition USING btree ("tenant_id");
+--   ALTER TABLE "public"."journal_entries_partmig_new" ADD CONSTRAINT "journal_entries_partmig_new_pkey" PRIMARY KEY ("id", "created_at");
+--   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."journal_entries_partmig_new" :index_definition;
+--   CREATE INDEX IF NOT EXISTS "pm:id_pix0" ON "public"."journal_entries_partmig_new" USING btree ("tenant_id");
+-- or, for an index of the same columns as another of the table, or one an interrupted apply made, ON ONLY,
+-- each partition's attached:
 --   ALTER TABLE ONLY "public"."journal_entries_partmig_new" ADD CONSTRAINT "journal_entries_partmig_new_pkey" PRIMARY KEY ("id", "created_at");
 --   ALTER INDEX "public"."journal_entries_partmig_new_pkey" ATTACH PARTITION "public".:partition_pkey;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."journal_entries_partmig_new" :index_definition;
@@ -160,9 +166,14 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   INSERT INTO "public"."audit_logs_partmig_new" (:columns) SELECT :columns FROM "public"."audit_logs" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
 -- 4. every index of the new table, partition by partition over the job connections (a few partitions per
 -- round trip and transaction: the policy's primary key, a copy of each of the old table's other indexes
--- (each :index_definition; UNIQUE when it is)), then the parent's ON ONLY, each partition's attached:
+-- (each :index_definition; UNIQUE when it is)), then the parent's, each made on the whole new table, which attaches each partition's index of
+-- its definition:
 --   ALTER TABLE "public".:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY ("id", "created_at");
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
+--   ALTER TABLE "public"."audit_logs_partmig_new" ADD CONSTRAINT "audit_logs_partmig_new_pkey" PRIMARY KEY ("id", "created_at");
+--   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."audit_logs_partmig_new" :index_definition;
+-- or, for an index of the same columns as another of the table, or one an interrupted apply made, ON ONLY,
+-- each partition's attached:
 --   ALTER TABLE ONLY "public"."audit_logs_partmig_new" ADD CONSTRAINT "audit_logs_partmig_new_pkey" PRIMARY KEY ("id", "created_at");
 --   ALTER INDEX "public"."audit_logs_partmig_new_pkey" ATTACH PARTITION "public".:partition_pkey;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."audit_logs_partmig_new" :index_definition;
@@ -242,9 +253,14 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   INSERT INTO "public"."workflow_logs_partmig_new" (:columns) SELECT :columns FROM "public"."workflow_logs" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
 -- 4. every index of the new table, partition by partition over the job connections (a few partitions per
 -- round trip and transaction: the policy's primary key, a copy of each of the old table's other indexes
--- (each :index_definition; UNIQUE when it is)), then the parent's ON ONLY, each partition's attached:
+-- (each :index_definition; UNIQUE when it is)), then the parent's, each made on the whole new table, which attaches each partition's index of
+-- its definition:
 --   ALTER TABLE "public".:partition ADD CONSTRAINT :partition_pkey PRIMARY KEY ("id", "run_at");
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
+--   ALTER TABLE "public"."workflow_logs_partmig_new" ADD CONSTRAINT "workflow_logs_partmig_new_pkey" PRIMARY KEY ("id", "run_at");
+--   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."workflow_logs_partmig_new" :index_definition;
+-- or, for an index of the same columns as another of the table, or one an interrupted apply made, ON ONLY,
+-- each partition's attached:
 --   ALTER TABLE ONLY "public"."workflow_logs_partmig_new" ADD CONSTRAINT "workflow_logs_partmig_new_pkey" PRIMARY KEY ("id", "run_at");
 --   ALTER INDEX "public"."workflow_logs_partmig_new_pkey" ATTACH PARTITION "public".:partition_pkey;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."workflow_logs_partmig_new" :index_definition;

@@ -54,9 +54,14 @@ SET client_min_messages = warning;
 -- 4. every index of the new table, partition by partition over the job connections (a few partitions per
 -- round trip and transaction: the old table's primary key or unique key, a copy of each of the old table's other indexes
 -- (each :index_definition; UNIQUE when it is), the policy's own indexes ("pm:id_pix:n" on the parent until the swap
--- renames them)), then the parent's ON ONLY, each partition's attached:
+-- renames them)), then the parent's, each made on the whole new table, which attaches each partition's index of
+-- its definition:
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
 --   CREATE INDEX IF NOT EXISTS :partition_tenant_id_created_at_idx ON "public".:partition USING btree ("tenant_id", "created_at");
+--   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."documents_partmig_new" :index_definition;
+--   CREATE INDEX IF NOT EXISTS "pm:id_pix0" ON "public"."documents_partmig_new" USING btree ("tenant_id", "created_at");
+-- or, for an index of the same columns as another of the table, or one an interrupted apply made, ON ONLY,
+-- each partition's attached:
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."documents_partmig_new" :index_definition;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
 --   CREATE INDEX IF NOT EXISTS "pm:id_pix0" ON ONLY "public"."documents_partmig_new" USING btree ("tenant_id", "created_at");

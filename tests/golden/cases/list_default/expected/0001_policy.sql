@@ -48,8 +48,12 @@ SET client_min_messages = warning;
 --   INSERT INTO "public"."orders_by_region_partmig_new" (:columns) SELECT :columns FROM "public"."orders_by_region" WHERE (:key) > (:key_lo) AND (:key) <= (:key_hi);
 -- 4. every index of the new table, partition by partition over the job connections (a few partitions per
 -- round trip and transaction: the old table's primary key or unique key, a copy of each of the old table's other indexes
--- (each :index_definition; UNIQUE when it is)), then the parent's ON ONLY, each partition's attached:
+-- (each :index_definition; UNIQUE when it is)), then the parent's, each made on the whole new table, which attaches each partition's index of
+-- its definition:
 --   CREATE INDEX IF NOT EXISTS :partition_index ON "public".:partition :index_definition;
+--   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."orders_by_region_partmig_new" :index_definition;
+-- or, for an index of the same columns as another of the table, or one an interrupted apply made, ON ONLY,
+-- each partition's attached:
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."orders_by_region_partmig_new" :index_definition;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
 -- then the statistics, in one ANALYZE of the new table:
