@@ -5,9 +5,12 @@
  * once its result is read: that releases the statement's locks (partitions
  * and their indexes) while the transaction, and so its snapshot, goes on, so
  * thousands of partitions fit in max_locks_per_transaction.  With two
- * connections (--jobs 2 or more) the new table is read on a second one, in
- * the first one's exported snapshot, while the first reads the original. */
+ * connections (--jobs 2 or more) a second one takes the first one's
+ * exported snapshot and both take statements in turn: the original table
+ * in chunks of its blocks (their groups added up at the end), then the
+ * leaves of the new one. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -502,24 +505,47 @@ static const char *oid_list(Arena *a, const Node **leaves, int n)
     return s;
 }
 
-/* Count (and fingerprint) the rows of each leaf of DST into TD, a few
- * leaves a statement: as many as take at most max_locks_per_transaction
- * locks (a leaf and its indexes), each statement in a savepoint rolled back
- * after its result is read, which releases its locks but keeps the
- * transaction's snapshot. */
-static bool read_leaves(PgConn *c, Arena *a, const char *dst, const Node **leaves, int nleaf, int hk, const char *excl,
-                        Tally *td, Err *err)
+/* The work of a verification as statements any of its connections may
+ * run: the original table's rows in chunks of its blocks (their groups
+ * added up at the end), then the new table's leaves, a few a statement. */
+typedef struct Work {
+    const char *src_sql;   /* the source query; with NPARAMS 2, its ctid range */
+    const char **lo, **hi; /* each chunk's ctid range: lo <= ctid < hi */
+    int nchunks, nparams;
+    const char **leaf_sql; /* the leaves' statements */
+    int *first, *end;      /* each one's leaves: [first, end) */
+    int nbatches;
+    Tally *td;        /* the leaves' tallies (each written by one statement) */
+    atomic_int next;  /* the next task: chunks, then leaf statements */
+    atomic_bool stop; /* a task failed */
+} Work;
+
+/* One connection working through the tasks. */
+typedef struct Worker {
+    Work *w;
+    PgConn *c;
+    Arena a;          /* the tallies' sums */
+    Buf b1, b2, n, s; /* the source chunks' groups, comma-separated */
+    Err err;
+    bool ok;
+} Worker;
+
+/* The statements counting (and fingerprinting) the rows of each leaf of
+ * DST, a few leaves a statement: as many as take at most BUDGET
+ * (max_locks_per_transaction) locks, a leaf and its indexes.  Each runs in
+ * a savepoint rolled back after its result is read, which releases its
+ * locks but keeps the transaction's snapshot. */
+static void leaf_batches(Arena *a, Work *w, const char *dst, const Node **leaves, int nleaf, int hk, const char *excl,
+                         int budget)
 {
-    PgResult *r = NULL;
-    if (!pg_exec(c, "SELECT pg_catalog.current_setting('max_locks_per_transaction')::int", 0, NULL, &r, err))
-        return false;
-    int budget = (int)pg_get_int(r, 0, 0);
-    pg_result_free(r);
     /* the leaf's row as DST's row type, as the parent's scan gives it */
     const char *hash = row_hash(a, hk, arena_printf(a, "o::%s", dst));
+    w->leaf_sql = arena_alloc(a, sizeof *w->leaf_sql * (size_t)(nleaf + 1));
+    w->first = arena_alloc(a, sizeof *w->first * (size_t)(nleaf + 1));
+    w->end = arena_alloc(a, sizeof *w->end * (size_t)(nleaf + 1));
+    w->nbatches = 0;
     Buf q = {0};
-    bool ok = true;
-    for (int i = 0; ok && i < nleaf;) {
+    for (int i = 0; i < nleaf;) {
         int first = i, locks = 0;
         buf_reset(&q);
         for (; i < nleaf && (i == first || locks + 1 + leaves[i]->nidx <= budget); i++) {
@@ -527,39 +553,103 @@ static bool read_leaves(PgConn *c, Arena *a, const char *dst, const Node **leave
             buf_printf(&q, "%sSELECT %d, count(*), coalesce(sum(%s), 0)::text FROM ONLY %s o%s",
                        i > first ? " UNION ALL " : "", i, hash, leaves[i]->name, excl);
         }
-        r = NULL;
-        ok = pg_run(c, "SAVEPOINT partmig_leaves", err) && pg_exec(c, buf_str(&q), 0, NULL, &r, err) &&
-             pg_run(c, "ROLLBACK TO SAVEPOINT partmig_leaves", err);
-        for (int j = 0; ok && j < pg_nrows(r); j++) {
-            int leaf = (int)pg_get_int(r, j, 0);
-            if (leaf >= first && leaf < i)
-                td[leaf] = (Tally){pg_get_int(r, j, 1), arena_strdup(a, pg_get(r, j, 2))};
-        }
-        pg_result_free(r);
+        w->leaf_sql[w->nbatches] = arena_strdup(a, buf_str(&q));
+        w->first[w->nbatches] = first;
+        w->end[w->nbatches++] = i;
     }
     buf_free(&q);
+}
+
+static void list_add(Buf *b, const PgResult *r, int row, int col)
+{
+    buf_printf(b, "%s%s", b->len ? "," : "", pg_isnull(r, row, col) ? "NULL" : pg_get(r, row, col));
+}
+
+static bool run_task(Worker *k, int t)
+{
+    Work *w = k->w;
+    PgResult *r = NULL;
+    if (t < w->nchunks) {
+        const char *params[] = {w->lo[t], w->hi[t]};
+        if (!pg_exec(k->c, w->src_sql, w->nparams, params, &r, &k->err))
+            return false;
+        for (int j = 0; j < pg_nrows(r); j++) {
+            list_add(&k->b1, r, j, 0);
+            list_add(&k->b2, r, j, 1);
+            list_add(&k->n, r, j, 2);
+            list_add(&k->s, r, j, 3);
+        }
+        pg_result_free(r);
+        return true;
+    }
+    t -= w->nchunks;
+    bool ok = pg_run(k->c, "SAVEPOINT partmig_leaves", &k->err) &&
+              pg_exec(k->c, w->leaf_sql[t], 0, NULL, &r, &k->err) &&
+              pg_run(k->c, "ROLLBACK TO SAVEPOINT partmig_leaves", &k->err);
+    for (int j = 0; ok && j < pg_nrows(r); j++) {
+        int leaf = (int)pg_get_int(r, j, 0);
+        if (leaf >= w->first[t] && leaf < w->end[t])
+            w->td[leaf] = (Tally){pg_get_int(r, j, 1), arena_strdup(&k->a, pg_get(r, j, 2))};
+    }
+    pg_result_free(r);
     return ok;
 }
 
-/* The new table's side on the second connection, in a thread of its own. */
-typedef struct LeafRun {
-    PgConn *c;
-    Arena a; /* the tallies' sums */
-    const char *dst, *excl;
-    const Node **leaves;
-    int nleaf, hk;
-    Tally *td;
-    Err err;
-    bool ok;
-} LeafRun;
-
-static void *leaf_main(void *arg)
+/* Take tasks until none is left or another connection failed. */
+static void *worker_main(void *arg)
 {
-    LeafRun *lr = arg;
-    err_clear(&lr->err);
-    lr->ok = read_leaves(lr->c, &lr->a, lr->dst, lr->leaves, lr->nleaf, lr->hk, lr->excl, lr->td, &lr->err) &&
-             pg_run(lr->c, "COMMIT", &lr->err);
+    Worker *k = arg;
+    Work *w = k->w;
+    k->ok = true;
+    while (!atomic_load(&w->stop)) {
+        int t = atomic_fetch_add(&w->next, 1);
+        if (t >= w->nchunks + w->nbatches)
+            break;
+        if (!run_task(k, t)) {
+            k->ok = false;
+            atomic_store(&w->stop, true);
+        }
+    }
     return NULL;
+}
+
+/* The original table in chunks of about the same number of blocks, at
+ * most CHUNKS of at least CHUNK_MIN_BLOCKS (PostgreSQL 14 and later scan a
+ * ctid range by itself); one chunk, the whole table, otherwise. */
+#define CHUNK_MIN_BLOCKS 256
+#define SOURCE_CHUNKS    8
+static bool source_chunks(Conv *v, const char *src, int chunks, Work *w, Err *err)
+{
+    w->nchunks = 1;
+    w->nparams = 0;
+    w->lo = arena_alloc(v->a, sizeof *w->lo * (size_t)chunks);
+    w->hi = arena_alloc(v->a, sizeof *w->hi * (size_t)chunks);
+    w->lo[0] = w->hi[0] = NULL;
+    if (chunks < 2 || pg_server_version(v->c) < 140000)
+        return true;
+    PgResult *r = NULL;
+    const char *params[] = {src};
+    if (!pg_exec(v->c,
+                 "SELECT pg_catalog.pg_relation_size($1::regclass) / "
+                 "pg_catalog.current_setting('block_size')::bigint",
+                 1, params, &r, err))
+        return false;
+    int64_t blocks = pg_get_int(r, 0, 0);
+    pg_result_free(r);
+    if (blocks / CHUNK_MIN_BLOCKS < chunks)
+        chunks = (int)(blocks / CHUNK_MIN_BLOCKS);
+    if (chunks < 2)
+        return true;
+    /* the last chunk has no upper block: rows in blocks added since the
+     * size was read are counted too (no block has number 2^32 - 1) */
+    for (int i = 0; i < chunks; i++) {
+        w->lo[i] = arena_printf(v->a, "(%lld,0)", (long long)(blocks * i / chunks));
+        w->hi[i] = i + 1 < chunks ? arena_printf(v->a, "(%lld,0)", (long long)(blocks * (i + 1) / chunks))
+                                  : "(4294967295,65535)";
+    }
+    w->nchunks = chunks;
+    w->nparams = 2;
+    return true;
 }
 
 /* What the row's text depends on (the fingerprint of a type without a
@@ -624,16 +714,20 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
     bool ok = false;
     const char *okl = sql_column_list(a, v->f.key, v->f.nkey, "o.");
     const char *lkl = sql_column_list(a, v->f.key, v->f.nkey, "l.");
-    const char *excl =
-        log ? arena_printf(a, " WHERE NOT EXISTS (SELECT 1 FROM %s l WHERE (%s) = (%s))", log, lkl, okl) : "";
+    const char *cond = log ? arena_printf(a, "NOT EXISTS (SELECT 1 FROM %s l WHERE (%s) = (%s))", log, lkl, okl) : NULL;
+    const char *excl = cond ? arena_printf(a, " WHERE %s", cond) : "";
     Buf q = {0}, bad = {0};
     Node *nodes = NULL;
     int n = 0;
-    LeafRun lr = {0};
+    /* wk[0] works on this connection, wk[1] on the second one, if any */
+    Work w = {0};
+    Worker wk[2] = {{0}, {0}};
     pthread_t thread;
     bool started = false;
     const char *snap = NULL;
-    lr.c = second_open(v);
+    PgResult *r = NULL;
+    wk[0].c = v->c;
+    wk[1].c = second_open(v);
     /* row_security off: a role that policies filter gets an error instead of
      * comparing two filtered views of the tables; jit off: compiling the
      * bucket expressions costs more than it saves, and a statement being
@@ -644,11 +738,11 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
         goto done;
     /* the snapshot is exported before any savepoint (never from one); the
      * second connection takes it at once, while this transaction lasts */
-    if (lr.c && !pg_query_text(v->c, "SELECT pg_catalog.pg_export_snapshot()", 0, NULL, a, &snap, err))
+    if (wk[1].c && !pg_query_text(v->c, "SELECT pg_catalog.pg_export_snapshot()", 0, NULL, a, &snap, err))
         goto done;
-    if (lr.c && !second_begin(v, lr.c, snap)) {
-        pg_close(lr.c);
-        lr.c = NULL;
+    if (wk[1].c && !second_begin(v, wk[1].c, snap)) {
+        pg_close(wk[1].c);
+        wk[1].c = NULL;
     }
     if (!pg_run(v->c, "SAVEPOINT partmig_tree", err) || !read_tree(v, dst, &nodes, &n, err) ||
         !pg_run(v->c, "ROLLBACK TO SAVEPOINT partmig_tree", err))
@@ -680,8 +774,17 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
             goto done;
         buf_reset(&q);
     }
-    if (!source_query(v, nodes, n, src, excl, row_hash(a, hk, "o"), &q, err))
+    /* with two connections the original table is read in chunks, so that
+     * both stay busy to the end */
+    if (!source_chunks(v, src, wk[1].c ? SOURCE_CHUNKS : 1, &w, err))
         goto done;
+    const char *filter = excl;
+    if (w.nparams)
+        filter =
+            arena_printf(a, " WHERE o.ctid >= $1::tid AND o.ctid < $2::tid%s%s", cond ? " AND " : "", cond ? cond : "");
+    if (!source_query(v, nodes, n, src, filter, row_hash(a, hk, "o"), &q, err))
+        goto done;
+    w.src_sql = buf_str(&q);
 
     /* the leaves, by name for the report */
     int nleaf = 0, max1 = 0, max2 = 0;
@@ -699,29 +802,43 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
           *td = arena_alloc(a, sizeof *td * (size_t)(nleaf + 1));
     for (int i = 0; i < nleaf; i++)
         ts[i] = td[i] = (Tally){0, "0"};
-    /* the two sides at once when there is a second connection */
-    if (lr.c) {
-        lr.dst = dst;
-        lr.excl = excl;
-        lr.leaves = leaves;
-        lr.nleaf = nleaf;
-        lr.hk = hk;
-        lr.td = td;
-        started = pthread_create(&thread, NULL, leaf_main, &lr) == 0;
-    }
-    if (!pg_exec(v->c, buf_str(&q), 0, NULL, &rs, err)) {
-        if (started)
-            pg_cancel(lr.c); /* the other side's result is of no use now */
+    if (!pg_exec(v->c, "SELECT pg_catalog.current_setting('max_locks_per_transaction')::int", 0, NULL, &r, err))
         goto done;
+    leaf_batches(a, &w, dst, leaves, nleaf, hk, excl, (int)pg_get_int(r, 0, 0));
+    pg_result_free(r);
+    r = NULL;
+    w.td = td;
+    atomic_init(&w.next, 0);
+    atomic_init(&w.stop, false);
+    wk[0].w = wk[1].w = &w;
+    if (wk[1].c && !(started = pthread_create(&thread, NULL, worker_main, &wk[1]) == 0)) {
+        pg_close(wk[1].c); /* this connection does it all */
+        wk[1].c = NULL;
     }
+    worker_main(&wk[0]);
     if (started) {
         pthread_join(thread, NULL);
         started = false;
-        if (!lr.ok) {
-            *err = lr.err;
-            goto done;
-        }
-    } else if (!read_leaves(v->c, a, dst, leaves, nleaf, hk, excl, td, err))
+        if (wk[1].ok && !pg_run(wk[1].c, "COMMIT", &wk[1].err))
+            wk[1].ok = false;
+    }
+    if (!wk[0].ok || (wk[1].c && !wk[1].ok)) {
+        *err = wk[0].ok ? wk[1].err : wk[0].err;
+        goto done;
+    }
+    /* the chunks' groups added up: the source's tallies */
+    const char *arrays[4];
+    for (int j = 0; j < 4; j++) {
+        const Buf *mine[] = {&wk[0].b1, &wk[0].b2, &wk[0].n, &wk[0].s},
+                  *other[] = {&wk[1].b1, &wk[1].b2, &wk[1].n, &wk[1].s};
+        arrays[j] =
+            arena_printf(a, "{%s%s%s}", buf_str(mine[j]), mine[j]->len && other[j]->len ? "," : "", buf_str(other[j]));
+    }
+    if (!pg_exec(v->c,
+                 "SELECT x.b1, x.b2, sum(x.n)::bigint, sum(x.s)::text FROM ROWS FROM (pg_catalog.unnest($1::int4[]),"
+                 " pg_catalog.unnest($2::int4[]), pg_catalog.unnest($3::int8[]), pg_catalog.unnest($4::numeric[]))"
+                 " x (b1, b2, n, s) GROUP BY 1, 2",
+                 4, arrays, &rs, err))
         goto done;
     /* the leaves now, read from the catalog without locking them: the same
      * ones, or rows were read from a tree that changed meanwhile */
@@ -785,8 +902,14 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
 done:
     if (started)
         pthread_join(thread, NULL);
-    pg_close(lr.c);
-    arena_free(&lr.a);
+    pg_close(wk[1].c);
+    for (int i = 0; i < 2; i++) {
+        arena_free(&wk[i].a);
+        buf_free(&wk[i].b1);
+        buf_free(&wk[i].b2);
+        buf_free(&wk[i].n);
+        buf_free(&wk[i].s);
+    }
     if (!ok)
         conv_rollback_quietly(v->c);
     pg_result_free(rs);
