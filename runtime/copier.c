@@ -547,3 +547,55 @@ done:
     free(threads);
     return ok;
 }
+
+/* ---- one script in the background ---- */
+
+struct CopierBg {
+    ScriptRun sr;
+    ScriptJob job;
+    pthread_t thread;
+    const char *scripts[1];
+    char *script;
+};
+
+CopierBg *copier_script_start(const char *db_url, const char *script, Err *err)
+{
+    CopierBg *bg = calloc(1, sizeof *bg);
+    size_t len = strlen(script);
+    char *copy = malloc(len + 1);
+    if (!bg || !copy) {
+        free(bg);
+        free(copy);
+        err_set(err, PM_EDB, "out of memory");
+        return NULL;
+    }
+    memcpy(copy, script, len + 1);
+    bg->script = copy;
+    bg->scripts[0] = copy;
+    bg->sr.db_url = db_url;
+    bg->sr.scripts = bg->scripts;
+    bg->sr.n = 1;
+    atomic_init(&bg->sr.next, 0);
+    atomic_init(&bg->sr.stop, false);
+    bg->job.sr = &bg->sr;
+    if (pthread_create(&bg->thread, NULL, script_main, &bg->job) != 0) {
+        free(copy);
+        free(bg);
+        err_set(err, PM_EDB, "cannot start a background job");
+        return NULL;
+    }
+    return bg;
+}
+
+bool copier_script_wait(CopierBg *bg, Err *err)
+{
+    if (!bg)
+        return true;
+    pthread_join(bg->thread, NULL);
+    bool ok = bg->job.ok;
+    if (!ok)
+        *err = bg->job.err;
+    free(bg->script);
+    free(bg);
+    return ok;
+}
