@@ -15,7 +15,8 @@ const char shown_legend[] =
     "batch's first and last key; :column the policy's column; :columns the existing table's columns;\n"
     ":index_definition one of its indexes (columns, method, predicate), :n that index's number, :old_pkey its\n"
     "primary key's name; :each_column and :target each column of the new table and its statistics target;\n"
-    ":reverse_body the reverse trigger function's body; :round the log entries one re-copy round takes;\n"
+    ":round the log entries one re-copy round takes;\n"
+    ":quiet the setting partmig.conv_:id_quiet, which keeps the undo log's trigger silent in partmig's session;\n"
     ":policy the table's policy";
 
 /* NAME + SUFFIX within 63 bytes, cut from NAME: how the runtime names the
@@ -307,34 +308,27 @@ static void conversion_copy(Buf *out, Arena *a, const Policy *p)
                     ":round log entries a round: 100 first, halved after a round over 0.25 s down to 50, doubled "
                     "after a fast\n"
                     "one up to 1000),\n"
-                    "the rows counted partition by partition in one snapshot, then the reverse mirror made on the "
-                    "new table\n"
-                    "(:reverse_body deletes the old row by :key from the old table and inserts the new one there; "
-                    "partmig's\n"
-                    "own session sets partmig.conv_:id_quiet, so it acts from the swap on), the keys re-copied again, "
-                    "then\n"
+                    "the rows counted partition by partition in one snapshot, then the undo log made with its trigger "
+                    "on the\n"
+                    "new table (partmig.conversion_install_undo_log: each row written to the new table logs its key "
+                    "in\n"
+                    "partmig.conv_:id_undo; partmig's own session sets the setting :quiet, so it logs from the swap "
+                    "on),\n"
+                    "the keys re-copied again, then\n"
                     "the swap, in one transaction (the old table's other indexes and identity sequences are renamed "
                     "like its\n"
                     "primary key; owner, grants, row security and views carried over):\n");
     buf_reset(&q);
-    Buf lit = {0};
-    quote_literal(&lit, "partmig.conv_:id_quiet");
     buf_printf(&q,
                "SELECT partmig.conversion_resync(:id, :round, false);\n"
-               "CREATE OR REPLACE FUNCTION \"partmig\".\"conv_:id_reverse\"() RETURNS trigger LANGUAGE plpgsql "
-               "SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pm$:reverse_body$pm$;\n"
-               "REVOKE ALL ON FUNCTION \"partmig\".\"conv_:id_reverse\"() FROM PUBLIC;\n"
-               "CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW WHEN "
-               "(pg_catalog.current_setting(%s, true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "
-               "\"partmig\".\"conv_:id_reverse\"();\n"
+               "SELECT partmig.conversion_install_undo_log(:id, :quiet);\n"
                "LOCK TABLE %s, %s IN ACCESS EXCLUSIVE MODE;\n"
                "SELECT partmig.conversion_resync(:id, NULL, true);\n"
                "DROP TRIGGER partmig_capture ON %s;\n"
                "DROP TRIGGER partmig_no_truncate ON %s;\n"
                "ALTER TABLE %s RENAME TO %s;\n"
                "ALTER TABLE %s RENAME TO %s;\n",
-               s, buf_str(&lit), s, t, t, t, t, ident(a, kept), s, ident(a, p->table));
-    buf_free(&lit);
+               s, t, t, t, t, ident(a, kept), s, ident(a, p->table));
     buf_printf(&q, "ALTER INDEX %s.:old_pkey RENAME TO \"pm:id_old_pkey\";\n", ident(a, p->schema));
     buf_printf(&q, "ALTER INDEX %s RENAME TO :old_pkey;\n", qualified(a, p->schema, name63(a, shadow, "_pkey")));
     for (int j = 0; j < p->nindexes; j++)
@@ -345,7 +339,13 @@ static void conversion_copy(Buf *out, Arena *a, const Policy *p)
                "partmig.conversion_guard(':id');",
                t);
     sql_lines(out, buf_str(&q));
-    buf_printf(out, "the old table stays as %s, kept current by partmig_reverse, until \"partmig finalize %s.%s\"\n",
+    buf_printf(out,
+               "the old table stays as %s, as it was at the swap, until \"partmig finalize %s.%s\";\n"
+               "partmig.conv_:id_undo names each key written since: \"partmig rollback\" re-copies those keys "
+               "into it\n"
+               "(partmig.conversion_resync_back) and swaps back; finalize compares the tables on every other key, "
+               "then\n"
+               "drops the old table and the log\n",
                kept, p->schema, p->table);
     buf_free(&q);
 }

@@ -8,7 +8,8 @@
 -- batch's first and last key; :column the policy's column; :columns the existing table's columns;
 -- :index_definition one of its indexes (columns, method, predicate), :n that index's number, :old_pkey its
 -- primary key's name; :each_column and :target each column of the new table and its statistics target;
--- :reverse_body the reverse trigger function's body; :round the log entries one re-copy round takes;
+-- :round the log entries one re-copy round takes;
+-- :quiet the setting partmig.conv_:id_quiet, which keeps the undo log's trigger silent in partmig's session;
 -- :policy the table's policy
 --
 -- changes:
@@ -84,15 +85,14 @@ SET client_min_messages = warning;
 -- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql;
 -- :round log entries a round: 100 first, halved after a round over 0.25 s down to 50, doubled after a fast
 -- one up to 1000),
--- the rows counted partition by partition in one snapshot, then the reverse mirror made on the new table
--- (:reverse_body deletes the old row by :key from the old table and inserts the new one there; partmig's
--- own session sets partmig.conv_:id_quiet, so it acts from the swap on), the keys re-copied again, then
+-- the rows counted partition by partition in one snapshot, then the undo log made with its trigger on the
+-- new table (partmig.conversion_install_undo_log: each row written to the new table logs its key in
+-- partmig.conv_:id_undo; partmig's own session sets the setting :quiet, so it logs from the swap on),
+-- the keys re-copied again, then
 -- the swap, in one transaction (the old table's other indexes and identity sequences are renamed like its
 -- primary key; owner, grants, row security and views carried over):
 --   SELECT partmig.conversion_resync(:id, :round, false);
---   CREATE OR REPLACE FUNCTION "partmig"."conv_:id_reverse"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pm$:reverse_body$pm$;
---   REVOKE ALL ON FUNCTION "partmig"."conv_:id_reverse"() FROM PUBLIC;
---   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."journal_entries_partmig_new" FOR EACH ROW WHEN (pg_catalog.current_setting('partmig.conv_:id_quiet', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
+--   SELECT partmig.conversion_install_undo_log(:id, :quiet);
 --   LOCK TABLE "public"."journal_entries_partmig_new", "public"."journal_entries" IN ACCESS EXCLUSIVE MODE;
 --   SELECT partmig.conversion_resync(:id, NULL, true);
 --   DROP TRIGGER partmig_capture ON "public"."journal_entries";
@@ -103,7 +103,10 @@ SET client_min_messages = warning;
 --   ALTER INDEX "public"."journal_entries_partmig_new_pkey" RENAME TO :old_pkey;
 --   ALTER INDEX "public"."pm:id_pix0" RENAME TO "journal_entries_tenant_id_idx";
 --   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."journal_entries" FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(':id');
--- the old table stays as journal_entries_partmig_old, kept current by partmig_reverse, until "partmig finalize public.journal_entries"
+-- the old table stays as journal_entries_partmig_old, as it was at the swap, until "partmig finalize public.journal_entries";
+-- partmig.conv_:id_undo names each key written since: "partmig rollback" re-copies those keys into it
+-- (partmig.conversion_resync_back) and swaps back; finalize compares the tables on every other key, then
+-- drops the old table and the log
 -- partmig:end
 
 -- partmig:step 2 action=premake transactional=yes table=public.journal_entries undo=auto lock="ACCESS EXCLUSIVE on public.journal_entries"
@@ -193,15 +196,14 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 -- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql;
 -- :round log entries a round: 100 first, halved after a round over 0.25 s down to 50, doubled after a fast
 -- one up to 1000),
--- the rows counted partition by partition in one snapshot, then the reverse mirror made on the new table
--- (:reverse_body deletes the old row by :key from the old table and inserts the new one there; partmig's
--- own session sets partmig.conv_:id_quiet, so it acts from the swap on), the keys re-copied again, then
+-- the rows counted partition by partition in one snapshot, then the undo log made with its trigger on the
+-- new table (partmig.conversion_install_undo_log: each row written to the new table logs its key in
+-- partmig.conv_:id_undo; partmig's own session sets the setting :quiet, so it logs from the swap on),
+-- the keys re-copied again, then
 -- the swap, in one transaction (the old table's other indexes and identity sequences are renamed like its
 -- primary key; owner, grants, row security and views carried over):
 --   SELECT partmig.conversion_resync(:id, :round, false);
---   CREATE OR REPLACE FUNCTION "partmig"."conv_:id_reverse"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pm$:reverse_body$pm$;
---   REVOKE ALL ON FUNCTION "partmig"."conv_:id_reverse"() FROM PUBLIC;
---   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."audit_logs_partmig_new" FOR EACH ROW WHEN (pg_catalog.current_setting('partmig.conv_:id_quiet', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
+--   SELECT partmig.conversion_install_undo_log(:id, :quiet);
 --   LOCK TABLE "public"."audit_logs_partmig_new", "public"."audit_logs" IN ACCESS EXCLUSIVE MODE;
 --   SELECT partmig.conversion_resync(:id, NULL, true);
 --   DROP TRIGGER partmig_capture ON "public"."audit_logs";
@@ -211,7 +213,10 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   ALTER INDEX "public".:old_pkey RENAME TO "pm:id_old_pkey";
 --   ALTER INDEX "public"."audit_logs_partmig_new_pkey" RENAME TO :old_pkey;
 --   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."audit_logs" FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(':id');
--- the old table stays as audit_logs_partmig_old, kept current by partmig_reverse, until "partmig finalize public.audit_logs"
+-- the old table stays as audit_logs_partmig_old, as it was at the swap, until "partmig finalize public.audit_logs";
+-- partmig.conv_:id_undo names each key written since: "partmig rollback" re-copies those keys into it
+-- (partmig.conversion_resync_back) and swaps back; finalize compares the tables on every other key, then
+-- drops the old table and the log
 -- partmig:end
 
 -- partmig:step 7 action=premake transactional=yes table=public.audit_logs undo=auto lock="ACCESS EXCLUSIVE on public.audit_logs"
@@ -281,15 +286,14 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 -- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql;
 -- :round log entries a round: 100 first, halved after a round over 0.25 s down to 50, doubled after a fast
 -- one up to 1000),
--- the rows counted partition by partition in one snapshot, then the reverse mirror made on the new table
--- (:reverse_body deletes the old row by :key from the old table and inserts the new one there; partmig's
--- own session sets partmig.conv_:id_quiet, so it acts from the swap on), the keys re-copied again, then
+-- the rows counted partition by partition in one snapshot, then the undo log made with its trigger on the
+-- new table (partmig.conversion_install_undo_log: each row written to the new table logs its key in
+-- partmig.conv_:id_undo; partmig's own session sets the setting :quiet, so it logs from the swap on),
+-- the keys re-copied again, then
 -- the swap, in one transaction (the old table's other indexes and identity sequences are renamed like its
 -- primary key; owner, grants, row security and views carried over):
 --   SELECT partmig.conversion_resync(:id, :round, false);
---   CREATE OR REPLACE FUNCTION "partmig"."conv_:id_reverse"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pm$:reverse_body$pm$;
---   REVOKE ALL ON FUNCTION "partmig"."conv_:id_reverse"() FROM PUBLIC;
---   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "public"."workflow_logs_partmig_new" FOR EACH ROW WHEN (pg_catalog.current_setting('partmig.conv_:id_quiet', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
+--   SELECT partmig.conversion_install_undo_log(:id, :quiet);
 --   LOCK TABLE "public"."workflow_logs_partmig_new", "public"."workflow_logs" IN ACCESS EXCLUSIVE MODE;
 --   SELECT partmig.conversion_resync(:id, NULL, true);
 --   DROP TRIGGER partmig_capture ON "public"."workflow_logs";
@@ -299,7 +303,10 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   ALTER INDEX "public".:old_pkey RENAME TO "pm:id_old_pkey";
 --   ALTER INDEX "public"."workflow_logs_partmig_new_pkey" RENAME TO :old_pkey;
 --   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "public"."workflow_logs" FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(':id');
--- the old table stays as workflow_logs_partmig_old, kept current by partmig_reverse, until "partmig finalize public.workflow_logs"
+-- the old table stays as workflow_logs_partmig_old, as it was at the swap, until "partmig finalize public.workflow_logs";
+-- partmig.conv_:id_undo names each key written since: "partmig rollback" re-copies those keys into it
+-- (partmig.conversion_resync_back) and swaps back; finalize compares the tables on every other key, then
+-- drops the old table and the log
 -- partmig:end
 
 -- partmig:step 10 action=premake transactional=yes table=public.workflow_logs undo=auto lock="ACCESS EXCLUSIVE on public.workflow_logs"

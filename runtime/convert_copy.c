@@ -1,6 +1,6 @@
 /* convert_copy.c: the copy method -- the new partitioned table beside the
  * old one, change capture, the batched backfill, indexes, the re-copy of
- * changed keys, and the short swap with its reverse mirror. */
+ * changed keys, and the short swap with its undo log. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,19 +238,21 @@ static bool set_quiet(Conv *v, bool on, Err *err)
     return pg_exec(v->c, "SELECT pg_catalog.set_config($1, $2, false)", 2, params, NULL, err);
 }
 
-/* The reverse mirror, made on the new table before the swap so that the
- * swap's lock window does not grow with the partition count (CREATE
- * TRIGGER on a partitioned table makes one per partition): after the swap
- * every row written to the new table is written to the old one too, which
- * stays the rollback point.  Before the swap it must not fire: only
- * partmig writes to the new table then (the old table's name is not yet
- * free for the function to write to), in a session that sets
+/* The rollback point after the swap: the undo log, its trigger on the new
+ * table (partmig.conversion_install_undo_log, sql/conversion.sql): from
+ * the swap on, every row written to the new table leaves its key in
+ * partmig.conv_<id>_undo, which a rollback re-copies into the old table
+ * and finalize leaves out of its comparison.  Made before the swap so that
+ * the swap's lock window does not grow with the partition count (CREATE
+ * TRIGGER on a partitioned table makes one per partition); until then it
+ * must not fire for partmig's own re-copies, made in a session that sets
  * quiet_setting, which the trigger's WHEN tests.  Made after the copy and
  * the indexes, so that the bulk of the rows never evaluates it.  A trigger
- * made by an earlier run is kept. */
+ * made by an earlier run is kept (an older partmig's made a synchronous
+ * copy into the old table instead: rollback and finalize tell them apart by
+ * the undo log's presence). */
 static bool install_reverse(Conv *v, Err *err)
 {
-    Arena *a = v->a;
     bool present = false;
     const char *params[] = {v->q_shadow};
     if (!pg_query_bool(v->c,
@@ -260,39 +262,16 @@ static bool install_reverse(Conv *v, Err *err)
         return false;
     if (present)
         return true;
-    const char *shadow_oid = NULL;
-    if (!pg_query_text(v->c, "SELECT pg_catalog.to_regclass($1)::pg_catalog.oid::text", 1, params, a, &shadow_oid, err))
-        return false;
-    const TableFacts *f = &v->f;
-    const char *kl = sql_column_list(a, f->key, f->nkey, "");
-    const char *oldk = sql_column_list(a, f->key, f->nkey, "OLD.");
-    const char *cols = sql_column_list(a, f->cols, f->ncols, "");
-    const char *newc = sql_column_list(a, f->cols, f->ncols, "NEW.");
-    Buf b = {0};
-    buf_printf(&b,
-               "CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"
-               " SET search_path = pg_catalog, pg_temp AS $pm$\nBEGIN\n%s"
-               "  IF TG_OP <> 'INSERT' THEN DELETE FROM %s WHERE (%s) = (%s); END IF;\n"
-               "  IF TG_OP <> 'DELETE' THEN INSERT INTO %s (%s)%s VALUES (%s); END IF;\n"
-               "  RETURN NULL;\nEND\n$pm$;\n",
-               v->q_reverse, conv_trigger_guard(a, shadow_oid), v->q_kept, kl, oldk, v->q_kept, cols,
-               conv_overriding(v), newc);
-    conv_revoke_public(&b, v->q_reverse, "");
-    Buf q = {0};
-    quote_literal(&q, quiet_setting(v));
-    buf_printf(&b,
-               "CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW WHEN"
-               " (pg_catalog.current_setting(%s, true) IS DISTINCT FROM 'on') EXECUTE FUNCTION %s();\n",
-               v->q_shadow, buf_str(&q), v->q_reverse);
-    buf_free(&q);
+    const char *ip[] = {v->row.id, quiet_setting(v)};
     double t0 = retry_now();
-    bool ok = pg_run(v->c, "BEGIN", err) && conv_script(v->c, &b, err) && pg_run(v->c, "COMMIT", err);
-    buf_free(&b);
+    bool ok = pg_run(v->c, "BEGIN", err) &&
+              pg_exec(v->c, "SELECT partmig.conversion_install_undo_log($1::bigint, $2)", 2, ip, NULL, err) &&
+              pg_run(v->c, "COMMIT", err);
     if (!ok) {
         conv_rollback_quietly(v->c);
         return false;
     }
-    fprintf(stderr, "partmig: %s: made the reverse mirror on %s (it acts from the swap on) in %.0f ms\n", v->qname,
+    fprintf(stderr, "partmig: %s: made the undo log's trigger on %s (it logs from the swap on) in %.0f ms\n", v->qname,
             v->q_shadow, (retry_now() - t0) * 1000.0);
     return true;
 }
@@ -417,8 +396,8 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
         !conv_row_security_copy(v, v->row.old_oid, v->q_table, &b, err))
         goto done;
     buf_append(&b, buf_str(&views));
-    /* the reverse mirror is in place already (install_reverse): from the
-     * commit on, it keeps the old table the rollback point, up to date */
+    /* the undo log's trigger is in place already (install_reverse): from
+     * the commit on, it logs what the old table, the rollback point, lacks */
     buf_printf(&b, "CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s;\n",
                v->q_table, v->q_guard_call);
     if (!conv_script(c, &b, err))

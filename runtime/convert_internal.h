@@ -170,6 +170,7 @@ typedef struct Conv {
     const char *q_table; /* "schema"."table" */
     const char *q_shadow, *q_kept;
     const char *q_log, *q_capture, *q_reverse; /* partmig.conv_N_* */
+    const char *q_undo; /* partmig.conv_N_undo: keys written since the swap (sql/conversion.sql) */
     /* the functions an older partmig made per conversion instead of
      * sql/conversion.sql's generic ones: dropped (IF EXISTS) with the rest */
     const char *q_resync, *q_guard;
@@ -304,6 +305,11 @@ bool conv_run_attach(Conv *v, Err *err);
  * sequence) gives its name back (to STAGED, or dropped with the table) and
  * the old one takes it.  ALTER TABLE renames indexes and sequences alike. */
 bool conv_names_back(Conv *v, Buf *b, bool staged_too, Err *err);
+
+/* *LOG: the conversion's undo log (v->q_undo) when it exists, else NULL (a
+ * conversion an older partmig swapped with a synchronous copy into the old
+ * table instead). */
+bool conv_undo_log(Conv *v, const char **log, Err *err);
 
 /* convert_index.c: every index of the new table and its statistics, before
  * the swap (state backfilling); the staged name of the policy's index J,

@@ -57,6 +57,7 @@ static void set_names(Conv *v)
     v->q_capture = quote_qualified_str(a, "partmig", arena_printf(a, "conv_%s_capture", id));
     v->q_resync = quote_qualified_str(a, "partmig", arena_printf(a, "conv_%s_resync", id));
     v->q_reverse = quote_qualified_str(a, "partmig", arena_printf(a, "conv_%s_reverse", id));
+    v->q_undo = quote_qualified_str(a, "partmig", arena_printf(a, "conv_%s_undo", id));
     v->q_guard = quote_qualified_str(a, "partmig", arena_printf(a, "conv_%s_guard", id));
     Buf q = {0};
     buf_append(&q, "partmig.conversion_guard(");

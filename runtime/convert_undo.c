@@ -11,6 +11,7 @@
 #include "../model/partitions.h"
 #include "convert_internal.h"
 #include "progress.h"
+#include "retry.h"
 #include "runner.h"
 
 static bool undo_unswapped_body(PgConn *c, void *ctx, Err *err)
@@ -26,7 +27,7 @@ static bool undo_unswapped_body(PgConn *c, void *ctx, Err *err)
                    v->q_capture);
         buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\nDROP TABLE IF EXISTS %s;\n", v->q_guard, v->q_log);
         /* made on the new table before the swap (convert_copy.c) */
-        buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\n", v->q_reverse);
+        buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\nDROP TABLE IF EXISTS %s;\n", v->q_reverse, v->q_undo);
     } else {
         buf_printf(&b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n", v->q_table,
                    quote_ident_str(v->a, conv_range_check_name(v)));
@@ -91,6 +92,65 @@ static bool new_table_oid(Conv *v, const char **oid, Err *err)
     return true;
 }
 
+bool conv_undo_log(Conv *v, const char **log, Err *err)
+{
+    bool present = false;
+    const char *params[] = {v->q_undo};
+    if (!pg_query_bool(v->c, "SELECT pg_catalog.to_regclass($1) IS NOT NULL", 1, params, &present, err))
+        return false;
+    *log = present ? v->q_undo : NULL;
+    return true;
+}
+
+/* Rounds of the undo log's re-copy into the old table before the swap
+ * back, so that the locked round has little left: until a round finds
+ * fewer keys than it may take, or UNDO_ROUNDS_SECS pass (a table written
+ * faster than the rounds go leaves the rest to the locked round). */
+#define UNDO_BATCH       1000
+#define UNDO_ROUNDS_SECS 60.0
+
+/* A re-copy into the old table that its unique index refused: a row
+ * written since the swap repeats a key the old table's key forbids (the new
+ * table's key includes the partition column). */
+static bool undo_refused(Conv *v, Err *err)
+{
+    if (strcmp(pg_last_sqlstate(v->c), "23505") != 0)
+        return false;
+    /* the server's detail names the key: "Key (id)=(5) already exists." */
+    char detail[sizeof err->msg];
+    snprintf(detail, sizeof detail, "%s", err->hint[0] ? err->hint : err->msg);
+    err_set(err, PM_EDB,
+            "cannot roll back \"%s\": rows written since the swap repeat a key the old table's unique index "
+            "forbids (%s)",
+            v->qname, detail);
+    return err_hint(err,
+                    "nothing was swapped back; remove or change the repeated rows in %s and run rollback again, "
+                    "or keep the conversion (partmig finalize %s)",
+                    v->qname, v->qname);
+}
+
+static bool undo_catch_up(Conv *v, Err *err)
+{
+    double t0 = retry_now();
+    int64_t total = 0;
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", UNDO_BATCH);
+    const char *params[] = {v->row.id, lim};
+    for (;;) {
+        PgResult *r = NULL;
+        if (!pg_exec(v->c, "SELECT partmig.conversion_resync_back($1::bigint, $2::integer, false)", 2, params, &r, err))
+            return undo_refused(v, err);
+        int64_t done = pg_get_int(r, 0, 0);
+        pg_result_free(r);
+        total += done;
+        if (done < UNDO_BATCH || retry_now() - t0 > UNDO_ROUNDS_SECS)
+            break;
+    }
+    fprintf(stderr, "partmig: %s: carried %lld key(s) written since the swap back into %s (%.1f s)\n", v->qname,
+            (long long)total, v->q_kept, retry_now() - t0);
+    return true;
+}
+
 static bool swap_back_body(PgConn *c, void *ctx, Err *err)
 {
     Conv *v = ctx;
@@ -111,6 +171,16 @@ static bool swap_back_body(PgConn *c, void *ctx, Err *err)
             goto done;
     const char *parking = quote_ident_str(a, conv_name63(a, v->p->table, "_partmig_undo"));
     if (!strcmp(v->row.method, "copy")) {
+        /* the keys written since the last round: the tables are locked, so
+         * this is all of them (no undo log: an older partmig's trigger kept
+         * the old table up to date) */
+        const char *log = NULL;
+        if (!conv_undo_log(v, &log, err) ||
+            (log &&
+             !pg_exec(c, "SELECT partmig.conversion_resync_back($1::bigint, NULL, true)", 1, &v->row.id, NULL, err))) {
+            undo_refused(v, err);
+            goto done;
+        }
         buf_printf(&b,
                    "DROP TRIGGER IF EXISTS partmig_reverse ON %s;\nDROP TRIGGER IF EXISTS partmig_no_truncate ON %s;\n",
                    v->q_table, v->q_table);
@@ -155,6 +225,7 @@ static bool drop_shadow_body(PgConn *c, void *ctx, Err *err)
     Buf b = {0};
     buf_printf(&b, "DROP TABLE IF EXISTS %s;\nDROP FUNCTION IF EXISTS %s();\nDROP FUNCTION IF EXISTS %s();\n",
                v->q_shadow, v->q_reverse, v->q_guard);
+    buf_printf(&b, "DROP TABLE IF EXISTS %s;\n", v->q_undo);
     /* the capture objects too: a run stopped right after the swap left them */
     buf_printf(
         &b, "DROP FUNCTION IF EXISTS %s(integer, boolean);\nDROP FUNCTION IF EXISTS %s();\nDROP TABLE IF EXISTS %s;\n",
@@ -201,8 +272,13 @@ bool convert_undo(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
         goto done;
     }
     if (!strcmp(v.row.method, "copy")) {
+        /* the old table as the new one is, but for the keys written since
+         * the last round, which the swap back re-copies under its lock */
         int64_t rows = 0;
-        if (!conv_verify_counts(&v, v.q_kept, v.q_table, NULL, &rows, err)) {
+        const char *log = NULL;
+        if (!conv_undo_log(&v, &log, err) || (log && !undo_catch_up(&v, err)))
+            goto done;
+        if (!conv_verify_counts(&v, v.q_kept, v.q_table, log, &rows, err)) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err->msg);
             err_set(err, PM_EDB, "refusing to roll back: %s", msg);

@@ -29,8 +29,9 @@
 
 /* The point of no return, short and touching no table: the state check
  * (locked: nothing may have rolled back or finalized the conversion since
- * the verification), the reverse trigger made inert (so that writers stop
- * locking the old table) and the conversion finalized.  The old table's
+ * the verification), the undo log's trigger made inert (so that writers
+ * stop logging; an older partmig's trigger wrote into the old table) and
+ * the conversion finalized.  The old table's
  * drop follows in its own short transaction; an interrupted finalize
  * finishes it when run again. */
 static bool finalize_body(PgConn *c, void *ctx, Err *err)
@@ -51,7 +52,8 @@ static bool finalize_body(PgConn *c, void *ctx, Err *err)
     /* a writer's statement already under way runs the trigger body it
      * started with, even after the function is replaced: let those finish
      * (and hold new ones back for this short transaction) so that none
-     * still writes into the old table once it is dropped */
+     * still writes into the old table (an older partmig's trigger) or the
+     * undo log once they are dropped */
     if (!strcmp(v->row.method, "copy") &&
         !pg_run(c, arena_printf(v->a, "LOCK TABLE ONLY %s IN SHARE ROW EXCLUSIVE MODE", v->q_table), err))
         return false;
@@ -112,7 +114,8 @@ static bool drop_triggers_body(PgConn *c, void *ctx, Err *err)
         buf_printf(&b, "LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE;\n", v->q_table);
     for (int i = 0; ok && i < pg_nrows(r); i++)
         buf_printf(&b, "DROP TRIGGER IF EXISTS %s ON %s;\n", pg_get(r, i, 0), v->q_table);
-    buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\nDROP FUNCTION IF EXISTS %s();\n", v->q_reverse, v->q_guard);
+    buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\nDROP FUNCTION IF EXISTS %s();\nDROP TABLE IF EXISTS %s;\n",
+               v->q_reverse, v->q_guard, v->q_undo);
     ok = ok && conv_script(c, &b, err);
     pg_result_free(r);
     buf_free(&b);
@@ -187,7 +190,12 @@ static bool finalize_table(PgConn *c, const RunOptions *ro, const char *schema, 
     int64_t rows = 0;
     if (!strcmp(v.row.method, "copy")) {
         double t0 = retry_now();
-        if (!conv_verify_rows(&v, v.q_kept, v.q_table, NULL, true, &rows, err)) {
+        /* keys written since the swap are the new table's alone: the
+         * comparison leaves out the keys in the undo log */
+        const char *log = NULL;
+        if (!conv_undo_log(&v, &log, err))
+            goto done;
+        if (!conv_verify_rows(&v, v.q_kept, v.q_table, log, true, &rows, err)) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err->msg);
             err_set(err, PM_EDB, "refusing to drop the old table: %s", msg);

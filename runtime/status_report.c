@@ -179,8 +179,8 @@ json_t *status_check(json_t *root, const StatusThresholds *th)
         if (json_is_true(json_object_get(t, "waiting_for_finalize"))) {
             if (idle > th->finalize_warn)
                 problem(&k, CHECK_WARNING, str(t, "table"), "conversion",
-                        "converted and swapped %s ago, waiting for \"partmig finalize %s\" (the old table and its "
-                        "mirror trigger stay until then)",
+                        "converted and swapped %s ago, waiting for \"partmig finalize %s\" (the old table and the "
+                        "undo log stay until then)",
                         age, str(t, "table"));
         } else if (!running)
             problem(&k, CHECK_WARNING, str(t, "table"), "interrupted",

@@ -315,6 +315,187 @@ BEGIN
 END
 $fn$;
 
+-- The rollback point after the swap: the undo log.  From the swap until
+-- finalize (or a rollback), the old table is kept as it was at the swap;
+-- every row written to the new table leaves its key and partition value in
+-- partmig.conv_<id>_undo (OLD for update and delete, NEW for insert and an
+-- update that moves the key or the partition value -- so every version the
+-- new table holds is found by key and partition value among its key's
+-- entries).  A rollback re-copies the logged keys into the old table
+-- (conversion_resync_back) before it swaps back; finalize compares the two
+-- tables on every key not in the log.  One small insert per written row:
+-- the application barely feels it (a synchronous copy into the old table,
+-- with its index updates, cost it 10-25% of its capacity).
+--
+-- Made on the new table before the swap (QUIET names the custom setting
+-- that keeps the trigger silent in partmig's own session until then: its
+-- re-copies are not changes to undo), by its shadow name; the function acts
+-- only as a trigger on that table (by oid) or its partitions.
+CREATE OR REPLACE FUNCTION partmig.conversion_install_undo_log(conversion bigint, quiet text)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_variable
+DECLARE
+  pm_row record;
+  r partmig.conversions;
+  pm_new oid;
+  pm_log text := format('%I.%I', 'partmig', format('conv_%s_undo', conversion));
+  pm_fn text := format('%I.%I', 'partmig', format('conv_%s_reverse', conversion));
+  pm_part text;
+  pm_defs text;
+  pm_kl text;
+  pm_oldk text;
+  pm_newk text;
+  pm_body text;
+BEGIN
+  SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
+  r := pm_row.r;
+  pm_new := to_regclass(format('%I.%I', r.table_schema, r.shadow_name));
+  IF r.state = 'swapped' OR pm_new IS NULL OR pm_new = r.old_oid THEN
+    RAISE EXCEPTION 'partmig: conversion %: the undo log is made on the new table before the swap', conversion;
+  END IF;
+  pm_part := format('%I', partmig.conversion_log_column(r.key_columns, 'partmig_part'));
+  SELECT string_agg(format('%I %s', u.k, u.t), ', ' ORDER BY u.i), string_agg(format('%I', u.k), ', ' ORDER BY u.i),
+         string_agg(format('OLD.%I', u.k), ', ' ORDER BY u.i), string_agg(format('NEW.%I', u.k), ', ' ORDER BY u.i)
+    INTO pm_defs, pm_kl, pm_oldk, pm_newk
+    FROM unnest(r.key_columns, r.key_types) WITH ORDINALITY u (k, t, i);
+  -- no sequence, no primary key: entries are taken in any order (a key's
+  -- re-copy reads its current rows, whatever entry named it); the key's
+  -- index serves finalize's comparison, which leaves logged keys out
+  EXECUTE format('CREATE TABLE %s (%s, %s %s)', pm_log, pm_defs, pm_part, r.part_type);
+  EXECUTE format('CREATE INDEX ON %s (%s)', pm_log, pm_kl);
+  pm_body := format($body$BEGIN
+  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) IS DISTINCT FROM %L::pg_catalog.oid THEN
+    RAISE EXCEPTION 'partmig: this trigger function is not for table %%', TG_RELID::pg_catalog.regclass;
+  END IF;
+  IF TG_OP <> 'INSERT' THEN INSERT INTO %s (%s, %s) VALUES (%s, OLD.%I); END IF;
+  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (%s, OLD.%I) IS DISTINCT FROM (%s, NEW.%I)) THEN
+    INSERT INTO %s (%s, %s) VALUES (%s, NEW.%I);
+  END IF;
+  RETURN NULL;
+END$body$,
+    pm_new, pm_log, pm_kl, pm_part, pm_oldk, r.part_column, pm_oldk, r.part_column, pm_newk, r.part_column,
+    pm_log, pm_kl, pm_part, pm_newk, r.part_column);
+  EXECUTE format('CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER'
+                 ' SET search_path = pg_catalog, pg_temp AS %L', pm_fn, pm_body);
+  EXECUTE format('REVOKE ALL ON FUNCTION %s() FROM PUBLIC', pm_fn);
+  EXECUTE format('CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW'
+                 ' WHEN (pg_catalog.current_setting(%L, true) IS DISTINCT FROM ''on'') EXECUTE FUNCTION %s()',
+                 pm_new::regclass, quiet, pm_fn);
+END
+$fn$;
+
+-- Re-copy the keys written since the swap from the new table back into
+-- the old one, for a rollback; returns the number of keys.  LIM: take the
+-- entries of the keys of the first LIM entries (NULL: all); LOCKED: both
+-- tables are locked (the swap back), so every entry is taken.  The entries
+-- are deleted first, in a statement of their own: a change committed after
+-- it leaves an entry for a later round, so the statements that follow may
+-- see any later state of a key.  Then, for each (key, partition value) of
+-- the batch, the old table's row is deleted and the new table's current
+-- rows inserted (the new table found pruned to the batch's partitions for
+-- up to pm_prune_max entries, as in conversion_resync_rows).  The old table
+-- is nobody's until the swap back, whose locked round takes every entry
+-- left.
+--
+-- By (key, partition value), not by key alone: the new table's key holds
+-- the partition column, so the application may have written a second row
+-- with a key the old table already has, in another partition.  The old row
+-- stays, the new one is refused by the old table's unique index, and the
+-- rollback stops, naming the key, instead of keeping one of the two.
+CREATE OR REPLACE FUNCTION partmig.conversion_resync_back(conversion bigint, lim integer, locked boolean)
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_variable
+DECLARE
+  pm_log text := format('%I.%I', 'partmig', format('conv_%s_undo', conversion));
+  pm_n bigint;
+BEGIN
+  IF to_regclass(pm_log) IS NULL THEN
+    RAISE EXCEPTION 'partmig: conversion % has no undo log', conversion;
+  END IF;
+  EXECUTE format('SELECT partmig.conversion_resync_back_rows($1, $2, $3, NULL::%s[])', pm_log)
+    INTO pm_n USING conversion, lim, locked;
+  RETURN pm_n;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION partmig.conversion_resync_back_rows(conversion bigint, lim integer, locked boolean,
+                                                               batch_type anyarray)
+RETURNS bigint LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp SET enable_hashjoin = off SET enable_mergejoin = off AS $fn$
+#variable_conflict use_variable
+DECLARE
+  pm_row record;
+  r partmig.conversions;
+  pm_old text;
+  pm_new text;
+  pm_log text := format('%I.%I', 'partmig', format('conv_%s_undo', conversion));
+  pm_part text;
+  pm_nkl text;     -- n.k1, n.k2
+  pm_lkl text;     -- l.k1, l.k2
+  pm_l2kl text;    -- l2.k1, l2.k2
+  pm_xkl text;     -- pm_x.k1, pm_x.k2
+  pm_eq text;      -- o.k1 = g.k1 AND ...
+  pm_cols text;
+  pm_ncols text;
+  pm_overriding text := '';
+  pm_batch batch_type%TYPE;
+  pm_n bigint;
+  pm_in text := '';
+  pm_prune_max constant integer := 1000;
+BEGIN
+  SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
+  r := pm_row.r;
+  pm_old := pm_row.tbl;
+  IF r.state <> 'swapped' THEN
+    RAISE EXCEPTION 'partmig: conversion % is in state %, not swapped', conversion, r.state;
+  END IF;
+  pm_new := format('%I.%I', r.table_schema, r.table_name);
+  IF to_regclass(pm_new) IS NULL OR to_regclass(pm_new) = r.old_oid THEN
+    RAISE EXCEPTION 'partmig: conversion %: % is not the new table', conversion, pm_new;
+  END IF;
+  IF pg_typeof(batch_type) <> format('%s[]', pm_log)::regtype THEN
+    RAISE EXCEPTION 'partmig: conversion %: the batch is of type %, not %[]', conversion, pg_typeof(batch_type), pm_log;
+  END IF;
+  pm_part := format('%I', partmig.conversion_log_column(r.key_columns, 'partmig_part'));
+  SELECT string_agg(format('n.%I', u.k), ', ' ORDER BY u.i), string_agg(format('pm_x.%I', u.k), ', ' ORDER BY u.i),
+         string_agg(format('o.%I = g.%I', u.k, u.k), ' AND ' ORDER BY u.i),
+         string_agg(format('l.%I', u.k), ', ' ORDER BY u.i), string_agg(format('l2.%I', u.k), ', ' ORDER BY u.i)
+    INTO pm_nkl, pm_xkl, pm_eq, pm_lkl, pm_l2kl
+    FROM unnest(r.key_columns) WITH ORDINALITY u (k, i);
+  SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum),
+         string_agg(format('n.%I', a.attname), ', ' ORDER BY a.attnum),
+         CASE WHEN bool_or(a.attidentity <> '') THEN ' OVERRIDING SYSTEM VALUE' ELSE '' END
+    INTO pm_cols, pm_ncols, pm_overriding
+    FROM pg_attribute a WHERE a.attrelid = r.old_oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+  IF locked OR lim IS NULL THEN
+    EXECUTE format('WITH d AS (DELETE FROM %1$s l RETURNING l.*) SELECT array_agg(ROW(d.*)::%1$s) FROM d', pm_log)
+      INTO pm_batch;
+  ELSE
+    EXECUTE format('WITH d AS (DELETE FROM %1$s l WHERE (%2$s) IN (SELECT %3$s FROM %1$s l2 LIMIT $1)'
+                   ' RETURNING l.*) SELECT array_agg(ROW(d.*)::%1$s) FROM d', pm_log, pm_lkl, pm_l2kl)
+      INTO pm_batch USING lim;
+  END IF;
+  IF pm_batch IS NULL THEN
+    RETURN 0;
+  END IF;
+  IF cardinality(pm_batch) <= pm_prune_max THEN
+    SELECT format(' AND n.%I IN (%s)', r.part_column, string_agg(format('($1[%s]).%s', i, pm_part), ', ' ORDER BY i))
+      INTO pm_in FROM generate_series(1, cardinality(pm_batch)) i;
+  END IF;
+  EXECUTE format('DELETE FROM %1$s o USING (SELECT DISTINCT %2$s, pm_x.%3$s FROM unnest($1) pm_x) g'
+                 ' WHERE %4$s AND o.%5$I = g.%3$s',
+                 pm_old, pm_xkl, pm_part, pm_eq, r.part_column)
+    USING pm_batch;
+  EXECUTE format('INSERT INTO %1$s (%2$s)%3$s SELECT %4$s FROM %5$s n'
+                 ' WHERE (%6$s, n.%7$I) IN (SELECT %8$s, pm_x.%9$s FROM unnest($1) pm_x)%10$s',
+                 pm_old, pm_cols, pm_overriding, pm_ncols, pm_new, pm_nkl, r.part_column, pm_xkl, pm_part, pm_in)
+    USING pm_batch;
+  EXECUTE format('SELECT count(*) FROM (SELECT DISTINCT %s FROM unnest($1) pm_x) k', pm_xkl)
+    INTO pm_n USING pm_batch;
+  RETURN pm_n;
+END
+$fn$;
+
 REVOKE ALL ON FUNCTION partmig.conversion_log_column(text[], text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_set_keys(bigint, text[], text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_row(bigint) FROM PUBLIC;
@@ -322,3 +503,6 @@ REVOKE ALL ON FUNCTION partmig.conversion_guard() FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_install_capture(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_resync(bigint, integer, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_resync_rows(bigint, integer, boolean, anyarray) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_install_undo_log(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_resync_back(bigint, integer, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_resync_back_rows(bigint, integer, boolean, anyarray) FROM PUBLIC;

@@ -8,7 +8,7 @@
 -- before it).  Bump the version on any change to this file or to
 -- conversion.sql.
 --
--- partmig sql_version: 5
+-- partmig sql_version: 6
 
 -- key/value facts about the ledger itself: 'ledger_version', 'sql_version'
 CREATE TABLE IF NOT EXISTS partmig.meta (

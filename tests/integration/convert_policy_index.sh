@@ -88,15 +88,18 @@ swap_log=$(tail -n +"$((start_line + 1))" "$LOG")
 assert_contains "$swap_log" "RENAME TO \"ix_status\"" "the swap names the policy's index"
 assert_not_contains "$swap_log" "CREATE INDEX CONCURRENTLY" "no index is built after the swap"
 trigger_at=$(echo "$swap_log" | grep -n "CREATE TRIGGER partmig_reverse" | head -1 | cut -d: -f1)
+[ -n "$trigger_at" ] || trigger_at=$(echo "$swap_log" | grep -n "conversion_install_undo_log" | head -1 | cut -d: -f1)
 lock_at=$(echo "$swap_log" | grep -n 'LOCK TABLE "public"."orders_partmig_new", "public"."orders" IN ACCESS EXCLUSIVE MODE' | head -1 | cut -d: -f1)
-assert_eq "$([ -n "$trigger_at" ] && [ -n "$lock_at" ] && [ "$trigger_at" -lt "$lock_at" ] && echo before)" before "partmig_reverse is made before the swap's lock ($trigger_at, $lock_at)"
+assert_eq "$([ -n "$trigger_at" ] && [ -n "$lock_at" ] && [ "$trigger_at" -lt "$lock_at" ] && echo before)" before "the undo log's trigger is made before the swap's lock ($trigger_at, $lock_at)"
 assert_eq "$(psql_q "SELECT count(*) FROM pg_index i JOIN pg_inherits h ON h.inhrelid = i.indrelid WHERE h.inhparent = 'public.orders'::regclass")" "$((3 * nparts))" "three indexes per partition, none twice"
 assert_eq "$(psql_q "SELECT count(*) FROM partmig.step_objects WHERE kind = 'index'")" "$((2 * nparts))" "the build_index steps record the partitions' indexes"
 run_cmd "$PARTMIG" verify -d "$PARTMIG_TEST_DIR/mig"
 assert_eq "$RC" 0 "verify ($OUT $ERR)"
 assert_eq "$(psql_q "SELECT count(*) FROM pg_index WHERE indrelid = 'public.orders_partmig_old'::regclass AND indexrelid = $old_ix")" 1 "the old index stays on the kept table"
 psql_q "INSERT INTO public.orders (customer_id, status, total, created) VALUES (7, 'x', 1, '2024-03-03')" >/dev/null
-assert_eq "$(psql_q "SELECT count(*) FROM public.orders_partmig_old WHERE status = 'x'")" 1 "a write after the swap reaches the old table"
+assert_eq "$(psql_q "SELECT count(*) FROM public.orders WHERE status = 'x'")" 1 "the write after the swap is in the new table"
+cid=$(psql_q "SELECT id FROM partmig.conversions WHERE table_name = 'orders' ORDER BY id DESC LIMIT 1")
+assert_eq "$(psql_q "SELECT count(*) FROM partmig.conv_${cid}_undo u JOIN public.orders o USING (id) WHERE o.status = 'x'")" 1 "a write after the swap leaves its key in the undo log"
 run_cmd "$PARTMIG" rollback --to 0 -d "$PARTMIG_TEST_DIR/mig"
 assert_eq "$RC" 0 "rollback after the swap ($ERR)"
 psql_q "DELETE FROM public.orders WHERE status = 'x'" >/dev/null

@@ -9,7 +9,8 @@
 -- batch's first and last key; :column the policy's column; :columns the existing table's columns;
 -- :index_definition one of its indexes (columns, method, predicate), :n that index's number, :old_pkey its
 -- primary key's name; :each_column and :target each column of the new table and its statistics target;
--- :reverse_body the reverse trigger function's body; :round the log entries one re-copy round takes;
+-- :round the log entries one re-copy round takes;
+-- :quiet the setting partmig.conv_:id_quiet, which keeps the undo log's trigger silent in partmig's session;
 -- :policy the table's policy
 --
 -- changes:

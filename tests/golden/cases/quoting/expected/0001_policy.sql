@@ -8,7 +8,8 @@
 -- batch's first and last key; :column the policy's column; :columns the existing table's columns;
 -- :index_definition one of its indexes (columns, method, predicate), :n that index's number, :old_pkey its
 -- primary key's name; :each_column and :target each column of the new table and its statistics target;
--- :reverse_body the reverse trigger function's body; :round the log entries one re-copy round takes;
+-- :round the log entries one re-copy round takes;
+-- :quiet the setting partmig.conv_:id_quiet, which keeps the undo log's trigger silent in partmig's session;
 -- :policy the table's policy
 --
 -- changes:
@@ -69,15 +70,14 @@ SET client_min_messages = warning;
 -- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql;
 -- :round log entries a round: 100 first, halved after a round over 0.25 s down to 50, doubled after a fast
 -- one up to 1000),
--- the rows counted partition by partition in one snapshot, then the reverse mirror made on the new table
--- (:reverse_body deletes the old row by :key from the old table and inserts the new one there; partmig's
--- own session sets partmig.conv_:id_quiet, so it acts from the swap on), the keys re-copied again, then
+-- the rows counted partition by partition in one snapshot, then the undo log made with its trigger on the
+-- new table (partmig.conversion_install_undo_log: each row written to the new table logs its key in
+-- partmig.conv_:id_undo; partmig's own session sets the setting :quiet, so it logs from the swap on),
+-- the keys re-copied again, then
 -- the swap, in one transaction (the old table's other indexes and identity sequences are renamed like its
 -- primary key; owner, grants, row security and views carried over):
 --   SELECT partmig.conversion_resync(:id, :round, false);
---   CREATE OR REPLACE FUNCTION "partmig"."conv_:id_reverse"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pm$:reverse_body$pm$;
---   REVOKE ALL ON FUNCTION "partmig"."conv_:id_reverse"() FROM PUBLIC;
---   CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON "app_data"."notes_partmig_new" FOR EACH ROW WHEN (pg_catalog.current_setting('partmig.conv_:id_quiet', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION "partmig"."conv_:id_reverse"();
+--   SELECT partmig.conversion_install_undo_log(:id, :quiet);
 --   LOCK TABLE "app_data"."notes_partmig_new", "app_data"."notes" IN ACCESS EXCLUSIVE MODE;
 --   SELECT partmig.conversion_resync(:id, NULL, true);
 --   DROP TRIGGER partmig_capture ON "app_data"."notes";
@@ -87,7 +87,10 @@ SET client_min_messages = warning;
 --   ALTER INDEX "app_data".:old_pkey RENAME TO "pm:id_old_pkey";
 --   ALTER INDEX "app_data"."notes_partmig_new_pkey" RENAME TO :old_pkey;
 --   CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON "app_data"."notes" FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(':id');
--- the old table stays as notes_partmig_old, kept current by partmig_reverse, until "partmig finalize app_data.notes"
+-- the old table stays as notes_partmig_old, as it was at the swap, until "partmig finalize app_data.notes";
+-- partmig.conv_:id_undo names each key written since: "partmig rollback" re-copies those keys into it
+-- (partmig.conversion_resync_back) and swaps back; finalize compares the tables on every other key, then
+-- drops the old table and the log
 -- partmig:end
 
 -- partmig:step 2 action=sql transactional=yes table=app_data.notes undo=sql lock="ACCESS EXCLUSIVE on app_data.notes"

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# rollback_undo_log.sh: the rollback point between swap and finalize is the
+# old table as it was at the swap plus the undo log (the keys written to the
+# new table since).  Writes after the swap -- in place, moving rows across
+# partitions, deletes, inserts, thousands of keys (several re-copy rounds),
+# and a writer still running through the rollback -- are carried back by
+# `rollback`, row for row; finalize compares the tables on every key not in
+# the log, so a row of the old table changed or lost behind partmig's back
+# stops it (nothing dropped), and once equal it drops the old table and the
+# log.
+set -u
+. "$PARTMIG_SOURCE/tests/lib/pg.sh"
+. "$PARTMIG_SOURCE/tests/lib/assert.sh"
+cd "$PARTMIG_SOURCE"
+pg_start
+W="$PARTMIG_TOOLS/tools/convert_writer"
+[ -x "$W" ] || W="$PARTMIG_TOOLS/convert_writer"
+T=$PARTMIG_TEST_DIR
+fingerprint() { psql_q "SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM public.$1 t"; }
+
+mkdir -p "$T/pol"
+cat >"$T/pol/orders.lua" <<'LUA'
+partition "orders" { schema = "public", column = "created_at", interval = "1 month", premake = 2,
+  primary_key = { "id", "created_at" }, existing = { method = "copy" } }
+LUA
+run_cmd "$PARTMIG" compile "$T/pol" -o "$T/mig"
+assert_eq "$RC" 0 "compile ($ERR)"
+
+for db in r f d; do
+    psql_q "CREATE DATABASE $db" >/dev/null
+    PGDATABASE=$db psql_q "CREATE TABLE public.orders (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL,
+            amount numeric NOT NULL, note text);
+        INSERT INTO public.orders (created_at, amount, note)
+            SELECT now() - (g % 600) * interval '1 day' - g * interval '1 second', g, 'row ' || g FROM generate_series(1, 40000) g;
+        CREATE TABLE public.expected_orders AS SELECT * FROM public.orders;
+        ALTER TABLE public.expected_orders ADD PRIMARY KEY (id)" >/dev/null
+    PGDATABASE=$db run_cmd "$PARTMIG" apply -d "$T/mig" --jobs 2
+    assert_eq "$RC" 0 "apply converts orders in database $db ($ERR)"
+    assert_eq "$(PGDATABASE=$db psql_q "SELECT count(*) FROM partmig.conv_1_undo")" 0 "database $db: nothing written since the swap, nothing in the undo log"
+    # writes after the swap, each to the table and to the record of what committed
+    PGDATABASE=$db psql_q "
+        UPDATE public.orders SET amount = amount + 1 WHERE id % 7 = 0;
+        UPDATE public.orders SET created_at = created_at + interval '40 days' WHERE id % 11 = 0 AND created_at < now() - interval '60 days';
+        DELETE FROM public.orders WHERE id % 13 = 0;
+        UPDATE public.orders SET note = NULL WHERE id % 17 = 0;
+        DELETE FROM public.orders WHERE id % 19 = 0 AND id % 7 = 0;
+        DELETE FROM public.expected_orders; INSERT INTO public.expected_orders SELECT * FROM public.orders;
+        WITH n AS (INSERT INTO public.orders (created_at, amount, note)
+                   SELECT now() - g * interval '3 hours', g, 'after the swap' FROM generate_series(1, 2500) g RETURNING *)
+        INSERT INTO public.expected_orders SELECT * FROM n;" >/dev/null
+    logged=$(PGDATABASE=$db psql_q "SELECT count(DISTINCT id) FROM partmig.conv_1_undo")
+    assert_eq "$([ "$logged" -gt 9000 ] && echo many)" many "database $db: the undo log names the keys written since the swap ($logged)"
+    assert_eq "$(PGDATABASE=$db psql_q "SELECT count(*) FROM public.orders_partmig_old o FULL JOIN public.orders n USING (id)
+            WHERE (o.*) IS DISTINCT FROM (n.*) AND NOT EXISTS (SELECT 1 FROM partmig.conv_1_undo u WHERE u.id = coalesce(o.id, n.id))")" \
+        0 "database $db: the old table differs from the new one only on logged keys"
+done
+
+# rollback, a writer running through it: every row as committed
+export PGDATABASE=r
+STOP="$T/stop"
+"$W" orders created_at "$STOP" 3 >"$T/writer.out" 2>&1 &
+wpid=$!
+sleep 1
+run_cmd "$PARTMIG" rollback --to 0 -d "$T/mig"
+assert_eq "$RC" 0 "rollback with a writer running ($ERR)"
+assert_contains "$ERR" "written since the swap back into" "rollback says what it carried back"
+sleep 1
+touch "$STOP"
+wait "$wpid"
+assert_eq "$?" 0 "the writer's statements all succeeded ($(tail -1 "$T/writer.out"))"
+assert_eq "$(psql_q "SELECT relkind FROM pg_class WHERE oid = 'public.orders'::regclass")" r "orders is a plain table again"
+assert_eq "$(fingerprint orders)" "$(fingerprint expected_orders)" "orders after rollback holds every committed row, those written after the swap and during the rollback included"
+assert_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relname LIKE '%partmig%' OR relname ~ '^conv_[0-9]+_'")" 0 "rollback leaves no partmig table, undo log included"
+run_cmd "$PARTMIG" apply -d "$T/mig" --jobs 2
+assert_eq "$RC" 0 "apply converts it again ($ERR)"
+assert_eq "$(fingerprint orders)" "$(fingerprint expected_orders)" "converted again, every row"
+
+# finalize: compares on every key not in the undo log
+export PGDATABASE=f
+id=$(psql_q "SELECT min(o.id) FROM public.orders_partmig_old o WHERE NOT EXISTS (SELECT 1 FROM partmig.conv_1_undo u WHERE u.id = o.id)")
+psql_q "UPDATE public.orders_partmig_old SET amount = amount + 1000 WHERE id = $id" >/dev/null
+run_cmd "$PARTMIG" finalize public.orders
+assert_eq "$RC" 1 "finalize refuses when an unlogged row of the old table differs"
+assert_contains "$ERR" "contents differ" "finalize names the difference"
+assert_eq "$(psql_q "SELECT to_regclass('public.orders_partmig_old') IS NOT NULL")" t "nothing dropped"
+psql_q "UPDATE public.orders_partmig_old SET amount = amount - 1000 WHERE id = $id" >/dev/null
+psql_q "CREATE TABLE public.saved AS SELECT * FROM public.orders_partmig_old WHERE id = $id; DELETE FROM public.orders_partmig_old WHERE id = $id" >/dev/null
+run_cmd "$PARTMIG" finalize public.orders
+assert_eq "$RC" 1 "finalize refuses when an unlogged row is missing from the old table"
+psql_q "INSERT INTO public.orders_partmig_old SELECT * FROM public.saved; DROP TABLE public.saved" >/dev/null
+run_cmd "$PARTMIG" finalize public.orders
+assert_eq "$RC" 0 "finalize passes once the tables agree ($ERR)"
+assert_eq "$(psql_q "SELECT to_regclass('public.orders_partmig_old') IS NULL AND to_regclass('partmig.conv_1_undo') IS NULL")" t "finalize dropped the old table and the undo log"
+assert_eq "$(fingerprint orders)" "$(fingerprint expected_orders)" "orders intact after finalize"
+
+# a row written since the swap that the old table's key forbids: rollback
+# refuses, names it, swaps nothing back; without it, rollback goes through
+export PGDATABASE=d
+psql_q "INSERT INTO public.orders SELECT id, created_at + interval '1 day', amount, 'same id' FROM public.orders WHERE id = 5" >/dev/null
+run_cmd "$PARTMIG" rollback --to 0 -d "$T/mig"
+assert_eq "$RC" 1 "rollback refuses a repeated key"
+assert_contains "$ERR" "repeat a key the old table's unique index forbids" "rollback says why"
+assert_contains "$ERR" "(id)=(5)" "and which key"
+assert_eq "$(psql_q "SELECT relkind::text || ' ' || (SELECT state FROM partmig.conversions) FROM pg_class WHERE oid = 'public.orders'::regclass")" "p swapped" "nothing swapped back"
+psql_q "DELETE FROM public.orders WHERE note = 'same id'" >/dev/null
+run_cmd "$PARTMIG" rollback --to 0 -d "$T/mig"
+assert_eq "$RC" 0 "rollback once the repeated row is gone ($ERR)"
+assert_eq "$(fingerprint orders)" "$(fingerprint expected_orders)" "every committed row back in the plain table"
+assert_done
