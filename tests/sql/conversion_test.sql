@@ -48,7 +48,7 @@ CREATE VIEW public.old_rows AS SELECT "I d", partmig_part, "At", pm_last, conver
 CREATE VIEW public.new_rows AS SELECT "I d", partmig_part, "At", pm_last, conversion, r, "x""); DROP TABLE t; --", "Seq",
     doubled FROM "Tab ""Sch"""."Odd ""T"" x new";
 
-SELECT plan(33);
+SELECT plan(47);
 
 -- the keys, recorded with their types from the catalog
 SELECT throws_ok(format('SELECT partmig.conversion_set_keys(%s, ARRAY[''I d'', ''nope''], ''At'')', :cid),
@@ -118,6 +118,60 @@ COMMIT;
 SELECT results_eq('SELECT * FROM public.new_rows ORDER BY 1, 2', 'SELECT * FROM public.old_rows ORDER BY 1, 2',
                   'the tables agree after the last round');
 
+-- after the swap: the undo log, made on the new table before it
+SELECT format('partmig.%I', format('conv_%s_undo', :cid)) AS undo,
+       format('partmig.%I()', format('conv_%s_reverse', :cid)) AS reverse \gset
+SELECT lives_ok(format('SELECT partmig.conversion_install_undo_log(%s, %L)', :cid, 'partmig.quiet_test'),
+                'the undo log and its trigger are made on the new table');
+SET partmig.quiet_test = 'on';
+UPDATE "Tab ""Sch"""."Odd ""T"" x new" SET r = 'quiet' WHERE "I d" = 11;
+SET partmig.quiet_test = '';
+UPDATE "Tab ""Sch"""."Odd ""T"" x" SET r = 'quiet' WHERE "I d" = 11;
+SELECT is((SELECT count(*) FROM :undo), 0::bigint, 'the trigger is silent in a session with the quiet setting');
+SELECT throws_like(format('SELECT partmig.conversion_resync_back(%s, 10, false)', :cid), '%not swapped%',
+                   'nothing is re-copied back before the swap');
+-- the swap, as far as these functions see it
+ALTER TABLE "Tab ""Sch"""."Odd ""T"" x" RENAME TO "Odd ""T"" x old";
+ALTER TABLE "Tab ""Sch"""."Odd ""T"" x new" RENAME TO "Odd ""T"" x";
+UPDATE partmig.conversions SET state = 'swapped' WHERE id = :cid;
+SET ROLE pgtap_app;
+UPDATE "Tab ""Sch"""."Odd ""T"" x" SET r = 'after' WHERE "I d" = 12;
+UPDATE "Tab ""Sch"""."Odd ""T"" x" SET "At" = '2025-10-01 UTC' WHERE "I d" = 2;
+DELETE FROM "Tab ""Sch"""."Odd ""T"" x" WHERE "I d" = 13;
+INSERT INTO "Tab ""Sch"""."Odd ""T"" x" ("I d", partmig_part, "At", pm_last, r) VALUES (30, 'k30', '2025-03-01 UTC', 30, 'in');
+UPDATE "Tab ""Sch"""."Odd ""T"" x" SET partmig_part = 'k3b' WHERE "I d" = 3;
+RESET ROLE;
+SELECT is((SELECT count(DISTINCT ("I d", partmig_part)) FROM :undo), 6::bigint,
+          'the undo log names the keys the application wrote since the swap (a key change: both)');
+SELECT is(partmig.conversion_resync_back(:cid, 1, false), 1::bigint, 'a round takes the keys of its first entries');
+SELECT is(partmig.conversion_resync_back(:cid, 1000, false), 5::bigint, 'the next takes the rest');
+SELECT results_eq('SELECT * FROM public.old_rows ORDER BY 1, 2', 'SELECT * FROM public.new_rows ORDER BY 1, 2',
+                  'the old table holds the new one''s rows again: in place, moved, deleted, inserted, key changed');
+SELECT is(partmig.conversion_resync_back(:cid, 1000, false), 0::bigint, 'nothing is left to re-copy back');
+-- a row repeating a key of the old table in another partition (the new
+-- table's key holds the partition column) is refused, not half-kept
+INSERT INTO "Tab ""Sch"""."Odd ""T"" x" ("I d", partmig_part, "At", pm_last, r) VALUES (14, 'k14', '2025-11-01 UTC', 14, 'twice');
+SELECT throws_ok(format('SELECT partmig.conversion_resync_back(%s, NULL, true)', :cid), '23505', NULL,
+                 'the old table''s key refuses the repeated key');
+SELECT is((SELECT r FROM public.old_rows WHERE "I d" = 14), 'r', 'the old row of that key stays');
+DELETE FROM "Tab ""Sch"""."Odd ""T"" x" WHERE r = 'twice';
+-- under the swap back's lock: a small batch is planned only in its partitions
+BEGIN;
+UPDATE "Tab ""Sch""".p2 SET r = 'last' WHERE "I d" IN (15, 16);
+SELECT is(partmig.conversion_resync_back(:cid, NULL, true), 3::bigint, 'the locked round takes every entry');
+SELECT is((SELECT array_agg(DISTINCT c.relname::text) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+            WHERE l.pid = pg_backend_pid() AND c.relname IN ('p1', 'p2')), ARRAY['p2'],
+          'the re-copy back of a small batch touches only its partitions');
+COMMIT;
+SELECT results_eq('SELECT * FROM public.old_rows ORDER BY 1, 2', 'SELECT * FROM public.new_rows ORDER BY 1, 2',
+                  'the tables agree after the locked round');
+SELECT throws_like(format('SELECT partmig.conversion_resync_back_rows(%s, 10, false, NULL::integer[])', :cid),
+                   '%the batch is of type integer[]%', 'the re-copy back''s worker takes only the undo log''s row type');
+-- back to the names before the swap, for the tests below
+ALTER TABLE "Tab ""Sch"""."Odd ""T"" x" RENAME TO "Odd ""T"" x new";
+ALTER TABLE "Tab ""Sch"""."Odd ""T"" x old" RENAME TO "Odd ""T"" x";
+UPDATE partmig.conversions SET state = 'shadow_created' WHERE id = :cid;
+
 SELECT throws_like(format('SELECT partmig.conversion_resync_rows(%s, 10, false, NULL::integer[])', :cid),
                    '%the batch is of type integer[]%', 'the re-copy''s worker takes only the log''s row type');
 
@@ -137,5 +191,7 @@ DROP TABLE public.other;
 DROP SCHEMA "Tab ""Sch""" CASCADE;
 DROP TABLE :log;
 DROP FUNCTION :capture;
+DROP TABLE :undo;
+DROP FUNCTION :reverse;
 DELETE FROM partmig.conversions;
 DROP ROLE pgtap_app;
