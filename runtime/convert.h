@@ -50,6 +50,7 @@ typedef struct ConvertOpen {
     long long batches, rows_copied; /* backfill batches recorded and rows they copied */
     long long rows_estimate;        /* the original table's rows (reltuples, else live rows), -1 unknown */
     long long change_log_rows;      /* changed keys waiting in its change log (estimate), -1 none */
+    long long undo_log_rows;        /* after the swap: entries in its undo log (estimate), -1 none */
     const char *started_at;         /* when it started (server time) */
     long long age_s, idle_s;        /* seconds since it started, since its last recorded progress */
 } ConvertOpen;

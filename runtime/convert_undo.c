@@ -320,6 +320,8 @@ bool convert_list_open(PgConn *c, Arena *a, ConvertOpen **out, int *n, Err *err)
                  " WHERE k.oid = c.old_oid), -1),"
                  " coalesce((SELECT t.n_live_tup FROM pg_catalog.pg_stat_all_tables t"
                  " WHERE t.relid = pg_catalog.to_regclass('partmig.conv_' || c.id || '_log')), -1),"
+                 " coalesce((SELECT t.n_live_tup FROM pg_catalog.pg_stat_all_tables t"
+                 " WHERE t.relid = pg_catalog.to_regclass('partmig.conv_' || c.id || '_undo')), -1),"
                  " to_char(c.started_at, 'YYYY-MM-DD HH24:MI:SSOF'),"
                  " extract(epoch FROM now() - c.started_at)::bigint,"
                  " extract(epoch FROM now() - greatest(c.updated_at, b.last))::bigint"
@@ -343,9 +345,10 @@ bool convert_list_open(PgConn *c, Arena *a, ConvertOpen **out, int *n, Err *err)
         o->rows_copied = pg_get_int(r, i, 7);
         o->rows_estimate = pg_get_int(r, i, 8);
         o->change_log_rows = pg_get_int(r, i, 9);
-        o->started_at = arena_strdup(a, pg_get(r, i, 10));
-        o->age_s = pg_get_int(r, i, 11);
-        o->idle_s = pg_get_int(r, i, 12);
+        o->undo_log_rows = pg_get_int(r, i, 10);
+        o->started_at = arena_strdup(a, pg_get(r, i, 11));
+        o->age_s = pg_get_int(r, i, 12);
+        o->idle_s = pg_get_int(r, i, 13);
     }
     pg_result_free(r);
     *out = v;

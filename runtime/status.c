@@ -178,6 +178,7 @@ static bool conversions_json(PgConn *c, Arena *a, json_t **out, Err *err)
         json_object_set_new(j, "rows_estimate", o->rows_estimate >= 0 ? json_integer(o->rows_estimate) : json_null());
         json_object_set_new(j, "change_log_rows",
                             o->change_log_rows >= 0 ? json_integer(o->change_log_rows) : json_null());
+        json_object_set_new(j, "undo_log_rows", o->undo_log_rows >= 0 ? json_integer(o->undo_log_rows) : json_null());
         json_object_set_new(j, "rollback_to", json_string(rollback_target(a, o->version, o->step)));
         /* swapped and its step done: only "partmig finalize" is left */
         json_object_set_new(j, "waiting_for_finalize",

@@ -478,6 +478,7 @@ static void print_conversions(json_t *convs, bool running)
     json_array_foreach(convs, i, o)
     {
         json_t *est = json_object_get(o, "rows_estimate"), *log = json_object_get(o, "change_log_rows");
+        json_t *undo = json_object_get(o, "undo_log_rows");
         printf("  %s: %s conversion, state %s (step %04lld:%lld, %s)\n", json_string_value(json_object_get(o, "table")),
                json_string_value(json_object_get(o, "method")), json_string_value(json_object_get(o, "state")),
                (long long)json_integer_value(json_object_get(o, "version")),
@@ -494,6 +495,9 @@ static void print_conversions(json_t *convs, bool running)
             printf("?");
         if (json_is_integer(log))
             printf("; about %lld changed key(s) waiting in its change log", (long long)json_integer_value(log));
+        if (json_is_integer(undo))
+            printf("; about %lld key(s) written since the swap in its undo log (rollback re-copies them)",
+                   (long long)json_integer_value(undo));
         printf("\n    started %s (", json_string_value(json_object_get(o, "started_at")));
         print_age(json_integer_value(json_object_get(o, "age_seconds")));
         printf(" ago), last progress ");

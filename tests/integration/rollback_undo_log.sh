@@ -55,8 +55,13 @@ for db in r f d; do
         0 "database $db: the old table differs from the new one only on logged keys"
 done
 
-# rollback, a writer running through it: every row as committed
+# status names the undo log of a swapped conversion
 export PGDATABASE=r
+run_cmd "$PARTMIG" status -d "$T/mig"
+assert_contains "$OUT$ERR" "written since the swap in its undo log (rollback re-copies them)" "status shows the undo log"
+assert_eq "$("$PARTMIG" status -d "$T/mig" --json | python3 -c 'import json,sys; print([type(c["undo_log_rows"]).__name__ for c in json.load(sys.stdin)["conversions"]])')" "['int']" "status --json: undo_log_rows"
+
+# rollback, a writer running through it: every row as committed
 STOP="$T/stop"
 "$W" orders created_at "$STOP" 3 >"$T/writer.out" 2>&1 &
 wpid=$!
