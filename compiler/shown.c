@@ -221,8 +221,7 @@ static void index_lines(Buf *out, Buf *q, Arena *a, const Policy *p, const char 
             buf_append(out, "or, for an index of the same columns as another of the table, or one an interrupted apply "
                             "made, ON ONLY,\neach partition's attached:\n");
     }
-    buf_append(out, "then the statistics, in one ANALYZE of the new table on a connection of its own, beside step 5's\n"
-                    "re-copy and count (waited for before the conversion counts as verified):\n");
+    buf_append(out, "then the statistics, in one ANALYZE of the new table:\n");
     buf_printf(q, "ANALYZE %s;", s);
     sql_lines(out, buf_str(q));
     buf_reset(q);

@@ -211,8 +211,6 @@ bool convert_run(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
         ok = conv_run_copy(&v, err);
 done:
     conv_rollback_quietly(c);
-    Err ignored;
-    conv_statistics_wait(&v, &ignored); /* a failed step left it running */
     arena_free(&a);
     return ok;
 }

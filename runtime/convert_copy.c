@@ -425,7 +425,7 @@ bool conv_run_copy(Conv *v, Err *err)
     if (conv_state_is(v, "backfilling")) {
         int64_t rows = 0;
         if (!conv_backfill(v, err) || !conv_build_indexes(v, err) || !conv_resync_catch_up(v, err) ||
-            !conv_verify_counts(v, v->q_table, v->q_shadow, v->q_log, &rows, err) || !conv_statistics_wait(v, err))
+            !conv_verify_counts(v, v->q_table, v->q_shadow, v->q_log, &rows, err))
             return false;
         const char *params[] = {v->row.id, arena_printf(v->a, "%lld", (long long)rows)};
         if (!pg_exec(v->c, "UPDATE partmig.conversions SET rows_verified = $2::bigint WHERE id = $1::bigint", 2, params,

@@ -449,42 +449,17 @@ bool conv_build_indexes(Conv *v, Err *err)
         goto done;
     buf_reset(&b);
     if (!split) {
-        /* one ANALYZE, on a connection of its own, beside the re-copy of
-         * changed keys and the verification (1,431 partitions: seconds of
-         * each): they read the new table and write rows, which its lock
-         * (SHARE UPDATE EXCLUSIVE, a partition at a time) lets them do;
-         * conv_statistics_wait waits for it before the conversion counts
-         * as verified, so a killed apply gathers them again */
         buf_printf(&b, "ANALYZE %s;\n", v->q_shadow);
-        if (!(v->stats = copier_script_start(v->o->db_url, buf_str(&b), err)))
+        if (!script_retried(v->c, &b, err))
             goto done;
-        v->stats_t0 = retry_now();
-        fprintf(stderr,
-                "partmig: %s: built %d indexes of %s on %d partitions (%d job(s)) in %.0f ms; its statistics (one "
-                "ANALYZE) are gathered meanwhile\n",
-                v->qname, nix, v->q_shadow, np, jobs < nscripts ? jobs : nscripts, (v->stats_t0 - t0) * 1000.0);
-    } else
-        fprintf(stderr,
-                "partmig: %s: built %d indexes of %s on %d partitions (%d job(s)) and its statistics (the parent's, "
-                "then each partition's on the jobs) in %.0f ms\n",
-                v->qname, nix, v->q_shadow, np, jobs < nscripts ? jobs : nscripts, (retry_now() - t0) * 1000.0);
+    }
+    fprintf(stderr,
+            "partmig: %s: built %d indexes of %s on %d partitions (%d job(s)) and its statistics (%s) in %.0f ms\n",
+            v->qname, nix, v->q_shadow, np, jobs < nscripts ? jobs : nscripts,
+            split ? "the parent's, then each partition's on the jobs" : "in one ANALYZE", (retry_now() - t0) * 1000.0);
     ok = true;
 done:
     pg_result_free(r);
     buf_free(&b);
-    return ok;
-}
-
-bool conv_statistics_wait(Conv *v, Err *err)
-{
-    if (!v->stats)
-        return true;
-    double t0 = retry_now();
-    bool ok = copier_script_wait(v->stats, err);
-    v->stats = NULL;
-    if (ok)
-        fprintf(stderr,
-                "partmig: %s: gathered the statistics of %s (one ANALYZE) in %.0f ms (%.0f ms of it waited for)\n",
-                v->qname, v->q_shadow, (retry_now() - v->stats_t0) * 1000.0, (retry_now() - t0) * 1000.0);
     return ok;
 }

@@ -137,13 +137,6 @@ PgConn *copier_connect(const char *db_url, const char *name, Err *err);
  * with one; the first failure stops the others after their script. */
 bool copier_scripts(const char *db_url, const char *const *scripts, int n, int jobs, Err *err);
 
-/* SCRIPT (copied) run in the background on a connection of its own, like
- * one of copier_scripts'; copier_script_wait waits for it to end (NULL:
- * nothing runs) and frees it. */
-typedef struct CopierBg CopierBg;
-CopierBg *copier_script_start(const char *db_url, const char *script, Err *err);
-bool copier_script_wait(CopierBg *bg, Err *err);
-
 /* Helpers shared by the conversion files (defined in sql_text.c; quoted
  * names into an arena are quote_ident_str / quote_qualified_str). */
 /* "a", "b" from NAMES (quoted), with PREFIX before each ("o." or ""). */
@@ -175,8 +168,6 @@ typedef struct Conv {
      * sql/conversion.sql's generic ones: dropped (IF EXISTS) with the rest */
     const char *q_resync, *q_guard;
     const char *q_guard_call; /* partmig.conversion_guard('N'): the TRUNCATE trigger's function */
-    CopierBg *stats;          /* the new table's ANALYZE running in the background (convert_index.c) */
-    double stats_t0;          /* when it began (retry_now) */
 } Conv;
 
 /* An identity sequence as the server names it. */
@@ -316,8 +307,5 @@ bool conv_undo_log(Conv *v, const char **log, Err *err);
  * which the swap renames. */
 bool conv_build_indexes(Conv *v, Err *err);
 const char *conv_policy_index_staged(const Conv *v, int j);
-/* Wait for the statistics conv_build_indexes left gathering in the
- * background (none: true at once). */
-bool conv_statistics_wait(Conv *v, Err *err);
 
 #endif

@@ -71,8 +71,7 @@ SET client_min_messages = warning;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
 --   CREATE INDEX IF NOT EXISTS "pm:id_pix0" ON ONLY "public"."journal_entries_partmig_new" USING btree ("tenant_id");
 --   ALTER INDEX "public"."pm:id_pix0" ATTACH PARTITION "public".:partition_tenant_id_idx;
--- then the statistics, in one ANALYZE of the new table on a connection of its own, beside step 5's
--- re-copy and count (waited for before the conversion counts as verified):
+-- then the statistics, in one ANALYZE of the new table:
 --   ANALYZE "public"."journal_entries_partmig_new";
 -- or, with jobs > 1 and partitions of 10000 rows or more on average, first the parent's (each of its
 -- columns :each_column at the session's :target, the partitions' at 1), then each partition's after its
@@ -182,8 +181,7 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   ALTER INDEX "public"."audit_logs_partmig_new_pkey" ATTACH PARTITION "public".:partition_pkey;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."audit_logs_partmig_new" :index_definition;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
--- then the statistics, in one ANALYZE of the new table on a connection of its own, beside step 5's
--- re-copy and count (waited for before the conversion counts as verified):
+-- then the statistics, in one ANALYZE of the new table:
 --   ANALYZE "public"."audit_logs_partmig_new";
 -- or, with jobs > 1 and partitions of 10000 rows or more on average, first the parent's (each of its
 -- columns :each_column at the session's :target, the partitions' at 1), then each partition's after its
@@ -272,8 +270,7 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   ALTER INDEX "public"."workflow_logs_partmig_new_pkey" ATTACH PARTITION "public".:partition_pkey;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."workflow_logs_partmig_new" :index_definition;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
--- then the statistics, in one ANALYZE of the new table on a connection of its own, beside step 5's
--- re-copy and count (waited for before the conversion counts as verified):
+-- then the statistics, in one ANALYZE of the new table:
 --   ANALYZE "public"."workflow_logs_partmig_new";
 -- or, with jobs > 1 and partitions of 10000 rows or more on average, first the parent's (each of its
 -- columns :each_column at the session's :target, the partitions' at 1), then each partition's after its

@@ -67,8 +67,7 @@ SET client_min_messages = warning;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
 --   CREATE INDEX IF NOT EXISTS "pm:id_pix0" ON ONLY "public"."documents_partmig_new" USING btree ("tenant_id", "created_at");
 --   ALTER INDEX "public"."pm:id_pix0" ATTACH PARTITION "public".:partition_tenant_id_created_at_idx;
--- then the statistics, in one ANALYZE of the new table on a connection of its own, beside step 5's
--- re-copy and count (waited for before the conversion counts as verified):
+-- then the statistics, in one ANALYZE of the new table:
 --   ANALYZE "public"."documents_partmig_new";
 -- or, with jobs > 1 and partitions of 10000 rows or more on average, first the parent's (each of its
 -- columns :each_column at the session's :target, the partitions' at 1), then each partition's after its

@@ -60,8 +60,7 @@ SET client_min_messages = warning;
 -- each partition's attached:
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."clicks_partmig_new" :index_definition;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
--- then the statistics, in one ANALYZE of the new table on a connection of its own, beside step 5's
--- re-copy and count (waited for before the conversion counts as verified):
+-- then the statistics, in one ANALYZE of the new table:
 --   ANALYZE "public"."clicks_partmig_new";
 -- or, with jobs > 1 and partitions of 10000 rows or more on average, first the parent's (each of its
 -- columns :each_column at the session's :target, the partitions' at 1), then each partition's after its
@@ -190,8 +189,7 @@ CREATE TABLE IF NOT EXISTS "public"."clicks_p2025_03_17" PARTITION OF "public"."
 -- each partition's attached:
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON ONLY "public"."views_partmig_new" :index_definition;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
--- then the statistics, in one ANALYZE of the new table on a connection of its own, beside step 5's
--- re-copy and count (waited for before the conversion counts as verified):
+-- then the statistics, in one ANALYZE of the new table:
 --   ANALYZE "public"."views_partmig_new";
 -- or, with jobs > 1 and partitions of 10000 rows or more on average, first the parent's (each of its
 -- columns :each_column at the session's :target, the partitions' at 1), then each partition's after its

@@ -63,8 +63,7 @@ SET client_min_messages = warning;
 --   ALTER INDEX "public"."pm:id_ix:n" ATTACH PARTITION "public".:partition_index;
 --   CREATE UNIQUE INDEX IF NOT EXISTS "pm:id_pix0" ON ONLY "public"."invoices_partmig_new" USING btree ("customer_id", "issued_on");
 --   ALTER INDEX "public"."pm:id_pix0" ATTACH PARTITION "public".:partition_customer_key;
--- then the statistics, in one ANALYZE of the new table on a connection of its own, beside step 5's
--- re-copy and count (waited for before the conversion counts as verified):
+-- then the statistics, in one ANALYZE of the new table:
 --   ANALYZE "public"."invoices_partmig_new";
 -- or, with jobs > 1 and partitions of 10000 rows or more on average, first the parent's (each of its
 -- columns :each_column at the session's :target, the partitions' at 1), then each partition's after its
