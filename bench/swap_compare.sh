@@ -114,8 +114,7 @@ for round in $(seq 1 "$ROUNDS"); do
             parts=$(q "$db" "SELECT count(*) FROM pg_inherits WHERE inhparent = 'public.je'::regclass")
             swap=$(q "$db" "SELECT round(swap_ms::numeric, 1) FROM partmig.conversions")
             apply=$(echo "$t1 - $t0" | bc)
-            # the indexes phase, as apply reports it (with the statistics,
-            # but for one ANALYZE, which runs beside the verification)
+            # the indexes and statistics phase, as apply reports it
             ix=$(sed -n 's/.*partmig: .*: built .* in \([0-9]*\) ms\($\|;.*\)/\1/p' "$W/apply$n.log" | head -1)
             printf 'SWAP round=%d layout=%s partitions=%s bin=%s swap_ms=%s apply_s=%.2f indexes_ms=%s writer_max_ms=%s writer_at=%s writer_last_ms=%s writer_capacity_tps=%s\n' \
                 "$round" "$layout" "$parts" "$which" "$swap" "$apply" "${ix:-?}" "${stall:-?}" "${stall_at:-?}" "${last:-?}" \
