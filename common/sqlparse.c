@@ -309,6 +309,18 @@ static const char *rangevar_name(json_t *rv, const char **schema)
     return json_string_value(json_object_get(r, "relname"));
 }
 
+bool sql_index_if_not_exists(const SqlStatement *st, const char **schema, const char **name)
+{
+    json_t *is = json_object_get(st->tree, "IndexStmt");
+    if (!is || !json_is_true(json_object_get(is, "if_not_exists")) || !json_is_string(json_object_get(is, "idxname")))
+        return false;
+    json_t *rv = json_object_get(is, "relation");
+    json_t *r = json_object_get(rv, "RangeVar");
+    *schema = json_string_value(json_object_get(r ? r : rv, "schemaname"));
+    *name = json_string_value(json_object_get(is, "idxname"));
+    return *schema != NULL;
+}
+
 bool sql_partition_of(const SqlStatement *st, const char **schema, const char **name, const char **parent_schema,
                       const char **parent)
 {

@@ -46,6 +46,11 @@ void sql_script_free(SqlScript *script); /* NULL is fine */
 bool sql_partition_of(const SqlStatement *st, const char **schema, const char **name, const char **parent_schema,
                       const char **parent);
 
+/* A CREATE INDEX IF NOT EXISTS statement on a schema-qualified table: the
+ * table's schema (where the index goes) and the index name; strings
+ * borrowed from the statement's tree.  False for any other statement. */
+bool sql_index_if_not_exists(const SqlStatement *st, const char **schema, const char **name);
+
 /* Only check that SQL parses (same errors as sql_script_parse). */
 bool sql_parse_check(const char *sql, const char *file, int first_line, Err *err);
 

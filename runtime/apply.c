@@ -90,6 +90,30 @@ static bool do_unregister(Apply *a, Err *err)
     return ledger_policy_unregister(a->c, a->f->m.version, a->s->number, a->s->table, err);
 }
 
+/* Whether the step's SQL is one CREATE INDEX IF NOT EXISTS whose name a
+ * relation already has (a copy conversion builds the policy's indexes
+ * before its swap): the statement would do nothing, but only after waiting
+ * for its lock on the table, with the application's writers queued behind
+ * that wait. */
+static bool index_present(Apply *a, bool *present, Err *err)
+{
+    *present = false;
+    SqlScript *script = NULL;
+    if (!sql_script_parse(a->s->sql, a->f->path, 1, &script, err))
+        return false;
+    const char *schema = NULL, *name = NULL;
+    bool ok = true;
+    if (sql_script_count(script) == 1 && sql_index_if_not_exists(sql_script_get(script, 0), &schema, &name)) {
+        const char *params[] = {schema, name};
+        ok = pg_query_bool(a->c,
+                           "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+                           " ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2)",
+                           2, params, present, err);
+    }
+    sql_script_free(script);
+    return ok;
+}
+
 static bool do_action(Apply *a, Err *err)
 {
     switch (a->s->action) {
@@ -100,7 +124,10 @@ static bool do_action(Apply *a, Err *err)
             apply_out_sql(a->s->sql);
             return apply_note_extensions(a, err) && apply_note_planned_partitions(a, err);
         }
-        return pg_exec_script(a->c, a->s->sql, err);
+        bool present = false;
+        if (!index_present(a, &present, err))
+            return false;
+        return present || pg_exec_script(a->c, a->s->sql, err);
     case STEP_ENSURE_TABLE: return apply_ensure_tx(a, err);
     case STEP_PREMAKE: return apply_premake(a, err);
     case STEP_REGISTER: return do_register(a, err);

@@ -136,6 +136,29 @@ static void do_block(void)
     CHECK(sql_parse_check("DO LANGUAGE plperl $$ not plpgsql at all $$;", "p.sql", 1, &err));
 }
 
+/* CREATE INDEX IF NOT EXISTS on a qualified table: its schema and name;
+ * not without IF NOT EXISTS, not on an unqualified table (search_path
+ * decides where that goes), not for other statements */
+static void index_if_not_exists(void)
+{
+    const char *sql = "CREATE UNIQUE INDEX IF NOT EXISTS \"Ix \"\"1\"\"\" ON ONLY \"S q\".t USING btree (a);\n"
+                      "CREATE INDEX IF NOT EXISTS ix ON t (a);\n"
+                      "CREATE INDEX ix2 ON s.t (a);\n"
+                      "CREATE TABLE IF NOT EXISTS s.u (a int);\n";
+    SqlScript *s = NULL;
+    Err err;
+    err_clear(&err);
+    CHECK(sql_script_parse(sql, "i.sql", 1, &s, &err));
+    const char *schema = NULL, *name = NULL;
+    CHECK(sql_index_if_not_exists(sql_script_get(s, 0), &schema, &name));
+    CHECK_STR(schema, "S q");
+    CHECK_STR(name, "Ix \"1\"");
+    CHECK(!sql_index_if_not_exists(sql_script_get(s, 1), &schema, &name));
+    CHECK(!sql_index_if_not_exists(sql_script_get(s, 2), &schema, &name));
+    CHECK(!sql_index_if_not_exists(sql_script_get(s, 3), &schema, &name));
+    sql_script_free(s);
+}
+
 int main(void)
 {
     sql_parse_cleanup(); /* before any parse: must not crash */
@@ -143,6 +166,7 @@ int main(void)
     empty();
     bad_line();
     do_block();
+    index_if_not_exists();
     sql_parse_cleanup();
     return check_report();
 }
