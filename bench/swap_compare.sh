@@ -18,6 +18,10 @@
 #                    it stopped -- more writes than the new table takes);
 #                    then the same writer flat out on the converted table
 #                    for 2 s (writer_capacity_tps)
+#   SWAP_WRITER_COLUMN=created_at  the writer names the partition column
+#                    too (WHERE id = $1 AND created_at = $2): each statement
+#                    is planned in one partition, as a workload the new
+#                    layout serves; without it every id lookup probes all
 #   SWAP_LOGS=DIR    keep, per run, apply's stderr with a wall-clock stamp on
 #                    each line, the writer's output and the server log (with
 #                    statements over 50 ms and lock waits over 20 ms), to
@@ -29,6 +33,7 @@ A=${SWAP_A:?SWAP_A: the first partmig binary}
 B=${SWAP_B:-$PWD/build/partmig}
 C=${SWAP_C:-}
 WRITER=${SWAP_WRITER:-}
+WCOL=${SWAP_WRITER_COLUMN:-}
 TOOLS=${PARTMIG_TOOLS:-$(dirname "$B")/tests}
 BINS="A B${C:+ C}"
 LAYOUTS=${SWAP_LAYOUTS:-month day}
@@ -80,7 +85,7 @@ for round in $(seq 1 "$ROUNDS"); do
             q "$db" "CHECKPOINT"
             if [ -n "$WRITER" ]; then
                 rm -f "$W/stop"
-                PGDATABASE=$db "$TOOLS/rate_writer" je "$WRITER" 2 "$W/stop" >"$W/w$n.out" 2>&1 &
+                PGDATABASE=$db "$TOOLS/rate_writer" je "$WRITER" 2 "$W/stop" $WCOL >"$W/w$n.out" 2>&1 &
                 wp=$!
                 sleep 1
             fi
@@ -104,7 +109,7 @@ for round in $(seq 1 "$ROUNDS"); do
                 stall_at=$(sed -n 's/.* at=\([0-9:.]*\).*/\1/p' "$W/w$n.out")
                 last=$(sed -n 's/.* last_ms=\([0-9.]*\).*/\1/p' "$W/w$n.out")
                 # what the converted table takes of these writes, flat out
-                cap=$(PGDATABASE=$db "$TOOLS/rate_writer" je 0 2 2 | sed -n 's/.* tps=\([0-9]*\).*/\1/p')
+                cap=$(PGDATABASE=$db "$TOOLS/rate_writer" je 0 2 2 $WCOL | sed -n 's/.* tps=\([0-9]*\).*/\1/p')
             fi
             if [ -n "$LOGS" ]; then
                 cp "$W/apply$n.log" "$LOGS/apply$n.log"

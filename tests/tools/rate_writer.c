@@ -1,10 +1,14 @@
 /* rate_writer.c: an application writing by id, as ERP code does, at a fixed rate or flat out.
  *
- *   rate_writer TABLE RATE CLIENTS STOP
+ *   rate_writer TABLE RATE CLIENTS STOP [COLUMN]
  *
  * CLIENTS processes, one connection each, run
  *   UPDATE TABLE SET amount = amount + 1 WHERE id = $1
- * for a random id between 1 and the table's max(id) at start.
+ * for a random id between 1 and the table's max(id) at start; with COLUMN
+ * (the partition column), an application that names it too, so that each
+ * statement is planned in one partition:
+ *   UPDATE TABLE SET amount = amount + 1 WHERE id = $1 AND COLUMN = $2
+ * for random rows among 10,000 read at start.
  * RATE > 0: a fixed rate (RATE transactions/s over all clients, each client on
  * its own evenly spaced schedule); a transaction's latency counts from its
  * scheduled start, so a stall shows as the queue it builds, as an application
@@ -73,9 +77,16 @@ static void sleep_until(double t)
     }
 }
 
+/* With COLUMN: the rows the clients write, (id, COLUMN as text). */
+typedef struct {
+    int n;
+    char (*id)[32];
+    char (*value)[64];
+} Rows;
+
 /* one client: runs until STOP, fills T */
-static int client(const char *update, long long maxid, double rate, int clients, int k, const char *stop,
-                  double seconds, Tally *t)
+static int client(const char *update, long long maxid, const Rows *rows, double rate, int clients, int k,
+                  const char *stop, double seconds, Tally *t)
 {
     Err err;
     err_clear(&err);
@@ -96,9 +107,14 @@ static int client(const char *update, long long maxid, double rate, int clients,
             sleep_until(next);
         double sched = interval > 0 ? next : mono_s();
         char id[32];
-        snprintf(id, sizeof id, "%lld", 1 + (long long)(rand_r(&seed) % (unsigned)(maxid > 0 ? maxid : 1)));
-        const char *params[] = {id};
-        if (!pg_exec(conn, update, 1, params, NULL, &err)) {
+        const char *params[2] = {id, NULL};
+        if (rows->n > 0) {
+            int i = (int)(rand_r(&seed) % (unsigned)rows->n);
+            params[0] = rows->id[i];
+            params[1] = rows->value[i];
+        } else
+            snprintf(id, sizeof id, "%lld", 1 + (long long)(rand_r(&seed) % (unsigned)(maxid > 0 ? maxid : 1)));
+        if (!pg_exec(conn, update, rows->n > 0 ? 2 : 1, params, NULL, &err)) {
             if (t->errors++ < 3)
                 err_print(&err);
             if (!pg_ok(conn))
@@ -122,8 +138,8 @@ static int client(const char *update, long long maxid, double rate, int clients,
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: rate_writer TABLE RATE CLIENTS STOP\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: rate_writer TABLE RATE CLIENTS STOP [COLUMN]\n");
         return 2;
     }
     double rate = atof(argv[2]);
@@ -149,7 +165,14 @@ int main(int argc, char **argv)
     if (!tallies || !pipes || !pids)
         goto done;
     quote_qualified(&t, "public", argv[1]);
+    Rows rows = {0};
     const char *update = arena_printf(&a, "UPDATE %s SET amount = amount + 1 WHERE id = $1::bigint", buf_str(&t));
+    if (argc == 6) {
+        Buf col = {0};
+        quote_ident(&col, argv[5]);
+        update = arena_printf(&a, "%s AND %s = $2", update, buf_str(&col));
+        buf_free(&col);
+    }
     conn = pg_connect(NULL, &err);
     long long maxid = 1;
     PgResult *r = NULL;
@@ -160,6 +183,28 @@ int main(int argc, char **argv)
     }
     maxid = pg_get_int(r, 0, 0);
     pg_result_free(r);
+    r = NULL;
+    if (argc == 6) {
+        Buf col = {0};
+        quote_ident(&col, argv[5]);
+        bool got = pg_exec(
+            conn,
+            arena_printf(&a, "SELECT id, %s::text FROM %s ORDER BY random() LIMIT 10000", buf_str(&col), buf_str(&t)),
+            0, NULL, &r, &err);
+        buf_free(&col);
+        if (!got) {
+            err_print(&err);
+            goto done;
+        }
+        rows.n = pg_nrows(r);
+        rows.id = arena_alloc(&a, sizeof *rows.id * (size_t)(rows.n + 1));
+        rows.value = arena_alloc(&a, sizeof *rows.value * (size_t)(rows.n + 1));
+        for (int i = 0; i < rows.n; i++) {
+            snprintf(rows.id[i], sizeof rows.id[i], "%s", pg_get(r, i, 0));
+            snprintf(rows.value[i], sizeof rows.value[i], "%s", pg_get(r, i, 1));
+        }
+        pg_result_free(r);
+    }
     pg_close(conn);
     conn = NULL;
     for (int k = 0; k < clients; k++) {
@@ -170,7 +215,7 @@ int main(int argc, char **argv)
         if (pids[k] == 0) {
             Tally mine = {0};
             close(pipes[k][0]);
-            int crc = client(update, maxid, rate, clients, k, stop, seconds, &mine);
+            int crc = client(update, maxid, &rows, rate, clients, k, stop, seconds, &mine);
             ssize_t w = write(pipes[k][1], &mine, sizeof mine);
             _exit(crc || w != (ssize_t)sizeof mine ? 1 : 0);
         }
