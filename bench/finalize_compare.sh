@@ -90,7 +90,7 @@ for round in $(seq 1 "$ROUNDS"); do
         printf 'FIN round=%d bin=%s finalize_s=%.2f verify_s=%s ratio=%.3f\n' "$round" "$which" "$fin" "${ver:-?}" \
             "$(echo "$fin / $apply_s" | bc -l)"
         [ -n "${FIN_LOG_MS:-}" ] && tail -n +"$((logfrom + 1))" "$W/server.log" | grep 'duration:' |
-            grep -v 'CREATE DATABASE\|CHECKPOINT' | cut -c1-220 | sed 's/^/    /'
+            grep -v 'CREATE DATABASE\|CHECKPOINT' | cut -c1-220 | sed 's/^/    /' || true
         fins[$which]="${fins[$which]:-} $fin"
         verifs[$which]="${verifs[$which]:-} ${ver:-}"
         q postgres "DROP DATABASE $db"
