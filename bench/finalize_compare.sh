@@ -12,6 +12,10 @@
 #   FIN_A=/tmp/old/partmig FIN_B=build/partmig [FIN_C=...] bench/finalize_compare.sh
 #   FIN_ROUNDS=3  FIN_ROWS=3000000  FIN_SPAN_DAYS=1430  FIN_UNIT=month
 #   FIN_ARGS_A / FIN_ARGS_B / FIN_ARGS_C: extra finalize options (--jobs 1)
+#   FIN_QUIET=S   before each run, wait up to S seconds for a second in which
+#                 the machine is at least 90% idle (others' load on a
+#                 shared machine takes the core the second connection
+#                 needs); the idle share found is printed with the run
 #   FIN_LOG_MS=N  the server logs statements of N ms or more: each run's
 #                 slow statements are printed after its line (the phases)
 set -euo pipefail
@@ -31,6 +35,22 @@ pg_start "max_wal_size = 4GB" "shared_buffers = 512MB" "checkpoint_timeout = 30m
 export PGTZ=UTC
 W=$PARTMIG_TEST_DIR
 q() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+
+idle() { # the machine's idle share over the next second, in percent
+    local a b
+    a=($(head -1 /proc/stat))
+    sleep 1
+    b=($(head -1 /proc/stat))
+    local total=0 i
+    for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+    echo $(((b[4] - a[4]) * 100 / (total > 0 ? total : 1)))
+}
+quiet() { # up to FIN_QUIET seconds for an idle second
+    local until=$(($(date +%s) + ${FIN_QUIET:-0})) got
+    got=$(idle)
+    while [ "$got" -lt 90 ] && [ "$(date +%s)" -lt "$until" ]; do got=$(idle); done
+    echo "$got"
+}
 
 q postgres "CREATE DATABASE tpl"
 PGDATABASE=tpl psql -X -q -v ON_ERROR_STOP=1 <<SQL
@@ -59,6 +79,7 @@ partition "journal_entries" { column = "created_at", interval = "1 $UNIT", prema
 LUA
 "$B" compile "$W/pol" -o "$W/mig" >/dev/null
 q tpl "CHECKPOINT"
+[ -n "${FIN_QUIET:-}" ] && echo "FIN idle before apply: $(quiet)%"
 t0=$(date +%s.%N)
 PGDATABASE=tpl "$B" apply -d "$W/mig" --jobs 2 >"$W/apply.log" 2>&1 || { tail -5 "$W/apply.log"; exit 1; }
 t1=$(date +%s.%N)
@@ -79,6 +100,8 @@ for round in $(seq 1 "$ROUNDS"); do
         q postgres "CREATE DATABASE $db TEMPLATE tpl STRATEGY FILE_COPY"
         q "$db" "CHECKPOINT"
         logfrom=$(wc -l <"$W/server.log")
+        idle_pct=-
+        [ -n "${FIN_QUIET:-}" ] && idle_pct=$(quiet)
         t0=$(date +%s.%N)
         # shellcheck disable=SC2086
         PGDATABASE=$db "$bin" finalize journal_entries $args >"$W/fin$n.log" 2>&1 ||
@@ -87,8 +110,8 @@ for round in $(seq 1 "$ROUNDS"); do
         fin=$(echo "$t1 - $t0" | bc)
         # the verification's own time, as finalize reports it
         ver=$(sed -n 's/.*match (\([0-9.]*\) s)$/\1/p' "$W/fin$n.log" | head -1)
-        printf 'FIN round=%d bin=%s finalize_s=%.2f verify_s=%s ratio=%.3f\n' "$round" "$which" "$fin" "${ver:-?}" \
-            "$(echo "$fin / $apply_s" | bc -l)"
+        printf 'FIN round=%d bin=%s finalize_s=%.2f verify_s=%s ratio=%.3f idle_before=%s%%\n' "$round" "$which" "$fin" \
+            "${ver:-?}" "$(echo "$fin / $apply_s" | bc -l)" "$idle_pct"
         [ -n "${FIN_LOG_MS:-}" ] && tail -n +"$((logfrom + 1))" "$W/server.log" | grep 'duration:' |
             grep -v 'CREATE DATABASE\|CHECKPOINT' | cut -c1-220 | sed 's/^/    /' || true
         fins[$which]="${fins[$which]:-} $fin"
