@@ -62,12 +62,8 @@ assert_contains "$ERR" "contents differ" "the message says the contents differ"
 assert_contains "$ERR" "events_p2025_02" "the message names the partition"
 assert_eq "$(kept events)" t "old table kept after a changed row"
 assert_eq "$(psql_q "SELECT state FROM partmig.conversions WHERE table_name = 'events'")" swapped "still swapped"
-# the partitioned table was read on the second connection, in the snapshot
-# the first one exported
+# the second connection works in the snapshot the first one exported
 assert_contains "$(grep '^partmig verify|' "$LOG")" "SET TRANSACTION SNAPSHOT" "the second connection imports the snapshot"
-assert_contains "$(grep '^partmig verify|' "$LOG")" "FROM ONLY public.events_p2025_02 o" \
-    "the second connection reads the partitions"
-assert_not_contains "$(grep '^partmig verify|' "$LOG")" "events_partmig_old" "the old table is read on the first"
 damage "UPDATE public.events_partmig_old o SET doc = n.doc FROM public.events n WHERE o.id = 1234 AND n.id = 1234"
 
 # a row missing from the partitioned table
@@ -91,11 +87,16 @@ assert_eq "$(kept events)" f "old table dropped"
 # a big old table, read in chunks of its blocks: a changed row and a
 # missing row in its middle and at its end
 damage "UPDATE public.notes_partmig_old SET body = 'x' WHERE id = 30000"
+from=$(wc -l <"$LOG")
 run_cmd "$PARTMIG" finalize public.notes
 assert_eq "$RC" 1 "chunks: finalize refuses a changed row ($ERR)"
 assert_contains "$ERR" "public.notes_p2025_04: 8640 rows each, but their contents differ" "chunks: the partition named"
 chunks=$(grep -c 'FROM "public"."notes_partmig_old" o WHERE o.ctid >= \$1::tid AND o.ctid < \$2::tid' "$LOG")
 [ "$chunks" -ge 2 ] && pass || fail "chunks: the old table read by ctid ranges ($chunks statements)"
+# both connections take the statements in turn (six of them, the first
+# one's taken by this connection at once: the second takes some)
+assert_contains "$(tail -n +"$((from + 1))" "$LOG" | grep '^partmig verify|')" "notes" \
+    "chunks: the second connection reads a share"
 damage "UPDATE public.notes_partmig_old SET body = repeat(md5(id::text), 4) WHERE id = 30000"
 damage "DELETE FROM public.notes_partmig_old WHERE id = 60000"
 run_cmd "$PARTMIG" finalize public.notes
