@@ -304,7 +304,7 @@ static void conversion_copy(Buf *out, Arena *a, const Policy *p)
         index_lines(out, &q, a, p, s, shadow);
     buf_append(out, "5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in "
                     "sql/conversion.sql;\n"
-                    ":round log entries a round: 100 first, halved after a round over 0.25 s down to 50, doubled "
+                    ":round log entries a round: 100 first, halved after a round over 80 ms down to 50, doubled "
                     "after a fast\n"
                     "one up to 1000),\n"
                     "the rows counted partition by partition in one snapshot, then the undo log made with its trigger "

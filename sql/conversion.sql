@@ -111,33 +111,24 @@ BEGIN
 END
 $fn$;
 
--- The change capture of a copy conversion, from its row (keys recorded):
---
--- the change log partmig.<log_name> holds, per change, the key and the
--- partition value of the row version it ends (OLD: update, delete) and of
--- the one it makes when the key or partition value changed (NEW: insert,
--- update).  Every version the new table can hold for a key was copied
--- while current, so the re-copy finds it by key and partition value among
--- the key's entries (the partition value lets the DELETE prune to one
--- partition);
---
--- the trigger function partmig.conv_<id>_capture fills it.  It runs for
--- every row written to the live table, so it is made per table with the
--- names written in (no lookups).  It runs as its owner (application roles
--- need no rights on partmig's log) and acts only as a trigger on the
--- original table (by oid, so renames do not matter) or its partitions;
---
--- the triggers partmig_capture and partmig_no_truncate on the table.
-CREATE OR REPLACE FUNCTION partmig.conversion_install_capture(conversion bigint)
+-- A log of a conversion's changes and the trigger function that fills it:
+-- partmig.<LOG> holds, per written row, the key and the partition value of
+-- the row version it ends (OLD: update, delete) and of the one it makes
+-- when the key or the partition value changed (NEW: insert, update),
+-- numbered in the order written when SEQ; the key has an index.  The
+-- function partmig.<FN> runs for every row written, so it is made with the
+-- names written in (no lookups); it runs as its owner (application roles
+-- need no rights on the log) and acts only as a trigger on table TBL (by
+-- oid, so renames do not matter) or its partitions.
+CREATE OR REPLACE FUNCTION partmig.conversion_make_log(conversion bigint, log text, seq boolean, tbl oid, fn text)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 #variable_conflict use_variable
 DECLARE
   pm_row record;
   r partmig.conversions;
-  pm_tbl text;
-  pm_log text;
-  pm_fn text := format('%I.%I', 'partmig', format('conv_%s_capture', conversion));
-  pm_seq text;
+  pm_log text := format('%I.%I', 'partmig', log);
+  pm_fn text := format('%I.%I', 'partmig', fn);
+  pm_seq text := '';
   pm_part text;
   pm_defs text;
   pm_kl text;
@@ -147,16 +138,15 @@ DECLARE
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
   r := pm_row.r;
-  pm_tbl := pm_row.tbl;
-  pm_log := format('%I.%I', 'partmig', r.log_name);
-  pm_seq := format('%I', partmig.conversion_log_column(r.key_columns, 'partmig_seq'));
+  IF seq THEN
+    pm_seq := format('%I bigserial PRIMARY KEY, ', partmig.conversion_log_column(r.key_columns, 'partmig_seq'));
+  END IF;
   pm_part := format('%I', partmig.conversion_log_column(r.key_columns, 'partmig_part'));
   SELECT string_agg(format('%I %s', u.k, u.t), ', ' ORDER BY u.i), string_agg(format('%I', u.k), ', ' ORDER BY u.i),
          string_agg(format('OLD.%I', u.k), ', ' ORDER BY u.i), string_agg(format('NEW.%I', u.k), ', ' ORDER BY u.i)
     INTO pm_defs, pm_kl, pm_oldk, pm_newk
     FROM unnest(r.key_columns, r.key_types) WITH ORDINALITY u (k, t, i);
-  EXECUTE format('CREATE TABLE %s (%s bigserial PRIMARY KEY, %s, %s %s)', pm_log, pm_seq, pm_defs, pm_part,
-                 r.part_type);
+  EXECUTE format('CREATE TABLE %s (%s%s, %s %s)', pm_log, pm_seq, pm_defs, pm_part, r.part_type);
   EXECUTE format('CREATE INDEX ON %s (%s)', pm_log, pm_kl);
   pm_body := format($body$BEGIN
   IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) IS DISTINCT FROM %L::pg_catalog.oid THEN
@@ -168,16 +158,37 @@ BEGIN
   END IF;
   RETURN NULL;
 END$body$,
-    r.old_oid, pm_log, pm_kl, pm_part, pm_oldk, r.part_column, pm_oldk, r.part_column, pm_newk, r.part_column,
+    tbl, pm_log, pm_kl, pm_part, pm_oldk, r.part_column, pm_oldk, r.part_column, pm_newk, r.part_column,
     pm_log, pm_kl, pm_part, pm_newk, r.part_column);
   -- the body as a literal (%L): no name can end a dollar quote
   EXECUTE format('CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER'
                  ' SET search_path = pg_catalog, pg_temp AS %L', pm_fn, pm_body);
   EXECUTE format('REVOKE ALL ON FUNCTION %s() FROM PUBLIC', pm_fn);
+END
+$fn$;
+
+-- The change capture of a copy conversion, from its row (keys recorded):
+-- the change log partmig.<log_name> (conversion_make_log, numbered) and
+-- its function partmig.conv_<id>_capture, acting for the original table;
+-- the triggers partmig_capture and partmig_no_truncate on the table.
+-- Every version the new table can hold for a key was copied while
+-- current, so the re-copy finds it by key and partition value among the
+-- key's entries (the partition value lets the DELETE prune to one
+-- partition).
+CREATE OR REPLACE FUNCTION partmig.conversion_install_capture(conversion bigint)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_variable
+DECLARE
+  pm_row record;
+  pm_fn text := format('%I.%I', 'partmig', format('conv_%s_capture', conversion));
+BEGIN
+  SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
+  PERFORM partmig.conversion_make_log(conversion, (pm_row.r).log_name, true, (pm_row.r).old_oid,
+                                      format('conv_%s_capture', conversion));
   EXECUTE format('CREATE TRIGGER partmig_capture AFTER INSERT OR UPDATE OR DELETE ON %s'
-                 ' FOR EACH ROW EXECUTE FUNCTION %s()', pm_tbl, pm_fn);
+                 ' FOR EACH ROW EXECUTE FUNCTION %s()', pm_row.tbl, pm_fn);
   EXECUTE format('CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON %s'
-                 ' FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(%L)', pm_tbl, conversion);
+                 ' FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(%L)', pm_row.tbl, conversion);
 END
 $fn$;
 
@@ -198,10 +209,12 @@ $fn$;
 -- statement means.  Joins are nested loops over the batch: index probes,
 -- pruned to one partition.  The DELETE from the new table is a join, which
 -- the planner cannot prune: planned (and locked) over every partition it
--- took ~300 ms at 1,100 partitions, under the swap's lock.  So a batch of
--- up to pm_prune_max entries also names its partition values, ($1[i]).part
--- for each entry i, which the planner folds into constants (the batch is a
--- parameter): it plans and locks only those partitions.  The work is done
+-- took ~300 ms at 1,100 partitions, under the swap's lock (and, in a
+-- round, with the batch's rows share-locked: writers waited for it).  So
+-- the DELETE runs in slices of up to pm_prune_max entries, each naming its
+-- partition values, ($1[i]).part for each entry i, which the planner folds
+-- into constants (the slice is a parameter): it plans and locks only those
+-- partitions.  The work is done
 -- by conversion_resync_rows, whose last argument, a NULL array of the
 -- log's row type, gives the batch's variables that type (a polymorphic
 -- function): the batch goes from statement to statement as a typed array,
@@ -246,6 +259,8 @@ DECLARE
   pm_last bigint;
   pm_locked batch_type%TYPE;  -- arrays of the log's row type
   pm_batch batch_type%TYPE;
+  pm_slice batch_type%TYPE;
+  pm_c integer;
   pm_n bigint;
   pm_in text := '';
   pm_prune_max constant integer := 1000;
@@ -297,14 +312,16 @@ BEGIN
   IF pm_batch IS NULL THEN
     RETURN 0;
   END IF;
-  IF cardinality(pm_batch) <= pm_prune_max THEN
+  -- in slices of pm_prune_max entries, each planned in its partitions only
+  FOR pm_c IN 0 .. (cardinality(pm_batch) - 1) / pm_prune_max LOOP
+    pm_slice := pm_batch[pm_c * pm_prune_max + 1 : (pm_c + 1) * pm_prune_max];
     SELECT format(' AND s.%I IN (%s)', r.part_column, string_agg(format('($1[%s]).%s', i, pm_part), ', ' ORDER BY i))
-      INTO pm_in FROM generate_series(1, cardinality(pm_batch)) i;
-  END IF;
-  EXECUTE format('DELETE FROM %1$s s USING (SELECT DISTINCT %2$s, pm_x.%3$s FROM unnest($1) pm_x) g'
-                 ' WHERE %4$s AND s.%5$I = g.%3$s%6$s',
-                 pm_shadow, pm_xkl, pm_part, pm_eq, r.part_column, pm_in)
-    USING pm_batch;
+      INTO pm_in FROM generate_series(1, cardinality(pm_slice)) i;
+    EXECUTE format('DELETE FROM %1$s s USING (SELECT DISTINCT %2$s, pm_x.%3$s FROM unnest($1) pm_x) g'
+                   ' WHERE %4$s AND s.%5$I = g.%3$s%6$s',
+                   pm_shadow, pm_xkl, pm_part, pm_eq, r.part_column, pm_in)
+      USING pm_slice;
+  END LOOP;
   EXECUTE format('INSERT INTO %1$s (%2$s)%3$s SELECT %4$s FROM %5$s o'
                  ' WHERE (%6$s) IN (SELECT %7$s FROM unnest($1) pm_x)',
                  pm_shadow, pm_cols, pm_overriding, pm_ocols, pm_tbl, pm_okl, pm_xkl)
@@ -323,9 +340,9 @@ $fn$;
 -- new table holds is found by key and partition value among its key's
 -- entries).  A rollback re-copies the logged keys into the old table
 -- (conversion_resync_back) before it swaps back; finalize compares the two
--- tables on every key not in the log.  One small insert per written row:
--- the application barely feels it (a synchronous copy into the old table,
--- with its index updates, cost it 10-25% of its capacity).
+-- tables on every key not in the log.  One small insert per written row
+-- (conversion_make_log, not numbered), where a synchronous copy into the
+-- old table deleted and inserted there, with its index updates.
 --
 -- Made on the new table before the swap (QUIET names the custom setting
 -- that keeps the trigger silent in partmig's own session until then: its
@@ -338,14 +355,7 @@ DECLARE
   pm_row record;
   r partmig.conversions;
   pm_new oid;
-  pm_log text := format('%I.%I', 'partmig', format('conv_%s_undo', conversion));
   pm_fn text := format('%I.%I', 'partmig', format('conv_%s_reverse', conversion));
-  pm_part text;
-  pm_defs text;
-  pm_kl text;
-  pm_oldk text;
-  pm_newk text;
-  pm_body text;
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
   r := pm_row.r;
@@ -353,31 +363,12 @@ BEGIN
   IF r.state = 'swapped' OR pm_new IS NULL OR pm_new = r.old_oid THEN
     RAISE EXCEPTION 'partmig: conversion %: the undo log is made on the new table before the swap', conversion;
   END IF;
-  pm_part := format('%I', partmig.conversion_log_column(r.key_columns, 'partmig_part'));
-  SELECT string_agg(format('%I %s', u.k, u.t), ', ' ORDER BY u.i), string_agg(format('%I', u.k), ', ' ORDER BY u.i),
-         string_agg(format('OLD.%I', u.k), ', ' ORDER BY u.i), string_agg(format('NEW.%I', u.k), ', ' ORDER BY u.i)
-    INTO pm_defs, pm_kl, pm_oldk, pm_newk
-    FROM unnest(r.key_columns, r.key_types) WITH ORDINALITY u (k, t, i);
-  -- no sequence, no primary key: entries are taken in any order (a key's
-  -- re-copy reads its current rows, whatever entry named it); the key's
-  -- index serves finalize's comparison, which leaves logged keys out
-  EXECUTE format('CREATE TABLE %s (%s, %s %s)', pm_log, pm_defs, pm_part, r.part_type);
-  EXECUTE format('CREATE INDEX ON %s (%s)', pm_log, pm_kl);
-  pm_body := format($body$BEGIN
-  IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) IS DISTINCT FROM %L::pg_catalog.oid THEN
-    RAISE EXCEPTION 'partmig: this trigger function is not for table %%', TG_RELID::pg_catalog.regclass;
-  END IF;
-  IF TG_OP <> 'INSERT' THEN INSERT INTO %s (%s, %s) VALUES (%s, OLD.%I); END IF;
-  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (%s, OLD.%I) IS DISTINCT FROM (%s, NEW.%I)) THEN
-    INSERT INTO %s (%s, %s) VALUES (%s, NEW.%I);
-  END IF;
-  RETURN NULL;
-END$body$,
-    pm_new, pm_log, pm_kl, pm_part, pm_oldk, r.part_column, pm_oldk, r.part_column, pm_newk, r.part_column,
-    pm_log, pm_kl, pm_part, pm_newk, r.part_column);
-  EXECUTE format('CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER'
-                 ' SET search_path = pg_catalog, pg_temp AS %L', pm_fn, pm_body);
-  EXECUTE format('REVOKE ALL ON FUNCTION %s() FROM PUBLIC', pm_fn);
+  -- no sequence: entries are taken in any order (a key's re-copy reads its
+  -- current rows, whatever entry named it); the key's index serves the
+  -- rounds (all entries of a key together) and finalize's comparison,
+  -- which leaves logged keys out
+  PERFORM partmig.conversion_make_log(conversion, format('conv_%s_undo', conversion), false, pm_new,
+                                      format('conv_%s_reverse', conversion));
   EXECUTE format('CREATE TRIGGER partmig_reverse AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW'
                  ' WHEN (pg_catalog.current_setting(%L, true) IS DISTINCT FROM ''on'') EXECUTE FUNCTION %s()',
                  pm_new::regclass, quiet, pm_fn);
@@ -392,8 +383,8 @@ $fn$;
 -- it leaves an entry for a later round, so the statements that follow may
 -- see any later state of a key.  Then, for each (key, partition value) of
 -- the batch, the old table's row is deleted and the new table's current
--- rows inserted (the new table found pruned to the batch's partitions for
--- up to pm_prune_max entries, as in conversion_resync_rows).  The old table
+-- rows inserted (the new table read in slices of pm_prune_max distinct
+-- pairs, each pruned to its partitions, as in conversion_resync_rows).  The old table
 -- is nobody's until the swap back, whose locked round takes every entry
 -- left.
 --
@@ -439,6 +430,9 @@ DECLARE
   pm_ncols text;
   pm_overriding text := '';
   pm_batch batch_type%TYPE;
+  pm_pairs batch_type%TYPE;
+  pm_slice batch_type%TYPE;
+  pm_c integer;
   pm_n bigint;
   pm_in text := '';
   pm_prune_max constant integer := 1000;
@@ -478,18 +472,22 @@ BEGIN
   IF pm_batch IS NULL THEN
     RETURN 0;
   END IF;
-  IF cardinality(pm_batch) <= pm_prune_max THEN
-    SELECT format(' AND n.%I IN (%s)', r.part_column, string_agg(format('($1[%s]).%s', i, pm_part), ', ' ORDER BY i))
-      INTO pm_in FROM generate_series(1, cardinality(pm_batch)) i;
-  END IF;
   EXECUTE format('DELETE FROM %1$s o USING (SELECT DISTINCT %2$s, pm_x.%3$s FROM unnest($1) pm_x) g'
                  ' WHERE %4$s AND o.%5$I = g.%3$s',
                  pm_old, pm_xkl, pm_part, pm_eq, r.part_column)
     USING pm_batch;
-  EXECUTE format('INSERT INTO %1$s (%2$s)%3$s SELECT %4$s FROM %5$s n'
-                 ' WHERE (%6$s, n.%7$I) IN (SELECT %8$s, pm_x.%9$s FROM unnest($1) pm_x)%10$s',
-                 pm_old, pm_cols, pm_overriding, pm_ncols, pm_new, pm_nkl, r.part_column, pm_xkl, pm_part, pm_in)
-    USING pm_batch;
+  -- each (key, partition value) once, in slices of pm_prune_max, each
+  -- planned in its partitions only
+  EXECUTE 'SELECT array_agg(DISTINCT pm_x) FROM unnest($1) pm_x' INTO pm_pairs USING pm_batch;
+  FOR pm_c IN 0 .. (cardinality(pm_pairs) - 1) / pm_prune_max LOOP
+    pm_slice := pm_pairs[pm_c * pm_prune_max + 1 : (pm_c + 1) * pm_prune_max];
+    SELECT format(' AND n.%I IN (%s)', r.part_column, string_agg(format('($1[%s]).%s', i, pm_part), ', ' ORDER BY i))
+      INTO pm_in FROM generate_series(1, cardinality(pm_slice)) i;
+    EXECUTE format('INSERT INTO %1$s (%2$s)%3$s SELECT %4$s FROM %5$s n'
+                   ' WHERE (%6$s, n.%7$I) IN (SELECT %8$s, pm_x.%9$s FROM unnest($1) pm_x)%10$s',
+                   pm_old, pm_cols, pm_overriding, pm_ncols, pm_new, pm_nkl, r.part_column, pm_xkl, pm_part, pm_in)
+      USING pm_slice;
+  END LOOP;
   EXECUTE format('SELECT count(*) FROM (SELECT DISTINCT %s FROM unnest($1) pm_x) k', pm_xkl)
     INTO pm_n USING pm_batch;
   RETURN pm_n;
@@ -500,6 +498,7 @@ REVOKE ALL ON FUNCTION partmig.conversion_log_column(text[], text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_set_keys(bigint, text[], text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_row(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_guard() FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_make_log(bigint, text, boolean, oid, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_install_capture(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_resync(bigint, integer, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_resync_rows(bigint, integer, boolean, anyarray) FROM PUBLIC;

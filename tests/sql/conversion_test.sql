@@ -48,7 +48,7 @@ CREATE VIEW public.old_rows AS SELECT "I d", partmig_part, "At", pm_last, conver
 CREATE VIEW public.new_rows AS SELECT "I d", partmig_part, "At", pm_last, conversion, r, "x""); DROP TABLE t; --", "Seq",
     doubled FROM "Tab ""Sch"""."Odd ""T"" x new";
 
-SELECT plan(47);
+SELECT plan(49);
 
 -- the keys, recorded with their types from the catalog
 SELECT throws_ok(format('SELECT partmig.conversion_set_keys(%s, ARRAY[''I d'', ''nope''], ''At'')', :cid),
@@ -117,6 +117,15 @@ SELECT is((SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_locks l 
 COMMIT;
 SELECT results_eq('SELECT * FROM public.new_rows ORDER BY 1, 2', 'SELECT * FROM public.old_rows ORDER BY 1, 2',
                   'the tables agree after the last round');
+-- more entries than a slice (pm_prune_max, 1,000): the DELETE runs slice by slice
+INSERT INTO "Tab ""Sch"""."Odd ""T"" x" ("I d", partmig_part, "At", pm_last, r)
+SELECT g, 'k' || g, timestamptz '2025-01-01 UTC' + (g % 300) * interval '1 day', g, 'many'
+  FROM generate_series(100, 1299) g;
+UPDATE "Tab ""Sch"""."Odd ""T"" x" SET r = 'many again', "At" = "At" + interval '1 hour'
+ WHERE "I d" BETWEEN 100 AND 1299 AND "I d" % 3 = 0;
+SELECT is(partmig.conversion_resync(:cid, NULL, true), 1200::bigint, 'a batch of 2,000 entries is re-copied in slices');
+SELECT results_eq('SELECT * FROM public.new_rows ORDER BY 1, 2', 'SELECT * FROM public.old_rows ORDER BY 1, 2',
+                  'the tables agree after it');
 
 -- after the swap: the undo log, made on the new table before it
 SELECT format('partmig.%I', format('conv_%s_undo', :cid)) AS undo,

@@ -22,7 +22,7 @@ SELECT fk_ok('partmig', 'step_objects', ARRAY['version', 'step'], 'partmig', 'st
 SELECT indexes_are('partmig', 'conversions', ARRAY['conversions_pkey', 'conversions_active'],
                    'one active conversion per table');
 SELECT functions_are('partmig', ARRAY['conversion_log_column', 'conversion_set_keys', 'conversion_row',
-                     'conversion_guard', 'conversion_install_capture', 'conversion_resync',
+                     'conversion_guard', 'conversion_make_log', 'conversion_install_capture', 'conversion_resync',
                      'conversion_resync_rows', 'conversion_install_undo_log', 'conversion_resync_back',
                      'conversion_resync_back_rows'],
                      'schema partmig has sql/conversion.sql''s functions');

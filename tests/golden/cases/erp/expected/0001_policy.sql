@@ -82,7 +82,7 @@ SET client_min_messages = warning;
 --   ALTER TABLE ONLY "public"."journal_entries_partmig_new" ALTER COLUMN :each_column SET STATISTICS -1;
 --   ANALYZE "public".:partition;
 -- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql;
--- :round log entries a round: 100 first, halved after a round over 0.25 s down to 50, doubled after a fast
+-- :round log entries a round: 100 first, halved after a round over 80 ms down to 50, doubled after a fast
 -- one up to 1000),
 -- the rows counted partition by partition in one snapshot, then the undo log made with its trigger on the
 -- new table (partmig.conversion_install_undo_log: each row written to the new table logs its key in
@@ -192,7 +192,7 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   ALTER TABLE ONLY "public"."audit_logs_partmig_new" ALTER COLUMN :each_column SET STATISTICS -1;
 --   ANALYZE "public".:partition;
 -- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql;
--- :round log entries a round: 100 first, halved after a round over 0.25 s down to 50, doubled after a fast
+-- :round log entries a round: 100 first, halved after a round over 80 ms down to 50, doubled after a fast
 -- one up to 1000),
 -- the rows counted partition by partition in one snapshot, then the undo log made with its trigger on the
 -- new table (partmig.conversion_install_undo_log: each row written to the new table logs its key in
@@ -281,7 +281,7 @@ CREATE INDEX IF NOT EXISTS "journal_entries_tenant_id_idx" ON ONLY "public"."jou
 --   ALTER TABLE ONLY "public"."workflow_logs_partmig_new" ALTER COLUMN :each_column SET STATISTICS -1;
 --   ANALYZE "public".:partition;
 -- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql;
--- :round log entries a round: 100 first, halved after a round over 0.25 s down to 50, doubled after a fast
+-- :round log entries a round: 100 first, halved after a round over 80 ms down to 50, doubled after a fast
 -- one up to 1000),
 -- the rows counted partition by partition in one snapshot, then the undo log made with its trigger on the
 -- new table (partmig.conversion_install_undo_log: each row written to the new table logs its key in

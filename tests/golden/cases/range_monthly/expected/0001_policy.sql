@@ -74,7 +74,7 @@ SET client_min_messages = warning;
 --   ALTER TABLE ONLY "public"."invoices_partmig_new" ALTER COLUMN :each_column SET STATISTICS -1;
 --   ANALYZE "public".:partition;
 -- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql;
--- :round log entries a round: 100 first, halved after a round over 0.25 s down to 50, doubled after a fast
+-- :round log entries a round: 100 first, halved after a round over 80 ms down to 50, doubled after a fast
 -- one up to 1000),
 -- the rows counted partition by partition in one snapshot, then the undo log made with its trigger on the
 -- new table (partmig.conversion_install_undo_log: each row written to the new table logs its key in

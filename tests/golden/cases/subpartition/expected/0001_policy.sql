@@ -60,7 +60,7 @@ SET client_min_messages = warning;
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."measurements_partmig_new" :index_definition;
 --   ANALYZE "public"."measurements_partmig_new";
 -- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql;
--- :round log entries a round: 100 first, halved after a round over 0.25 s down to 50, doubled after a fast
+-- :round log entries a round: 100 first, halved after a round over 80 ms down to 50, doubled after a fast
 -- one up to 1000),
 -- the rows counted partition by partition in one snapshot, then the undo log made with its trigger on the
 -- new table (partmig.conversion_install_undo_log: each row written to the new table logs its key in
@@ -201,7 +201,7 @@ CREATE TABLE IF NOT EXISTS "public"."measurements_p2025q2_3" PARTITION OF "publi
 --   CREATE INDEX IF NOT EXISTS "pm:id_ix:n" ON "public"."sales_partmig_new" :index_definition;
 --   ANALYZE "public"."sales_partmig_new";
 -- 5. the keys changed meanwhile re-copied until few wait (partmig.conversion_resync, in sql/conversion.sql;
--- :round log entries a round: 100 first, halved after a round over 0.25 s down to 50, doubled after a fast
+-- :round log entries a round: 100 first, halved after a round over 80 ms down to 50, doubled after a fast
 -- one up to 1000),
 -- the rows counted partition by partition in one snapshot, then the undo log made with its trigger on the
 -- new table (partmig.conversion_install_undo_log: each row written to the new table logs its key in
