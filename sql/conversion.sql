@@ -214,11 +214,10 @@ $fn$;
 -- the DELETE runs in slices of up to pm_prune_max entries, each naming its
 -- partition values, ($1[i]).part for each entry i, which the planner folds
 -- into constants (the slice is a parameter): it plans and locks only those
--- partitions.  The work is done
--- by conversion_resync_rows, whose last argument, a NULL array of the
--- log's row type, gives the batch's variables that type (a polymorphic
--- function): the batch goes from statement to statement as a typed array,
--- never through text.
+-- partitions.  The work is done by conversion_resync_rows, whose last
+-- argument, a NULL array of the log's row type, gives the batch's variables
+-- that type (a polymorphic function): the batch goes from statement to
+-- statement as a typed array, never through text.
 CREATE OR REPLACE FUNCTION partmig.conversion_resync(conversion bigint, lim integer, locked boolean)
 RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 #variable_conflict use_variable
@@ -384,9 +383,9 @@ $fn$;
 -- see any later state of a key.  Then, for each (key, partition value) of
 -- the batch, the old table's row is deleted and the new table's current
 -- rows inserted (the new table read in slices of pm_prune_max distinct
--- pairs, each pruned to its partitions, as in conversion_resync_rows).  The old table
--- is nobody's until the swap back, whose locked round takes every entry
--- left.
+-- pairs, each pruned to its partitions, as in conversion_resync_rows).
+-- The old table is nobody's until the swap back, whose locked round takes
+-- every entry left.
 --
 -- By (key, partition value), not by key alone: the new table's key holds
 -- the partition column, so the application may have written a second row
