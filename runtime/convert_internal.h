@@ -254,6 +254,38 @@ bool conv_owner_copy(Conv *v, const char *table, const char *owner, Buf *out, Er
 /* ALTER SEQUENCE ... OWNED BY TO.col for sequences owned by columns of FROM_OID. */
 bool conv_sequences_move(Conv *v, const char *from_oid, const char *to, Buf *out, Err *err);
 
+/* The verification's buckets (convert_bucket.c). */
+/* The row fingerprint summed per partition: a 64-bit hash of each row,
+ * added up (numeric, no overflow).  Order does not matter, so no sort; a
+ * changed, missing or extra row changes the sum (up to a 2^-64 chance).
+ * SRC and DST have the same columns of the same types in the same order
+ * (CREATE TABLE ... LIKE), so equal rows hash alike.  PostgreSQL 14 and
+ * later hash the typed values (hash_record_extended, cheap); the md5 of the
+ * row's text serves older servers and columns of a type without a hash
+ * function (json, point, ...). */
+enum { HASH_NONE, HASH_TYPED, HASH_TEXT };
+const char *conv_row_hash(Arena *a, int kind, const char *row);
+
+/* One relation of the new table's partition tree. */
+typedef struct TreeNode {
+    const char *oid, *name, *parent, *bound;
+    bool leaf;
+    char strat;             /* 'r' 'l' 'h' for partitioned nodes, else 0 */
+    int natts;              /* partition key columns (0: not partitioned) */
+    const char *col, *type; /* the key column (quoted) and its type, when one plain column */
+    const char *coll;       /* the key's collation (qualified, quoted) or "" */
+    const char *constraint; /* leaves: the server's partition constraint */
+    int b1, b2;             /* leaves: the bucket pair the source's rows take */
+    int nidx;               /* leaves: their indexes (each a lock when read) */
+} TreeNode;
+
+/* The new table's partition tree, root first. */
+bool conv_read_tree(Conv *v, const char *dst, TreeNode **out, int *n, Err *err);
+/* The source query: each row of SRC (not in EXCL's keys) with its bucket
+ * pair, grouped, with counts and summed HASH; sets every leaf's pair. */
+bool conv_bucket_query(Conv *v, TreeNode *nodes, int n, const char *src, const char *excl, const char *hash, Buf *q,
+                       Err *err);
+
 /* Make the identity sequence of COL in TO continue where the one in FROM
  * stands (its last_value and is_called), so that values generated after
  * this never collide with values FROM's sequence handed out (cached ones
