@@ -285,6 +285,10 @@ bool convert_undo(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
             err_hint(err, "the old table is not a complete copy; nothing was changed");
             goto done;
         }
+        /* what was written during the verification, so that the locked
+         * round has little left */
+        if (log && !undo_catch_up(&v, err))
+            goto done;
     }
     if (!conv_locked(&v, "swapping the tables back", swap_back_body, err))
         goto done;
