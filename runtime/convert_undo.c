@@ -22,12 +22,11 @@ static bool undo_unswapped_body(PgConn *c, void *ctx, Err *err)
         buf_printf(&b,
                    "DROP TRIGGER IF EXISTS partmig_capture ON %s;\nDROP TRIGGER IF EXISTS partmig_no_truncate ON %s;\n",
                    v->q_table, v->q_table);
-        buf_printf(&b, "DROP TABLE IF EXISTS %s;\n", v->q_shadow);
+        /* the new table goes after this (drop_new_table): its partitions a
+         * few at a time, then it, with the undo log's trigger function */
         buf_printf(&b, "DROP FUNCTION IF EXISTS %s(integer, boolean);\nDROP FUNCTION IF EXISTS %s();\n", v->q_resync,
                    v->q_capture);
         buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\nDROP TABLE IF EXISTS %s;\n", v->q_guard, v->q_log);
-        /* made on the new table before the swap (convert_copy.c) */
-        buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\nDROP TABLE IF EXISTS %s;\n", v->q_reverse, v->q_undo);
     } else {
         buf_printf(&b, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n", v->q_table,
                    quote_ident_str(v->a, conv_range_check_name(v)));
@@ -104,9 +103,16 @@ bool conv_undo_log(Conv *v, const char **log, Err *err)
 
 /* Rounds of the undo log's re-copy into the old table before the swap
  * back, so that the locked round has little left: until a round finds
- * fewer keys than it may take, or UNDO_ROUNDS_SECS pass (a table written
- * faster than the rounds go leaves the rest to the locked round). */
+ * fewer than a quarter of the keys it may take, or UNDO_ROUNDS_SECS pass
+ * (a table written faster than the rounds go leaves the rest to the locked
+ * round).  A round reads the new table in the partitions its entries name:
+ * at 1,431 daily partitions 1,000 entries name most of them, and such a
+ * round took 2 s (the locked one as long, with writers waiting), so rounds
+ * start at UNDO_BATCH_MIN * 2 entries, are halved once over UNDO_ROUND_SECS
+ * and doubled while fast, as the forward re-copy's are. */
+#define UNDO_BATCH_MIN   50
 #define UNDO_BATCH       1000
+#define UNDO_ROUND_SECS  0.08
 #define UNDO_ROUNDS_SECS 60.0
 
 /* A re-copy into the old table that its unique index refused: a row
@@ -133,18 +139,25 @@ static bool undo_catch_up(Conv *v, Err *err)
 {
     double t0 = retry_now();
     int64_t total = 0;
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", UNDO_BATCH);
-    const char *params[] = {v->row.id, lim};
+    int lim = UNDO_BATCH_MIN * 2;
+    char lims[16];
+    const char *params[] = {v->row.id, lims};
     for (;;) {
         PgResult *r = NULL;
+        double t1 = retry_now();
+        snprintf(lims, sizeof lims, "%d", lim);
         if (!pg_exec(v->c, "SELECT partmig.conversion_resync_back($1::bigint, $2::integer, false)", 2, params, &r, err))
             return undo_refused(v, err);
         int64_t done = pg_get_int(r, 0, 0);
         pg_result_free(r);
         total += done;
-        if (done < UNDO_BATCH || retry_now() - t0 > UNDO_ROUNDS_SECS)
+        double took = retry_now() - t1;
+        if (done < lim / 4 || retry_now() - t0 > UNDO_ROUNDS_SECS)
             break;
+        if (took > UNDO_ROUND_SECS && lim > UNDO_BATCH_MIN)
+            lim = lim / 2 > UNDO_BATCH_MIN ? lim / 2 : UNDO_BATCH_MIN;
+        else if (took < UNDO_ROUND_SECS / 4 && lim < UNDO_BATCH)
+            lim = lim * 2 < UNDO_BATCH ? lim * 2 : UNDO_BATCH;
     }
     fprintf(stderr, "partmig: %s: carried %lld key(s) written since the swap back into %s (%.1f s)\n", v->qname,
             (long long)total, v->q_kept, retry_now() - t0);
@@ -219,6 +232,49 @@ done:
     return ok;
 }
 
+static bool run_sql_body(PgConn *c, void *ctx, Err *err)
+{
+    return pg_run(c, ctx, err);
+}
+
+/* The new table's partitions, a few a transaction.  One DROP TABLE of a
+ * partitioned table locks every partition, its indexes and TOAST tables at
+ * once: at thousands of partitions more than the server's lock table holds
+ * ("out of shared memory"; 1,431 daily partitions failed so with the
+ * default max_locks_per_transaction).  The new table is nobody's by now
+ * (rolled back before its swap, or swapped back), so each DROP takes at most
+ * half of max_locks_per_transaction and commits. */
+static bool drop_new_leaves(Conv *v, Err *err)
+{
+    PgResult *r = NULL;
+    const char *params[] = {v->q_shadow};
+    if (!pg_exec(v->c,
+                 "SELECT c.oid::pg_catalog.regclass::text, 1 + (SELECT count(*) FROM pg_catalog.pg_index i"
+                 " WHERE i.indrelid = c.oid) + CASE WHEN c.reltoastrelid <> 0 THEN 2 ELSE 0 END,"
+                 " pg_catalog.current_setting('max_locks_per_transaction')::int / 2"
+                 " FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass($1)) t"
+                 " JOIN pg_catalog.pg_class c ON c.oid = t.relid WHERE t.isleaf AND t.level > 0",
+                 1, params, &r, err))
+        return false;
+    bool ok = true;
+    Buf b = {0};
+    for (int i = 0, locks = 0; ok && i < pg_nrows(r); i++) {
+        int need = (int)pg_get_int(r, i, 1), budget = (int)pg_get_int(r, i, 2);
+        if (b.len && locks + need > budget) {
+            ok = run_locked(v->c, "dropping the new table's partitions", run_sql_body, (void *)buf_str(&b), err);
+            buf_reset(&b);
+            locks = 0;
+        }
+        buf_printf(&b, "%s%s", b.len ? ", " : "DROP TABLE IF EXISTS ", pg_get(r, i, 0));
+        locks += need;
+    }
+    if (ok && b.len)
+        ok = run_locked(v->c, "dropping the new table's partitions", run_sql_body, (void *)buf_str(&b), err);
+    buf_free(&b);
+    pg_result_free(r);
+    return ok;
+}
+
 static bool drop_shadow_body(PgConn *c, void *ctx, Err *err)
 {
     Conv *v = ctx;
@@ -233,6 +289,22 @@ static bool drop_shadow_body(PgConn *c, void *ctx, Err *err)
     bool ok = conv_script(c, &b, err);
     buf_free(&b);
     return ok;
+}
+
+/* After the table is back: partmig's new table, its partitions first,
+ * and what else the conversion made. */
+static bool drop_new_table(Conv *v, Err *err)
+{
+    if (drop_new_leaves(v, err) && conv_locked(v, "dropping the partitioned table", drop_shadow_body, err))
+        return true;
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    err_set(err, PM_EDB, "\"%s\" is rolled back, but partmig's new table %s is still there: %s", v->qname, v->q_shadow,
+            msg);
+    return err_hint(
+        err,
+        "the table holds every row again; the new table is a copy nobody uses: drop it (DROP TABLE %s) when convenient",
+        v->q_shadow);
 }
 
 bool convert_undo(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
@@ -263,6 +335,8 @@ bool convert_undo(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
         goto done;
     if (!conv_state_is(&v, "swapped")) {
         ok = conv_locked(&v, "undoing the unfinished conversion", undo_unswapped_body, err);
+        if (ok && !strcmp(v.row.method, "copy"))
+            ok = drop_new_table(&v, err);
         if (ok && !strcmp(v.row.method, "attach")) {
             const char *qix = quote_qualified_str(&a, p->schema, conv_attach_index_name(&v));
             ok = pg_run(c, arena_printf(&a, "DROP INDEX CONCURRENTLY IF EXISTS %s", qix), err);
@@ -292,7 +366,7 @@ bool convert_undo(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
     }
     if (!conv_locked(&v, "swapping the tables back", swap_back_body, err))
         goto done;
-    if (!strcmp(v.row.method, "copy") && !conv_locked(&v, "dropping the partitioned table", drop_shadow_body, err))
+    if (!strcmp(v.row.method, "copy") && !drop_new_table(&v, err))
         goto done;
     fprintf(stderr, "partmig: %s: rolled back; the original table is in place with every row\n", v.qname);
     ok = true;
