@@ -15,24 +15,14 @@ B=${CAP_B:-$PWD/build/partmig}
 TOOLS=${PARTMIG_TOOLS:-$(dirname "$B")/tests}
 ROUNDS=${CAP_ROUNDS:-2} ROWS=${CAP_ROWS:-1000000} SECS=${CAP_SECONDS:-5} SAMPLES=${CAP_SAMPLES:-3}
 . tests/lib/pg.sh
+. bench/lib.sh
 pg_start "max_wal_size = 4GB" "shared_buffers = 512MB" "checkpoint_timeout = 30min"
 export PGTZ=UTC
 W=$PARTMIG_TEST_DIR/cap
 mkdir -p "$W/pol"
 q() { PGDATABASE=$1 PGOPTIONS="-c client_min_messages=warning" psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$2"; }
 q postgres "CREATE DATABASE tpl"
-PGDATABASE=tpl psql -X -q -v ON_ERROR_STOP=1 <<SQL
-CREATE TABLE public.journal_entries (id bigserial PRIMARY KEY, tenant_id integer NOT NULL, account text NOT NULL,
-    amount numeric(14, 2) NOT NULL, memo text, created_at timestamptz NOT NULL DEFAULT now());
-SELECT setseed(0.42) \g /dev/null
-INSERT INTO public.journal_entries (tenant_id, account, amount, memo, created_at)
-SELECT 1 + (g % 50), 'acct-' || (g % 400), round((random() * 20000 - 10000)::numeric, 2),
-       CASE WHEN g % 7 = 0 THEN NULL ELSE 'line ' || g END, now() - random() * interval '1430 days'
-FROM generate_series(1, $ROWS) g;
-CREATE INDEX journal_entries_tenant_created_idx ON public.journal_entries (tenant_id, created_at);
-VACUUM FREEZE ANALYZE public.journal_entries;
-CHECKPOINT;
-SQL
+journal_entries tpl "$ROWS" 1430
 cat >"$W/pol/je.lua" <<LUA
 partition "journal_entries" { column = "created_at", interval = "1 month", premake = 0,
   primary_key = { "id", "created_at" }, indexes = { { columns = { "tenant_id" } } },

@@ -70,6 +70,7 @@ RATE=${BENCH_WRITER_RATE:-300} CLIENTS=${BENCH_WRITER_CLIENTS:-2}
 command -v /usr/bin/time >/dev/null || { echo "convert_bench.sh: /usr/bin/time missing" >&2; exit 1; }
 
 . tests/lib/pg.sh
+. bench/lib.sh
 pg_start "max_wal_size = 4GB" "shared_buffers = 512MB" "checkpoint_timeout = 30min"
 export PGTZ=UTC
 W=$PARTMIG_TEST_DIR/bench
@@ -101,25 +102,7 @@ bench() { echo "BENCH|$1|$2|$3|$4|$5"; }
 template() { # ROWS: database tpl with journal_entries, frozen, analyzed, checkpointed
     q postgres "DROP DATABASE IF EXISTS tpl"
     q postgres "CREATE DATABASE tpl"
-    PGDATABASE=tpl psql -X -q -v ON_ERROR_STOP=1 <<SQL
-CREATE TABLE public.journal_entries (
-    id bigserial PRIMARY KEY,
-    tenant_id integer NOT NULL,
-    account text NOT NULL,
-    amount numeric(14, 2) NOT NULL,
-    memo text,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-SELECT setseed(0.42) \g /dev/null
-INSERT INTO public.journal_entries (tenant_id, account, amount, memo, created_at)
-SELECT 1 + (g % 50), 'acct-' || (g % 400), round((random() * 20000 - 10000)::numeric, 2),
-       CASE WHEN g % 7 = 0 THEN NULL ELSE 'line ' || g END,
-       now() - random() * interval '$SPAN days'
-FROM generate_series(1, $1) g;
-CREATE INDEX journal_entries_tenant_created_idx ON public.journal_entries (tenant_id, created_at);
-VACUUM FREEZE ANALYZE public.journal_entries;
-CHECKPOINT;
-SQL
+    journal_entries tpl "$1" "$SPAN"
 }
 fresh() { q postgres "CREATE DATABASE $1 TEMPLATE tpl STRATEGY FILE_COPY" && q "$1" "CHECKPOINT"; }
 gone() { q postgres "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; }

@@ -30,6 +30,7 @@ ROWS=${FIN_ROWS:-3000000}
 SPAN=${FIN_SPAN_DAYS:-1430}
 UNIT=${FIN_UNIT:-month}
 . tests/lib/pg.sh
+. bench/lib.sh
 pg_start "max_wal_size = 4GB" "shared_buffers = 512MB" "checkpoint_timeout = 30min" \
     "log_min_duration_statement = ${FIN_LOG_MS:--1}" "log_line_prefix = '%m %a|'"
 export PGTZ=UTC
@@ -53,24 +54,7 @@ quiet() { # up to FIN_QUIET seconds for an idle second
 }
 
 q postgres "CREATE DATABASE tpl"
-PGDATABASE=tpl psql -X -q -v ON_ERROR_STOP=1 <<SQL
-CREATE TABLE public.journal_entries (
-    id bigserial PRIMARY KEY,
-    tenant_id integer NOT NULL,
-    account text NOT NULL,
-    amount numeric(14, 2) NOT NULL,
-    memo text,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-SELECT setseed(0.42) \g /dev/null
-INSERT INTO public.journal_entries (tenant_id, account, amount, memo, created_at)
-SELECT 1 + (g % 50), 'acct-' || (g % 400), round((random() * 20000 - 10000)::numeric, 2),
-       CASE WHEN g % 7 = 0 THEN NULL ELSE 'line ' || g END,
-       now() - random() * interval '$SPAN days'
-FROM generate_series(1, $ROWS) g;
-CREATE INDEX journal_entries_tenant_created_idx ON public.journal_entries (tenant_id, created_at);
-VACUUM FREEZE ANALYZE public.journal_entries;
-SQL
+journal_entries tpl "$ROWS" "$SPAN"
 mkdir -p "$W/pol"
 cat >"$W/pol/je.lua" <<LUA
 partition "journal_entries" { column = "created_at", interval = "1 $UNIT", premake = 0,
