@@ -90,11 +90,10 @@ typedef struct Worker {
  * (max_locks_per_transaction) locks, a leaf and its indexes.  Each runs in
  * a savepoint rolled back after its result is read, which releases its
  * locks but keeps the transaction's snapshot. */
-static void leaf_batches(Arena *a, Work *w, const char *dst, const TreeNode **leaves, int nleaf, int hk,
+static void leaf_batches(Arena *a, Work *w, const char *rowx, const TreeNode **leaves, int nleaf, int hk,
                          const char *excl, int budget)
 {
-    /* the leaf's row as DST's row type, as the parent's scan gives it */
-    const char *hash = conv_row_hash(a, hk, arena_printf(a, "o::%s", dst));
+    const char *hash = conv_row_hash(a, hk, rowx);
     w->leaf_sql = arena_alloc(a, sizeof *w->leaf_sql * (size_t)(nleaf + 1));
     w->first = arena_alloc(a, sizeof *w->first * (size_t)(nleaf + 1));
     w->end = arena_alloc(a, sizeof *w->end * (size_t)(nleaf + 1));
@@ -271,6 +270,11 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
     const char *lkl = sql_column_list(a, v->f.key, v->f.nkey, "l.");
     const char *cond = log ? arena_printf(a, "NOT EXISTS (SELECT 1 FROM %s l WHERE (%s) = (%s))", log, lkl, okl) : NULL;
     const char *excl = cond ? arena_printf(a, " WHERE %s", cond) : "";
+    /* the row as its columns by name, on both sides: a leaf's row needs no
+     * conversion to the parent's type, and a ROW of columns is hashed faster
+     * than a whole-row value is formed and hashed (370 vs 500-650 ms a
+     * million journal rows) */
+    const char *rowx = arena_printf(a, "ROW(%s)", sql_column_list(a, v->f.cols, v->f.ncols, "o."));
     Buf q = {0}, bad = {0};
     TreeNode *nodes = NULL;
     int n = 0;
@@ -317,7 +321,7 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
     if (hk == HASH_TYPED) {
         /* a column type without a hash function (the server finds out at
          * the first row): the row's text instead, on both sides */
-        buf_printf(&q, "SELECT %s FROM %s o LIMIT 1", conv_row_hash(a, hk, "o"), src);
+        buf_printf(&q, "SELECT %s FROM %s o LIMIT 1", conv_row_hash(a, hk, rowx), src);
         if (!pg_run(v->c, "SAVEPOINT partmig_hash", err))
             goto done;
         if (!pg_run(v->c, buf_str(&q), err)) {
@@ -337,7 +341,7 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
     if (w.nparams)
         filter =
             arena_printf(a, " WHERE o.ctid >= $1::tid AND o.ctid < $2::tid%s%s", cond ? " AND " : "", cond ? cond : "");
-    if (!conv_bucket_query(v, nodes, n, src, filter, conv_row_hash(a, hk, "o"), &q, err))
+    if (!conv_bucket_query(v, nodes, n, src, filter, conv_row_hash(a, hk, rowx), &q, err))
         goto done;
     w.src_sql = buf_str(&q);
 
@@ -359,7 +363,7 @@ bool conv_verify_rows(Conv *v, const char *src, const char *dst, const char *log
         ts[i] = td[i] = (Tally){0, "0"};
     if (!pg_exec(v->c, "SELECT pg_catalog.current_setting('max_locks_per_transaction')::int", 0, NULL, &r, err))
         goto done;
-    leaf_batches(a, &w, dst, leaves, nleaf, hk, excl, (int)pg_get_int(r, 0, 0));
+    leaf_batches(a, &w, rowx, leaves, nleaf, hk, excl, (int)pg_get_int(r, 0, 0));
     pg_result_free(r);
     r = NULL;
     w.td = td;
