@@ -22,8 +22,13 @@ static const char *format_wall(Arena *arena, WallTime t)
     return buf_to_arena(&b, arena);
 }
 
-/* now + premake intervals, at least one hour ahead of now; false (with
- * ERR) past year 9999. */
+/* The window's exclusive end: now + premake intervals, and the hour after.
+ * TNOW is now to the hour (00:06 reads as 00:00), so the instant now +
+ * premake lies in [tnow + premake, that + 1 hour): ending the window at
+ * tnow + premake left out the partition holding that instant for the
+ * first hour after each boundary (on the 1st of a month, 00:06, monthly
+ * partitions through now + 1 month stopped short of next month's).  False
+ * (with ERR) past year 9999. */
 static bool horizon_of(const Policy *p, WallTime tnow, WallTime *upto, Err *err)
 {
     if (!interval_add_checked(p->interval, tnow, p->premake, upto)) {
@@ -33,8 +38,7 @@ static bool horizon_of(const Policy *p, WallTime tnow, WallTime *upto, Err *err)
                 p->table, p->premake, WALLTIME_MAX_YEAR);
         return err_hint(err, "a shorter interval or a smaller premake");
     }
-    if (!walltime_cmp(*upto, tnow))
-        *upto = interval_add((Interval){UNIT_HOUR, 1}, tnow, 1);
+    *upto = interval_add((Interval){UNIT_HOUR, 1}, *upto, 1);
     return true;
 }
 

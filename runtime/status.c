@@ -211,6 +211,15 @@ static WallTime wall_hour(const char *text)
     return w;
 }
 
+/* TEXT to the hour, rounded up: 00:06 reads as 01:00. */
+static WallTime wall_hour_up(const char *text)
+{
+    WallTime w = wall_hour(text);
+    if (strlen(text) > 13 && strncmp(text + 13, ":00:00", 6) != 0)
+        w = interval_add((Interval){UNIT_HOUR, 1}, w, 1);
+    return w;
+}
+
 static const char *wall_text(Arena *a, WallTime w)
 {
     Buf b = {0};
@@ -302,8 +311,10 @@ static json_t *premake_json(Arena *a, const StatusTable *st, const CatalogTable 
     json_object_set_new(o, "unbounded", json_boolean(unbounded));
     long long intervals = 0;
     if (end && !unbounded) {
-        WallTime cw = wall_hour(end->to_wall);
-        while (intervals < 100000 && walltime_cmp(interval_add(p->interval, now, intervals + 1), cw) <= 0)
+        /* whole intervals from now itself: from its hour, 00:06 on the 1st
+         * would count the month up to 00:00 as one */
+        WallTime cw = wall_hour(end->to_wall), from = wall_hour_up(ct->now_wall);
+        while (intervals < 100000 && walltime_cmp(interval_add(p->interval, from, intervals + 1), cw) <= 0)
             intervals++;
     }
     json_object_set_new(o, "coverage_intervals", unbounded ? json_null() : json_integer(intervals));
