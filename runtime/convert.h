@@ -40,6 +40,12 @@ bool convert_run(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err);
  * swap carried back) or detach (attach).  A no-op when nothing was converted. */
 bool convert_undo(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err);
 
+/* A swapped copy conversion of P's table whose undo log relies on its
+ * horizon (sql/conversion.sql) for 2^30 transactions or more: sealed now,
+ * well before the 2^31 within which a row's xmin can be compared with it
+ * (run by maintain).  A no-op otherwise. */
+bool convert_seal_aged(PgConn *c, const Policy *p, Err *err);
+
 /* A conversion that is neither finalized nor rolled back, as `partmig
  * status` shows it.  Strings owned by the arena given to convert_list_open. */
 typedef struct ConvertOpen {

@@ -402,7 +402,16 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
                v->q_table, v->q_guard_call);
     if (!conv_script(c, &b, err))
         goto done;
-    if (!conv_record_swapped(v, t0, err))
+    /* the undo log's horizon: the oldest transaction running now; a row
+     * written to the new table from the commit on has an xmin at or after
+     * it (conversion_install_undo_log) */
+    const char *hp[] = {v->row.id, v->q_undo};
+    if (!pg_exec(c,
+                 "UPDATE partmig.conversions SET undo_horizon ="
+                 " pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())"
+                 " WHERE id = $1::bigint AND pg_catalog.to_regclass($2) IS NOT NULL",
+                 2, hp, NULL, err) ||
+        !conv_record_swapped(v, t0, err))
         goto done;
     ok = true;
 done:

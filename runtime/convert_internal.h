@@ -334,6 +334,14 @@ bool conv_names_back(Conv *v, Buf *b, bool staged_too, Err *err);
  * table instead). */
 bool conv_undo_log(Conv *v, const char **log, Err *err);
 
+/* Make the undo log complete before it is read (rollback, finalize): from
+ * now on every change is logged, and the rows written since the swap's
+ * horizon are (partmig.conversion_seal_undo_log and conversion_undo_scan,
+ * sql/conversion.sql).  Nothing to do for a log that is complete already.
+ * FINALIZING: refuse past the horizon's 2^31-transaction window (a
+ * rollback logs every row instead). */
+bool conv_seal_undo(Conv *v, bool finalizing, Err *err);
+
 /* convert_index.c: every index of the new table and its statistics, before
  * the swap (state backfilling); the staged name of the policy's index J,
  * which the swap renames. */

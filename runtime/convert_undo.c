@@ -194,9 +194,10 @@ static bool swap_back_body(PgConn *c, void *ctx, Err *err)
             undo_refused(v, err);
             goto done;
         }
-        buf_printf(&b,
-                   "DROP TRIGGER IF EXISTS partmig_reverse ON %s;\nDROP TRIGGER IF EXISTS partmig_no_truncate ON %s;\n",
-                   v->q_table, v->q_table);
+        /* the undo log's triggers go with the new table (drop_new_table,
+         * its partitions a few at a time): dropping them here would lock
+         * each partition's copy of each at once */
+        buf_printf(&b, "DROP TRIGGER IF EXISTS partmig_no_truncate ON %s;\n", v->q_table);
         buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_table, quote_ident_str(a, v->row.shadow));
         buf_printf(&b, "ALTER TABLE %s RENAME TO %s;\n", v->q_kept, quote_ident_str(a, v->p->table));
         if (!conv_names_back(v, &b, true, err) || !conv_sequences_move(v, new_oid, v->q_table, &b, err))
@@ -232,9 +233,62 @@ done:
     return ok;
 }
 
+/* The leaves of the partitioned table TABLE, a few at a time: EACH gets
+ * a batch's oids ("{1,2}") and names ("a, b"), as many as take at most
+ * half of max_locks_per_transaction locks (a leaf, its indexes, its TOAST
+ * table and index, and its triggers and constraints, which a DROP locks)
+ * -- thousands of partitions in one transaction take
+ * more than the server's lock table holds. */
+typedef bool (*LeafBatch)(Conv *v, const char *oids, const char *names, void *ctx, Err *err);
+static bool each_leaf_batch(Conv *v, const char *table, LeafBatch each, void *ctx, Err *err)
+{
+    PgResult *r = NULL;
+    const char *params[] = {table};
+    if (!pg_exec(v->c,
+                 "SELECT c.oid::text, c.oid::pg_catalog.regclass::text, 1 + (SELECT count(*) FROM pg_catalog.pg_index i"
+                 " WHERE i.indrelid = c.oid) + CASE WHEN c.reltoastrelid <> 0 THEN 2 ELSE 0 END"
+                 " + (SELECT count(*) FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid)"
+                 " + (SELECT count(*) FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid),"
+                 " pg_catalog.current_setting('max_locks_per_transaction')::int / 2"
+                 " FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass($1)) t"
+                 " JOIN pg_catalog.pg_class c ON c.oid = t.relid WHERE t.isleaf AND t.level > 0",
+                 1, params, &r, err))
+        return false;
+    bool ok = true;
+    Buf oids = {0}, names = {0};
+    for (int i = 0, locks = 0; ok && i <= pg_nrows(r); i++) {
+        int need = i < pg_nrows(r) ? (int)pg_get_int(r, i, 2) : 0,
+            budget = i < pg_nrows(r) ? (int)pg_get_int(r, i, 3) : 0;
+        if (names.len && (i == pg_nrows(r) || locks + need > budget)) {
+            buf_append(&oids, "}");
+            ok = each(v, buf_str(&oids), buf_str(&names), ctx, err);
+            buf_reset(&oids);
+            buf_reset(&names);
+            locks = 0;
+        }
+        if (i == pg_nrows(r))
+            break;
+        buf_printf(&oids, "%s%s", oids.len ? "," : "{", pg_get(r, i, 0));
+        buf_printf(&names, "%s%s", names.len ? ", " : "", pg_get(r, i, 1));
+        locks += need;
+    }
+    buf_free(&oids);
+    buf_free(&names);
+    pg_result_free(r);
+    return ok;
+}
+
 static bool run_sql_body(PgConn *c, void *ctx, Err *err)
 {
     return pg_run(c, ctx, err);
+}
+
+static bool drop_leaves(Conv *v, const char *oids, const char *names, void *ctx, Err *err)
+{
+    (void)oids;
+    (void)ctx;
+    const char *sql = arena_printf(v->a, "DROP TABLE IF EXISTS %s", names);
+    return run_locked(v->c, "dropping the new table's partitions", run_sql_body, (void *)sql, err);
 }
 
 /* The new table's partitions, a few a transaction.  One DROP TABLE of a
@@ -242,37 +296,10 @@ static bool run_sql_body(PgConn *c, void *ctx, Err *err)
  * once: at thousands of partitions more than the server's lock table holds
  * ("out of shared memory"; 1,431 daily partitions failed so with the
  * default max_locks_per_transaction).  The new table is nobody's by now
- * (rolled back before its swap, or swapped back), so each DROP takes at most
- * half of max_locks_per_transaction and commits. */
+ * (rolled back before its swap, or swapped back), so each DROP commits. */
 static bool drop_new_leaves(Conv *v, Err *err)
 {
-    PgResult *r = NULL;
-    const char *params[] = {v->q_shadow};
-    if (!pg_exec(v->c,
-                 "SELECT c.oid::pg_catalog.regclass::text, 1 + (SELECT count(*) FROM pg_catalog.pg_index i"
-                 " WHERE i.indrelid = c.oid) + CASE WHEN c.reltoastrelid <> 0 THEN 2 ELSE 0 END,"
-                 " pg_catalog.current_setting('max_locks_per_transaction')::int / 2"
-                 " FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass($1)) t"
-                 " JOIN pg_catalog.pg_class c ON c.oid = t.relid WHERE t.isleaf AND t.level > 0",
-                 1, params, &r, err))
-        return false;
-    bool ok = true;
-    Buf b = {0};
-    for (int i = 0, locks = 0; ok && i < pg_nrows(r); i++) {
-        int need = (int)pg_get_int(r, i, 1), budget = (int)pg_get_int(r, i, 2);
-        if (b.len && locks + need > budget) {
-            ok = run_locked(v->c, "dropping the new table's partitions", run_sql_body, (void *)buf_str(&b), err);
-            buf_reset(&b);
-            locks = 0;
-        }
-        buf_printf(&b, "%s%s", b.len ? ", " : "DROP TABLE IF EXISTS ", pg_get(r, i, 0));
-        locks += need;
-    }
-    if (ok && b.len)
-        ok = run_locked(v->c, "dropping the new table's partitions", run_sql_body, (void *)buf_str(&b), err);
-    buf_free(&b);
-    pg_result_free(r);
-    return ok;
+    return each_leaf_batch(v, v->q_shadow, drop_leaves, NULL, err);
 }
 
 static bool drop_shadow_body(PgConn *c, void *ctx, Err *err)
@@ -305,6 +332,108 @@ static bool drop_new_table(Conv *v, Err *err)
         err,
         "the table holds every row again; the new table is a copy nobody uses: drop it (DROP TABLE %s) when convenient",
         v->q_shadow);
+}
+
+/* The undo log's horizon is compared as a 32-bit transaction id (a row's
+ * xmin): within 2^31 transactions of it.  partmig stops trusting it a
+ * margin before (maintain seals the log from UNDO_SEAL_AGE on). */
+#define UNDO_HORIZON_LIMIT (((int64_t)1 << 31) - ((int64_t)1 << 27))
+#define UNDO_SEAL_AGE      ((int64_t)1 << 30)
+
+static bool seal_body(PgConn *c, void *ctx, Err *err)
+{
+    Conv *v = ctx;
+    return pg_exec(c, "SELECT partmig.conversion_seal_undo_log($1::bigint)", 1, &v->row.id, NULL, err);
+}
+
+typedef struct Scan {
+    bool all_rows;
+    int64_t rows;
+} Scan;
+
+static bool scan_leaves(Conv *v, const char *oids, const char *names, void *ctx, Err *err)
+{
+    (void)names;
+    Scan *s = ctx;
+    PgResult *r = NULL;
+    const char *params[] = {v->row.id, oids, s->all_rows ? "true" : "false"};
+    if (!pg_exec(v->c, "SELECT partmig.conversion_undo_scan($1::bigint, $2::oid[], $3::boolean)", 3, params, &r, err))
+        return false;
+    s->rows += pg_get_int(r, 0, 0);
+    pg_result_free(r);
+    return true;
+}
+
+bool conv_seal_undo(Conv *v, bool finalizing, Err *err)
+{
+    const char *log = NULL;
+    PgResult *r = NULL;
+    if (!conv_undo_log(v, &log, err))
+        return false;
+    if (!log)
+        return true;
+    if (!pg_exec(
+            v->c,
+            "SELECT undo_horizon IS NOT NULL, coalesce(pg_catalog.txid_snapshot_xmax("
+            "pg_catalog.txid_current_snapshot()) - undo_horizon, 0) FROM partmig.conversions WHERE id = $1::bigint",
+            1, &v->row.id, &r, err))
+        return false;
+    bool open = pg_nrows(r) > 0 && pg_get(r, 0, 0)[0] == 't';
+    int64_t age = open ? pg_get_int(r, 0, 1) : 0;
+    pg_result_free(r);
+    if (!open)
+        return true;
+    Scan s = {age >= UNDO_HORIZON_LIMIT, 0};
+    if (s.all_rows && finalizing) {
+        err_set(err, PM_EDB,
+                "cannot finalize \"%s\": %lld transactions since the swap, too many to tell the rows written since "
+                "from the rest (a row's xmin is compared within 2^31)",
+                v->qname, (long long)age);
+        return err_hint(err,
+                        "nothing was dropped; partmig rollback %s copies every row back (then apply again), or drop "
+                        "the old table %s yourself once you trust the new one; partmig maintain seals the log "
+                        "before this happens",
+                        v->qname, v->q_kept);
+    }
+    double t0 = retry_now();
+    if (!conv_locked(v, "logging every change to the new table from now on", seal_body, err) ||
+        !each_leaf_batch(v, v->q_table, scan_leaves, &s, err) ||
+        !pg_exec(v->c, "UPDATE partmig.conversions SET undo_horizon = NULL WHERE id = $1::bigint", 1, &v->row.id, NULL,
+                 err))
+        return false;
+    fprintf(stderr, "partmig: %s: logged %lld %s in the undo log (%.1f s)\n", v->qname, (long long)s.rows,
+            s.all_rows ? "rows (every row: too many transactions since the swap to tell)"
+                       : "row(s) inserted or updated in place since the swap",
+            retry_now() - t0);
+    return true;
+}
+
+bool convert_seal_aged(PgConn *c, const Policy *p, Err *err)
+{
+    Arena a = {0};
+    Conv v;
+    bool ok = false, present = false, aged = false;
+    conv_init(&v, c, p, NULL, &a);
+    if (!conv_ledger_present(c, &present, err))
+        goto done;
+    if (!present || !conv_load_row(&v, err) || !v.row.found || !conv_state_is(&v, "swapped") ||
+        strcmp(v.row.method, "copy") != 0) {
+        ok = err->code == PM_OK;
+        goto done;
+    }
+    char limit[32];
+    snprintf(limit, sizeof limit, "%lld", (long long)UNDO_SEAL_AGE);
+    const char *params[] = {v.row.id, limit};
+    if (!pg_query_bool(
+            c,
+            "SELECT coalesce(pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot()) - undo_horizon"
+            " >= $2::bigint, false) FROM partmig.conversions WHERE id = $1::bigint",
+            2, params, &aged, err))
+        goto done;
+    ok = !aged || conv_seal_undo(&v, false, err);
+done:
+    arena_free(&a);
+    return ok;
 }
 
 bool convert_undo(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
@@ -350,7 +479,7 @@ bool convert_undo(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
          * the last round, which the swap back re-copies under its lock */
         int64_t rows = 0;
         const char *log = NULL;
-        if (!conv_undo_log(&v, &log, err) || (log && !undo_catch_up(&v, err)))
+        if (!conv_seal_undo(&v, false, err) || !conv_undo_log(&v, &log, err) || (log && !undo_catch_up(&v, err)))
             goto done;
         if (!conv_verify_counts(&v, v.q_kept, v.q_table, log, &rows, err)) {
             char msg[sizeof err->msg];

@@ -92,32 +92,49 @@ static bool drop_kept_body(PgConn *c, void *ctx, Err *err)
     return !*name || pg_run(c, arena_printf(v->a, "DROP TABLE %s", name), err);
 }
 
-/* Remove partmig's inert triggers and their functions.  DROP TRIGGER on a
- * partitioned table locks the partitions in its own order, which can
- * deadlock with a writer's statement that locked the parent and some of
- * them (the writer is the one the server cancels): the parent first, by
- * itself, so that no writer going through it holds a partition meanwhile,
- * under the short, growing lock_timeout of conv_locked. */
+/* partmig's triggers still on the new table (on the parent; each has a
+ * copy on every partition), *N of them, the first as *NAME. */
+static const char *const partmig_triggers =
+    "SELECT t.tgname::text FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass($1)"
+    " AND t.tgname IN ('partmig_reverse', 'partmig_reverse_move', 'partmig_reverse_all', 'partmig_no_truncate')"
+    " AND t.tgparentid = 0 ORDER BY 1";
+
+static bool triggers_left(Conv *v, PgConn *c, int *n, const char **name, Err *err)
+{
+    PgResult *r = NULL;
+    const char *params[] = {v->q_table};
+    if (!pg_exec(c, partmig_triggers, 1, params, &r, err))
+        return false;
+    *n = pg_nrows(r);
+    *name = *n ? arena_strdup(v->a, pg_get(r, 0, 0)) : NULL;
+    pg_result_free(r);
+    return true;
+}
+
+/* Remove one of partmig's inert triggers, and their functions and the
+ * undo log once none is left.  One trigger a transaction: a DROP TRIGGER
+ * on a partitioned table locks every partition and every partition's copy
+ * of the trigger, and thousands of partitions times a few triggers is
+ * more than the server's lock table holds.  It locks the partitions in its
+ * own order, which can deadlock with a writer's statement that locked the
+ * parent and some of them (the writer is the one the server cancels): the
+ * parent first, by itself, so that no writer going through it holds a
+ * partition meanwhile, under the short, growing lock_timeout of
+ * conv_locked. */
 static bool drop_triggers_body(PgConn *c, void *ctx, Err *err)
 {
     Conv *v = ctx;
     Buf b = {0};
-    PgResult *r = NULL;
-    const char *params[] = {v->q_table};
-    /* DROP TRIGGER IF EXISTS locks the table (and its partitions) even when
-     * there is nothing to drop */
-    bool ok = pg_exec(c,
-                      "SELECT t.tgname FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass($1)"
-                      " AND t.tgname IN ('partmig_reverse', 'partmig_no_truncate') AND t.tgparentid = 0",
-                      1, params, &r, err);
-    if (ok && pg_nrows(r) > 0)
-        buf_printf(&b, "LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE;\n", v->q_table);
-    for (int i = 0; ok && i < pg_nrows(r); i++)
-        buf_printf(&b, "DROP TRIGGER IF EXISTS %s ON %s;\n", pg_get(r, i, 0), v->q_table);
-    buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\nDROP FUNCTION IF EXISTS %s();\nDROP TABLE IF EXISTS %s;\n",
-               v->q_reverse, v->q_guard, v->q_undo);
+    int n = 0;
+    const char *name = NULL;
+    bool ok = triggers_left(v, c, &n, &name, err);
+    if (ok && n > 0)
+        buf_printf(&b, "LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE;\nDROP TRIGGER IF EXISTS %s ON %s;\n", v->q_table,
+                   quote_ident_str(v->a, name), v->q_table);
+    if (ok && n <= 1)
+        buf_printf(&b, "DROP FUNCTION IF EXISTS %s();\nDROP FUNCTION IF EXISTS %s();\nDROP TABLE IF EXISTS %s;\n",
+                   v->q_reverse, v->q_guard, v->q_undo);
     ok = ok && conv_script(c, &b, err);
-    pg_result_free(r);
     buf_free(&b);
     return ok;
 }
@@ -141,7 +158,13 @@ static bool finalize_cleanup(Conv *v, Err *err)
     ConvertOptions o = saved ? *saved : (ConvertOptions){0};
     o.lock_retries = TRIGGER_DROP_TRIES;
     v->o = &o;
-    bool dropped = conv_locked(v, "removing partmig's triggers", drop_triggers_body, &terr);
+    /* a trigger a transaction, then the functions (none left: n == 0) */
+    bool dropped = true;
+    for (int n = 1, round = 0; dropped && n > 0 && round < 8; round++) {
+        const char *name = NULL;
+        dropped = triggers_left(v, v->c, &n, &name, &terr) &&
+                  conv_locked(v, "removing partmig's triggers", drop_triggers_body, &terr);
+    }
     v->o = saved;
     if (!dropped)
         fprintf(stderr,
@@ -191,9 +214,9 @@ static bool finalize_table(PgConn *c, const RunOptions *ro, const char *schema, 
     if (!strcmp(v.row.method, "copy")) {
         double t0 = retry_now();
         /* keys written since the swap are the new table's alone: the
-         * comparison leaves out the keys in the undo log */
+         * comparison leaves out the keys in the undo log, made complete */
         const char *log = NULL;
-        if (!conv_undo_log(&v, &log, err))
+        if (!conv_seal_undo(&v, true, err) || !conv_undo_log(&v, &log, err))
             goto done;
         if (!conv_verify_rows(&v, v.q_kept, v.q_table, log, true, &rows, err)) {
             char msg[sizeof err->msg];

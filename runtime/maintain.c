@@ -17,6 +17,7 @@
 #include "../model/partitions.h"
 #include "../model/policy.h"
 #include "catalog.h"
+#include "convert.h"
 #include "ledger.h"
 #include "maintain_dump.h"
 #include "maintain_internal.h"
@@ -88,7 +89,9 @@ static bool maintain_table_steps(Table *t, const char *json, Err *err)
     const char *horizon;
     if (t->time_key && !premake_horizon(m->c, &t->p, m->arena, &t->now, &horizon, err))
         return maint_fail(t, err);
-    bool ok = maint_step_pending(t, err);
+    /* a swapped conversion's undo log, before its horizon ages out */
+    bool ok = convert_seal_aged(m->c, &t->p, err) || maint_fail(t, err);
+    ok = maint_step_pending(t, err) && ok;
     if (m->drain)
         ok = maint_step_drain(t, err) && ok;
     ok = maint_step_premake(t, err) && ok;

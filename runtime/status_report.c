@@ -496,7 +496,8 @@ static void print_conversions(json_t *convs, bool running)
         if (json_is_integer(log))
             printf("; about %lld changed key(s) waiting in its change log", (long long)json_integer_value(log));
         if (json_is_integer(undo))
-            printf("; about %lld key(s) written since the swap in its undo log (rollback re-copies them)",
+            printf("; about %lld key(s) deleted or moved since the swap in its undo log (rollback re-copies them, "
+                   "and the rows inserted or updated since)",
                    (long long)json_integer_value(undo));
         printf("\n    started %s (", json_string_value(json_object_get(o, "started_at")));
         print_age(json_integer_value(json_object_get(o, "age_seconds")));

@@ -8,7 +8,7 @@
 -- before it).  Bump the version on any change to this file or to
 -- conversion.sql.
 --
--- partmig sql_version: 6
+-- partmig sql_version: 7
 
 -- key/value facts about the ledger itself: 'ledger_version', 'sql_version'
 CREATE TABLE IF NOT EXISTS partmig.meta (
@@ -95,6 +95,11 @@ ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS key_types text[];
 ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS part_column text;
 ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS part_type text;
 ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS log_name text;
+-- sql_version 7: the undo log's horizon (conversion.sql): a swapped copy
+-- conversion whose undo log takes deletes and key moves only; every other
+-- row written since the swap has an xmin at or after this full transaction
+-- id, the oldest one running at the swap.  NULL: every change is logged.
+ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS undo_horizon bigint;
 CREATE UNIQUE INDEX IF NOT EXISTS conversions_active ON partmig.conversions (table_schema, table_name)
     WHERE state NOT IN ('finalized', 'rolled_back');
 

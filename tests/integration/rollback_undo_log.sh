@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # rollback_undo_log.sh: the rollback point between swap and finalize is the
-# old table as it was at the swap plus the undo log (the keys written to the
-# new table since).  Writes after the swap -- in place, moving rows across
-# partitions, deletes, inserts, thousands of keys (several re-copy rounds),
-# and a writer still running through the rollback -- are carried back by
-# `rollback`, row for row; finalize compares the tables on every key not in
-# the log, so a row of the old table changed or lost behind partmig's back
-# stops it (nothing dropped), and once equal it drops the old table and the
-# log.
+# old table as it was at the swap plus the undo log (the keys deleted or
+# moved since; rows inserted or updated in place are found by their xmin,
+# at or after the horizon recorded at the swap).  Writes after the swap --
+# in place, moving rows across partitions, deletes, inserts, thousands of
+# keys (several re-copy rounds), a transaction that got its id before the
+# swap and wrote after it, rows frozen by VACUUM since, and a writer still
+# running through the rollback -- are carried back by `rollback`, row for
+# row; finalize compares the tables on every key not changed since, so a
+# row of the old table changed or lost behind partmig's back stops it
+# (nothing dropped), and once equal it drops the old table and the log.
 set -u
 . "$PARTMIG_SOURCE/tests/lib/pg.sh"
 . "$PARTMIG_SOURCE/tests/lib/assert.sh"
@@ -34,8 +36,36 @@ for db in r f d; do
             SELECT now() - (g % 600) * interval '1 day' - g * interval '1 second', g, 'row ' || g FROM generate_series(1, 40000) g;
         CREATE TABLE public.expected_orders AS SELECT * FROM public.orders;
         ALTER TABLE public.expected_orders ADD PRIMARY KEY (id)" >/dev/null
+    early=
+    if [ "$db" = r ]; then
+        # a transaction that takes its id before the swap (writing another
+        # table) and writes the new table after it: older than the swap's
+        # own transaction, younger than the horizon
+        PGDATABASE=$db psql_q "CREATE TABLE public.marker (x int)" >/dev/null
+        PGDATABASE=$db psql -X -q -v ON_ERROR_STOP=1 >"$T/early.out" 2>&1 <<'SQL' &
+BEGIN;
+INSERT INTO public.marker VALUES (1);
+DO $$ DECLARE s boolean := false; BEGIN
+  WHILE NOT s LOOP
+    PERFORM pg_sleep(0.02);
+    IF to_regclass('partmig.conversions') IS NOT NULL THEN
+      EXECUTE 'SELECT EXISTS (SELECT 1 FROM partmig.conversions WHERE state = ''swapped'')' INTO s;
+    END IF;
+  END LOOP;
+END $$;
+UPDATE public.orders SET note = 'xid taken before the swap' WHERE id = 3;
+COMMIT;
+SQL
+        early=$!
+    fi
     PGDATABASE=$db run_cmd "$PARTMIG" apply -d "$T/mig" --jobs 2
     assert_eq "$RC" 0 "apply converts orders in database $db ($ERR)"
+    if [ -n "$early" ]; then
+        wait "$early"
+        assert_eq "$?" 0 "the early transaction wrote the new table ($(cat "$T/early.out"))"
+        assert_eq "$(PGDATABASE=$db psql_q "SELECT (SELECT xmin FROM public.orders WHERE id = 3)::text::bigint < (SELECT xmin FROM pg_trigger WHERE tgname = 'partmig_no_truncate' AND tgrelid = 'public.orders'::regclass)::text::bigint")" t \
+            "its write is older than the swap's own transaction (which made partmig_no_truncate)"
+    fi
     assert_eq "$(PGDATABASE=$db psql_q "SELECT count(*) FROM partmig.conv_1_undo")" 0 "database $db: nothing written since the swap, nothing in the undo log"
     # writes after the swap, each to the table and to the record of what committed
     PGDATABASE=$db psql_q "
@@ -49,16 +79,23 @@ for db in r f d; do
                    SELECT now() - g * interval '3 hours', g, 'after the swap' FROM generate_series(1, 2500) g RETURNING *)
         INSERT INTO public.expected_orders SELECT * FROM n;" >/dev/null
     logged=$(PGDATABASE=$db psql_q "SELECT count(DISTINCT id) FROM partmig.conv_1_undo")
-    assert_eq "$([ "$logged" -gt 9000 ] && echo many)" many "database $db: the undo log names the keys written since the swap ($logged)"
+    assert_eq "$([ "$logged" -gt 3000 ] && echo many)" many "database $db: the undo log names the keys deleted or moved since the swap ($logged)"
+    assert_eq "$(PGDATABASE=$db psql_q "SELECT count(*) FROM partmig.conv_1_undo u WHERE u.id % 7 = 0 AND u.id % 11 <> 0 AND u.id % 13 <> 0 AND u.id % 19 <> 0")" 0 \
+        "database $db: an update in place is not logged"
+    assert_eq "$(PGDATABASE=$db psql_q "SELECT count(*) FROM partmig.conv_1_undo u JOIN public.orders n USING (id) WHERE n.note = 'after the swap'")" 0 \
+        "database $db: an insert is not logged"
+    [ "$db" = r ] && PGDATABASE=$db psql_q "VACUUM (FREEZE) public.orders" >/dev/null
     assert_eq "$(PGDATABASE=$db psql_q "SELECT count(*) FROM public.orders_partmig_old o FULL JOIN public.orders n USING (id)
-            WHERE (o.*) IS DISTINCT FROM (n.*) AND NOT EXISTS (SELECT 1 FROM partmig.conv_1_undo u WHERE u.id = coalesce(o.id, n.id))")" \
-        0 "database $db: the old table differs from the new one only on logged keys"
+            WHERE (o.*) IS DISTINCT FROM (n.*) AND NOT EXISTS (SELECT 1 FROM partmig.conv_1_undo u WHERE u.id = coalesce(o.id, n.id))
+              AND NOT EXISTS (SELECT 1 FROM public.orders n2 WHERE n2.id = coalesce(o.id, n.id)
+                  AND age(n2.xmin) <= age(((SELECT undo_horizon FROM partmig.conversions) % 4294967296)::text::xid))")" \
+        0 "database $db: the old table differs from the new one only on logged keys and rows written since the horizon"
 done
 
 # status names the undo log of a swapped conversion
 export PGDATABASE=r
 run_cmd "$PARTMIG" status -d "$T/mig"
-assert_contains "$OUT$ERR" "written since the swap in its undo log (rollback re-copies them)" "status shows the undo log"
+assert_contains "$OUT$ERR" "deleted or moved since the swap in its undo log" "status shows the undo log"
 assert_eq "$("$PARTMIG" status -d "$T/mig" --json | python3 -c 'import json,sys; print([type(c["undo_log_rows"]).__name__ for c in json.load(sys.stdin)["conversions"]])')" "['int']" "status --json: undo_log_rows"
 
 # rollback, a writer running through it: every row as committed
@@ -68,7 +105,9 @@ wpid=$!
 sleep 1
 run_cmd "$PARTMIG" rollback --to 0 -d "$T/mig"
 assert_eq "$RC" 0 "rollback with a writer running ($ERR)"
+assert_contains "$ERR" "inserted or updated in place since the swap" "rollback logs the rows written since the horizon"
 assert_contains "$ERR" "written since the swap back into" "rollback says what it carried back"
+assert_eq "$(psql_q "SELECT note FROM public.orders WHERE id = 3")" "xid taken before the swap" "the write of the transaction older than the swap is carried back"
 sleep 1
 touch "$STOP"
 wait "$wpid"
@@ -79,10 +118,24 @@ assert_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relname LIKE '%partmig%
 run_cmd "$PARTMIG" apply -d "$T/mig" --jobs 2
 assert_eq "$RC" 0 "apply converts it again ($ERR)"
 assert_eq "$(fingerprint orders)" "$(fingerprint expected_orders)" "converted again, every row"
+# maintain seals an undo log whose horizon is 2^30 transactions old (moved
+# back here), well before the 2^31 within which xmin compares
+psql_q "UPDATE partmig.conversions SET undo_horizon = txid_snapshot_xmax(txid_current_snapshot()) - (1::bigint << 30) - 10 WHERE state = 'swapped'" >/dev/null
+run_cmd "$PARTMIG" maintain
+assert_eq "$RC" 0 "maintain ($OUT $ERR)"
+assert_contains "$ERR" "in the undo log" "maintain seals the aged undo log"
+assert_eq "$(psql_q "SELECT undo_horizon IS NULL FROM partmig.conversions WHERE state = 'swapped'")" t "the horizon is cleared"
+assert_eq "$(psql_q "SELECT count(*) FROM pg_trigger WHERE tgname = 'partmig_reverse_all' AND tgrelid = 'public.orders'::regclass")" 1 "every change is logged from then on"
+before=$(psql_q "SELECT count(*) FROM partmig.conv_2_undo WHERE id = 1")
+psql_q "UPDATE public.orders SET note = 'after the seal' WHERE id = 1; UPDATE public.expected_orders SET note = 'after the seal' WHERE id = 1" >/dev/null
+assert_eq "$(psql_q "SELECT count(*) - $before FROM partmig.conv_2_undo WHERE id = 1")" 1 "an update in place after the seal is logged"
+run_cmd "$PARTMIG" finalize public.orders
+assert_eq "$RC" 0 "finalize after the seal ($ERR)"
+assert_eq "$(fingerprint orders)" "$(fingerprint expected_orders)" "finalized, every row"
 
-# finalize: compares on every key not in the undo log
+# finalize: compares on every key not changed since the swap
 export PGDATABASE=f
-id=$(psql_q "SELECT min(o.id) FROM public.orders_partmig_old o WHERE NOT EXISTS (SELECT 1 FROM partmig.conv_1_undo u WHERE u.id = o.id)")
+id=$(psql_q "SELECT min(o.id) FROM public.orders_partmig_old o WHERE o.id % 7 <> 0 AND o.id % 11 <> 0 AND o.id % 13 <> 0 AND o.id % 17 <> 0 AND o.id % 19 <> 0")
 psql_q "UPDATE public.orders_partmig_old SET amount = amount + 1000 WHERE id = $id" >/dev/null
 run_cmd "$PARTMIG" finalize public.orders
 assert_eq "$RC" 1 "finalize refuses when an unlogged row of the old table differs"
@@ -101,8 +154,16 @@ assert_eq "$(fingerprint orders)" "$(fingerprint expected_orders)" "orders intac
 # a row written since the swap that the old table's key forbids: rollback
 # refuses, names it, swaps nothing back; without it, rollback goes through
 export PGDATABASE=d
+# past the horizon's window (moved back 2^31 here) finalize cannot tell the
+# rows written since from the rest: it refuses; rollback logs every row
+psql_q "UPDATE partmig.conversions SET undo_horizon = txid_snapshot_xmax(txid_current_snapshot()) - (1::bigint << 31) WHERE state = 'swapped'" >/dev/null
+run_cmd "$PARTMIG" finalize public.orders
+assert_eq "$RC" 1 "finalize refuses past the horizon's window"
+assert_contains "$ERR" "too many to tell" "finalize says why"
+assert_eq "$(psql_q "SELECT to_regclass('public.orders_partmig_old') IS NOT NULL")" t "nothing dropped"
 psql_q "INSERT INTO public.orders SELECT id, created_at + interval '1 day', amount, 'same id' FROM public.orders WHERE id = 5" >/dev/null
 run_cmd "$PARTMIG" rollback --to 0 -d "$T/mig"
+assert_contains "$ERR" "every row" "rollback past the window logs every row"
 assert_eq "$RC" 1 "rollback refuses a repeated key"
 assert_contains "$ERR" "repeat a key the old table's unique index forbids" "rollback says why"
 assert_contains "$ERR" "(id)=(5)" "and which key"

@@ -70,3 +70,10 @@ pg_restart() {
 psql_q() {
     psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"
 }
+
+# SQL that is true when ALIAS's row, in the new table of conversion CID,
+# was written since its swap: an xmin at or after the undo log's horizon
+# (sql/conversion.sql; NULL once the log is sealed and complete alone).
+written_since_swap() {
+    echo "age($2.xmin) <= age((((SELECT undo_horizon FROM partmig.conversions WHERE id = $1) % 4294967296 + 4294967296) % 4294967296)::text::xid)"
+}

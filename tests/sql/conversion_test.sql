@@ -48,7 +48,7 @@ CREATE VIEW public.old_rows AS SELECT "I d", partmig_part, "At", pm_last, conver
 CREATE VIEW public.new_rows AS SELECT "I d", partmig_part, "At", pm_last, conversion, r, "x""); DROP TABLE t; --", "Seq",
     doubled FROM "Tab ""Sch"""."Odd ""T"" x new";
 
-SELECT plan(49);
+SELECT plan(56);
 
 -- the keys, recorded with their types from the catalog
 SELECT throws_ok(format('SELECT partmig.conversion_set_keys(%s, ARRAY[''I d'', ''nope''], ''At'')', :cid),
@@ -142,7 +142,8 @@ SELECT throws_like(format('SELECT partmig.conversion_resync_back(%s, 10, false)'
 -- the swap, as far as these functions see it
 ALTER TABLE "Tab ""Sch"""."Odd ""T"" x" RENAME TO "Odd ""T"" x old";
 ALTER TABLE "Tab ""Sch"""."Odd ""T"" x new" RENAME TO "Odd ""T"" x";
-UPDATE partmig.conversions SET state = 'swapped' WHERE id = :cid;
+UPDATE partmig.conversions SET state = 'swapped', undo_horizon = txid_snapshot_xmin(txid_current_snapshot())
+ WHERE id = :cid;
 SET ROLE pgtap_app;
 UPDATE "Tab ""Sch"""."Odd ""T"" x" SET r = 'after' WHERE "I d" = 12;
 UPDATE "Tab ""Sch"""."Odd ""T"" x" SET "At" = '2025-10-01 UTC' WHERE "I d" = 2;
@@ -150,8 +151,23 @@ DELETE FROM "Tab ""Sch"""."Odd ""T"" x" WHERE "I d" = 13;
 INSERT INTO "Tab ""Sch"""."Odd ""T"" x" ("I d", partmig_part, "At", pm_last, r) VALUES (30, 'k30', '2025-03-01 UTC', 30, 'in');
 UPDATE "Tab ""Sch"""."Odd ""T"" x" SET partmig_part = 'k3b' WHERE "I d" = 3;
 RESET ROLE;
+SELECT is((SELECT array_agg(DISTINCT "I d" ORDER BY "I d") FROM :undo), ARRAY[2, 3, 13]::bigint[],
+          'until the seal the undo log names only what moved or went: partition change, key change, delete');
+SELECT is((SELECT count(DISTINCT ("I d", partmig_part)) FROM :undo), 4::bigint, 'a key change: both keys');
+-- the seal: every change logged from now on, then the rows written since the horizon
+SELECT lives_ok(format('SELECT partmig.conversion_seal_undo_log(%s)', :cid), 'the seal adds partmig_reverse_all');
+SELECT is((SELECT count(*) FROM pg_trigger WHERE tgname = 'partmig_reverse_all'
+            AND tgrelid IN (SELECT relid FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"'))), 3::bigint,
+          'on the new table and each partition');
+SELECT lives_ok(format('SELECT partmig.conversion_seal_undo_log(%s)', :cid), 'sealing twice changes nothing');
+SELECT throws_like(format('SELECT partmig.conversion_undo_scan(%s, ARRAY[%s]::oid[], false)', :cid,
+                          '"Tab ""Sch"""."Odd ""T"" x old"'::regclass::oid),
+                   '%is not a partition of%', 'the scan reads only the new table''s partitions');
+SELECT is(partmig.conversion_undo_scan(:cid, (SELECT array_agg(relid::oid) FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"')
+                                              WHERE isleaf), false), 4::bigint,
+          'the scan logs the rows written since the horizon: in place, inserted, moved, key changed');
 SELECT is((SELECT count(DISTINCT ("I d", partmig_part)) FROM :undo), 6::bigint,
-          'the undo log names the keys the application wrote since the swap (a key change: both)');
+          'the undo log names the keys the application wrote since the swap (a key change: both), row 11 (before it) not');
 SELECT is(partmig.conversion_resync_back(:cid, 1, false), 1::bigint, 'a round takes the keys of its first entries');
 SELECT is(partmig.conversion_resync_back(:cid, 1000, false), 5::bigint, 'the next takes the rest');
 SELECT results_eq('SELECT * FROM public.old_rows ORDER BY 1, 2', 'SELECT * FROM public.new_rows ORDER BY 1, 2',

@@ -12,7 +12,7 @@ SELECT tables_are('partmig', ARRAY['meta', 'migrations', 'steps', 'step_objects'
 SELECT columns_are('partmig', 'conversions', ARRAY['id', 'table_schema', 'table_name', 'method', 'state', 'version',
                    'step', 'old_oid', 'shadow_name', 'kept_name', 'lower_bound', 'upper_bound', 'rows_verified',
                    'swap_ms', 'started_at', 'updated_at', 'swapped_at', 'finished_at', 'key_columns', 'key_types',
-                   'part_column', 'part_type', 'log_name'],
+                   'part_column', 'part_type', 'log_name', 'undo_horizon'],
                    'conversions: the columns of ledger version 2 and those the change capture reads');
 SELECT columns_are('partmig', 'retention_log', ARRAY['schema_name', 'table_name', 'parent', 'bound', 'recorded_at',
                    'finished_at'], 'retention_log as maintain records it');
@@ -24,7 +24,7 @@ SELECT indexes_are('partmig', 'conversions', ARRAY['conversions_pkey', 'conversi
 SELECT functions_are('partmig', ARRAY['conversion_log_column', 'conversion_set_keys', 'conversion_row',
                      'conversion_guard', 'conversion_make_log', 'conversion_install_capture', 'conversion_resync',
                      'conversion_resync_rows', 'conversion_install_undo_log', 'conversion_resync_back',
-                     'conversion_resync_back_rows'],
+                     'conversion_resync_back_rows', 'conversion_seal_undo_log', 'conversion_undo_scan'],
                      'schema partmig has sql/conversion.sql''s functions');
 SELECT is((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'partmig'::regnamespace
             AND has_function_privilege('public', p.oid, 'EXECUTE')), 0::bigint, 'PUBLIC may execute none of them');
