@@ -46,9 +46,12 @@ for db in r f d; do
 BEGIN;
 INSERT INTO public.marker VALUES (1);
 DO $$ DECLARE s boolean := false; BEGIN
-  WHILE NOT s LOOP
+  WHILE NOT s AND clock_timestamp() < statement_timestamp() + interval '120 seconds' LOOP
     PERFORM pg_sleep(0.02);
-    IF to_regclass('partmig.conversions') IS NOT NULL THEN
+    -- the catalog read, not to_regclass: its cache would keep saying
+    -- "no such table" to this session (no lock taken, no invalidation read)
+    IF EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'partmig' AND c.relname = 'conversions') THEN
       EXECUTE 'SELECT EXISTS (SELECT 1 FROM partmig.conversions WHERE state = ''swapped'')' INTO s;
     END IF;
   END LOOP;
