@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# finalize_old_horizon.sh: finalize compares the old and the new table on
+# every key not changed since the swap, whatever else runs on the server.
+# The undo log's horizon is the oldest transaction running at the swap; a
+# session that took a transaction id before the conversion's copy (here:
+# one that wrote another table and is still open at the swap; in the field
+# an idle-in-transaction session, a long batch, a forgotten prepared
+# transaction) makes every copied row look "written since the swap".  The
+# seal then logs every key, and finalize must still notice a row of the old
+# table that differs from the new one (nothing written since the swap here).
+set -u
+. "$PARTMIG_SOURCE/tests/lib/pg.sh"
+. "$PARTMIG_SOURCE/tests/lib/assert.sh"
+cd "$PARTMIG_SOURCE"
+pg_start
+T=$PARTMIG_TEST_DIR
+
+mkdir -p "$T/pol"
+cat >"$T/pol/orders.lua" <<'LUA'
+partition "orders" { schema = "public", column = "created_at", interval = "1 month", premake = 2,
+  primary_key = { "id", "created_at" }, existing = { method = "copy" } }
+LUA
+run_cmd "$PARTMIG" compile "$T/pol" -o "$T/mig"
+assert_eq "$RC" 0 "compile ($ERR)"
+
+psql_q "CREATE TABLE public.orders (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL,
+        amount numeric NOT NULL, note text);
+    INSERT INTO public.orders (created_at, amount, note)
+        SELECT now() - (g % 300) * interval '1 day' - g * interval '1 second', g, 'row ' || g
+        FROM generate_series(1, 3000) g;
+    CREATE TABLE public.marker (x int)" >/dev/null
+
+# a transaction with an id taken before apply starts, open until the swap
+PGAPPNAME=early psql -X -q -v ON_ERROR_STOP=1 >"$T/early.out" 2>&1 <<'SQL' &
+BEGIN;
+INSERT INTO public.marker VALUES (1);
+DO $$ DECLARE s boolean := false; BEGIN
+  WHILE NOT s AND clock_timestamp() < statement_timestamp() + interval '120 seconds' LOOP
+    PERFORM pg_sleep(0.02);
+    IF EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'partmig' AND c.relname = 'conversions') THEN
+      EXECUTE 'SELECT EXISTS (SELECT 1 FROM partmig.conversions WHERE state = ''swapped'')' INTO s;
+    END IF;
+  END LOOP;
+END $$;
+COMMIT;
+SQL
+early=$!
+for _ in $(seq 1 200); do
+    [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'early' AND backend_xid IS NOT NULL")" = 1 ] && break
+    sleep 0.05
+done
+run_cmd "$PARTMIG" apply -d "$T/mig" --jobs 2
+assert_eq "$RC" 0 "apply converts orders ($ERR)"
+wait "$early"
+assert_eq "$?" 0 "the early transaction ran through the swap ($(cat "$T/early.out"))"
+assert_eq "$(psql_q "SELECT undo_horizon <= (SELECT min(xmin::text::bigint) FROM public.orders) FROM partmig.conversions")" t \
+    "the horizon is older than every copied row"
+
+# a row of the old table differs from the new one; nothing was written since the swap
+psql_q "UPDATE public.orders_partmig_old SET amount = amount + 1000 WHERE id = 42" >/dev/null
+run_cmd "$PARTMIG" finalize public.orders
+assert_eq "$RC" 1 "finalize refuses when an unchanged row of the old table differs ($ERR)"
+assert_contains "$ERR" "contents differ" "finalize names the difference"
+assert_eq "$(psql_q "SELECT to_regclass('public.orders_partmig_old') IS NOT NULL")" t "nothing dropped"
+assert_done
