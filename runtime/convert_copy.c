@@ -402,13 +402,14 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
                v->q_table, v->q_guard_call);
     if (!conv_script(c, &b, err))
         goto done;
-    /* the undo log's horizon: the oldest transaction running now; a row
-     * written to the new table from the commit on has an xmin at or after
-     * it (conversion_install_undo_log) */
+    /* the undo log's horizon: this snapshot and this transaction's id; a
+     * row written to the new table from the commit on has an xmin the
+     * snapshot does not see, and not this one's (conversion_install_undo_log) */
     const char *hp[] = {v->row.id, v->q_undo};
     if (!pg_exec(c,
-                 "UPDATE partmig.conversions SET undo_horizon ="
-                 " pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())"
+                 "UPDATE partmig.conversions SET undo_horizon = pg_catalog.txid_snapshot_xmin(s.s),"
+                 " undo_snapshot = s.s::text, undo_swap_xid = pg_catalog.txid_current()"
+                 " FROM (SELECT pg_catalog.txid_current_snapshot() AS s) s"
                  " WHERE id = $1::bigint AND pg_catalog.to_regclass($2) IS NOT NULL",
                  2, hp, NULL, err) ||
         !conv_record_swapped(v, t0, err))

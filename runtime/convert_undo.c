@@ -383,12 +383,20 @@ bool conv_seal_undo(Conv *v, bool finalizing, Err *err)
     pg_result_free(r);
     if (!open)
         return true;
-    Scan s = {age >= UNDO_HORIZON_LIMIT, 0};
+    /* a negative age: the horizon is ahead of this server's ids (the
+     * database restored from another cluster's dump, say) */
+    Scan s = {age >= UNDO_HORIZON_LIMIT || age < 0, 0};
     if (s.all_rows && finalizing) {
-        err_set(err, PM_EDB,
-                "cannot finalize \"%s\": %lld transactions since the swap, too many to tell the rows written since "
-                "from the rest (a row's xmin is compared within 2^31)",
-                v->qname, (long long)age);
+        if (age < 0)
+            err_set(err, PM_EDB,
+                    "cannot finalize \"%s\": the swap's transaction ids are ahead of this server's (the database "
+                    "was restored elsewhere?): partmig cannot tell the rows written since the swap from the rest",
+                    v->qname);
+        else
+            err_set(err, PM_EDB,
+                    "cannot finalize \"%s\": %lld transactions since the swap, too many to tell the rows written "
+                    "since from the rest (a row's xmin is compared within 2^31)",
+                    v->qname, (long long)age);
         return err_hint(err,
                         "nothing was dropped; partmig rollback %s copies every row back (then apply again), or drop "
                         "the old table %s yourself once you trust the new one; partmig maintain seals the log "

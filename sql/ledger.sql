@@ -97,9 +97,14 @@ ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS part_type text;
 ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS log_name text;
 -- sql_version 7: the undo log's horizon (conversion.sql): a swapped copy
 -- conversion whose undo log takes deletes and key moves only; every other
--- row written since the swap has an xmin at or after this full transaction
--- id, the oldest one running at the swap.  NULL: every change is logged.
+-- row written since the swap has an xmin the swap's snapshot does not see
+-- (undo_snapshot, as txid_current_snapshot prints it) other than the swap's
+-- own (undo_swap_xid); undo_horizon is that snapshot's xmin, the oldest
+-- transaction then running (the 2^31 window counts from it).  NULL: every
+-- change is logged.
 ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS undo_horizon bigint;
+ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS undo_snapshot text;
+ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS undo_swap_xid bigint;
 CREATE UNIQUE INDEX IF NOT EXISTS conversions_active ON partmig.conversions (table_schema, table_name)
     WHERE state NOT IN ('finalized', 'rolled_back');
 

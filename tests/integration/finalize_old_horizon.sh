@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # finalize_old_horizon.sh: finalize compares the old and the new table on
 # every key not changed since the swap, whatever else runs on the server.
-# The undo log's horizon is the oldest transaction running at the swap; a
-# session that took a transaction id before the conversion's copy (here:
+# A session that took a transaction id before the conversion's copy (here:
 # one that wrote another table and is still open at the swap; in the field
 # an idle-in-transaction session, a long batch, a forgotten prepared
-# transaction) makes every copied row look "written since the swap".  The
-# seal then logs every key, and finalize must still notice a row of the old
-# table that differs from the new one (nothing written since the swap here).
+# transaction) is older than every copied row: taken as the horizon ("rows
+# newer than the oldest transaction running at the swap"), it made every
+# copied row look written since the swap, the seal logged every key, and
+# finalize compared none.  Rows the swap's snapshot sees are not logged, so
+# finalize notices a row of the old table that differs from the new one
+# (nothing written since the swap here).
 set -u
 . "$PARTMIG_SOURCE/tests/lib/pg.sh"
 . "$PARTMIG_SOURCE/tests/lib/assert.sh"

@@ -72,8 +72,10 @@ psql_q() {
 }
 
 # SQL that is true when ALIAS's row, in the new table of conversion CID,
-# was written since its swap: an xmin at or after the undo log's horizon
-# (sql/conversion.sql; NULL once the log is sealed and complete alone).
+# was written since its swap: an xmin the swap's snapshot does not see and
+# not the swap's own (sql/conversion.sql; NULL once the log is sealed and
+# complete alone).  A throwaway cluster's ids are in epoch 0: xmin is the
+# full id.
 written_since_swap() {
-    echo "age($2.xmin) <= age((((SELECT undo_horizon FROM partmig.conversions WHERE id = $1) % 4294967296 + 4294967296) % 4294967296)::text::xid)"
+    echo "(SELECT $2.xmin::text::bigint IS DISTINCT FROM c.undo_swap_xid AND NOT txid_visible_in_snapshot($2.xmin::text::bigint, c.undo_snapshot::txid_snapshot) FROM partmig.conversions c WHERE c.id = $1)"
 }

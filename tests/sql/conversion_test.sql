@@ -142,7 +142,8 @@ SELECT throws_like(format('SELECT partmig.conversion_resync_back(%s, 10, false)'
 -- the swap, as far as these functions see it
 ALTER TABLE "Tab ""Sch"""."Odd ""T"" x" RENAME TO "Odd ""T"" x old";
 ALTER TABLE "Tab ""Sch"""."Odd ""T"" x new" RENAME TO "Odd ""T"" x";
-UPDATE partmig.conversions SET state = 'swapped', undo_horizon = txid_snapshot_xmin(txid_current_snapshot())
+UPDATE partmig.conversions SET state = 'swapped', undo_horizon = txid_snapshot_xmin(txid_current_snapshot()),
+       undo_snapshot = txid_current_snapshot()::text, undo_swap_xid = txid_current()
  WHERE id = :cid;
 SET ROLE pgtap_app;
 UPDATE "Tab ""Sch"""."Odd ""T"" x" SET r = 'after' WHERE "I d" = 12;

@@ -12,7 +12,7 @@ SELECT tables_are('partmig', ARRAY['meta', 'migrations', 'steps', 'step_objects'
 SELECT columns_are('partmig', 'conversions', ARRAY['id', 'table_schema', 'table_name', 'method', 'state', 'version',
                    'step', 'old_oid', 'shadow_name', 'kept_name', 'lower_bound', 'upper_bound', 'rows_verified',
                    'swap_ms', 'started_at', 'updated_at', 'swapped_at', 'finished_at', 'key_columns', 'key_types',
-                   'part_column', 'part_type', 'log_name', 'undo_horizon'],
+                   'part_column', 'part_type', 'log_name', 'undo_horizon', 'undo_snapshot', 'undo_swap_xid'],
                    'conversions: the columns of ledger version 2 and those the change capture reads');
 SELECT columns_are('partmig', 'retention_log', ARRAY['schema_name', 'table_name', 'parent', 'bound', 'recorded_at',
                    'finished_at'], 'retention_log as maintain records it');

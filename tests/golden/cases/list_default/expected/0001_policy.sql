@@ -72,9 +72,9 @@ SET client_min_messages = warning;
 -- one up to 1000),
 -- the rows counted partition by partition in one snapshot, then the undo log made with its trigger on the
 -- new table (partmig.conversion_install_undo_log: a row deleted, or moved to another key or partition,
--- logs its key in partmig.conv_:id_undo; rows inserted or updated in place are found by their xmin, newer
--- than the oldest transaction running at the swap; partmig's own session sets the setting :quiet, so it
--- logs from the swap on),
+-- logs its key in partmig.conv_:id_undo; rows inserted or updated in place are found by an xmin the
+-- swap's snapshot does not see; partmig's own session sets the setting :quiet, so it logs from the swap
+-- on),
 -- the keys re-copied again, then
 -- the swap, in one transaction (the old table's other indexes and identity sequences are renamed like its
 -- primary key; owner, grants, row security and views carried over):
