@@ -29,29 +29,11 @@ psql_q "CREATE TABLE public.orders (id bigserial PRIMARY KEY, created_at timesta
         amount numeric NOT NULL, note text);
     INSERT INTO public.orders (created_at, amount, note)
         SELECT now() - (g % 300) * interval '1 day' - g * interval '1 second', g, 'row ' || g
-        FROM generate_series(1, 3000) g;
-    CREATE TABLE public.marker (x int)" >/dev/null
+        FROM generate_series(1, 3000) g" >/dev/null
 
 # a transaction with an id taken before apply starts, open until the swap
-PGAPPNAME=early psql -X -q -v ON_ERROR_STOP=1 >"$T/early.out" 2>&1 <<'SQL' &
-BEGIN;
-INSERT INTO public.marker VALUES (1);
-DO $$ DECLARE s boolean := false; BEGIN
-  WHILE NOT s AND clock_timestamp() < statement_timestamp() + interval '120 seconds' LOOP
-    PERFORM pg_sleep(0.02);
-    IF EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE n.nspname = 'partmig' AND c.relname = 'conversions') THEN
-      EXECUTE 'SELECT EXISTS (SELECT 1 FROM partmig.conversions WHERE state = ''swapped'')' INTO s;
-    END IF;
-  END LOOP;
-END $$;
-COMMIT;
-SQL
-early=$!
-for _ in $(seq 1 200); do
-    [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'early' AND backend_xid IS NOT NULL")" = 1 ] && break
-    sleep 0.05
-done
+early_transaction "$PGDATABASE" "$T/early.out" ""
+early=$EARLY_PID
 run_cmd "$PARTMIG" apply -d "$T/mig" --jobs 2
 assert_eq "$RC" 0 "apply converts orders ($ERR)"
 wait "$early"

@@ -40,26 +40,9 @@ for db in r f d; do
     if [ "$db" = r ]; then
         # a transaction that takes its id before the swap (writing another
         # table) and writes the new table after it: older than the swap's
-        # own transaction, younger than the horizon
-        PGDATABASE=$db psql_q "CREATE TABLE public.marker (x int)" >/dev/null
-        PGDATABASE=$db psql -X -q -v ON_ERROR_STOP=1 >"$T/early.out" 2>&1 <<'SQL' &
-BEGIN;
-INSERT INTO public.marker VALUES (1);
-DO $$ DECLARE s boolean := false; BEGIN
-  WHILE NOT s AND clock_timestamp() < statement_timestamp() + interval '120 seconds' LOOP
-    PERFORM pg_sleep(0.02);
-    -- the catalog read, not to_regclass: its cache would keep saying
-    -- "no such table" to this session (no lock taken, no invalidation read)
-    IF EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE n.nspname = 'partmig' AND c.relname = 'conversions') THEN
-      EXECUTE 'SELECT EXISTS (SELECT 1 FROM partmig.conversions WHERE state = ''swapped'')' INTO s;
-    END IF;
-  END LOOP;
-END $$;
-UPDATE public.orders SET note = 'xid taken before the swap' WHERE id = 3;
-COMMIT;
-SQL
-        early=$!
+        # own transaction, which lists it as running
+        early_transaction "$db" "$T/early.out" "UPDATE public.orders SET note = 'xid taken before the swap' WHERE id = 3;"
+        early=$EARLY_PID
     fi
     PGDATABASE=$db run_cmd "$PARTMIG" apply -d "$T/mig" --jobs 2
     assert_eq "$RC" 0 "apply converts orders in database $db ($ERR)"

@@ -79,3 +79,36 @@ psql_q() {
 written_since_swap() {
     echo "(SELECT $2.xmin::text::bigint IS DISTINCT FROM c.undo_swap_xid AND NOT txid_visible_in_snapshot($2.xmin::text::bigint, c.undo_snapshot::txid_snapshot) FROM partmig.conversions c WHERE c.id = $1)"
 }
+
+# early_transaction DB OUT SQL: in the background, a transaction in DB that
+# takes its id now (writing public.marker, made here), stays open until a
+# conversion is swapped, then runs SQL and commits (psql's output in OUT,
+# its pid in EARLY_PID).  Returns once the transaction has its id: older
+# than anything a conversion started after this writes.
+early_transaction() {
+    PGDATABASE=$1 psql_q "CREATE TABLE IF NOT EXISTS public.marker (x int)" >/dev/null
+    {
+        cat <<'SQL'
+BEGIN;
+INSERT INTO public.marker VALUES (1);
+DO $$ DECLARE s boolean := false; BEGIN
+  WHILE NOT s AND clock_timestamp() < statement_timestamp() + interval '120 seconds' LOOP
+    PERFORM pg_sleep(0.02);
+    -- the catalog read, not to_regclass: its cache would keep saying
+    -- "no such table" to this session (no lock taken, no invalidation read)
+    IF EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'partmig' AND c.relname = 'conversions') THEN
+      EXECUTE 'SELECT EXISTS (SELECT 1 FROM partmig.conversions WHERE state = ''swapped'')' INTO s;
+    END IF;
+  END LOOP;
+END $$;
+SQL
+        printf '%s\nCOMMIT;\n' "$3"
+    } | PGDATABASE=$1 PGAPPNAME=partmig_test_early psql -X -q -v ON_ERROR_STOP=1 >"$2" 2>&1 &
+    EARLY_PID=$!
+    for _ in $(seq 1 200); do
+        [ "$(PGDATABASE=$1 psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'partmig_test_early' AND backend_xid IS NOT NULL")" = 1 ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
