@@ -93,7 +93,7 @@ static bool drop_kept_body(PgConn *c, void *ctx, Err *err)
 }
 
 /* partmig's triggers still on the new table (on the parent; each has a
- * copy on every partition), *N of them, the first as *NAME. */
+ * copy on every partition), *N of them, the first as *NAME (unless NULL). */
 static const char *const partmig_triggers =
     "SELECT t.tgname::text FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass($1)"
     " AND t.tgname IN ('partmig_reverse', 'partmig_reverse_move', 'partmig_reverse_all', 'partmig_no_truncate')"
@@ -106,7 +106,8 @@ static bool triggers_left(Conv *v, PgConn *c, int *n, const char **name, Err *er
     if (!pg_exec(c, partmig_triggers, 1, params, &r, err))
         return false;
     *n = pg_nrows(r);
-    *name = *n ? arena_strdup(v->a, pg_get(r, 0, 0)) : NULL;
+    if (name)
+        *name = *n ? arena_strdup(v->a, pg_get(r, 0, 0)) : NULL;
     pg_result_free(r);
     return true;
 }
@@ -158,13 +159,11 @@ static bool finalize_cleanup(Conv *v, Err *err)
     ConvertOptions o = saved ? *saved : (ConvertOptions){0};
     o.lock_retries = TRIGGER_DROP_TRIES;
     v->o = &o;
-    /* a trigger a transaction, then the functions (none left: n == 0) */
+    /* a trigger a transaction (the last one with the functions) */
     bool dropped = true;
-    for (int n = 1, round = 0; dropped && n > 0 && round < 8; round++) {
-        const char *name = NULL;
-        dropped = triggers_left(v, v->c, &n, &name, &terr) &&
-                  conv_locked(v, "removing partmig's triggers", drop_triggers_body, &terr);
-    }
+    for (int n = 1, round = 0; dropped && n > 0 && round < 8; round++)
+        dropped = conv_locked(v, "removing partmig's triggers", drop_triggers_body, &terr) &&
+                  triggers_left(v, v->c, &n, NULL, &terr);
     v->o = saved;
     if (!dropped)
         fprintf(stderr,

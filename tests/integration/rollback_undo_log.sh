@@ -142,6 +142,14 @@ assert_eq "$(fingerprint orders)" "$(fingerprint expected_orders)" "orders intac
 # a row written since the swap that the old table's key forbids: rollback
 # refuses, names it, swaps nothing back; without it, rollback goes through
 export PGDATABASE=d
+# a horizon ahead of the server's ids (a database restored elsewhere, made
+# so here): finalize cannot compare by xmin and refuses
+saved=$(psql_q "SELECT undo_horizon FROM partmig.conversions WHERE state = 'swapped'")
+psql_q "UPDATE partmig.conversions SET undo_horizon = txid_snapshot_xmax(txid_current_snapshot()) + 1000000 WHERE state = 'swapped'" >/dev/null
+run_cmd "$PARTMIG" finalize public.orders
+assert_eq "$RC" 1 "finalize refuses a horizon ahead of the server"
+assert_contains "$ERR" "ahead of this server's" "finalize says why"
+psql_q "UPDATE partmig.conversions SET undo_horizon = $saved WHERE state = 'swapped'" >/dev/null
 # past the horizon's window (moved back 2^31 here) finalize cannot tell the
 # rows written since from the rest: it refuses; rollback logs every row
 psql_q "UPDATE partmig.conversions SET undo_horizon = txid_snapshot_xmax(txid_current_snapshot()) - (1::bigint << 31) WHERE state = 'swapped'" >/dev/null
