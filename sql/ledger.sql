@@ -8,7 +8,7 @@
 -- before it).  Bump the version on any change to this file or to
 -- conversion.sql.
 --
--- partmig sql_version: 7
+-- partmig sql_version: 8
 
 -- key/value facts about the ledger itself: 'ledger_version', 'sql_version'
 CREATE TABLE IF NOT EXISTS partmig.meta (
@@ -105,6 +105,8 @@ ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS log_name text;
 ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS undo_horizon bigint;
 ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS undo_snapshot text;
 ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS undo_swap_xid bigint;
+-- sql_version 8: no new column; the undo log's key-move trigger is made
+-- UPDATE OF the key and partition columns (conversion.sql).
 CREATE UNIQUE INDEX IF NOT EXISTS conversions_active ON partmig.conversions (table_schema, table_name)
     WHERE state NOT IN ('finalized', 'rolled_back');
 

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# rollback_before_trigger.sh: between swap and finalize, an UPDATE that
+# changes a row's key or partition value is logged by partmig_reverse_move,
+# made UPDATE OF the key and partition columns (an UPDATE naming neither
+# pays nothing for it).  A BEFORE UPDATE row trigger can change them without
+# the UPDATE naming them; pre-flight refuses a table with triggers, so one
+# is made after the swap, and the seal then logs every (key, partition
+# value) the new table lacks.  Rollback carries every committed row back --
+# no row left under its old key, none refused as a repeat -- and finalize
+# compares and drops.
+set -u
+. "$PARTMIG_SOURCE/tests/lib/pg.sh"
+. "$PARTMIG_SOURCE/tests/lib/assert.sh"
+cd "$PARTMIG_SOURCE"
+pg_start
+T=$PARTMIG_TEST_DIR
+fingerprint() { psql_q "SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM public.$1 t"; }
+
+mkdir -p "$T/pol"
+cat >"$T/pol/orders.lua" <<'LUA'
+partition "orders" { schema = "public", column = "created_at", interval = "1 month", premake = 2,
+  primary_key = { "id", "created_at" }, existing = { method = "copy" } }
+LUA
+run_cmd "$PARTMIG" compile "$T/pol" -o "$T/mig"
+assert_eq "$RC" 0 "compile ($ERR)"
+
+# renumber: the id moves by a million; shift: created_at a second earlier,
+# within its month (a BEFORE trigger may not move a row to another partition)
+trigger_sql="CREATE FUNCTION public.orders_rewrite() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+  IF NEW.note = 'renumber' THEN NEW.id := NEW.id + 1000000; END IF;
+  IF NEW.note = 'shift' AND date_trunc('month', NEW.created_at - interval '1 second') = date_trunc('month', NEW.created_at) THEN
+    NEW.created_at := NEW.created_at - interval '1 second';
+  END IF;
+  RETURN NEW;
+END \$\$;
+CREATE TRIGGER orders_rewrite BEFORE UPDATE ON public.orders FOR EACH ROW EXECUTE FUNCTION public.orders_rewrite();"
+
+for db in rollback finalize; do
+    psql_q "CREATE DATABASE $db" >/dev/null
+    export PGDATABASE=$db
+    psql_q "CREATE TABLE public.orders (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, amount numeric NOT NULL, note text);
+        INSERT INTO public.orders SELECT g, now() - (g % 300) * interval '1 day' - g * interval '1 second', g, 'row ' || g
+            FROM generate_series(1, 20000) g" >/dev/null
+    run_cmd "$PARTMIG" apply -d "$T/mig" --jobs 2
+    assert_eq "$RC" 0 "$db: apply ($ERR)"
+    assert_contains "$(psql_q "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'public.orders'::regclass AND tgname = 'partmig_reverse_move'")" \
+        "AFTER UPDATE OF id, created_at ON" "$db: the key-move trigger fires on an UPDATE naming the key or partition column"
+    psql_q "$trigger_sql" >/dev/null
+    psql_q "UPDATE public.orders SET note = 'renumber' WHERE id % 23 = 0;
+        UPDATE public.orders SET note = 'shift' WHERE id % 29 = 0;
+        UPDATE public.orders SET amount = amount + 1 WHERE id % 7 = 0;
+        UPDATE public.orders SET id = id + 2000000 WHERE id % 31 = 0;
+        DELETE FROM public.orders WHERE id % 37 = 0;
+        CREATE TABLE public.expected AS SELECT * FROM public.orders" >/dev/null
+    assert_eq "$(psql_q "SELECT count(*) > 500 FROM public.orders WHERE id > 1000000 AND id < 2000000")" t \
+        "$db: the BEFORE trigger renumbered rows whose key the UPDATE did not name"
+    assert_eq "$(psql_q "SELECT count(*) > 500 FROM public.orders n JOIN public.orders_partmig_old o USING (id) WHERE n.created_at <> o.created_at")" t \
+        "$db: and moved others within their partition"
+    if [ "$db" = finalize ]; then
+        run_cmd "$PARTMIG" finalize public.orders
+        assert_eq "$RC" 0 "$db: finalize compares and drops ($ERR)"
+        assert_eq "$(psql_q "SELECT to_regclass('public.orders_partmig_old') IS NULL")" t "$db: the old table is dropped"
+    else
+        run_cmd "$PARTMIG" rollback --to 0 -d "$T/mig"
+        assert_eq "$RC" 0 "$db: rollback ($ERR)"
+        assert_eq "$(psql_q "SELECT relkind FROM pg_class WHERE oid = 'public.orders'::regclass")" r "$db: a plain table again"
+    fi
+    assert_eq "$(fingerprint orders)" "$(fingerprint expected)" "$db: every committed row, none left under its old key"
+done
+assert_done
