@@ -36,7 +36,10 @@
 # apply --jobs 2, during finalize, and, for reference, during route c (the
 # machine's load alone, no lock in its way); and its capacity (closed loop,
 # median of 3 runs of BENCH_CAPACITY_SECONDS = 5) before, between swap and
-# finalize, and after.  Once more at the sweep's most partitions (~1,430
+# finalize, and after -- those two side by side: the swapped database is
+# copied, the copy finalized, and BENCH_CAPACITY_PAIRS (5) pairs of runs
+# alternate between the two; the ratio is the median of the pairs' (the
+# machine's load, 10-40% run to run, weighs on both alike).  Once more at the sweep's most partitions (~1,430
 # daily) with a writer that names the partition column too (WHERE id = $1
 # AND created_at = $2): an id-only lookup probes every partition, and its
 # capacity there (~30-50 tps at 1,100-1,430 partitions, whoever partitions
@@ -66,6 +69,7 @@ SWEEP=${BENCH_SWEEP-week day}
 SWEEP_ROUNDS=${BENCH_SWEEP_ROUNDS:-$ROUNDS}
 SPAN=${BENCH_SPAN_DAYS:-1430}
 RATE=${BENCH_WRITER_RATE:-300} CLIENTS=${BENCH_WRITER_CLIENTS:-2}
+CAP_PAIRS=${BENCH_CAPACITY_PAIRS:-5}
 [ -x "$TOOLS/rate_writer" ] || { echo "convert_bench.sh: no $TOOLS/rate_writer (build the tests)" >&2; exit 1; }
 command -v /usr/bin/time >/dev/null || { echo "convert_bench.sh: /usr/bin/time missing" >&2; exit 1; }
 
@@ -276,11 +280,10 @@ writer() { # ROWS UNIT [COLUMN]: the fixed-rate writer's stalls and the closed-l
     wout() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" "$W/w.out"; } # " late=", not "first_late="
     start_writer() { rm -f "$W/stop"; "$TOOLS/rate_writer" journal_entries "$RATE" "$CLIENTS" "$W/stop" $col >"$W/w.out" 2>&1 & WP=$!; sleep 1; }
     stop_writer() { sleep 1; touch "$W/stop"; wait "$WP" || log "   writer reported errors: $(cat "$W/w.out")"; log "   writer: $(tail -1 "$W/w.out")"; }
-    # capacity: the median of 3 closed-loop runs (one run varies by 20% on a shared machine)
-    capacity() {
-        for _ in 1 2 3; do PGDATABASE=w "$TOOLS/rate_writer" journal_entries 0 "$CLIENTS" "$CAP_S" $col | sed -n 's/.*tps=\([0-9]*\).*/\1/p'; done |
-            sort -n | sed -n 2p
-    }
+    # capacity: closed-loop runs in database DB (w by default), one a sample
+    # (one run varies by 20% on a shared machine: medians of 3)
+    cap_run() { PGDATABASE=${1:-w} "$TOOLS/rate_writer" journal_entries 0 "$CLIENTS" "${2:-$CAP_S}" $col | sed -n 's/.*tps=\([0-9]*\).*/\1/p'; }
+    capacity() { for _ in 1 2 3; do cap_run; done | sort -n | sed -n 2p; }
     log "== writer, $(human "$n") rows, 1 $unit partitions${col:+, naming $col}: $RATE/s over $CLIENTS clients; capacity over 3 x ${CAP_S}s"
     fresh w
     export PGDATABASE=w
@@ -291,12 +294,29 @@ writer() { # ROWS UNIT [COLUMN]: the fixed-rate writer's stalls and the closed-l
     log "   apply --jobs 2 with the writer: $t s"
     res "$cfg" stall_apply "$(wout max_ms)"
     res "$cfg" late_apply "$(wout late)"
-    res "$cfg" cap_between "$(capacity)"
+    # between and after side by side: a copy of the swapped database is
+    # finalized (wf), then samples alternate between the two, so that the
+    # machine's load weighs on both alike (a warm-up run each first)
+    export PGDATABASE=postgres
+    q postgres "CREATE DATABASE wf TEMPLATE w STRATEGY FILE_COPY"
+    PGDATABASE=wf "$PARTMIG" finalize public.journal_entries >/dev/null 2>"$W/fin.err" || log "   finalize of the copy failed: $(tail -2 "$W/fin.err")"
+    cap_run w 1 >/dev/null
+    cap_run wf 1 >/dev/null
+    local b a i samples=""
+    for i in $(seq "$CAP_PAIRS"); do
+        if [ $((i % 2)) = 1 ]; then b=$(cap_run w); a=$(cap_run wf); else a=$(cap_run wf); b=$(cap_run w); fi
+        res "$cfg" cap_between "$b"
+        res "$cfg" cap_after "$a"
+        res "$cfg" cap_ratio "$(ratio "$b" "$a")"
+        samples+=" $b/$a"
+    done
+    gone wf
+    export PGDATABASE=w
+    log "   capacity samples (tps, between/after):$samples"
     start_writer
     PGDATABASE=w "$PARTMIG" finalize public.journal_entries >/dev/null 2>"$W/fin.err" || log "   finalize failed: $(tail -2 "$W/fin.err")"
     stop_writer
     res "$cfg" stall_finalize "$(wout max_ms)"
-    res "$cfg" cap_after "$(capacity)"
     export PGDATABASE=postgres
     gone w
     log "   capacity (tps): before $(median "$cfg" cap_before), between $(median "$cfg" cap_between), after $(median "$cfg" cap_after)"
@@ -388,14 +408,14 @@ line "partmig max RSS during apply --jobs 2, MiB" a_rss
 line "partmig status after apply, s" status
 line "partmig maintain after apply, s" maintain
 echo "BENCHMD|"
-echo "BENCHMD|### Writer: UPDATE ... WHERE id = \$1 (naming created_at: AND created_at = \$2), $RATE/s over $CLIENTS clients (latency from schedule); capacity: closed loop, median of 3 x ${CAP_S} s"
+echo "BENCHMD|### Writer: UPDATE ... WHERE id = \$1 (naming created_at: AND created_at = \$2), $RATE/s over $CLIENTS clients (latency from schedule); capacity: closed loop, ${CAP_S} s runs, median of 3 before; between and after: $CAP_PAIRS pairs of runs alternating between the swapped database and a finalized copy of it, medians (the ratio: of the pairs')"
 echo "BENCHMD|| table | longest stall during apply --jobs 2, ms (late > 100 ms) | during finalize, ms | during offline route (c), ms: machine load alone | tps before | tps between swap and finalize | tps after finalize | between / after |"
 echo "BENCHMD||---|---|---|---|---|---|---|---|"
 wconfigs=()
 for n in $ROWS; do wconfigs+=("$(human "$n")_month"); done
 [ -z "${SWEEP##* }" ] || wconfigs+=("$(human "$first")_${SWEEP##* }_named")
 for c in "${wconfigs[@]}"; do
-    echo "BENCHMD|| $(wtitle "$c") | $(median "$c" stall_apply) ($(median "$c" late_apply)) | $(median "$c" stall_finalize) | $(median "$c" stall_offline) | $(median "$c" cap_before) | $(median "$c" cap_between) | $(median "$c" cap_after) | $(ratio "$(median "$c" cap_between)" "$(median "$c" cap_after)") |"
+    echo "BENCHMD|| $(wtitle "$c") | $(median "$c" stall_apply) ($(median "$c" late_apply)) | $(median "$c" stall_finalize) | $(median "$c" stall_offline) | $(median "$c" cap_before) | $(median "$c" cap_between) | $(median "$c" cap_after) | $(median "$c" cap_ratio) |"
 done
 if [ -f "$W/res/mismatch" ]; then
     echo "BENCHMD|"
@@ -432,7 +452,7 @@ done
 for c in "${wconfigs[@]}"; do
     v=$(median "$c" stall_apply)
     bench "writer longest stall during apply, $(wtitle "$c")" "$v" ms "< 100 ms" "$(judge "${v:-x}" "<=" 100)"
-    v=$(ratio "$(median "$c" cap_between)" "$(median "$c" cap_after)")
+    v=$(median "$c" cap_ratio)
     bench "writer capacity between swap and finalize / after, $(wtitle "$c")" "$v" x ">= 0.95x" "$(judge "$v" ">=" 0.95)"
 done
 if [ -f "$W/res/mismatch" ]; then

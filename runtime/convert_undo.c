@@ -351,13 +351,31 @@ typedef struct Scan {
     int64_t rows;
 } Scan;
 
+typedef struct SealLeaves {
+    const Conv *v;
+    const char *oids;
+} SealLeaves;
+
+static bool seal_leaves_body(PgConn *c, void *ctx, Err *err)
+{
+    const SealLeaves *l = ctx;
+    const char *params[] = {l->v->row.id, l->oids};
+    return pg_exec(c, "SELECT partmig.conversion_seal_leaves($1::bigint, $2::oid[])", 2, params, NULL, err);
+}
+
+/* A batch of leaves: every change to them logged from now on (each leaf
+ * locked by itself, briefly), then, in a later transaction, the rows
+ * written to them since the swap. */
 static bool scan_leaves(Conv *v, const char *oids, const char *names, void *ctx, Err *err)
 {
     (void)names;
     Scan *s = ctx;
     PgResult *r = NULL;
+    SealLeaves l = {v, oids};
     const char *params[] = {v->row.id, oids, s->all_rows ? "true" : "false"};
-    if (!pg_exec(v->c, "SELECT partmig.conversion_undo_scan($1::bigint, $2::oid[], $3::boolean)", 3, params, &r, err))
+    if (!run_locked(v->c, "logging every change to the new table's partitions from now on", seal_leaves_body, &l,
+                    err) ||
+        !pg_exec(v->c, "SELECT partmig.conversion_undo_scan($1::bigint, $2::oid[], $3::boolean)", 3, params, &r, err))
         return false;
     s->rows += pg_get_int(r, 0, 0);
     pg_result_free(r);

@@ -361,9 +361,10 @@ $fn$;
 -- one (conversion_undo_vanished).
 --
 -- Before a rollback or finalize reads the log, conversion_seal_undo_log
--- adds partmig_reverse_all (AFTER INSERT OR UPDATE: every change logged
--- from then on) and conversion_undo_scan logs the rows written since the
--- swap, partition by partition; undo_horizon is then cleared.  From
+-- and conversion_seal_leaves enable partmig_reverse_all (AFTER INSERT OR
+-- UPDATE: every change logged from then on; made disabled with the others)
+-- and conversion_undo_scan logs the rows written since the swap, a few
+-- partitions at a time; undo_horizon is then cleared.  From
 -- there on the log alone is complete, as rollback's rounds and finalize's
 -- comparison need.  Freezing keeps a row's xmin (PostgreSQL 9.4 and
 -- later); the comparison holds for 2^31 transactions after the horizon
@@ -384,6 +385,7 @@ DECLARE
   pm_oldk text;
   pm_newk text;
   pm_of text;
+  pm_rel oid;
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
   r := pm_row.r;
@@ -403,19 +405,31 @@ BEGIN
   EXECUTE format('CREATE TRIGGER partmig_reverse AFTER DELETE ON %s FOR EACH ROW'
                  ' WHEN (pg_catalog.current_setting(%L, true) IS DISTINCT FROM ''on'') EXECUTE FUNCTION %s()',
                  pm_new::regclass, quiet, pm_fn);
-  SELECT string_agg(format('%I', u.k), ', ' ORDER BY u.i) INTO pm_of
-    FROM unnest(r.key_columns || r.part_column) WITH ORDINALITY u (k, i);
+  -- each once: the key may hold the partition column
+  SELECT string_agg(format('%I', d.k), ', ' ORDER BY d.i) INTO pm_of
+    FROM (SELECT u.k, min(u.i) AS i FROM unnest(r.key_columns || r.part_column) WITH ORDINALITY u (k, i) GROUP BY u.k) d;
   EXECUTE format('CREATE TRIGGER partmig_reverse_move AFTER UPDATE OF %s ON %s FOR EACH ROW'
                  ' WHEN ((%s) IS DISTINCT FROM (%s) AND pg_catalog.current_setting(%L, true) IS DISTINCT FROM ''on'')'
                  ' EXECUTE FUNCTION %s()',
                  pm_of, pm_new::regclass, pm_oldk, pm_newk, quiet, pm_fn);
+  -- the seal's trigger, made now (nobody sees this table yet) and disabled
+  -- on every member; the seal enables it, the table by itself first, then
+  -- a few partitions at a time
+  EXECUTE format('CREATE TRIGGER partmig_reverse_all AFTER INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()',
+                 pm_new::regclass, pm_fn);
+  FOR pm_rel IN SELECT t.relid FROM pg_partition_tree(pm_new) t LOOP
+    EXECUTE format('ALTER TABLE ONLY %s DISABLE TRIGGER partmig_reverse_all', pm_rel::regclass);
+  END LOOP;
 END
 $fn$;
 
--- The seal, first half: partmig_reverse_all on the new table, so that
--- every change is logged from its commit on (conversion_install_undo_log).
--- Takes SHARE ROW EXCLUSIVE on the table and its partitions: the caller
--- runs it under a short lock_timeout, retried.
+-- The seal, first part: partmig_reverse_all enabled on the new table, so
+-- that every change is logged from its commit on (conversion_install_undo_log
+-- made it disabled).  Takes SHARE ROW EXCLUSIVE on the table and its
+-- partitioned partitions only (on every partition, for a conversion swapped
+-- by sql_version 7, which had no such trigger: 40-100 ms at 1,431
+-- partitions, writers waiting): the caller runs it under a short
+-- lock_timeout, retried.
 CREATE OR REPLACE FUNCTION partmig.conversion_seal_undo_log(conversion bigint)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 #variable_conflict use_variable
@@ -423,6 +437,7 @@ DECLARE
   pm_row record;
   r partmig.conversions;
   pm_new oid;
+  pm_rel oid;
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
   r := pm_row.r;
@@ -435,13 +450,57 @@ BEGIN
   -- with it (readers are not held back by this mode)
   EXECUTE format('LOCK TABLE ONLY %s IN SHARE ROW EXCLUSIVE MODE', pm_new::regclass);
   IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = pm_new AND t.tgname = 'partmig_reverse_all') THEN
+    -- swapped by sql_version 7: made here, on every partition at once
     EXECUTE format('CREATE TRIGGER partmig_reverse_all AFTER INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()',
                    pm_new::regclass, format('%I.%I', 'partmig', format('conv_%s_reverse', conversion)));
+    RETURN;
   END IF;
+  -- enabled on the table and its partitioned partitions, by themselves: a
+  -- partition made from now on gets it enabled; the leaves are
+  -- conversion_seal_leaves'
+  FOR pm_rel IN SELECT t.relid FROM pg_partition_tree(pm_new) t
+                  JOIN pg_trigger g ON g.tgrelid = t.relid AND g.tgname = 'partmig_reverse_all'
+                 WHERE NOT t.isleaf AND g.tgenabled = 'D' ORDER BY t.level LOOP
+    EXECUTE format('ALTER TABLE ONLY %s ENABLE TRIGGER partmig_reverse_all', pm_rel::regclass);
+  END LOOP;
 END
 $fn$;
 
--- The seal, second half: log the rows of LEAVES (partitions of the new
+-- The seal, second part: partmig_reverse_all enabled on LEAVES (partitions
+-- of the new table), each locked SHARE ROW EXCLUSIVE by itself, briefly;
+-- returns how many were enabled.  The caller scans them (next function)
+-- in a later transaction.
+CREATE OR REPLACE FUNCTION partmig.conversion_seal_leaves(conversion bigint, leaves oid[])
+RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_variable
+DECLARE
+  pm_row record;
+  r partmig.conversions;
+  pm_new oid;
+  pm_leaf oid;
+  pm_n integer := 0;
+BEGIN
+  SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
+  r := pm_row.r;
+  pm_new := to_regclass(format('%I.%I', r.table_schema, r.table_name));
+  IF r.state <> 'swapped' OR pm_new IS NULL OR pm_new = r.old_oid THEN
+    RAISE EXCEPTION 'partmig: conversion % is not swapped onto a new table', conversion;
+  END IF;
+  FOREACH pm_leaf IN ARRAY leaves LOOP
+    IF pg_partition_root(pm_leaf) IS DISTINCT FROM pm_new THEN
+      RAISE EXCEPTION 'partmig: % is not a partition of %', pm_leaf::regclass, pm_new::regclass;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = pm_leaf AND g.tgname = 'partmig_reverse_all'
+                                            AND g.tgenabled = 'D') THEN
+      EXECUTE format('ALTER TABLE ONLY %s ENABLE TRIGGER partmig_reverse_all', pm_leaf::regclass);
+      pm_n := pm_n + 1;
+    END IF;
+  END LOOP;
+  RETURN pm_n;
+END
+$fn$;
+
+-- The seal, third part: log the rows of LEAVES (partitions of the new
 -- table) written since the swap -- every row when ALL_ROWS (the horizon
 -- too old to compare with) -- once partmig_reverse_all is committed, in a
 -- later transaction: every change is then either logged by it or visible
@@ -674,4 +733,5 @@ REVOKE ALL ON FUNCTION partmig.conversion_resync_back(bigint, integer, boolean) 
 REVOKE ALL ON FUNCTION partmig.conversion_seal_undo_log(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_scan(bigint, oid[], boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_vanished(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_seal_leaves(bigint, oid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_resync_back_rows(bigint, integer, boolean, anyarray) FROM PUBLIC;

@@ -48,7 +48,7 @@ CREATE VIEW public.old_rows AS SELECT "I d", partmig_part, "At", pm_last, conver
 CREATE VIEW public.new_rows AS SELECT "I d", partmig_part, "At", pm_last, conversion, r, "x""); DROP TABLE t; --", "Seq",
     doubled FROM "Tab ""Sch"""."Odd ""T"" x new";
 
-SELECT plan(56);
+SELECT plan(61);
 
 -- the keys, recorded with their types from the catalog
 SELECT throws_ok(format('SELECT partmig.conversion_set_keys(%s, ARRAY[''I d'', ''nope''], ''At'')', :cid),
@@ -156,11 +156,24 @@ SELECT is((SELECT array_agg(DISTINCT "I d" ORDER BY "I d") FROM :undo), ARRAY[2,
           'until the seal the undo log names only what moved or went: partition change, key change, delete');
 SELECT is((SELECT count(DISTINCT ("I d", partmig_part)) FROM :undo), 4::bigint, 'a key change: both keys');
 -- the seal: every change logged from now on, then the rows written since the horizon
-SELECT lives_ok(format('SELECT partmig.conversion_seal_undo_log(%s)', :cid), 'the seal adds partmig_reverse_all');
-SELECT is((SELECT count(*) FROM pg_trigger WHERE tgname = 'partmig_reverse_all'
-            AND tgrelid IN (SELECT relid FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"'))), 3::bigint,
-          'on the new table and each partition');
+SELECT is((SELECT string_agg(tgenabled::text, '') FROM pg_trigger WHERE tgname = 'partmig_reverse_all'
+            AND tgrelid IN (SELECT relid FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"'))), 'DDD',
+          'partmig_reverse_all is made with the undo log, disabled on the new table and each partition');
+SELECT lives_ok(format('SELECT partmig.conversion_seal_undo_log(%s)', :cid), 'the seal enables partmig_reverse_all');
+SELECT is((SELECT string_agg(tgenabled::text, '' ORDER BY t.level) FROM pg_trigger g
+             JOIN pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"') t ON t.relid = g.tgrelid WHERE tgname = 'partmig_reverse_all'),
+          'ODD', 'on the table by itself first (a partition made from now on has it enabled)');
+SELECT throws_like(format('SELECT partmig.conversion_seal_leaves(%s, ARRAY[%s]::oid[])', :cid,
+                          '"Tab ""Sch"""."Odd ""T"" x old"'::regclass::oid),
+                   '%is not a partition of%', 'the seal touches only the new table''s partitions');
+SELECT is(partmig.conversion_seal_leaves(:cid, (SELECT array_agg(relid::oid) FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"')
+                                                WHERE isleaf)), 2, 'then on the partitions, a batch at a time');
+SELECT is((SELECT string_agg(tgenabled::text, '') FROM pg_trigger WHERE tgname = 'partmig_reverse_all'
+            AND tgrelid IN (SELECT relid FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"'))), 'OOO',
+          'enabled on the new table and each partition');
 SELECT lives_ok(format('SELECT partmig.conversion_seal_undo_log(%s)', :cid), 'sealing twice changes nothing');
+SELECT is(partmig.conversion_seal_leaves(:cid, (SELECT array_agg(relid::oid) FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"')
+                                                WHERE isleaf)), 0, 'nor on the partitions');
 SELECT throws_like(format('SELECT partmig.conversion_undo_scan(%s, ARRAY[%s]::oid[], false)', :cid,
                           '"Tab ""Sch"""."Odd ""T"" x old"'::regclass::oid),
                    '%is not a partition of%', 'the scan reads only the new table''s partitions');
