@@ -430,8 +430,8 @@ bool conv_seal_undo(Conv *v, bool finalizing, Err *err)
         return false;
     s.rows += pg_get_int(r, 0, 0);
     pg_result_free(r);
-    if (!pg_exec(v->c, "UPDATE partmig.conversions SET undo_horizon = NULL WHERE id = $1::bigint", 1, &v->row.id,
-                 NULL, err))
+    if (!pg_exec(v->c, "UPDATE partmig.conversions SET undo_horizon = NULL WHERE id = $1::bigint", 1, &v->row.id, NULL,
+                 err))
         return false;
     fprintf(stderr, "partmig: %s: logged %lld %s in the undo log (%.1f s)\n", v->qname, (long long)s.rows,
             s.all_rows ? "rows (every row: too many transactions since the swap to tell)"
