@@ -423,6 +423,27 @@ BEGIN
 END
 $fn$;
 
+-- A swapped copy conversion's row, its old table's name and its new table
+-- (by the table's name), for the undo log's functions below; raises unless
+-- the conversion is swapped onto a new table that has an undo log.
+CREATE OR REPLACE FUNCTION partmig.conversion_undo_target(conversion bigint, OUT r partmig.conversions, OUT tbl text,
+                                                          OUT new_table oid)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_variable
+DECLARE
+  pm_row record;
+BEGIN
+  SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
+  r := pm_row.r;
+  tbl := pm_row.tbl;
+  new_table := to_regclass(format('%I.%I', r.table_schema, r.table_name));
+  IF r.state <> 'swapped' OR new_table IS NULL OR new_table = r.old_oid
+     OR to_regclass(format('%I.%I', 'partmig', format('conv_%s_undo', conversion))) IS NULL THEN
+    RAISE EXCEPTION 'partmig: conversion % is not swapped onto a new table with an undo log', conversion;
+  END IF;
+END
+$fn$;
+
 -- The seal, first part: partmig_reverse_all enabled on the new table, so
 -- that every change is logged from its commit on (conversion_install_undo_log
 -- made it disabled).  Takes SHARE ROW EXCLUSIVE on the table and its
@@ -439,12 +460,9 @@ DECLARE
   pm_new oid;
   pm_rel oid;
 BEGIN
-  SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
+  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion);
   r := pm_row.r;
-  pm_new := to_regclass(format('%I.%I', r.table_schema, r.table_name));
-  IF r.state <> 'swapped' OR pm_new IS NULL OR pm_new = r.old_oid THEN
-    RAISE EXCEPTION 'partmig: conversion % is not swapped onto a new table', conversion;
-  END IF;
+  pm_new := pm_row.new_table;
   -- the parent first, by itself: a writer going through it holds no
   -- partition while this waits, so the partitions' locks cannot deadlock
   -- with it (readers are not held back by this mode)
@@ -480,12 +498,9 @@ DECLARE
   pm_leaf oid;
   pm_n integer := 0;
 BEGIN
-  SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
+  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion);
   r := pm_row.r;
-  pm_new := to_regclass(format('%I.%I', r.table_schema, r.table_name));
-  IF r.state <> 'swapped' OR pm_new IS NULL OR pm_new = r.old_oid THEN
-    RAISE EXCEPTION 'partmig: conversion % is not swapped onto a new table', conversion;
-  END IF;
+  pm_new := pm_row.new_table;
   FOREACH pm_leaf IN ARRAY leaves LOOP
     IF pg_partition_root(pm_leaf) IS DISTINCT FROM pm_new THEN
       RAISE EXCEPTION 'partmig: % is not a partition of %', pm_leaf::regclass, pm_new::regclass;
@@ -524,12 +539,9 @@ DECLARE
   pm_now bigint := txid_current();
   pm_snap text;
 BEGIN
-  SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
+  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion);
   r := pm_row.r;
-  pm_new := to_regclass(format('%I.%I', r.table_schema, r.table_name));
-  IF r.state <> 'swapped' OR pm_new IS NULL OR pm_new = r.old_oid OR to_regclass(pm_log) IS NULL THEN
-    RAISE EXCEPTION 'partmig: conversion % is not swapped onto a new table with an undo log', conversion;
-  END IF;
+  pm_new := pm_row.new_table;
   IF r.undo_horizon IS NULL THEN
     RETURN 0;
   END IF;
@@ -574,12 +586,9 @@ DECLARE
   pm_eq text;
   pm_n bigint;
 BEGIN
-  SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
+  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion);
   r := pm_row.r;
-  pm_new := to_regclass(format('%I.%I', r.table_schema, r.table_name));
-  IF r.state <> 'swapped' OR pm_new IS NULL OR pm_new = r.old_oid OR to_regclass(pm_log) IS NULL THEN
-    RAISE EXCEPTION 'partmig: conversion % is not swapped onto a new table with an undo log', conversion;
-  END IF;
+  pm_new := pm_row.new_table;
   -- a BEFORE UPDATE row trigger not partmig's on the table or a partition
   -- (tgtype: ROW 1, BEFORE 2, UPDATE 16, INSTEAD 64)
   IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = pm_new AND t.tgname = 'partmig_reverse_move'
@@ -734,4 +743,5 @@ REVOKE ALL ON FUNCTION partmig.conversion_seal_undo_log(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_scan(bigint, oid[], boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_vanished(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_seal_leaves(bigint, oid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_undo_target(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_resync_back_rows(bigint, integer, boolean, anyarray) FROM PUBLIC;
