@@ -422,15 +422,9 @@ bool conv_seal_undo(Conv *v, bool finalizing, Err *err)
                         v->qname, v->q_kept);
     }
     double t0 = retry_now();
-    /* then the keys a BEFORE UPDATE trigger made since the swap may have
-     * changed unnamed (conversion_undo_vanished: none, usually) */
     if (!conv_locked(v, "logging every change to the new table from now on", seal_body, err) ||
         !each_leaf_batch(v, v->q_table, scan_leaves, &s, err) ||
-        !pg_exec(v->c, "SELECT partmig.conversion_undo_vanished($1::bigint)", 1, &v->row.id, &r, err))
-        return false;
-    s.rows += pg_get_int(r, 0, 0);
-    pg_result_free(r);
-    if (!pg_exec(v->c, "UPDATE partmig.conversions SET undo_horizon = NULL WHERE id = $1::bigint", 1, &v->row.id, NULL,
+        !pg_exec(v->c, "UPDATE partmig.conversions SET undo_horizon = NULL WHERE id = $1::bigint", 1, &v->row.id, NULL,
                  err))
         return false;
     fprintf(stderr, "partmig: %s: logged %lld %s in the undo log (%.1f s)\n", v->qname, (long long)s.rows,

@@ -340,8 +340,8 @@ $fn$;
 --
 -- What the application pays for it, on the new table, is only
 --   partmig_reverse       AFTER DELETE: logs OLD;
---   partmig_reverse_move  AFTER UPDATE OF the key and partition columns,
---                         WHEN their values change: logs OLD and NEW.
+--   partmig_reverse_move  AFTER UPDATE, WHEN the key or partition value
+--                         changes: logs OLD and NEW.
 -- An insert or an update in place calls nothing: its row has an xmin that
 -- the swap's snapshot (undo_snapshot, taken in the swap's transaction) does
 -- not see, and that is not the swap's own (undo_swap_xid: its re-copies are
@@ -352,13 +352,11 @@ $fn$;
 -- that before every copied row, and finalize would compare none of them.  A
 -- trigger logging every row cost the application 8% of its updates at 48
 -- partitions and 38% of cheap pruned ones at 1,431; the WHEN clause is
--- evaluated without a function call.  OF: an UPDATE that does not name
--- those columns does not read the WHEN clause at all (the server parses it
--- once per statement otherwise, a few per cent of a cheap one).  A BEFORE
--- UPDATE row trigger may change them unnamed; pre-flight refuses a table
--- with triggers, so one on the new table was made since: the seal then
--- logs every (key, partition value) of the old table missing from the new
--- one (conversion_undo_vanished).
+-- evaluated without a function call.  Not UPDATE OF the key columns
+-- (which would spare an UPDATE naming neither the WHEN clause, parsed once
+-- a statement, 2% of a cheap one at 1,431 partitions): a BEFORE UPDATE
+-- trigger, made and dropped again between swap and seal, may change a key
+-- the UPDATE does not name.
 --
 -- Before a rollback or finalize reads the log, conversion_seal_undo_log
 -- and conversion_seal_leaves enable partmig_reverse_all (AFTER INSERT OR
@@ -384,7 +382,6 @@ DECLARE
   pm_fn text := format('%I.%I', 'partmig', format('conv_%s_reverse', conversion));
   pm_oldk text;
   pm_newk text;
-  pm_of text;
   pm_rel oid;
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
@@ -405,13 +402,10 @@ BEGIN
   EXECUTE format('CREATE TRIGGER partmig_reverse AFTER DELETE ON %s FOR EACH ROW'
                  ' WHEN (pg_catalog.current_setting(%L, true) IS DISTINCT FROM ''on'') EXECUTE FUNCTION %s()',
                  pm_new::regclass, quiet, pm_fn);
-  -- each once: the key may hold the partition column
-  SELECT string_agg(format('%I', d.k), ', ' ORDER BY d.i) INTO pm_of
-    FROM (SELECT u.k, min(u.i) AS i FROM unnest(r.key_columns || r.part_column) WITH ORDINALITY u (k, i) GROUP BY u.k) d;
-  EXECUTE format('CREATE TRIGGER partmig_reverse_move AFTER UPDATE OF %s ON %s FOR EACH ROW'
+  EXECUTE format('CREATE TRIGGER partmig_reverse_move AFTER UPDATE ON %s FOR EACH ROW'
                  ' WHEN ((%s) IS DISTINCT FROM (%s) AND pg_catalog.current_setting(%L, true) IS DISTINCT FROM ''on'')'
                  ' EXECUTE FUNCTION %s()',
-                 pm_of, pm_new::regclass, pm_oldk, pm_newk, quiet, pm_fn);
+                 pm_new::regclass, pm_oldk, pm_newk, quiet, pm_fn);
   -- the seal's trigger, made now (nobody sees this table yet) and disabled
   -- on every member; the seal enables it, the table by itself first, then
   -- a few partitions at a time
@@ -475,10 +469,13 @@ BEGIN
   END IF;
   -- enabled on the table and its partitioned partitions, by themselves: a
   -- partition made from now on gets it enabled; the leaves are
-  -- conversion_seal_leaves'
-  FOR pm_rel IN SELECT t.relid FROM pg_partition_tree(pm_new) t
-                  JOIN pg_trigger g ON g.tgrelid = t.relid AND g.tgname = 'partmig_reverse_all'
-                 WHERE NOT t.isleaf AND g.tgenabled = 'D' ORDER BY t.level LOOP
+  -- conversion_seal_leaves'.  Until none is left disabled: a partitioned
+  -- partition made under one of them before it was enabled has it disabled
+  LOOP
+    SELECT t.relid INTO pm_rel FROM pg_partition_tree(pm_new) t
+      JOIN pg_trigger g ON g.tgrelid = t.relid AND g.tgname = 'partmig_reverse_all'
+     WHERE NOT t.isleaf AND g.tgenabled = 'D' ORDER BY t.level LIMIT 1;
+    EXIT WHEN NOT FOUND;
     EXECUTE format('ALTER TABLE ONLY %s ENABLE TRIGGER partmig_reverse_all', pm_rel::regclass);
   END LOOP;
 END
@@ -564,49 +561,6 @@ BEGIN
     pm_total := pm_total + pm_n;
   END LOOP;
   RETURN pm_total;
-END
-$fn$;
-
--- The seal's last part, when partmig_reverse_move has an OF list and a
--- BEFORE UPDATE row trigger has been made on the table since (it may have
--- changed a key or partition value the UPDATE did not name, unlogged):
--- log every (key, partition value) of the old table that the new table
--- lacks.  One statement over the whole new table.  Returns the entries
--- logged, or 0 when there is no such trigger.
-CREATE OR REPLACE FUNCTION partmig.conversion_undo_vanished(conversion bigint)
-RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
-#variable_conflict use_variable
-DECLARE
-  pm_row record;
-  r partmig.conversions;
-  pm_new oid;
-  pm_log text := format('%I.%I', 'partmig', format('conv_%s_undo', conversion));
-  pm_kl text;
-  pm_okl text;
-  pm_eq text;
-  pm_n bigint;
-BEGIN
-  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion);
-  r := pm_row.r;
-  pm_new := pm_row.new_table;
-  -- a BEFORE UPDATE row trigger not partmig's on the table or a partition
-  -- (tgtype: ROW 1, BEFORE 2, UPDATE 16, INSTEAD 64)
-  IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = pm_new AND t.tgname = 'partmig_reverse_move'
-                                              AND t.tgattr::text <> '')
-     OR NOT EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_partition_tree(pm_new) p ON p.relid = t.tgrelid
-                     WHERE NOT t.tgisinternal AND t.tgtype & 83 = 19 AND t.tgname NOT LIKE 'partmig\_%') THEN
-    RETURN 0;
-  END IF;
-  SELECT string_agg(format('%I', u.k), ', ' ORDER BY u.i), string_agg(format('o.%I', u.k), ', ' ORDER BY u.i),
-         string_agg(format('n.%I = o.%I', u.k, u.k), ' AND ' ORDER BY u.i)
-    INTO pm_kl, pm_okl, pm_eq
-    FROM unnest(r.key_columns) WITH ORDINALITY u (k, i);
-  EXECUTE format('INSERT INTO %1$s (%2$s, %3$I) SELECT %4$s, o.%5$I FROM ONLY %6$s o'
-                 ' WHERE NOT EXISTS (SELECT 1 FROM %7$s n WHERE %8$s AND n.%5$I = o.%5$I)',
-                 pm_log, pm_kl, partmig.conversion_log_column(r.key_columns, 'partmig_part'), pm_okl,
-                 r.part_column, pm_row.tbl, pm_new::regclass, pm_eq);
-  GET DIAGNOSTICS pm_n = ROW_COUNT;
-  RETURN pm_n;
 END
 $fn$;
 
@@ -741,7 +695,6 @@ REVOKE ALL ON FUNCTION partmig.conversion_install_undo_log(bigint, text) FROM PU
 REVOKE ALL ON FUNCTION partmig.conversion_resync_back(bigint, integer, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_seal_undo_log(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_scan(bigint, oid[], boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION partmig.conversion_undo_vanished(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_seal_leaves(bigint, oid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_target(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_resync_back_rows(bigint, integer, boolean, anyarray) FROM PUBLIC;
