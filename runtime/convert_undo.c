@@ -434,6 +434,41 @@ bool conv_seal_undo(Conv *v, bool finalizing, Err *err)
     return true;
 }
 
+static bool gather_leaves(Conv *v, const char *oids, const char *names, void *ctx, Err *err)
+{
+    (void)names;
+    (void)ctx;
+    const char *params[] = {v->row.id, oids};
+    return pg_exec(v->c, "SELECT partmig.conversion_undo_gather($1::bigint, $2::oid[])", 2, params, NULL, err);
+}
+
+/* Rollback, after the seal: the old table's (key, partition value) pairs
+ * that the new table lacks, logged -- a BEFORE UPDATE trigger made since the
+ * swap may have changed a key the UPDATE did not name, which
+ * partmig_reverse_move (UPDATE OF the key columns) did not see.  The new
+ * table's pairs are gathered a few partitions at a time, then compared in
+ * one statement that locks no partition. */
+static bool undo_vanished(Conv *v, Err *err)
+{
+    PgResult *r = NULL;
+    const char *params[] = {v->row.id, NULL};
+    if (!pg_exec(v->c, "SELECT partmig.conversion_undo_gather($1::bigint, $2::oid[])", 2, params, &r, err))
+        return false;
+    bool needed = pg_get(r, 0, 0)[0] == 't';
+    pg_result_free(r);
+    if (!needed)
+        return true;
+    if (!each_leaf_batch(v, v->q_table, gather_leaves, NULL, err) ||
+        !pg_exec(v->c, "SELECT partmig.conversion_undo_vanished($1::bigint)", 1, &v->row.id, &r, err))
+        return false;
+    int64_t n = pg_get_int(r, 0, 0);
+    pg_result_free(r);
+    if (n > 0)
+        fprintf(stderr, "partmig: %s: logged %lld key(s) of the old table missing from the new one in the undo log\n",
+                v->qname, (long long)n);
+    return true;
+}
+
 bool convert_seal_aged(PgConn *c, const Policy *p, Err *err)
 {
     Arena a = {0};
@@ -505,7 +540,8 @@ bool convert_undo(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
          * the last round, which the swap back re-copies under its lock */
         int64_t rows = 0;
         const char *log = NULL;
-        if (!conv_seal_undo(&v, false, err) || !conv_undo_log(&v, &log, err) || (log && !undo_catch_up(&v, err)))
+        if (!conv_seal_undo(&v, false, err) || !conv_undo_log(&v, &log, err) || (log && !undo_vanished(&v, err)) ||
+            (log && !undo_catch_up(&v, err)))
             goto done;
         if (!conv_verify_counts(&v, v.q_kept, v.q_table, log, &rows, err)) {
             char msg[sizeof err->msg];

@@ -340,8 +340,8 @@ $fn$;
 --
 -- What the application pays for it, on the new table, is only
 --   partmig_reverse       AFTER DELETE: logs OLD;
---   partmig_reverse_move  AFTER UPDATE, WHEN the key or partition value
---                         changes: logs OLD and NEW.
+--   partmig_reverse_move  AFTER UPDATE OF the key and partition columns,
+--                         WHEN their values change: logs OLD and NEW.
 -- An insert or an update in place calls nothing: its row has an xmin that
 -- the swap's snapshot (undo_snapshot, taken in the swap's transaction) does
 -- not see, and that is not the swap's own (undo_swap_xid: its re-copies are
@@ -352,11 +352,16 @@ $fn$;
 -- that before every copied row, and finalize would compare none of them.  A
 -- trigger logging every row cost the application 8% of its updates at 48
 -- partitions and 38% of cheap pruned ones at 1,431; the WHEN clause is
--- evaluated without a function call.  Not UPDATE OF the key columns
--- (which would spare an UPDATE naming neither the WHEN clause, parsed once
--- a statement, 2% of a cheap one at 1,431 partitions): a BEFORE UPDATE
--- trigger, made and dropped again between swap and seal, may change a key
--- the UPDATE does not name.
+-- evaluated without a function call.  OF: an UPDATE naming neither
+-- column does not parse the WHEN clause, which the server does once a
+-- statement (writers' capacity between swap and finalize at 1,431
+-- partitions: 1.09x of after with OF, 0.70x without, in the bench).  A
+-- BEFORE UPDATE row trigger made since the swap (pre-flight refuses a table
+-- with triggers), kept or dropped again, may change them unnamed: finalize
+-- then finds the old table's row missing from the new one and refuses, and
+-- rollback logs every (key, partition value) of the old table the new one
+-- lacks (conversion_undo_gather, conversion_undo_vanished) before it copies
+-- back.
 --
 -- Before a rollback or finalize reads the log, conversion_seal_undo_log
 -- and conversion_seal_leaves enable partmig_reverse_all (AFTER INSERT OR
@@ -383,6 +388,7 @@ DECLARE
   pm_oldk text;
   pm_newk text;
   pm_rel oid;
+  pm_of text;
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
   r := pm_row.r;
@@ -402,10 +408,13 @@ BEGIN
   EXECUTE format('CREATE TRIGGER partmig_reverse AFTER DELETE ON %s FOR EACH ROW'
                  ' WHEN (pg_catalog.current_setting(%L, true) IS DISTINCT FROM ''on'') EXECUTE FUNCTION %s()',
                  pm_new::regclass, quiet, pm_fn);
-  EXECUTE format('CREATE TRIGGER partmig_reverse_move AFTER UPDATE ON %s FOR EACH ROW'
+  -- each once: the key may hold the partition column
+  SELECT string_agg(format('%I', d.k), ', ' ORDER BY d.i) INTO pm_of
+    FROM (SELECT u.k, min(u.i) AS i FROM unnest(r.key_columns || r.part_column) WITH ORDINALITY u (k, i) GROUP BY u.k) d;
+  EXECUTE format('CREATE TRIGGER partmig_reverse_move AFTER UPDATE OF %s ON %s FOR EACH ROW'
                  ' WHEN ((%s) IS DISTINCT FROM (%s) AND pg_catalog.current_setting(%L, true) IS DISTINCT FROM ''on'')'
                  ' EXECUTE FUNCTION %s()',
-                 pm_new::regclass, pm_oldk, pm_newk, quiet, pm_fn);
+                 pm_of, pm_new::regclass, pm_oldk, pm_newk, quiet, pm_fn);
   -- the seal's trigger, made now (nobody sees this table yet) and disabled
   -- on every member; the seal enables it, the table by itself first, then
   -- a few partitions at a time
@@ -564,6 +573,84 @@ BEGIN
 END
 $fn$;
 
+-- For rollback, after the seal: the (key, partition value) pairs of the
+-- new table, gathered into partmig.conv_<id>_keys a few partitions at a
+-- time (LEAVES), so that the comparison with the old table (next function)
+-- locks no partition.  LEAVES NULL: make that table afresh, and return
+-- whether it is needed at all (partmig_reverse_move has an OF list: made by
+-- sql_version 8 or later).
+CREATE OR REPLACE FUNCTION partmig.conversion_undo_gather(conversion bigint, leaves oid[])
+RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_variable
+DECLARE
+  pm_row record;
+  r partmig.conversions;
+  pm_new oid;
+  pm_keys text := format('%I.%I', 'partmig', format('conv_%s_keys', conversion));
+  pm_kl text;
+  pm_leaf oid;
+BEGIN
+  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion);
+  r := pm_row.r;
+  pm_new := pm_row.new_table;
+  -- the key's columns and the partition column, each once
+  SELECT string_agg(format('%I', d.k), ', ' ORDER BY d.i) INTO pm_kl
+    FROM (SELECT u.k, min(u.i) AS i FROM unnest(r.key_columns || r.part_column) WITH ORDINALITY u (k, i) GROUP BY u.k) d;
+  IF leaves IS NULL THEN
+    EXECUTE format('DROP TABLE IF EXISTS %s', pm_keys);
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = pm_new AND t.tgname = 'partmig_reverse_move'
+                                                AND t.tgattr::text <> '') THEN
+      RETURN false;
+    END IF;
+    EXECUTE format('CREATE UNLOGGED TABLE %s AS SELECT %s FROM ONLY %s WITH NO DATA', pm_keys, pm_kl, pm_row.tbl);
+    RETURN true;
+  END IF;
+  FOREACH pm_leaf IN ARRAY leaves LOOP
+    IF pg_partition_root(pm_leaf) IS DISTINCT FROM pm_new THEN
+      RAISE EXCEPTION 'partmig: % is not a partition of %', pm_leaf::regclass, pm_new::regclass;
+    END IF;
+    EXECUTE format('INSERT INTO %s SELECT %s FROM ONLY %s', pm_keys, pm_kl, pm_leaf::regclass);
+  END LOOP;
+  RETURN true;
+END
+$fn$;
+
+-- Then: log every (key, partition value) of the old table that the new
+-- table lacked when gathered and the undo log does not name, and drop the
+-- gathered keys.  Once sealed, every change is logged: a pair missing here
+-- went unlogged before the seal (a key changed by a BEFORE UPDATE trigger
+-- the UPDATE did not name) or is logged anyway.  Returns the pairs logged.
+CREATE OR REPLACE FUNCTION partmig.conversion_undo_vanished(conversion bigint)
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_variable
+DECLARE
+  pm_row record;
+  r partmig.conversions;
+  pm_log text := format('%I.%I', 'partmig', format('conv_%s_undo', conversion));
+  pm_keys text := format('%I.%I', 'partmig', format('conv_%s_keys', conversion));
+  pm_kl text;
+  pm_okl text;
+  pm_eq text;
+  pm_part text;
+  pm_n bigint;
+BEGIN
+  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion);
+  r := pm_row.r;
+  pm_part := partmig.conversion_log_column(r.key_columns, 'partmig_part');
+  SELECT string_agg(format('%I', u.k), ', ' ORDER BY u.i), string_agg(format('o.%I', u.k), ', ' ORDER BY u.i),
+         string_agg(format('x.%I = o.%I', u.k, u.k), ' AND ' ORDER BY u.i)
+    INTO pm_kl, pm_okl, pm_eq
+    FROM unnest(r.key_columns) WITH ORDINALITY u (k, i);
+  EXECUTE format('INSERT INTO %1$s (%2$s, %3$I) SELECT %4$s, o.%5$I FROM ONLY %6$s o'
+                 ' WHERE NOT EXISTS (SELECT 1 FROM %7$s x WHERE %8$s AND x.%5$I = o.%5$I)'
+                 ' AND NOT EXISTS (SELECT 1 FROM %1$s x WHERE %8$s AND x.%3$I = o.%5$I)',
+                 pm_log, pm_kl, pm_part, pm_okl, r.part_column, pm_row.tbl, pm_keys, pm_eq);
+  GET DIAGNOSTICS pm_n = ROW_COUNT;
+  EXECUTE format('DROP TABLE %s', pm_keys);
+  RETURN pm_n;
+END
+$fn$;
+
 -- Re-copy the keys written since the swap from the new table back into
 -- the old one, for a rollback; returns the number of keys.  LIM: take the
 -- entries of the keys of the first LIM entries (NULL: all); LOCKED: both
@@ -697,4 +784,6 @@ REVOKE ALL ON FUNCTION partmig.conversion_seal_undo_log(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_scan(bigint, oid[], boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_seal_leaves(bigint, oid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_target(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_undo_gather(bigint, oid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_undo_vanished(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_resync_back_rows(bigint, integer, boolean, anyarray) FROM PUBLIC;

@@ -105,9 +105,10 @@ ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS log_name text;
 ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS undo_horizon bigint;
 ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS undo_snapshot text;
 ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS undo_swap_xid bigint;
--- sql_version 8: no new column; the seal's trigger is made with the undo
--- log's others before the swap, disabled, for the seal to enable a few
--- partitions at a time (conversion.sql).
+-- sql_version 8: no new column; the undo log's key-move trigger is made
+-- UPDATE OF the key and partition columns, and the seal's trigger is made
+-- with it, disabled, for the seal to enable a few partitions at a time
+-- (conversion.sql).
 CREATE UNIQUE INDEX IF NOT EXISTS conversions_active ON partmig.conversions (table_schema, table_name)
     WHERE state NOT IN ('finalized', 'rolled_back');
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # rollback_before_trigger.sh: between swap and finalize, an UPDATE that
 # changes a row's key or partition value is logged by partmig_reverse_move,
-# which compares the row's final values (WHEN), whatever the UPDATE names:
-# a BEFORE UPDATE row trigger made after the swap (pre-flight refuses a
-# table with triggers) may change them unnamed -- and be dropped again
-# before rollback or finalize reads the log.  Either way rollback carries
-# every committed row back -- no row left under its old key, none refused
-# as a repeat -- and finalize compares and drops.
+# UPDATE OF the key and partition columns (an UPDATE naming neither does
+# not even parse its WHEN clause).  A BEFORE UPDATE row trigger made after
+# the swap (pre-flight refuses a table with triggers) may change them
+# unnamed, and may be dropped again before rollback or finalize reads the
+# log.  Either way rollback carries every committed row back -- no row left
+# under its old key, none refused as a repeat -- and finalize refuses
+# (nothing dropped: the old table's row under the old key is missing from
+# the new one), then rollback does.
 set -u
 . "$PARTMIG_SOURCE/tests/lib/pg.sh"
 . "$PARTMIG_SOURCE/tests/lib/assert.sh"
@@ -44,7 +46,7 @@ for db in rollback finalize rollback_dropped finalize_dropped; do
     run_cmd "$PARTMIG" apply -d "$T/mig" --jobs 2
     assert_eq "$RC" 0 "$db: apply ($ERR)"
     assert_contains "$(psql_q "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'public.orders'::regclass AND tgname = 'partmig_reverse_move'")" \
-        "AFTER UPDATE ON" "$db: the key-move trigger fires on every UPDATE, whatever it names"
+        "AFTER UPDATE OF id, created_at ON" "$db: the key-move trigger fires on an UPDATE naming the key or partition column"
     psql_q "$trigger_sql" >/dev/null
     psql_q "UPDATE public.orders SET note = 'renumber' WHERE id % 23 = 0;
         UPDATE public.orders SET note = 'shift' WHERE id % 29 = 0;
@@ -59,13 +61,14 @@ for db in rollback finalize rollback_dropped finalize_dropped; do
         "$db: and moved others within their partition"
     if [ "${db%_dropped}" = finalize ]; then
         run_cmd "$PARTMIG" finalize public.orders
-        assert_eq "$RC" 0 "$db: finalize compares and drops ($ERR)"
-        assert_eq "$(psql_q "SELECT to_regclass('public.orders_partmig_old') IS NULL")" t "$db: the old table is dropped"
-    else
-        run_cmd "$PARTMIG" rollback --to 0 -d "$T/mig"
-        assert_eq "$RC" 0 "$db: rollback ($ERR)"
-        assert_eq "$(psql_q "SELECT relkind FROM pg_class WHERE oid = 'public.orders'::regclass")" r "$db: a plain table again"
+        assert_eq "$RC" 1 "$db: finalize refuses"
+        assert_eq "$(psql_q "SELECT to_regclass('public.orders_partmig_old') IS NOT NULL")" t "$db: nothing dropped"
     fi
+    run_cmd "$PARTMIG" rollback --to 0 -d "$T/mig"
+    assert_eq "$RC" 0 "$db: rollback ($ERR)"
+    assert_contains "$ERR" "missing from the new one" "$db: rollback logs the old keys the new table lacks"
+    assert_eq "$(psql_q "SELECT relkind FROM pg_class WHERE oid = 'public.orders'::regclass")" r "$db: a plain table again"
+    assert_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relname ~ '^conv_[0-9]+_'")" 0 "$db: no partmig table left"
     assert_eq "$(fingerprint orders)" "$(fingerprint expected)" "$db: every committed row, none left under its old key"
 done
 assert_done
