@@ -184,7 +184,13 @@ writer_script() {
     nopk) touch="msg = msg || 'x'" ;;
     dflt) touch="total = total + 1" ;;
     esac
+    # each write and its record in one transaction that holds :id's
+    # advisory lock: two clients on one row would otherwise race (READ
+    # COMMITTED: a DELETE that waited for an UPDATE deletes the new row in
+    # the table but misses the record the UPDATE re-inserted)
     cat <<SQL
+BEGIN;
+SELECT pg_advisory_xact_lock(:id);
 \\if :op <= 5
 $(w_insert "$s" "$q" "$e" "$kt")
 \\elif :op <= 10
@@ -194,12 +200,13 @@ $(w_update "$s" "$q" "$e" "$touch")
 \\elif :op <= 16
 $(w_delete "$s" "$q" "$e")
 \\else
-BEGIN;
+SAVEPOINT undone;
 $(w_update "$s" "$q" "$e" "$col = $(key_val "$kt" ":d")")
 $(w_insert "$s" "$q" "$e" "$kt")
 $(w_delete "$s" "$q" "$e")
-ROLLBACK;
+ROLLBACK TO SAVEPOINT undone;
 \\endif
+COMMIT;
 SQL
 }
 
@@ -298,6 +305,8 @@ LUA
 WN[b]=$((WN[b] + 1))
 echo "INSERT INTO public.matrix_tables VALUES (${WN[b]}, 'erp.daily');" >>"$T/ddl_b.sql"
 cat >"$T/w_b/${WN[b]}.sql" <<'SQL'
+BEGIN;
+SELECT pg_advisory_xact_lock(:id);
 \if :op <= 6
 WITH u AS (UPDATE erp.daily SET day = current_date - :d * 2, v = v + 1 WHERE id = :id RETURNING *), x AS (DELETE FROM erp.expected_daily e USING u WHERE e.id = u.id) INSERT INTO erp.expected_daily SELECT * FROM u;
 \elif :op <= 12
@@ -305,6 +314,7 @@ WITH i AS (INSERT INTO erp.daily (day) VALUES (current_date - :d * 2) RETURNING 
 \else
 WITH d AS (DELETE FROM erp.daily WHERE id = :id RETURNING *) DELETE FROM erp.expected_daily e USING d WHERE e.id = d.id;
 \endif
+COMMIT;
 SQL
 TABLES_b+=("daily:daily:date:copy")
 psql -X -q -v ON_ERROR_STOP=1 -U app -d appdb -f "$T/ddl_a.sql" >/dev/null || fail "create group a"
