@@ -26,6 +26,14 @@ BEGIN
 END
 $fn$;
 
+-- The key's columns KEYS and the partition column PART, each once (the key
+-- may hold it), quoted, as a list.
+CREATE OR REPLACE FUNCTION partmig.conversion_key_part_list(keys text[], part text)
+RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT string_agg(format('%I', d.k), ', ' ORDER BY d.i)
+    FROM (SELECT u.k, min(u.i) AS i FROM unnest(keys || part) WITH ORDINALITY u (k, i) GROUP BY u.k) d
+$fn$;
+
 -- Record the key the conversion's rows are copied by (KEYS, in keyset
 -- order) and the partition column PART, with their types as format_type
 -- prints them from the catalog of the original table (by its oid), and the
@@ -408,9 +416,7 @@ BEGIN
   EXECUTE format('CREATE TRIGGER partmig_reverse AFTER DELETE ON %s FOR EACH ROW'
                  ' WHEN (pg_catalog.current_setting(%L, true) IS DISTINCT FROM ''on'') EXECUTE FUNCTION %s()',
                  pm_new::regclass, quiet, pm_fn);
-  -- each once: the key may hold the partition column
-  SELECT string_agg(format('%I', d.k), ', ' ORDER BY d.i) INTO pm_of
-    FROM (SELECT u.k, min(u.i) AS i FROM unnest(r.key_columns || r.part_column) WITH ORDINALITY u (k, i) GROUP BY u.k) d;
+  pm_of := partmig.conversion_key_part_list(r.key_columns, r.part_column);
   EXECUTE format('CREATE TRIGGER partmig_reverse_move AFTER UPDATE OF %s ON %s FOR EACH ROW'
                  ' WHEN ((%s) IS DISTINCT FROM (%s) AND pg_catalog.current_setting(%L, true) IS DISTINCT FROM ''on'')'
                  ' EXECUTE FUNCTION %s()',
@@ -428,13 +434,15 @@ $fn$;
 
 -- A swapped copy conversion's row, its old table's name and its new table
 -- (by the table's name), for the undo log's functions below; raises unless
--- the conversion is swapped onto a new table that has an undo log.
-CREATE OR REPLACE FUNCTION partmig.conversion_undo_target(conversion bigint, OUT r partmig.conversions, OUT tbl text,
-                                                          OUT new_table oid)
+-- the conversion is swapped onto a new table that has an undo log, and
+-- LEAVES (if given) are all partitions of it.
+CREATE OR REPLACE FUNCTION partmig.conversion_undo_target(conversion bigint, leaves oid[], OUT r partmig.conversions,
+                                                          OUT tbl text, OUT new_table oid)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
 #variable_conflict use_variable
 DECLARE
   pm_row record;
+  pm_leaf oid;
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
   r := pm_row.r;
@@ -443,6 +451,10 @@ BEGIN
   IF r.state <> 'swapped' OR new_table IS NULL OR new_table = r.old_oid
      OR to_regclass(format('%I.%I', 'partmig', format('conv_%s_undo', conversion))) IS NULL THEN
     RAISE EXCEPTION 'partmig: conversion % is not swapped onto a new table with an undo log', conversion;
+  END IF;
+  SELECT l INTO pm_leaf FROM unnest(leaves) l WHERE pg_partition_root(l) IS DISTINCT FROM new_table LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'partmig: % is not a partition of %', pm_leaf::regclass, new_table::regclass;
   END IF;
 END
 $fn$;
@@ -463,7 +475,7 @@ DECLARE
   pm_new oid;
   pm_rel oid;
 BEGIN
-  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion);
+  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion, NULL);
   r := pm_row.r;
   pm_new := pm_row.new_table;
   -- the parent first, by itself: a writer going through it holds no
@@ -500,17 +512,12 @@ RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   pm_row record;
   r partmig.conversions;
-  pm_new oid;
   pm_leaf oid;
   pm_n integer := 0;
 BEGIN
-  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion);
+  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion, leaves);
   r := pm_row.r;
-  pm_new := pm_row.new_table;
   FOREACH pm_leaf IN ARRAY leaves LOOP
-    IF pg_partition_root(pm_leaf) IS DISTINCT FROM pm_new THEN
-      RAISE EXCEPTION 'partmig: % is not a partition of %', pm_leaf::regclass, pm_new::regclass;
-    END IF;
     IF EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = pm_leaf AND g.tgname = 'partmig_reverse_all'
                                             AND g.tgenabled = 'D') THEN
       EXECUTE format('ALTER TABLE ONLY %s ENABLE TRIGGER partmig_reverse_all', pm_leaf::regclass);
@@ -535,7 +542,6 @@ RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   pm_row record;
   r partmig.conversions;
-  pm_new oid;
   pm_log text := format('%I.%I', 'partmig', format('conv_%s_undo', conversion));
   pm_kl text;
   pm_nkl text;
@@ -545,9 +551,8 @@ DECLARE
   pm_now bigint := txid_current();
   pm_snap text;
 BEGIN
-  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion);
+  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion, leaves);
   r := pm_row.r;
-  pm_new := pm_row.new_table;
   IF r.undo_horizon IS NULL THEN
     RETURN 0;
   END IF;
@@ -556,9 +561,6 @@ BEGIN
     INTO pm_kl, pm_nkl
     FROM unnest(r.key_columns) WITH ORDINALITY u (k, i);
   FOREACH pm_leaf IN ARRAY leaves LOOP
-    IF pg_partition_root(pm_leaf) IS DISTINCT FROM pm_new THEN
-      RAISE EXCEPTION 'partmig: % is not a partition of %', pm_leaf::regclass, pm_new::regclass;
-    END IF;
     -- pm_x.f: the row's xmin as a full transaction id
     EXECUTE format('INSERT INTO %1$s (%2$s, %3$I) SELECT %4$s, n.%5$I FROM ONLY %6$s n,'
                    ' LATERAL (SELECT $3 - pg_catalog.age(n.xmin) AS f) pm_x'
@@ -590,12 +592,10 @@ DECLARE
   pm_kl text;
   pm_leaf oid;
 BEGIN
-  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion);
+  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion, leaves);
   r := pm_row.r;
   pm_new := pm_row.new_table;
-  -- the key's columns and the partition column, each once
-  SELECT string_agg(format('%I', d.k), ', ' ORDER BY d.i) INTO pm_kl
-    FROM (SELECT u.k, min(u.i) AS i FROM unnest(r.key_columns || r.part_column) WITH ORDINALITY u (k, i) GROUP BY u.k) d;
+  pm_kl := partmig.conversion_key_part_list(r.key_columns, r.part_column);
   IF leaves IS NULL THEN
     EXECUTE format('DROP TABLE IF EXISTS %s', pm_keys);
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = pm_new AND t.tgname = 'partmig_reverse_move'
@@ -606,9 +606,6 @@ BEGIN
     RETURN true;
   END IF;
   FOREACH pm_leaf IN ARRAY leaves LOOP
-    IF pg_partition_root(pm_leaf) IS DISTINCT FROM pm_new THEN
-      RAISE EXCEPTION 'partmig: % is not a partition of %', pm_leaf::regclass, pm_new::regclass;
-    END IF;
     EXECUTE format('INSERT INTO %s SELECT %s FROM ONLY %s', pm_keys, pm_kl, pm_leaf::regclass);
   END LOOP;
   RETURN true;
@@ -634,7 +631,7 @@ DECLARE
   pm_part text;
   pm_n bigint;
 BEGIN
-  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion);
+  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion, NULL);
   r := pm_row.r;
   pm_part := partmig.conversion_log_column(r.key_columns, 'partmig_part');
   SELECT string_agg(format('%I', u.k), ', ' ORDER BY u.i), string_agg(format('o.%I', u.k), ', ' ORDER BY u.i),
@@ -771,6 +768,7 @@ END
 $fn$;
 
 REVOKE ALL ON FUNCTION partmig.conversion_log_column(text[], text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_key_part_list(text[], text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_set_keys(bigint, text[], text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_row(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_guard() FROM PUBLIC;
@@ -783,7 +781,7 @@ REVOKE ALL ON FUNCTION partmig.conversion_resync_back(bigint, integer, boolean) 
 REVOKE ALL ON FUNCTION partmig.conversion_seal_undo_log(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_scan(bigint, oid[], boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_seal_leaves(bigint, oid[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION partmig.conversion_undo_target(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_undo_target(bigint, oid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_gather(bigint, oid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_vanished(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_resync_back_rows(bigint, integer, boolean, anyarray) FROM PUBLIC;

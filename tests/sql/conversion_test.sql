@@ -48,7 +48,7 @@ CREATE VIEW public.old_rows AS SELECT "I d", partmig_part, "At", pm_last, conver
 CREATE VIEW public.new_rows AS SELECT "I d", partmig_part, "At", pm_last, conversion, r, "x""); DROP TABLE t; --", "Seq",
     doubled FROM "Tab ""Sch"""."Odd ""T"" x new";
 
-SELECT plan(61);
+SELECT plan(72);
 
 -- the keys, recorded with their types from the catalog
 SELECT throws_ok(format('SELECT partmig.conversion_set_keys(%s, ARRAY[''I d'', ''nope''], ''At'')', :cid),
@@ -159,18 +159,32 @@ SELECT is((SELECT count(DISTINCT ("I d", partmig_part)) FROM :undo), 4::bigint, 
 SELECT is((SELECT string_agg(tgenabled::text, '') FROM pg_trigger WHERE tgname = 'partmig_reverse_all'
             AND tgrelid IN (SELECT relid FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"'))), 'DDD',
           'partmig_reverse_all is made with the undo log, disabled on the new table and each partition');
+SELECT is((SELECT array_length(tgattr::int2[], 1) FROM pg_trigger WHERE tgname = 'partmig_reverse_move'
+            AND tgrelid = '"Tab ""Sch"""."Odd ""T"" x"'::regclass), 3,
+          'partmig_reverse_move is UPDATE OF the key and partition columns, each once');
+-- a partition with partitions of its own, made before the seal
+CREATE TABLE "Tab ""Sch""".p3 PARTITION OF "Tab ""Sch"""."Odd ""T"" x"
+    FOR VALUES FROM ('2026-01-01 UTC') TO ('2027-01-01 UTC') PARTITION BY RANGE ("At");
+CREATE TABLE "Tab ""Sch""".p3a PARTITION OF "Tab ""Sch""".p3 FOR VALUES FROM ('2026-01-01 UTC') TO ('2026-07-01 UTC');
+SELECT is((SELECT string_agg(tgenabled::text, '') FROM pg_trigger WHERE tgname = 'partmig_reverse_all'
+            AND tgrelid IN ('"Tab ""Sch""".p3'::regclass, '"Tab ""Sch""".p3a'::regclass)), 'DD',
+          'a partition made before the seal has it disabled');
 SELECT lives_ok(format('SELECT partmig.conversion_seal_undo_log(%s)', :cid), 'the seal enables partmig_reverse_all');
-SELECT is((SELECT string_agg(tgenabled::text, '' ORDER BY t.level) FROM pg_trigger g
+SELECT ok((SELECT count(*) = 5 AND bool_and((g.tgenabled = 'O') = NOT t.isleaf) FROM pg_trigger g
              JOIN pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"') t ON t.relid = g.tgrelid WHERE tgname = 'partmig_reverse_all'),
-          'ODD', 'on the table by itself first (a partition made from now on has it enabled)');
+          'on the table and its partitioned partition by themselves first, not yet on the leaves');
 SELECT throws_like(format('SELECT partmig.conversion_seal_leaves(%s, ARRAY[%s]::oid[])', :cid,
                           '"Tab ""Sch"""."Odd ""T"" x old"'::regclass::oid),
                    '%is not a partition of%', 'the seal touches only the new table''s partitions');
 SELECT is(partmig.conversion_seal_leaves(:cid, (SELECT array_agg(relid::oid) FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"')
-                                                WHERE isleaf)), 2, 'then on the partitions, a batch at a time');
+                                                WHERE isleaf)), 3, 'then on the leaves, a batch at a time');
 SELECT is((SELECT string_agg(tgenabled::text, '') FROM pg_trigger WHERE tgname = 'partmig_reverse_all'
-            AND tgrelid IN (SELECT relid FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"'))), 'OOO',
+            AND tgrelid IN (SELECT relid FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"'))), 'OOOOO',
           'enabled on the new table and each partition');
+CREATE TABLE "Tab ""Sch""".p3b PARTITION OF "Tab ""Sch""".p3 FOR VALUES FROM ('2026-07-01 UTC') TO ('2027-01-01 UTC');
+SELECT is((SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'partmig_reverse_all' AND tgrelid = '"Tab ""Sch""".p3b'::regclass),
+          'O', 'a partition made after the seal has it enabled');
+DROP TABLE "Tab ""Sch""".p3;
 SELECT lives_ok(format('SELECT partmig.conversion_seal_undo_log(%s)', :cid), 'sealing twice changes nothing');
 SELECT is(partmig.conversion_seal_leaves(:cid, (SELECT array_agg(relid::oid) FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"')
                                                 WHERE isleaf)), 0, 'nor on the partitions');
@@ -187,6 +201,25 @@ SELECT is(partmig.conversion_resync_back(:cid, 1000, false), 5::bigint, 'the nex
 SELECT results_eq('SELECT * FROM public.old_rows ORDER BY 1, 2', 'SELECT * FROM public.new_rows ORDER BY 1, 2',
                   'the old table holds the new one''s rows again: in place, moved, deleted, inserted, key changed');
 SELECT is(partmig.conversion_resync_back(:cid, 1000, false), 0::bigint, 'nothing is left to re-copy back');
+-- a key gone from the new table unseen by the triggers (as when a BEFORE
+-- UPDATE trigger changes a key the UPDATE does not name): rollback's
+-- gathering logs it
+SET session_replication_role = replica;
+DELETE FROM "Tab ""Sch"""."Odd ""T"" x" WHERE "I d" = 12;
+RESET session_replication_role;
+SELECT is(partmig.conversion_undo_gather(:cid, NULL), true, 'rollback gathers the new table''s keys (its key-move trigger is UPDATE OF)');
+SELECT throws_like(format('SELECT partmig.conversion_undo_gather(%s, ARRAY[%s]::oid[])', :cid,
+                          '"Tab ""Sch"""."Odd ""T"" x old"'::regclass::oid),
+                   '%is not a partition of%', 'the gathering reads only the new table''s partitions');
+SELECT lives_ok(format('SELECT partmig.conversion_undo_gather(%s, %L::oid[])', :cid,
+                       (SELECT array_agg(relid::oid) FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"') WHERE isleaf)),
+                'a batch of partitions at a time');
+SELECT is(partmig.conversion_undo_vanished(:cid), 1::bigint, 'the old table''s one key the new table lacks is logged');
+SELECT is((SELECT count(*) FROM :undo WHERE "I d" = 12), 1::bigint, 'that key');
+SELECT ok(to_regclass(format('partmig.%I', format('conv_%s_keys', :cid))) IS NULL, 'the gathered keys are dropped');
+SELECT is(partmig.conversion_resync_back(:cid, 1000, false), 1::bigint, 'a round re-copies it back');
+SELECT results_eq('SELECT * FROM public.old_rows ORDER BY 1, 2', 'SELECT * FROM public.new_rows ORDER BY 1, 2',
+                  'the old table no longer holds the row the new one lost');
 -- a row repeating a key of the old table in another partition (the new
 -- table's key holds the partition column) is refused, not half-kept
 INSERT INTO "Tab ""Sch"""."Odd ""T"" x" ("I d", partmig_part, "At", pm_last, r) VALUES (14, 'k14', '2025-11-01 UTC', 14, 'twice');
