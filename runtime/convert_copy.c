@@ -398,8 +398,10 @@ static bool swap_body(PgConn *c, void *ctx, Err *err)
     buf_append(&b, buf_str(&views));
     /* the undo log's trigger is in place already (install_reverse): from
      * the commit on, it logs what the old table, the rollback point, lacks */
-    buf_printf(&b, "CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s;\n",
-               v->q_table, v->q_guard_call);
+    buf_printf(&b,
+               "CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s;\n"
+               "ALTER TABLE ONLY %s ENABLE ALWAYS TRIGGER partmig_no_truncate;\n",
+               v->q_table, v->q_guard_call, v->q_table);
     if (!conv_script(c, &b, err))
         goto done;
     /* the undo log's horizon: this snapshot and this transaction's id; a

@@ -442,13 +442,14 @@ static bool gather_leaves(Conv *v, const char *oids, const char *names, void *ct
     return pg_exec(v->c, "SELECT partmig.conversion_undo_gather($1::bigint, $2::oid[])", 2, params, NULL, err);
 }
 
-/* Rollback, after the seal: the old table's (key, partition value) pairs
- * that the new table lacks, logged -- a BEFORE UPDATE trigger made since the
- * swap may have changed a key the UPDATE did not name, which
- * partmig_reverse_move (UPDATE OF the key columns) did not see.  The new
- * table's pairs are gathered a few partitions at a time, then compared in
- * one statement that locks no partition. */
-static bool undo_vanished(Conv *v, Err *err)
+/* Rollback, after the seal: every (key, partition value) whose row differs
+ * between the old table and the new one, logged, whatever no trigger saw --
+ * a key a BEFORE UPDATE trigger changed unnamed (partmig_reverse_move is
+ * UPDATE OF the key columns), a partition detached, written and attached
+ * again, a table attached with rows, triggers disabled meanwhile.  The new
+ * table's rows are fingerprinted a few partitions at a time, then compared
+ * with the old table's in one statement that locks no partition. */
+static bool undo_differences(Conv *v, Err *err)
 {
     PgResult *r = NULL;
     const char *params[] = {v->row.id, NULL};
@@ -459,12 +460,14 @@ static bool undo_vanished(Conv *v, Err *err)
     if (!needed)
         return true;
     if (!each_leaf_batch(v, v->q_table, gather_leaves, NULL, err) ||
-        !pg_exec(v->c, "SELECT partmig.conversion_undo_vanished($1::bigint)", 1, &v->row.id, &r, err))
+        !pg_exec(v->c, "SELECT partmig.conversion_undo_compare($1::bigint)", 1, &v->row.id, &r, err))
         return false;
     int64_t n = pg_get_int(r, 0, 0);
     pg_result_free(r);
     if (n > 0)
-        fprintf(stderr, "partmig: %s: logged %lld key(s) of the old table missing from the new one in the undo log\n",
+        fprintf(stderr,
+                "partmig: %s: logged %lld key(s) changed unseen by partmig's triggers (found by comparing the two "
+                "tables)\n",
                 v->qname, (long long)n);
     return true;
 }
@@ -540,7 +543,7 @@ bool convert_undo(PgConn *c, const Policy *p, const ConvertOptions *o, Err *err)
          * the last round, which the swap back re-copies under its lock */
         int64_t rows = 0;
         const char *log = NULL;
-        if (!conv_seal_undo(&v, false, err) || !conv_undo_log(&v, &log, err) || (log && !undo_vanished(&v, err)) ||
+        if (!conv_seal_undo(&v, false, err) || !conv_undo_log(&v, &log, err) || (log && !undo_differences(&v, err)) ||
             (log && !undo_catch_up(&v, err)))
             goto done;
         if (!conv_verify_counts(&v, v.q_kept, v.q_table, log, &rows, err)) {

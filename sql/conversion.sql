@@ -197,6 +197,11 @@ BEGIN
                  ' FOR EACH ROW EXECUTE FUNCTION %s()', pm_row.tbl, pm_fn);
   EXECUTE format('CREATE TRIGGER partmig_no_truncate BEFORE TRUNCATE ON %s'
                  ' FOR EACH STATEMENT EXECUTE FUNCTION partmig.conversion_guard(%L)', pm_row.tbl, conversion);
+  -- ALWAYS: they fire in sessions with session_replication_role = replica
+  -- too (logical replication's apply worker, bulk loads that turn the
+  -- table's own triggers off that way), whose changes the copy needs
+  EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER partmig_capture, ENABLE ALWAYS TRIGGER partmig_no_truncate',
+                 pm_row.tbl);
 END
 $fn$;
 
@@ -367,9 +372,9 @@ $fn$;
 -- BEFORE UPDATE row trigger made since the swap (pre-flight refuses a table
 -- with triggers), kept or dropped again, may change them unnamed: finalize
 -- then finds the old table's row missing from the new one and refuses, and
--- rollback logs every (key, partition value) of the old table the new one
--- lacks (conversion_undo_gather, conversion_undo_vanished) before it copies
--- back.
+-- rollback logs every (key, partition value) whose row differs between the
+-- two tables (conversion_undo_gather, conversion_undo_compare) before it
+-- copies back.
 --
 -- Before a rollback or finalize reads the log, conversion_seal_undo_log
 -- and conversion_seal_leaves enable partmig_reverse_all (AFTER INSERT OR
@@ -421,6 +426,10 @@ BEGIN
                  ' WHEN ((%s) IS DISTINCT FROM (%s) AND pg_catalog.current_setting(%L, true) IS DISTINCT FROM ''on'')'
                  ' EXECUTE FUNCTION %s()',
                  pm_of, pm_new::regclass, pm_oldk, pm_newk, quiet, pm_fn);
+  -- ALWAYS, on every member: a change made with session_replication_role =
+  -- replica (logical replication's apply worker) is one to undo too
+  EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER partmig_reverse, ENABLE ALWAYS TRIGGER partmig_reverse_move',
+                 pm_new::regclass);
   -- the seal's trigger, made now (nobody sees this table yet) and disabled
   -- on every member; the seal enables it, the table by itself first, then
   -- a few partitions at a time
@@ -486,6 +495,7 @@ BEGIN
     -- swapped by sql_version 7: made here, on every partition at once
     EXECUTE format('CREATE TRIGGER partmig_reverse_all AFTER INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()',
                    pm_new::regclass, format('%I.%I', 'partmig', format('conv_%s_reverse', conversion)));
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER partmig_reverse_all', pm_new::regclass);
     RETURN;
   END IF;
   -- enabled on the table and its partitioned partitions, by themselves: a
@@ -497,7 +507,7 @@ BEGIN
       JOIN pg_trigger g ON g.tgrelid = t.relid AND g.tgname = 'partmig_reverse_all'
      WHERE NOT t.isleaf AND g.tgenabled = 'D' ORDER BY t.level LIMIT 1;
     EXIT WHEN NOT FOUND;
-    EXECUTE format('ALTER TABLE ONLY %s ENABLE TRIGGER partmig_reverse_all', pm_rel::regclass);
+    EXECUTE format('ALTER TABLE ONLY %s ENABLE ALWAYS TRIGGER partmig_reverse_all', pm_rel::regclass);
   END LOOP;
 END
 $fn$;
@@ -520,7 +530,7 @@ BEGIN
   FOREACH pm_leaf IN ARRAY leaves LOOP
     IF EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = pm_leaf AND g.tgname = 'partmig_reverse_all'
                                             AND g.tgenabled = 'D') THEN
-      EXECUTE format('ALTER TABLE ONLY %s ENABLE TRIGGER partmig_reverse_all', pm_leaf::regclass);
+      EXECUTE format('ALTER TABLE ONLY %s ENABLE ALWAYS TRIGGER partmig_reverse_all', pm_leaf::regclass);
       pm_n := pm_n + 1;
     END IF;
   END LOOP;
@@ -575,12 +585,14 @@ BEGIN
 END
 $fn$;
 
--- For rollback, after the seal: the (key, partition value) pairs of the
--- new table, gathered into partmig.conv_<id>_keys a few partitions at a
--- time (LEAVES), so that the comparison with the old table (next function)
--- locks no partition.  LEAVES NULL: make that table afresh, and return
--- whether it is needed at all (partmig_reverse_move has an OF list: made by
--- sql_version 8 or later).
+-- For rollback, after the seal: the new table's rows as (key, partition
+-- value, fingerprint), gathered into partmig.conv_<id>_keys a few
+-- partitions at a time (LEAVES), so that the comparison with the old table
+-- (conversion_undo_compare) locks no partition.  LEAVES NULL: make that
+-- table afresh, and return whether it is needed at all (partmig_reverse_move
+-- has an OF list: made by sql_version 8 or later).  The fingerprint is the
+-- md5 of the row's text, which every type has, read on one connection
+-- (the same settings) for both tables.
 CREATE OR REPLACE FUNCTION partmig.conversion_undo_gather(conversion bigint, leaves oid[])
 RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 #variable_conflict use_variable
@@ -590,34 +602,51 @@ DECLARE
   pm_new oid;
   pm_keys text := format('%I.%I', 'partmig', format('conv_%s_keys', conversion));
   pm_kl text;
+  pm_h text;
   pm_leaf oid;
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion, leaves);
   r := pm_row.r;
   pm_new := pm_row.new_table;
   pm_kl := partmig.conversion_key_part_list(r.key_columns, r.part_column);
+  pm_h := partmig.conversion_log_column(r.key_columns || r.part_column, 'partmig_hash');
   IF leaves IS NULL THEN
     EXECUTE format('DROP TABLE IF EXISTS %s', pm_keys);
     IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = pm_new AND t.tgname = 'partmig_reverse_move'
                                                 AND t.tgattr::text <> '') THEN
       RETURN false;
     END IF;
-    EXECUTE format('CREATE UNLOGGED TABLE %s AS SELECT %s FROM ONLY %s WITH NO DATA', pm_keys, pm_kl, pm_row.tbl);
+    EXECUTE format('CREATE UNLOGGED TABLE %s AS SELECT %s, NULL::text AS %I FROM ONLY %s WITH NO DATA',
+                   pm_keys, pm_kl, pm_h, pm_row.tbl);
     RETURN true;
   END IF;
   FOREACH pm_leaf IN ARRAY leaves LOOP
-    EXECUTE format('INSERT INTO %s SELECT %s FROM ONLY %s', pm_keys, pm_kl, pm_leaf::regclass);
+    EXECUTE format('INSERT INTO %s SELECT %s, %s FROM ONLY %s n', pm_keys, pm_kl,
+                   partmig.conversion_row_text_hash(r.old_oid, 'n'), pm_leaf::regclass);
   END LOOP;
   RETURN true;
 END
 $fn$;
 
--- Then: log every (key, partition value) of the old table that the new
--- table lacked when gathered and the undo log does not name, and drop the
--- gathered keys.  Once sealed, every change is logged: a pair missing here
--- went unlogged before the seal (a key changed by a BEFORE UPDATE trigger
--- the UPDATE did not name) or is logged anyway.  Returns the pairs logged.
-CREATE OR REPLACE FUNCTION partmig.conversion_undo_vanished(conversion bigint)
+-- The fingerprint of a row of ALIAS, whose columns are those of table
+-- TBL (the old table; the new one has the same), as an SQL expression.
+CREATE OR REPLACE FUNCTION partmig.conversion_row_text_hash(tbl oid, alias text)
+RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT format('pg_catalog.md5((ROW(%s))::text)', string_agg(format('%I.%I', alias, a.attname), ', ' ORDER BY a.attnum))
+    FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+$fn$;
+
+-- Then: log every (key, partition value) whose row differs between the
+-- old table and the new one as gathered -- in the old table alone, in the
+-- new one alone, or in both with other contents -- unless the undo log
+-- names it already, and drop the gathered rows.  Once sealed, every change
+-- is logged: a difference found here went unlogged before the seal or by
+-- no trigger (a key changed by a BEFORE UPDATE trigger the UPDATE did not
+-- name, a partition detached, written and attached again, a table attached
+-- with rows, triggers disabled meanwhile), or is logged anyway.  A key
+-- logged is re-copied from the new table, so the old table takes the new
+-- one's contents whatever happened to them.  Returns the pairs logged.
+CREATE OR REPLACE FUNCTION partmig.conversion_undo_compare(conversion bigint)
 RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -627,26 +656,40 @@ DECLARE
   pm_keys text := format('%I.%I', 'partmig', format('conv_%s_keys', conversion));
   pm_kl text;
   pm_okl text;
+  pm_xkl text;
   pm_eq text;
+  pm_leq text;
   pm_part text;
+  pm_h text;
   pm_n bigint;
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion, NULL);
   r := pm_row.r;
   pm_part := partmig.conversion_log_column(r.key_columns, 'partmig_part');
+  pm_h := partmig.conversion_log_column(r.key_columns || r.part_column, 'partmig_hash');
   SELECT string_agg(format('%I', u.k), ', ' ORDER BY u.i), string_agg(format('o.%I', u.k), ', ' ORDER BY u.i),
-         string_agg(format('x.%I = o.%I', u.k, u.k), ' AND ' ORDER BY u.i)
-    INTO pm_kl, pm_okl, pm_eq
+         string_agg(format('x.%I', u.k), ', ' ORDER BY u.i),
+         string_agg(format('x.%I = o.%I', u.k, u.k), ' AND ' ORDER BY u.i),
+         string_agg(format('l.%I = p.%I', u.k, u.k), ' AND ' ORDER BY u.i)
+    INTO pm_kl, pm_okl, pm_xkl, pm_eq, pm_leq
     FROM unnest(r.key_columns) WITH ORDINALITY u (k, i);
-  EXECUTE format('INSERT INTO %1$s (%2$s, %3$I) SELECT %4$s, o.%5$I FROM ONLY %6$s o'
-                 ' WHERE NOT EXISTS (SELECT 1 FROM %7$s x WHERE %8$s AND x.%5$I = o.%5$I)'
-                 ' AND NOT EXISTS (SELECT 1 FROM %1$s x WHERE %8$s AND x.%3$I = o.%5$I)',
-                 pm_log, pm_kl, pm_part, pm_okl, r.part_column, pm_row.tbl, pm_keys, pm_eq);
+  -- p: the pairs that differ, the old table's and the new one's (a pair
+  -- with a NULL partition value never matches itself: logged, harmlessly)
+  EXECUTE format('INSERT INTO %1$s (%2$s, %3$I) SELECT * FROM ('
+                 ' SELECT %4$s, o.%5$I FROM ONLY %6$s o LEFT JOIN %7$s x ON %8$s AND x.%5$I = o.%5$I'
+                 '  WHERE x.%9$I IS DISTINCT FROM %10$s'
+                 ' UNION'
+                 ' SELECT %11$s, x.%5$I FROM %7$s x'
+                 '  WHERE NOT EXISTS (SELECT 1 FROM ONLY %6$s o WHERE %8$s AND o.%5$I = x.%5$I)) p (%2$s, %5$I)'
+                 ' WHERE NOT EXISTS (SELECT 1 FROM %1$s l WHERE %12$s AND l.%3$I = p.%5$I)',
+                 pm_log, pm_kl, pm_part, pm_okl, r.part_column, pm_row.tbl, pm_keys, pm_eq, pm_h,
+                 partmig.conversion_row_text_hash(r.old_oid, 'o'), pm_xkl, pm_leq);
   GET DIAGNOSTICS pm_n = ROW_COUNT;
   EXECUTE format('DROP TABLE %s', pm_keys);
   RETURN pm_n;
 END
 $fn$;
+DROP FUNCTION IF EXISTS partmig.conversion_undo_vanished(bigint);
 
 -- Re-copy the keys written since the swap from the new table back into
 -- the old one, for a rollback; returns the number of keys.  LIM: take the
@@ -783,5 +826,6 @@ REVOKE ALL ON FUNCTION partmig.conversion_undo_scan(bigint, oid[], boolean) FROM
 REVOKE ALL ON FUNCTION partmig.conversion_seal_leaves(bigint, oid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_target(bigint, oid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_gather(bigint, oid[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION partmig.conversion_undo_vanished(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_undo_compare(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_row_text_hash(oid, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_resync_back_rows(bigint, integer, boolean, anyarray) FROM PUBLIC;

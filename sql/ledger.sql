@@ -8,7 +8,7 @@
 -- before it).  Bump the version on any change to this file or to
 -- conversion.sql.
 --
--- partmig sql_version: 8
+-- partmig sql_version: 9
 
 -- key/value facts about the ledger itself: 'ledger_version', 'sql_version'
 CREATE TABLE IF NOT EXISTS partmig.meta (
@@ -109,6 +109,10 @@ ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS undo_swap_xid bigint;
 -- UPDATE OF the key and partition columns, and the seal's trigger is made
 -- with it, disabled, for the seal to enable a few partitions at a time
 -- (conversion.sql).
+-- sql_version 9: no new column; the capture's and the undo log's triggers
+-- are ENABLE ALWAYS, firing under session_replication_role = replica too;
+-- rollback compares the two tables row by row (conversion_undo_compare
+-- replaces conversion_undo_vanished) (conversion.sql).
 CREATE UNIQUE INDEX IF NOT EXISTS conversions_active ON partmig.conversions (table_schema, table_name)
     WHERE state NOT IN ('finalized', 'rolled_back');
 

@@ -48,7 +48,7 @@ CREATE VIEW public.old_rows AS SELECT "I d", partmig_part, "At", pm_last, conver
 CREATE VIEW public.new_rows AS SELECT "I d", partmig_part, "At", pm_last, conversion, r, "x""); DROP TABLE t; --", "Seq",
     doubled FROM "Tab ""Sch"""."Odd ""T"" x new";
 
-SELECT plan(72);
+SELECT plan(75);
 
 -- the keys, recorded with their types from the catalog
 SELECT throws_ok(format('SELECT partmig.conversion_set_keys(%s, ARRAY[''I d'', ''nope''], ''At'')', :cid),
@@ -75,13 +75,19 @@ SELECT ok(NOT has_function_privilege('pgtap_app', format('partmig.conv_%s_captur
           'nobody else may execute the capture function');
 SELECT has_trigger('Tab "Sch"', 'Odd "T" x', 'partmig_capture', 'the capture trigger is on the table');
 SELECT has_trigger('Tab "Sch"', 'Odd "T" x', 'partmig_no_truncate', 'the TRUNCATE guard is on the table');
+SELECT is((SELECT string_agg(tgenabled::text, '' ORDER BY tgname) FROM pg_trigger
+            WHERE tgrelid = '"Tab ""Sch"""."Odd ""T"" x"'::regclass AND tgname IN ('partmig_capture', 'partmig_no_truncate')), 'AA',
+          'both fire ALWAYS, under session_replication_role = replica too');
 
--- writes while the rows are copied: update, delete, insert, a row moved to another partition
+-- writes while the rows are copied: update, delete, insert, a row moved to another partition,
+-- made as logical replication's apply worker makes them (the triggers fire ALWAYS)
+SET session_replication_role = replica;
 UPDATE "Tab ""Sch"""."Odd ""T"" x" SET r = 'changed', pm_last = -1 WHERE "I d" = 3;
 DELETE FROM "Tab ""Sch"""."Odd ""T"" x" WHERE "I d" = 4;
 INSERT INTO "Tab ""Sch"""."Odd ""T"" x" ("I d", partmig_part, "At", pm_last, r) VALUES (21, 'k21', '2025-02-01 UTC', 21, 'new');
 UPDATE "Tab ""Sch"""."Odd ""T"" x" SET "At" = '2025-09-01 UTC' WHERE "I d" = 5;
 UPDATE "Tab ""Sch"""."Odd ""T"" x" SET partmig_part = 'k6b' WHERE "I d" = 6;
+RESET session_replication_role;
 SELECT is((SELECT (x.r).id FROM partmig.conversion_row(:cid) x), :cid::bigint, 'conversion_row finds the conversion');
 SELECT is(partmig.conversion_resync(:cid, 1000, false), 6::bigint, 'the re-copy takes the six changed keys');
 SELECT results_eq('SELECT * FROM public.new_rows ORDER BY 1, 2', 'SELECT * FROM public.old_rows ORDER BY 1, 2',
@@ -145,6 +151,8 @@ ALTER TABLE "Tab ""Sch"""."Odd ""T"" x new" RENAME TO "Odd ""T"" x";
 UPDATE partmig.conversions SET state = 'swapped', undo_horizon = txid_snapshot_xmin(txid_current_snapshot()),
        undo_snapshot = txid_current_snapshot()::text, undo_swap_xid = txid_current()
  WHERE id = :cid;
+-- as the application, and as a replication apply worker would
+SET session_replication_role = replica;
 SET ROLE pgtap_app;
 UPDATE "Tab ""Sch"""."Odd ""T"" x" SET r = 'after' WHERE "I d" = 12;
 UPDATE "Tab ""Sch"""."Odd ""T"" x" SET "At" = '2025-10-01 UTC' WHERE "I d" = 2;
@@ -152,9 +160,13 @@ DELETE FROM "Tab ""Sch"""."Odd ""T"" x" WHERE "I d" = 13;
 INSERT INTO "Tab ""Sch"""."Odd ""T"" x" ("I d", partmig_part, "At", pm_last, r) VALUES (30, 'k30', '2025-03-01 UTC', 30, 'in');
 UPDATE "Tab ""Sch"""."Odd ""T"" x" SET partmig_part = 'k3b' WHERE "I d" = 3;
 RESET ROLE;
+RESET session_replication_role;
 SELECT is((SELECT array_agg(DISTINCT "I d" ORDER BY "I d") FROM :undo), ARRAY[2, 3, 13]::bigint[],
           'until the seal the undo log names only what moved or went: partition change, key change, delete');
 SELECT is((SELECT count(DISTINCT ("I d", partmig_part)) FROM :undo), 4::bigint, 'a key change: both keys');
+SELECT is((SELECT count(*) FROM pg_trigger g JOIN pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"') t ON t.relid = g.tgrelid
+            WHERE g.tgname IN ('partmig_reverse', 'partmig_reverse_move') AND g.tgenabled = 'A'), 6::bigint,
+          'the delete and key-move triggers fire ALWAYS on the new table and each partition');
 -- the seal: every change logged from now on, then the rows written since the horizon
 SELECT is((SELECT string_agg(tgenabled::text, '') FROM pg_trigger WHERE tgname = 'partmig_reverse_all'
             AND tgrelid IN (SELECT relid FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"'))), 'DDD',
@@ -170,7 +182,7 @@ SELECT is((SELECT string_agg(tgenabled::text, '') FROM pg_trigger WHERE tgname =
             AND tgrelid IN ('"Tab ""Sch""".p3'::regclass, '"Tab ""Sch""".p3a'::regclass)), 'DD',
           'a partition made before the seal has it disabled');
 SELECT lives_ok(format('SELECT partmig.conversion_seal_undo_log(%s)', :cid), 'the seal enables partmig_reverse_all');
-SELECT ok((SELECT count(*) = 5 AND bool_and((g.tgenabled = 'O') = NOT t.isleaf) FROM pg_trigger g
+SELECT ok((SELECT count(*) = 5 AND bool_and((g.tgenabled = 'A') = NOT t.isleaf) FROM pg_trigger g
              JOIN pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"') t ON t.relid = g.tgrelid WHERE tgname = 'partmig_reverse_all'),
           'on the table and its partitioned partition by themselves first, not yet on the leaves');
 SELECT throws_like(format('SELECT partmig.conversion_seal_leaves(%s, ARRAY[%s]::oid[])', :cid,
@@ -179,11 +191,11 @@ SELECT throws_like(format('SELECT partmig.conversion_seal_leaves(%s, ARRAY[%s]::
 SELECT is(partmig.conversion_seal_leaves(:cid, (SELECT array_agg(relid::oid) FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"')
                                                 WHERE isleaf)), 3, 'then on the leaves, a batch at a time');
 SELECT is((SELECT string_agg(tgenabled::text, '') FROM pg_trigger WHERE tgname = 'partmig_reverse_all'
-            AND tgrelid IN (SELECT relid FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"'))), 'OOOOO',
-          'enabled on the new table and each partition');
+            AND tgrelid IN (SELECT relid FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"'))), 'AAAAA',
+          'enabled ALWAYS (under session_replication_role = replica too) on the new table and each partition');
 CREATE TABLE "Tab ""Sch""".p3b PARTITION OF "Tab ""Sch""".p3 FOR VALUES FROM ('2026-07-01 UTC') TO ('2027-01-01 UTC');
 SELECT is((SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'partmig_reverse_all' AND tgrelid = '"Tab ""Sch""".p3b'::regclass),
-          'O', 'a partition made after the seal has it enabled');
+          'A', 'a partition made after the seal has it enabled ALWAYS');
 DROP TABLE "Tab ""Sch""".p3;
 SELECT lives_ok(format('SELECT partmig.conversion_seal_undo_log(%s)', :cid), 'sealing twice changes nothing');
 SELECT is(partmig.conversion_seal_leaves(:cid, (SELECT array_agg(relid::oid) FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"')
@@ -201,12 +213,18 @@ SELECT is(partmig.conversion_resync_back(:cid, 1000, false), 5::bigint, 'the nex
 SELECT results_eq('SELECT * FROM public.old_rows ORDER BY 1, 2', 'SELECT * FROM public.new_rows ORDER BY 1, 2',
                   'the old table holds the new one''s rows again: in place, moved, deleted, inserted, key changed');
 SELECT is(partmig.conversion_resync_back(:cid, 1000, false), 0::bigint, 'nothing is left to re-copy back');
--- a key gone from the new table unseen by the triggers (as when a BEFORE
--- UPDATE trigger changes a key the UPDATE does not name): rollback's
--- gathering logs it
-SET session_replication_role = replica;
+-- rows gone, changed or added unseen by the triggers (a key a BEFORE UPDATE
+-- trigger changed unnamed, a partition detached, written and attached
+-- again, a table attached with rows, the triggers disabled meanwhile):
+-- rollback's comparison of the two tables logs them
+SET partmig.quiet_test = 'on';
 DELETE FROM "Tab ""Sch"""."Odd ""T"" x" WHERE "I d" = 12;
-RESET session_replication_role;
+SET partmig.quiet_test = '';
+ALTER TABLE "Tab ""Sch"""."Odd ""T"" x" DISABLE TRIGGER partmig_reverse_all;
+UPDATE "Tab ""Sch"""."Odd ""T"" x" SET r = 'unseen' WHERE "I d" = 16;
+INSERT INTO "Tab ""Sch"""."Odd ""T"" x" ("I d", partmig_part, "At", pm_last, r) VALUES (40, 'k40', '2025-02-01 UTC', 40, 'unseen');
+ALTER TABLE "Tab ""Sch"""."Odd ""T"" x" ENABLE ALWAYS TRIGGER partmig_reverse_all;
+SELECT is((SELECT count(*) FROM :undo WHERE "I d" IN (12, 16, 40)), 0::bigint, 'none of the three is logged');
 SELECT is(partmig.conversion_undo_gather(:cid, NULL), true, 'rollback gathers the new table''s keys (its key-move trigger is UPDATE OF)');
 SELECT throws_like(format('SELECT partmig.conversion_undo_gather(%s, ARRAY[%s]::oid[])', :cid,
                           '"Tab ""Sch"""."Odd ""T"" x old"'::regclass::oid),
@@ -214,12 +232,12 @@ SELECT throws_like(format('SELECT partmig.conversion_undo_gather(%s, ARRAY[%s]::
 SELECT lives_ok(format('SELECT partmig.conversion_undo_gather(%s, %L::oid[])', :cid,
                        (SELECT array_agg(relid::oid) FROM pg_partition_tree('"Tab ""Sch"""."Odd ""T"" x"') WHERE isleaf)),
                 'a batch of partitions at a time');
-SELECT is(partmig.conversion_undo_vanished(:cid), 1::bigint, 'the old table''s one key the new table lacks is logged');
-SELECT is((SELECT count(*) FROM :undo WHERE "I d" = 12), 1::bigint, 'that key');
+SELECT is(partmig.conversion_undo_compare(:cid), 3::bigint, 'the comparison logs the keys whose rows differ: gone, changed, added');
+SELECT is((SELECT array_agg("I d" ORDER BY "I d") FROM :undo), ARRAY[12, 16, 40]::bigint[], 'those keys, and nothing else');
 SELECT ok(to_regclass(format('partmig.%I', format('conv_%s_keys', :cid))) IS NULL, 'the gathered keys are dropped');
-SELECT is(partmig.conversion_resync_back(:cid, 1000, false), 1::bigint, 'a round re-copies it back');
+SELECT is(partmig.conversion_resync_back(:cid, 1000, false), 3::bigint, 'a round re-copies them back');
 SELECT results_eq('SELECT * FROM public.old_rows ORDER BY 1, 2', 'SELECT * FROM public.new_rows ORDER BY 1, 2',
-                  'the old table no longer holds the row the new one lost');
+                  'the old table holds the new one''s rows again: the lost row gone, the changed one changed, the added one added');
 -- a row repeating a key of the old table in another partition (the new
 -- table's key holds the partition column) is refused, not half-kept
 INSERT INTO "Tab ""Sch"""."Odd ""T"" x" ("I d", partmig_part, "At", pm_last, r) VALUES (14, 'k14', '2025-11-01 UTC', 14, 'twice');
