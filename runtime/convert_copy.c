@@ -238,13 +238,13 @@ static bool set_quiet(Conv *v, bool on, Err *err)
     return pg_exec(v->c, "SELECT pg_catalog.set_config($1, $2, false)", 2, params, NULL, err);
 }
 
-/* The rollback point after the swap: the undo log, its trigger on the new
- * table (partmig.conversion_install_undo_log, sql/conversion.sql): from
- * the swap on, every row written to the new table leaves its key in
- * partmig.conv_<id>_undo, which a rollback re-copies into the old table
- * and finalize leaves out of its comparison.  Made before the swap so that
- * the swap's lock window does not grow with the partition count (CREATE
- * TRIGGER on a partitioned table makes one per partition); until then it
+/* The rollback point after the swap: the undo log, its triggers on each
+ * partition of the new table (partmig.conversion_install_undo_log,
+ * sql/conversion.sql): from the swap on, what the new table's rows change
+ * leaves its key in partmig.conv_<id>_undo, which a rollback re-copies into
+ * the old table and finalize leaves out of its comparison.  Made before the
+ * swap so that the swap's lock window does not grow with the partition
+ * count (a trigger a partition); until then it
  * must not fire for partmig's own re-copies, made in a session that sets
  * quiet_setting, which the trigger's WHEN tests.  Made after the copy and
  * the indexes, so that the bulk of the rows never evaluates it.  A trigger
@@ -256,8 +256,9 @@ static bool install_reverse(Conv *v, Err *err)
     bool present = false;
     const char *params[] = {v->q_shadow};
     if (!pg_query_bool(v->c,
-                       "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = $1::regclass AND tgname ="
-                       " 'partmig_reverse' AND tgparentid = 0)",
+                       "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree($1::regclass) t"
+                       " JOIN pg_catalog.pg_trigger g ON g.tgrelid = t.relid WHERE g.tgname = 'partmig_reverse'"
+                       " AND g.tgparentid = 0)",
                        1, params, &present, err))
         return false;
     if (present)
@@ -271,8 +272,10 @@ static bool install_reverse(Conv *v, Err *err)
         conv_rollback_quietly(v->c);
         return false;
     }
-    fprintf(stderr, "partmig: %s: made the undo log's trigger on %s (it logs from the swap on) in %.0f ms\n", v->qname,
-            v->q_shadow, (retry_now() - t0) * 1000.0);
+    fprintf(
+        stderr,
+        "partmig: %s: made the undo log's triggers on the partitions of %s (they log from the swap on) in %.0f ms\n",
+        v->qname, v->q_shadow, (retry_now() - t0) * 1000.0);
     return true;
 }
 

@@ -203,6 +203,9 @@ bool conv_resync_catch_up(Conv *v, Err *err);
 bool conv_drop_capture(Conv *v, Err *err);
 
 bool conv_locked(Conv *v, const char *what, LockedBody body, Err *err);
+/* partmig's undo log triggers on each partition of the new table, dropped
+ * a few partitions a transaction (convert_undo.c). */
+bool conv_drop_leaf_triggers(Conv *v, Err *err);
 
 bool conv_set_state(Conv *v, const char *state, Err *err);
 

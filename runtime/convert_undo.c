@@ -318,11 +318,52 @@ static bool drop_shadow_body(PgConn *c, void *ctx, Err *err)
     return ok;
 }
 
+static bool drop_leaf_triggers_body(PgConn *c, void *ctx, Err *err)
+{
+    return conv_script(c, ctx, err);
+}
+
+/* partmig's undo log triggers on each partition (and on a partition
+ * detached since, which keeps them), a few partitions a transaction, each
+ * locked by itself for a moment: one DROP TRIGGER on the partitioned table
+ * would lock every partition at once.  Before the trigger function can
+ * go.  Triggers cloned from the table (an earlier sql_version) are the
+ * table's to drop. */
+bool conv_drop_leaf_triggers(Conv *v, Err *err)
+{
+    const char *params[] = {arena_printf(v->a, "%s()", v->q_reverse)};
+    for (;;) {
+        PgResult *r = NULL;
+        if (!pg_exec(v->c,
+                     "SELECT g.tgrelid::pg_catalog.regclass::text FROM pg_catalog.pg_trigger g"
+                     " JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid"
+                     " WHERE g.tgfoid = pg_catalog.to_regprocedure($1) AND g.tgparentid = 0 AND c.relkind <> 'p'"
+                     " GROUP BY g.tgrelid ORDER BY g.tgrelid"
+                     " LIMIT greatest(1, pg_catalog.current_setting('max_locks_per_transaction')::int / 8)",
+                     1, params, &r, err))
+            return false;
+        Buf b = {0};
+        for (int i = 0; i < pg_nrows(r); i++) {
+            static const char *const names[] = {"partmig_reverse", "partmig_reverse_move", "partmig_reverse_all"};
+            for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+                buf_printf(&b, "DROP TRIGGER IF EXISTS %s ON %s;\n", names[k], pg_get(r, i, 0));
+        }
+        bool more = pg_nrows(r) > 0;
+        pg_result_free(r);
+        bool ok = !more ||
+                  run_locked(v->c, "removing partmig's triggers from the partitions", drop_leaf_triggers_body, &b, err);
+        buf_free(&b);
+        if (!ok || !more)
+            return ok;
+    }
+}
+
 /* After the table is back: partmig's new table, its partitions first,
  * and what else the conversion made. */
 static bool drop_new_table(Conv *v, Err *err)
 {
-    if (drop_new_leaves(v, err) && conv_locked(v, "dropping the partitioned table", drop_shadow_body, err))
+    if (drop_new_leaves(v, err) && conv_drop_leaf_triggers(v, err) &&
+        conv_locked(v, "dropping the partitioned table", drop_shadow_body, err))
         return true;
     char msg[sizeof err->msg];
     snprintf(msg, sizeof msg, "%s", err->msg);
@@ -352,34 +393,65 @@ typedef struct Scan {
 } Scan;
 
 typedef struct SealLeaves {
-    const Conv *v;
+    Conv *v;
     const char *oids;
+    const char *fresh; /* out: those that had no trigger of partmig's, "{...}" */
 } SealLeaves;
 
 static bool seal_leaves_body(PgConn *c, void *ctx, Err *err)
 {
-    const SealLeaves *l = ctx;
+    SealLeaves *l = ctx;
+    PgResult *r = NULL;
     const char *params[] = {l->v->row.id, l->oids};
-    return pg_exec(c, "SELECT partmig.conversion_seal_leaves($1::bigint, $2::oid[])", 2, params, NULL, err);
+    if (!pg_exec(c,
+                 "SELECT partmig.conversion_seal_leaves($1::bigint, $2::oid[]),"
+                 " partmig.conversion_seal_fresh($1::bigint, $2::oid[])::text",
+                 2, params, &r, err))
+        return false;
+    l->fresh = arena_strdup(l->v->a, pg_get(r, 0, 1));
+    pg_result_free(r);
+    return true;
+}
+
+static bool undo_scan(Conv *v, const char *oids, bool all_rows, int64_t *rows, Err *err)
+{
+    PgResult *r = NULL;
+    const char *params[] = {v->row.id, oids, all_rows ? "true" : "false"};
+    if (!pg_exec(v->c, "SELECT partmig.conversion_undo_scan($1::bigint, $2::oid[], $3::boolean)", 3, params, &r, err))
+        return false;
+    *rows += pg_get_int(r, 0, 0);
+    pg_result_free(r);
+    return true;
 }
 
 /* A batch of leaves: every change to them logged from now on (each leaf
- * locked by itself, briefly), then, in a later transaction, the rows
- * written to them since the swap. */
+ * locked by itself, briefly; partmig's triggers made on those made or
+ * attached since the swap), then, in a later transaction, the rows written
+ * to them since the swap -- every row of those that had no trigger. */
 static bool scan_leaves(Conv *v, const char *oids, const char *names, void *ctx, Err *err)
 {
     (void)names;
     Scan *s = ctx;
-    PgResult *r = NULL;
-    SealLeaves l = {v, oids};
-    const char *params[] = {v->row.id, oids, s->all_rows ? "true" : "false"};
-    if (!run_locked(v->c, "logging every change to the new table's partitions from now on", seal_leaves_body, &l,
-                    err) ||
-        !pg_exec(v->c, "SELECT partmig.conversion_undo_scan($1::bigint, $2::oid[], $3::boolean)", 3, params, &r, err))
-        return false;
-    s->rows += pg_get_int(r, 0, 0);
-    pg_result_free(r);
-    return true;
+    SealLeaves l = {v, oids, "{}"};
+    return run_locked(v->c, "logging every change to the new table's partitions from now on", seal_leaves_body, &l,
+                      err) &&
+           undo_scan(v, oids, s->all_rows, &s->rows, err) &&
+           (!strcmp(l.fresh, "{}") || undo_scan(v, l.fresh, true, &s->rows, err));
+}
+
+/* Whether a partition of the new table lacks partmig's triggers (made or
+ * attached since they were made on each; not for a conversion whose
+ * triggers are cloned from the table by an earlier sql_version). */
+static bool fresh_leaves(Conv *v, bool *any, Err *err)
+{
+    const char *params[] = {v->q_table};
+    return pg_query_bool(
+        v->c,
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = pg_catalog.to_regclass($1)"
+        " AND g.tgname = 'partmig_reverse') AND EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree("
+        "pg_catalog.to_regclass($1)) t WHERE t.isleaf AND t.level > 0 AND NOT EXISTS (SELECT 1 FROM"
+        " pg_catalog.pg_trigger g WHERE g.tgrelid = t.relid AND g.tgname = 'partmig_reverse_all'))",
+        1, params, any, err);
 }
 
 bool conv_seal_undo(Conv *v, bool finalizing, Err *err)
@@ -399,8 +471,18 @@ bool conv_seal_undo(Conv *v, bool finalizing, Err *err)
     bool open = pg_nrows(r) > 0 && pg_get(r, 0, 0)[0] == 't';
     int64_t age = open ? pg_get_int(r, 0, 1) : 0;
     pg_result_free(r);
-    if (!open)
+    if (!open) {
+        /* sealed before: partitions made or attached since have no
+         * trigger of partmig's; they get them, and their rows are logged */
+        bool any = false;
+        Scan s = {false, 0};
+        if (!fresh_leaves(v, &any, err) || (any && !each_leaf_batch(v, v->q_table, scan_leaves, &s, err)))
+            return false;
+        if (s.rows > 0)
+            fprintf(stderr, "partmig: %s: logged the %lld row(s) of partitions made or attached since the seal\n",
+                    v->qname, (long long)s.rows);
         return true;
+    }
     /* a negative age: the horizon is ahead of this server's ids (the
      * database restored from another cluster's dump, say) */
     Scan s = {age >= UNDO_HORIZON_LIMIT || age < 0, 0};

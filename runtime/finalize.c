@@ -92,8 +92,9 @@ static bool drop_kept_body(PgConn *c, void *ctx, Err *err)
     return !*name || pg_run(c, arena_printf(v->a, "DROP TABLE %s", name), err);
 }
 
-/* partmig's triggers still on the new table (on the parent; each has a
- * copy on every partition), *N of them, the first as *NAME (unless NULL). */
+/* partmig's triggers still on the new table itself (the TRUNCATE guard;
+ * an earlier sql_version's undo log triggers too, each with a copy on every
+ * partition), *N of them, the first as *NAME (unless NULL). */
 static const char *const partmig_triggers =
     "SELECT t.tgname::text FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass($1)"
     " AND t.tgname IN ('partmig_reverse', 'partmig_reverse_move', 'partmig_reverse_all', 'partmig_no_truncate')"
@@ -159,8 +160,10 @@ static bool finalize_cleanup(Conv *v, Err *err)
     ConvertOptions o = saved ? *saved : (ConvertOptions){0};
     o.lock_retries = TRIGGER_DROP_TRIES;
     v->o = &o;
-    /* a trigger a transaction (the last one with the functions) */
-    bool dropped = true;
+    /* those on each partition first, a few partitions a transaction; then
+     * those on the table, a trigger a transaction (the last one with the
+     * functions) */
+    bool dropped = conv_drop_leaf_triggers(v, &terr);
     for (int n = 1, round = 0; dropped && n > 0 && round < 8; round++)
         dropped = conv_locked(v, "removing partmig's triggers", drop_triggers_body, &terr) &&
                   triggers_left(v, v->c, &n, NULL, &terr);

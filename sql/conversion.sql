@@ -156,9 +156,12 @@ BEGIN
     FROM unnest(r.key_columns, r.key_types) WITH ORDINALITY u (k, t, i);
   EXECUTE format('CREATE TABLE %s (%s%s, %s %s)', pm_log, pm_seq, pm_defs, pm_part, r.part_type);
   EXECUTE format('CREATE INDEX ON %s (%s)', pm_log, pm_kl);
+  -- another table: the capture refuses; the undo log's function does
+  -- nothing (its triggers are on each partition, and a partition detached
+  -- since keeps them: what is written to it is no longer the table's)
   pm_body := format($body$BEGIN
   IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) IS DISTINCT FROM %L::pg_catalog.oid THEN
-    RAISE EXCEPTION 'partmig: this trigger function is not for table %%', TG_RELID::pg_catalog.regclass;
+    %s
   END IF;
   IF TG_OP <> 'INSERT' THEN INSERT INTO %s (%s, %s) VALUES (%s, OLD.%I); END IF;
   IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (%s, OLD.%I) IS DISTINCT FROM (%s, NEW.%I)) THEN
@@ -166,7 +169,9 @@ BEGIN
   END IF;
   RETURN NULL;
 END$body$,
-    tbl, pm_log, pm_kl, pm_part, pm_oldk, r.part_column, pm_oldk, r.part_column, pm_newk, r.part_column,
+    tbl, CASE WHEN seq THEN 'RAISE EXCEPTION ''partmig: this trigger function is not for table %'', TG_RELID::pg_catalog.regclass;'
+                   ELSE 'RETURN NULL;' END,
+    pm_log, pm_kl, pm_part, pm_oldk, r.part_column, pm_oldk, r.part_column, pm_newk, r.part_column,
     pm_log, pm_kl, pm_part, pm_newk, r.part_column);
   -- the body as a literal (%L): no name can end a dollar quote
   EXECUTE format('CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER'
@@ -351,7 +356,8 @@ $fn$;
 -- on every key that is neither in the log nor on a row written since the
 -- swap.
 --
--- What the application pays for it, on the new table, is only
+-- What the application pays for it, on each partition of the new table
+-- (conversion_leaf_triggers), is only
 --   partmig_reverse       AFTER DELETE: logs OLD;
 --   partmig_reverse_move  AFTER UPDATE OF the key and partition columns,
 --                         WHEN their values change: logs OLD and NEW.
@@ -376,16 +382,72 @@ $fn$;
 -- two tables (conversion_undo_gather, conversion_undo_compare) before it
 -- copies back.
 --
--- Before a rollback or finalize reads the log, conversion_seal_undo_log
--- and conversion_seal_leaves enable partmig_reverse_all (AFTER INSERT OR
--- UPDATE: every change logged from then on; made disabled with the others)
--- and conversion_undo_scan logs the rows written since the swap, a few
--- partitions at a time; undo_horizon is then cleared.  From
+-- Before a rollback or finalize reads the log, conversion_seal_leaves
+-- enables partmig_reverse_all (AFTER INSERT OR UPDATE: every change logged
+-- from then on; made disabled with the others), conversion_seal_fresh
+-- makes the three on partitions made or attached since (their every row
+-- is then logged), and conversion_undo_scan logs the rows written since
+-- the swap, a few partitions at a time; undo_horizon is then cleared.  From
 -- there on the log alone is complete, as rollback's rounds and finalize's
 -- comparison need.  Freezing keeps a row's xmin (PostgreSQL 9.4 and
 -- later); the comparison holds for 2^31 transactions after the horizon
 -- (partmig refuses past a margin below that, and maintain seals earlier).
 --
+-- partmig's three row triggers of the undo log on LEAF, a partition of
+-- the new table, those it lacks (QUIET as in conversion_install_undo_log;
+-- SEALED: partmig_reverse_all enabled, else disabled); returns whether it
+-- made any.  On each partition by itself, not on the partitioned table: a
+-- trigger made there is cloned onto every partition, and dropping it again
+-- locks the table and every partition at once (50-78 ms at 1,431
+-- partitions, writers queued behind it); these are dropped a few
+-- partitions at a time.  A partition made or attached later has none until
+-- the seal makes them and logs its every row (conversion_seal_fresh).
+-- ALWAYS: a change made with session_replication_role = replica (logical
+-- replication's apply worker) is one to undo too.
+CREATE OR REPLACE FUNCTION partmig.conversion_leaf_triggers(conversion bigint, leaf oid, quiet text, sealed boolean)
+RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_variable
+DECLARE
+  pm_row record;
+  r partmig.conversions;
+  pm_fn text := format('%I.%I', 'partmig', format('conv_%s_reverse', conversion));
+  pm_oldk text;
+  pm_newk text;
+  pm_alter text[] := '{}';
+BEGIN
+  SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
+  r := pm_row.r;
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = leaf AND g.tgname = 'partmig_reverse') THEN
+    EXECUTE format('CREATE TRIGGER partmig_reverse AFTER DELETE ON %s FOR EACH ROW'
+                   ' WHEN (pg_catalog.current_setting(%L, true) IS DISTINCT FROM ''on'') EXECUTE FUNCTION %s()',
+                   leaf::regclass, quiet, pm_fn);
+    pm_alter := pm_alter || 'ENABLE ALWAYS TRIGGER partmig_reverse'::text;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = leaf AND g.tgname = 'partmig_reverse_move') THEN
+    SELECT string_agg(format('OLD.%I', u.k), ', ' ORDER BY u.i), string_agg(format('NEW.%I', u.k), ', ' ORDER BY u.i)
+      INTO pm_oldk, pm_newk
+      FROM unnest(r.key_columns || r.part_column) WITH ORDINALITY u (k, i);
+    EXECUTE format('CREATE TRIGGER partmig_reverse_move AFTER UPDATE OF %s ON %s FOR EACH ROW'
+                   ' WHEN ((%s) IS DISTINCT FROM (%s) AND pg_catalog.current_setting(%L, true) IS DISTINCT FROM ''on'')'
+                   ' EXECUTE FUNCTION %s()',
+                   partmig.conversion_key_part_list(r.key_columns, r.part_column), leaf::regclass, pm_oldk, pm_newk,
+                   quiet, pm_fn);
+    pm_alter := pm_alter || 'ENABLE ALWAYS TRIGGER partmig_reverse_move'::text;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = leaf AND g.tgname = 'partmig_reverse_all') THEN
+    EXECUTE format('CREATE TRIGGER partmig_reverse_all AFTER INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()',
+                   leaf::regclass, pm_fn);
+    pm_alter := pm_alter || CASE WHEN sealed THEN 'ENABLE ALWAYS TRIGGER partmig_reverse_all'
+                                 ELSE 'DISABLE TRIGGER partmig_reverse_all' END;
+  END IF;
+  IF cardinality(pm_alter) = 0 THEN
+    RETURN false;
+  END IF;
+  EXECUTE format('ALTER TABLE ONLY %s %s', leaf::regclass, array_to_string(pm_alter, ', '));
+  RETURN true;
+END
+$fn$;
+
 -- Made on the new table before the swap (QUIET names the custom setting
 -- that keeps the triggers silent in partmig's own session until then: its
 -- re-copies are not changes to undo), by its shadow name; the function acts
@@ -397,11 +459,7 @@ DECLARE
   pm_row record;
   r partmig.conversions;
   pm_new oid;
-  pm_fn text := format('%I.%I', 'partmig', format('conv_%s_reverse', conversion));
-  pm_oldk text;
-  pm_newk text;
   pm_rel oid;
-  pm_of text;
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
   r := pm_row.r;
@@ -415,28 +473,11 @@ BEGIN
   -- which leaves logged keys out
   PERFORM partmig.conversion_make_log(conversion, format('conv_%s_undo', conversion), false, pm_new,
                                       format('conv_%s_reverse', conversion));
-  SELECT string_agg(format('OLD.%I', u.k), ', ' ORDER BY u.i), string_agg(format('NEW.%I', u.k), ', ' ORDER BY u.i)
-    INTO pm_oldk, pm_newk
-    FROM unnest(r.key_columns || r.part_column) WITH ORDINALITY u (k, i);
-  EXECUTE format('CREATE TRIGGER partmig_reverse AFTER DELETE ON %s FOR EACH ROW'
-                 ' WHEN (pg_catalog.current_setting(%L, true) IS DISTINCT FROM ''on'') EXECUTE FUNCTION %s()',
-                 pm_new::regclass, quiet, pm_fn);
-  pm_of := partmig.conversion_key_part_list(r.key_columns, r.part_column);
-  EXECUTE format('CREATE TRIGGER partmig_reverse_move AFTER UPDATE OF %s ON %s FOR EACH ROW'
-                 ' WHEN ((%s) IS DISTINCT FROM (%s) AND pg_catalog.current_setting(%L, true) IS DISTINCT FROM ''on'')'
-                 ' EXECUTE FUNCTION %s()',
-                 pm_of, pm_new::regclass, pm_oldk, pm_newk, quiet, pm_fn);
-  -- ALWAYS, on every member: a change made with session_replication_role =
-  -- replica (logical replication's apply worker) is one to undo too
-  EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER partmig_reverse, ENABLE ALWAYS TRIGGER partmig_reverse_move',
-                 pm_new::regclass);
-  -- the seal's trigger, made now (nobody sees this table yet) and disabled
-  -- on every member; the seal enables it, the table by itself first, then
-  -- a few partitions at a time
-  EXECUTE format('CREATE TRIGGER partmig_reverse_all AFTER INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()',
-                 pm_new::regclass, pm_fn);
-  FOR pm_rel IN SELECT t.relid FROM pg_partition_tree(pm_new) t LOOP
-    EXECUTE format('ALTER TABLE ONLY %s DISABLE TRIGGER partmig_reverse_all', pm_rel::regclass);
+  -- the triggers on each partition (conversion_leaf_triggers); the seal's,
+  -- partmig_reverse_all, disabled until the seal enables it, a few
+  -- partitions at a time
+  FOR pm_rel IN SELECT t.relid FROM pg_partition_tree(pm_new) t WHERE t.isleaf AND t.level > 0 LOOP
+    PERFORM partmig.conversion_leaf_triggers(conversion, pm_rel, quiet, false);
   END LOOP;
 END
 $fn$;
@@ -468,13 +509,16 @@ BEGIN
 END
 $fn$;
 
--- The seal, first part: partmig_reverse_all enabled on the new table, so
--- that every change is logged from its commit on (conversion_install_undo_log
--- made it disabled).  Takes SHARE ROW EXCLUSIVE on the table and its
--- partitioned partitions only (on every partition, for a conversion swapped
--- by sql_version 7, which had no such trigger: 40-100 ms at 1,431
--- partitions, writers waiting): the caller runs it under a short
--- lock_timeout, retried.
+-- The seal, first part, for a conversion swapped by an earlier
+-- sql_version, whose triggers are on the new table and cloned onto every
+-- partition: partmig_reverse_all enabled on the table, so that every change
+-- is logged from its commit on (made disabled).  Takes SHARE ROW EXCLUSIVE
+-- on the table and its partitioned partitions only (on every partition, for
+-- a conversion swapped by sql_version 7, which had no such trigger: 40-100
+-- ms at 1,431 partitions, writers waiting): the caller runs it under a
+-- short lock_timeout, retried.  Does nothing, and locks nothing, when the
+-- triggers are on each partition (conversion_leaf_triggers): the leaves'
+-- part does it all.
 CREATE OR REPLACE FUNCTION partmig.conversion_seal_undo_log(conversion bigint)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 #variable_conflict use_variable
@@ -487,6 +531,9 @@ BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion, NULL);
   r := pm_row.r;
   pm_new := pm_row.new_table;
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = pm_new AND t.tgname = 'partmig_reverse') THEN
+    RETURN;
+  END IF;
   -- the parent first, by itself: a writer going through it holds no
   -- partition while this waits, so the partitions' locks cannot deadlock
   -- with it (readers are not held back by this mode)
@@ -538,6 +585,33 @@ BEGIN
 END
 $fn$;
 
+-- The seal, for partitions made or attached since partmig's triggers were
+-- (sql_version 9 and later: the triggers are made on each partition, not
+-- cloned from the table): partmig's triggers made, enabled, on those of
+-- LEAVES (partitions of the new table) that lack any; returns them.  The
+-- caller logs their every row (conversion_undo_scan, ALL_ROWS) in a later
+-- transaction: what was written to them before is then in the log too.
+CREATE OR REPLACE FUNCTION partmig.conversion_seal_fresh(conversion bigint, leaves oid[])
+RETURNS oid[] LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_variable
+DECLARE
+  pm_row record;
+  pm_leaf oid;
+  pm_fresh oid[] := '{}';
+BEGIN
+  SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion, leaves);
+  IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = pm_row.new_table AND t.tgname = 'partmig_reverse') THEN
+    RETURN pm_fresh; -- swapped by an earlier sql_version: cloned onto every partition
+  END IF;
+  FOREACH pm_leaf IN ARRAY leaves LOOP
+    IF partmig.conversion_leaf_triggers(conversion, pm_leaf, format('partmig.conv_%s_quiet', conversion), true) THEN
+      pm_fresh := pm_fresh || pm_leaf;
+    END IF;
+  END LOOP;
+  RETURN pm_fresh;
+END
+$fn$;
+
 -- The seal, third part: log the rows of LEAVES (partitions of the new
 -- table) written since the swap -- every row when ALL_ROWS (the horizon
 -- too old to compare with) -- once partmig_reverse_all is committed, in a
@@ -563,10 +637,10 @@ DECLARE
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion, leaves);
   r := pm_row.r;
-  IF r.undo_horizon IS NULL THEN
+  IF r.undo_horizon IS NULL AND NOT all_rows THEN
     RETURN 0;
   END IF;
-  pm_snap := coalesce(r.undo_snapshot, format('%s:%s:', r.undo_horizon, r.undo_horizon));
+  pm_snap := coalesce(r.undo_snapshot, format('%s:%s:', r.undo_horizon, r.undo_horizon), '1:1:');
   SELECT string_agg(format('%I', u.k), ', ' ORDER BY u.i), string_agg(format('n.%I', u.k), ', ' ORDER BY u.i)
     INTO pm_kl, pm_nkl
     FROM unnest(r.key_columns) WITH ORDINALITY u (k, i);
@@ -589,12 +663,16 @@ $fn$;
 -- value, fingerprint), gathered into partmig.conv_<id>_keys a few
 -- partitions at a time (LEAVES), so that the comparison with the old table
 -- (conversion_undo_compare) locks no partition.  LEAVES NULL: make that
--- table afresh, and return whether it is needed at all (partmig_reverse_move
--- has an OF list: made by sql_version 8 or later).  The fingerprint is the
--- md5 of the row's text, which every type has, read on one connection
--- (the same settings) for both tables.
+-- table afresh, and return whether it is needed at all (not for a
+-- conversion swapped by sql_version 7, whose partmig_reverse_move on the
+-- table has no OF list).  The fingerprint is the
+-- md5 of the row's text, which every type has, under the same settings on
+-- both sides, pinned here (extra_float_digits above 0: a float's text is
+-- exact).
 CREATE OR REPLACE FUNCTION partmig.conversion_undo_gather(conversion bigint, leaves oid[])
-RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+SET extra_float_digits = 1 SET datestyle = 'ISO, YMD' SET intervalstyle = 'postgres' SET timezone = 'UTC'
+SET bytea_output = 'hex' AS $fn$
 #variable_conflict use_variable
 DECLARE
   pm_row record;
@@ -612,8 +690,8 @@ BEGIN
   pm_h := partmig.conversion_log_column(r.key_columns || r.part_column, 'partmig_hash');
   IF leaves IS NULL THEN
     EXECUTE format('DROP TABLE IF EXISTS %s', pm_keys);
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = pm_new AND t.tgname = 'partmig_reverse_move'
-                                                AND t.tgattr::text <> '') THEN
+    IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = pm_new AND t.tgname = 'partmig_reverse_move'
+                                            AND t.tgattr::text = '') THEN
       RETURN false;
     END IF;
     EXECUTE format('CREATE UNLOGGED TABLE %s AS SELECT %s, NULL::text AS %I FROM ONLY %s WITH NO DATA',
@@ -647,17 +725,21 @@ $fn$;
 -- logged is re-copied from the new table, so the old table takes the new
 -- one's contents whatever happened to them.  Returns the pairs logged.
 CREATE OR REPLACE FUNCTION partmig.conversion_undo_compare(conversion bigint)
-RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+SET extra_float_digits = 1 SET datestyle = 'ISO, YMD' SET intervalstyle = 'postgres' SET timezone = 'UTC'
+SET bytea_output = 'hex' AS $fn$
 #variable_conflict use_variable
 DECLARE
   pm_row record;
   r partmig.conversions;
   pm_log text := format('%I.%I', 'partmig', format('conv_%s_undo', conversion));
   pm_keys text := format('%I.%I', 'partmig', format('conv_%s_keys', conversion));
+  pm_kp text[];
   pm_kl text;
-  pm_okl text;
-  pm_xkl text;
-  pm_eq text;
+  pm_join text;
+  pm_sel text;
+  pm_osel text;
+  pm_pk text;
   pm_leq text;
   pm_part text;
   pm_h text;
@@ -667,23 +749,27 @@ BEGIN
   r := pm_row.r;
   pm_part := partmig.conversion_log_column(r.key_columns, 'partmig_part');
   pm_h := partmig.conversion_log_column(r.key_columns || r.part_column, 'partmig_hash');
-  SELECT string_agg(format('%I', u.k), ', ' ORDER BY u.i), string_agg(format('o.%I', u.k), ', ' ORDER BY u.i),
-         string_agg(format('x.%I', u.k), ', ' ORDER BY u.i),
-         string_agg(format('x.%I = o.%I', u.k, u.k), ' AND ' ORDER BY u.i),
+  -- the key and partition columns, each once (the key may hold the latter)
+  SELECT array_agg(u.k ORDER BY u.i) INTO pm_kp
+    FROM (SELECT DISTINCT ON (k) k, i FROM unnest(r.key_columns || r.part_column) WITH ORDINALITY v (k, i)
+           ORDER BY k, i) u;
+  SELECT string_agg(format('x.%I = o.%I', k, k), ' AND '), string_agg(format('coalesce(o.%I, x.%I) AS %I', k, k, k), ', '),
+         string_agg(format('o.%I', k), ', ')
+    INTO pm_join, pm_sel, pm_osel
+    FROM unnest(pm_kp) k;
+  SELECT string_agg(format('%I', u.k), ', ' ORDER BY u.i), string_agg(format('p.%I', u.k), ', ' ORDER BY u.i),
          string_agg(format('l.%I = p.%I', u.k, u.k), ' AND ' ORDER BY u.i)
-    INTO pm_kl, pm_okl, pm_xkl, pm_eq, pm_leq
+    INTO pm_kl, pm_pk, pm_leq
     FROM unnest(r.key_columns) WITH ORDINALITY u (k, i);
-  -- p: the pairs that differ, the old table's and the new one's (a pair
-  -- with a NULL partition value never matches itself: logged, harmlessly)
-  EXECUTE format('INSERT INTO %1$s (%2$s, %3$I) SELECT * FROM ('
-                 ' SELECT %4$s, o.%5$I FROM ONLY %6$s o LEFT JOIN %7$s x ON %8$s AND x.%5$I = o.%5$I'
-                 '  WHERE x.%9$I IS DISTINCT FROM %10$s'
-                 ' UNION'
-                 ' SELECT %11$s, x.%5$I FROM %7$s x'
-                 '  WHERE NOT EXISTS (SELECT 1 FROM ONLY %6$s o WHERE %8$s AND o.%5$I = x.%5$I)) p (%2$s, %5$I)'
-                 ' WHERE NOT EXISTS (SELECT 1 FROM %1$s l WHERE %12$s AND l.%3$I = p.%5$I)',
-                 pm_log, pm_kl, pm_part, pm_okl, r.part_column, pm_row.tbl, pm_keys, pm_eq, pm_h,
-                 partmig.conversion_row_text_hash(r.old_oid, 'o'), pm_xkl, pm_leq);
+  EXECUTE format('ANALYZE %s', pm_keys);
+  -- p: the pairs whose rows differ, one full join (a pair with a NULL
+  -- partition value never matches itself: logged, harmlessly)
+  EXECUTE format('INSERT INTO %1$s (%13$s, %3$I) SELECT %2$s, p.%4$I FROM ('
+                 ' SELECT %5$s FROM (SELECT %6$s, %7$s AS %8$I FROM ONLY %9$s o) o FULL JOIN %10$s x ON %11$s'
+                 '  WHERE o.%8$I IS DISTINCT FROM x.%8$I) p'
+                 ' WHERE NOT EXISTS (SELECT 1 FROM %1$s l WHERE %12$s AND l.%3$I = p.%4$I)',
+                 pm_log, pm_pk, pm_part, r.part_column, pm_sel, pm_osel,
+                 partmig.conversion_row_text_hash(r.old_oid, 'o'), pm_h, pm_row.tbl, pm_keys, pm_join, pm_leq, pm_kl);
   GET DIAGNOSTICS pm_n = ROW_COUNT;
   EXECUTE format('DROP TABLE %s', pm_keys);
   RETURN pm_n;
@@ -824,6 +910,8 @@ REVOKE ALL ON FUNCTION partmig.conversion_resync_back(bigint, integer, boolean) 
 REVOKE ALL ON FUNCTION partmig.conversion_seal_undo_log(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_scan(bigint, oid[], boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_seal_leaves(bigint, oid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_seal_fresh(bigint, oid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_leaf_triggers(bigint, oid, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_target(bigint, oid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_gather(bigint, oid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_compare(bigint) FROM PUBLIC;

@@ -111,8 +111,11 @@ ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS undo_swap_xid bigint;
 -- (conversion.sql).
 -- sql_version 9: no new column; the capture's and the undo log's triggers
 -- are ENABLE ALWAYS, firing under session_replication_role = replica too;
--- rollback compares the two tables row by row (conversion_undo_compare
--- replaces conversion_undo_vanished) (conversion.sql).
+-- the undo log's triggers are made on each partition, not cloned from the
+-- table (conversion_leaf_triggers; the seal makes them on partitions made
+-- since, conversion_seal_fresh); rollback compares the two tables row by
+-- row (conversion_undo_compare replaces conversion_undo_vanished)
+-- (conversion.sql).
 CREATE UNIQUE INDEX IF NOT EXISTS conversions_active ON partmig.conversions (table_schema, table_name)
     WHERE state NOT IN ('finalized', 'rolled_back');
 

@@ -47,7 +47,9 @@ assert_eq "$RC" 0 "apply ($ERR)"
 assert_contains "$(grep '^partmig verify|' "$LOG")" "NOT EXISTS (SELECT 1 FROM \"partmig\".\"conv_" \
     "apply verifies over its job connections"
 # as a superuser, writes that go around partmig's triggers
-damage() { psql -X -q -v ON_ERROR_STOP=1 -U postgres -c "SET session_replication_role = replica; $1"; }
+# a change partmig's triggers do not see: in a session where they are
+# quiet (partmig's own, before the swap; its triggers fire ALWAYS)
+damage() { psql -X -q -v ON_ERROR_STOP=1 -U postgres -c "SELECT set_config('partmig.conv_' || id || '_quiet', 'on', false) FROM partmig.conversions; $1" >/dev/null; }
 kept() { psql_q "SELECT to_regclass('public.$1_partmig_old') IS NOT NULL"; }
 verify_lines() { grep -c '^partmig verify|' "$LOG"; }
 
@@ -79,7 +81,7 @@ damage "INSERT INTO public.events SELECT * FROM public.events_partmig_old WHERE 
 before=$(verify_lines)
 run_cmd "$PARTMIG" finalize public.events
 assert_eq "$RC" 0 "finalize passes on equal tables ($ERR)"
-assert_contains "$ERR" "verified 5000 rows in both tables" "all rows verified"
+assert_contains "$ERR" "verified 4999 rows in both tables" "all rows verified (the row put back is in the undo log, sealed by the first run)"
 assert_not_contains "$ERR" "one connection" "no fallback"
 assert_eq "$(kept events)" f "old table dropped"
 [ "$(verify_lines)" -gt "$before" ] && pass || fail "the passing run used the second connection"
@@ -131,6 +133,6 @@ assert_eq "$(kept orders)" t "old table kept"
 damage "INSERT INTO public.orders SELECT * FROM public.orders_partmig_old WHERE id = 2000"
 run_cmd "$PARTMIG" finalize public.orders
 assert_eq "$RC" 0 "finalize passes on one connection ($ERR)"
-assert_contains "$ERR" "verified 3000 rows in both tables" "all rows verified"
+assert_contains "$ERR" "verified 2999 rows in both tables" "all rows verified (the row put back is in the undo log)"
 assert_eq "$(kept orders)" f "old table dropped"
 assert_done

@@ -60,7 +60,9 @@ assert_eq "$(psql_q "SELECT has_function_privilege('app', '$REV()', 'EXECUTE')")
 psql_q "GRANT USAGE ON SCHEMA partmig TO mallory"
 assert_contains "$(as_mallory "CREATE TRIGGER x AFTER INSERT ON public.mine FOR EACH ROW EXECUTE FUNCTION $REV()")" "permission denied" "mallory (with USAGE on the schema) cannot attach the reverse function"
 psql_q "CREATE TRIGGER x AFTER INSERT ON public.other FOR EACH ROW EXECUTE FUNCTION $REV()"
-assert_contains "$(psql -X -q -A -t -c "INSERT INTO public.other VALUES (2, now(), 'x')" 2>&1)" "is not for table" "the reverse function refuses another table"
+# (the undo log's triggers are on each partition, and a partition detached
+# keeps them: the function does nothing for another table)
+assert_eq "$(psql -X -q -A -t -c "INSERT INTO public.other VALUES (2, now(), 'x')" 2>&1)" "" "the reverse function does nothing for another table"
 UNDO=$(psql_q "SELECT 'partmig.conv_' || id || '_undo' FROM partmig.conversions WHERE table_name = 'orders'")
 assert_eq "$(psql_q "SELECT count(*) FROM $UNDO WHERE id = 2")" 0 "nothing reached the undo log through it"
 assert_eq "$(psql_q "SELECT has_table_privilege('app', '$UNDO', 'SELECT') OR has_table_privilege('app', '$UNDO', 'INSERT') OR has_table_privilege('app', '$UNDO', 'DELETE')")" f "app has no right on the undo log"
