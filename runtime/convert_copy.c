@@ -225,16 +225,9 @@ bool conv_record_names(Conv *v, const char *original, const char *parked, const 
                    4, params, NULL, err);
 }
 
-/* The custom setting that keeps partmig_reverse quiet in partmig's own
- * session before the swap (its re-copies into the new table). */
-static const char *quiet_setting(Conv *v)
-{
-    return arena_printf(v->a, "partmig.conv_%s_quiet", v->row.id);
-}
-
 static bool set_quiet(Conv *v, bool on, Err *err)
 {
-    const char *params[] = {quiet_setting(v), on ? "on" : ""};
+    const char *params[] = {conv_quiet_setting(v), on ? "on" : ""};
     return pg_exec(v->c, "SELECT pg_catalog.set_config($1, $2, false)", 2, params, NULL, err);
 }
 
@@ -244,26 +237,16 @@ static bool set_quiet(Conv *v, bool on, Err *err)
  * leaves its key in partmig.conv_<id>_undo, which a rollback re-copies into
  * the old table and finalize leaves out of its comparison.  Made before the
  * swap so that the swap's lock window does not grow with the partition
- * count (a trigger a partition); until then it
- * must not fire for partmig's own re-copies, made in a session that sets
- * quiet_setting, which the trigger's WHEN tests.  Made after the copy and
- * the indexes, so that the bulk of the rows never evaluates it.  A trigger
- * made by an earlier run is kept (an older partmig's made a synchronous
- * copy into the old table instead: rollback and finalize tell them apart by
- * the undo log's presence). */
+ * count; most partitions' made with their indexes over the job connections
+ * (conv_build_indexes), the rest here.  They must not fire for partmig's
+ * own re-copies, made in a session that sets conv_quiet_setting, which the
+ * triggers' WHEN tests.  Made after the copy, so that the bulk of the rows
+ * never evaluates them.  Triggers made by an earlier run are kept (an older
+ * partmig's made a synchronous copy into the old table instead: rollback
+ * and finalize tell them apart by the undo log's presence). */
 static bool install_reverse(Conv *v, Err *err)
 {
-    bool present = false;
-    const char *params[] = {v->q_shadow};
-    if (!pg_query_bool(v->c,
-                       "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree($1::regclass) t"
-                       " JOIN pg_catalog.pg_trigger g ON g.tgrelid = t.relid WHERE g.tgname = 'partmig_reverse'"
-                       " AND g.tgparentid = 0)",
-                       1, params, &present, err))
-        return false;
-    if (present)
-        return true;
-    const char *ip[] = {v->row.id, quiet_setting(v)};
+    const char *ip[] = {v->row.id, conv_quiet_setting(v)};
     double t0 = retry_now();
     bool ok = pg_run(v->c, "BEGIN", err) &&
               pg_exec(v->c, "SELECT partmig.conversion_install_undo_log($1::bigint, $2)", 2, ip, NULL, err) &&
@@ -272,10 +255,9 @@ static bool install_reverse(Conv *v, Err *err)
         conv_rollback_quietly(v->c);
         return false;
     }
-    fprintf(
-        stderr,
-        "partmig: %s: made the undo log's triggers on the partitions of %s (they log from the swap on) in %.0f ms\n",
-        v->qname, v->q_shadow, (retry_now() - t0) * 1000.0);
+    fprintf(stderr,
+            "partmig: %s: the undo log's triggers are on every partition of %s (they log from the swap on; %.0f ms)\n",
+            v->qname, v->q_shadow, (retry_now() - t0) * 1000.0);
     return true;
 }
 
@@ -439,8 +421,9 @@ bool conv_run_copy(Conv *v, Err *err)
         return false;
     if (conv_state_is(v, "backfilling")) {
         int64_t rows = 0;
-        if (!conv_backfill(v, err) || !conv_build_indexes(v, err) || !conv_resync_catch_up(v, err) ||
-            !conv_verify_counts(v, v->q_table, v->q_shadow, v->q_log, &rows, err))
+        /* quiet: the undo log's triggers are made with the indexes */
+        if (!conv_backfill(v, err) || !conv_build_indexes(v, err) || !set_quiet(v, true, err) ||
+            !conv_resync_catch_up(v, err) || !conv_verify_counts(v, v->q_table, v->q_shadow, v->q_log, &rows, err))
             return false;
         const char *params[] = {v->row.id, arena_printf(v->a, "%lld", (long long)rows)};
         if (!pg_exec(v->c, "UPDATE partmig.conversions SET rows_verified = $2::bigint WHERE id = $1::bigint", 2, params,

@@ -363,7 +363,13 @@ bool conv_build_indexes(Conv *v, Err *err)
      * gathers the partitions' and the parent's in one pass (per-partition
      * work dominates there, and the parent's pass would do it twice) */
     bool split = jobs > 1 && np > 1 && v->f.est_rows / np >= SPLIT_ANALYZE_ROWS;
-    if (split && !parent_statistics(v, err))
+    /* the undo log, for its triggers below (when the keys are recorded:
+     * a conversion an older partmig began records them later) */
+    bool triggers = false;
+    if ((split && !parent_statistics(v, err)) ||
+        !pg_query_bool(v->c, "SELECT key_columns IS NOT NULL FROM partmig.conversions WHERE id = $1::bigint", 1,
+                       &v->row.id, &triggers, err) ||
+        (triggers && !pg_exec(v->c, "SELECT partmig.conversion_make_undo_log($1::bigint)", 1, &v->row.id, NULL, err)))
         goto done;
     for (int c = 0; c < nchunks; c++) {
         buf_reset(&b);
@@ -381,6 +387,12 @@ bool conv_build_indexes(Conv *v, Err *err)
             /* after the indexes: an expression index's statistics too */
             if (split)
                 buf_printf(&b, "ANALYZE %s;\n", q_parts[i]);
+            /* the undo log's triggers on the partition (they log from the
+             * swap on; quiet in partmig's session until then), here to
+             * spread them over the jobs too */
+            if (triggers)
+                buf_printf(&b, "SELECT partmig.conversion_leaf_triggers(%s, %s::pg_catalog.regclass, %s, false);\n",
+                           v->row.id, quote_literal_str(a, q_parts[i]), quote_literal_str(a, conv_quiet_setting(v)));
         }
         if (b.len > 0)
             scripts[nscripts++] = arena_strdup(a, buf_str(&b));

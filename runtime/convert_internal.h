@@ -206,6 +206,9 @@ bool conv_locked(Conv *v, const char *what, LockedBody body, Err *err);
 /* partmig's undo log triggers on each partition of the new table, dropped
  * a few partitions a transaction (convert_undo.c). */
 bool conv_drop_leaf_triggers(Conv *v, Err *err);
+/* The custom setting that keeps the undo log's triggers quiet in partmig's
+ * own session before the swap. */
+const char *conv_quiet_setting(Conv *v);
 
 bool conv_set_state(Conv *v, const char *state, Err *err);
 

@@ -128,6 +128,14 @@ bool run_locked(PgConn *c, const char *what, LockedBody body, void *ctx, Err *er
     return locked_run(c, what, &l, err);
 }
 
+/* The custom setting that keeps the undo log's triggers quiet in
+ * partmig's own session before the swap (its re-copies into the new
+ * table). */
+const char *conv_quiet_setting(Conv *v)
+{
+    return arena_printf(v->a, "partmig.conv_%s_quiet", v->row.id);
+}
+
 bool conv_locked(Conv *v, const char *what, LockedBody body, Err *err)
 {
     Locked l = {body, v, conv_lock_ms(v), v->o && v->o->lock_retries > 0 ? v->o->lock_retries : DEFAULT_RETRIES};

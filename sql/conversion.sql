@@ -383,8 +383,8 @@ $fn$;
 -- copies back.
 --
 -- Before a rollback or finalize reads the log, conversion_seal_leaves
--- enables partmig_reverse_all (AFTER INSERT OR UPDATE: every change logged
--- from then on; made disabled with the others), conversion_seal_fresh
+-- makes partmig_reverse_all (AFTER INSERT OR UPDATE: every change logged
+-- from then on) on each partition, conversion_seal_fresh
 -- makes the three on partitions made or attached since (their every row
 -- is then logged), and conversion_undo_scan logs the rows written since
 -- the swap, a few partitions at a time; undo_horizon is then cleared.  From
@@ -393,10 +393,11 @@ $fn$;
 -- later); the comparison holds for 2^31 transactions after the horizon
 -- (partmig refuses past a margin below that, and maintain seals earlier).
 --
--- partmig's three row triggers of the undo log on LEAF, a partition of
--- the new table, those it lacks (QUIET as in conversion_install_undo_log;
--- SEALED: partmig_reverse_all enabled, else disabled); returns whether it
--- made any.  On each partition by itself, not on the partitioned table: a
+-- partmig's row triggers of the undo log on LEAF, a partition of the new
+-- table, those it lacks (QUIET as in conversion_install_undo_log; SEALED:
+-- the seal's partmig_reverse_all too); returns whether it made the delete
+-- or the key-move trigger (the partition had none: made or attached
+-- since).  On each partition by itself, not on the partitioned table: a
 -- trigger made there is cloned onto every partition, and dropping it again
 -- locks the table and every partition at once (50-78 ms at 1,431
 -- partitions, writers queued behind it); these are dropped a few
@@ -414,6 +415,7 @@ DECLARE
   pm_oldk text;
   pm_newk text;
   pm_alter text[] := '{}';
+  pm_made boolean;
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
   r := pm_row.r;
@@ -434,24 +436,55 @@ BEGIN
                    quiet, pm_fn);
     pm_alter := pm_alter || 'ENABLE ALWAYS TRIGGER partmig_reverse_move'::text;
   END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = leaf AND g.tgname = 'partmig_reverse_all') THEN
+  pm_made := cardinality(pm_alter) > 0;
+  IF sealed AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = leaf AND g.tgname = 'partmig_reverse_all') THEN
     EXECUTE format('CREATE TRIGGER partmig_reverse_all AFTER INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()',
                    leaf::regclass, pm_fn);
-    pm_alter := pm_alter || CASE WHEN sealed THEN 'ENABLE ALWAYS TRIGGER partmig_reverse_all'
-                                 ELSE 'DISABLE TRIGGER partmig_reverse_all' END;
+    pm_alter := pm_alter || 'ENABLE ALWAYS TRIGGER partmig_reverse_all'::text;
   END IF;
-  IF cardinality(pm_alter) = 0 THEN
-    RETURN false;
+  IF cardinality(pm_alter) > 0 THEN
+    EXECUTE format('ALTER TABLE ONLY %s %s', leaf::regclass, array_to_string(pm_alter, ', '));
   END IF;
-  EXECUTE format('ALTER TABLE ONLY %s %s', leaf::regclass, array_to_string(pm_alter, ', '));
-  RETURN true;
+  RETURN pm_made;
 END
 $fn$;
 
--- Made on the new table before the swap (QUIET names the custom setting
--- that keeps the triggers silent in partmig's own session until then: its
--- re-copies are not changes to undo), by its shadow name; the function acts
--- only as a trigger on that table (by oid) or its partitions.
+-- The undo log and its trigger function, made on the new table (by its
+-- shadow name) before the swap, unless made already; the function acts
+-- only as a trigger on that table (by oid) or its partitions.  The
+-- triggers are conversion_leaf_triggers', each partition's made with its
+-- indexes (over the job connections), then conversion_install_undo_log's.
+CREATE OR REPLACE FUNCTION partmig.conversion_make_undo_log(conversion bigint)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+#variable_conflict use_variable
+DECLARE
+  pm_row record;
+  r partmig.conversions;
+  pm_new oid;
+BEGIN
+  SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
+  r := pm_row.r;
+  pm_new := to_regclass(format('%I.%I', r.table_schema, r.shadow_name));
+  IF r.state = 'swapped' OR pm_new IS NULL OR pm_new = r.old_oid THEN
+    RAISE EXCEPTION 'partmig: conversion %: the undo log is made on the new table before the swap', conversion;
+  END IF;
+  IF to_regclass(format('%I.%I', 'partmig', format('conv_%s_undo', conversion))) IS NULL THEN
+    -- no sequence: entries are taken in any order (a key's re-copy reads
+    -- its current rows, whatever entry named it); the key's index serves
+    -- the rounds (all entries of a key together) and finalize's
+    -- comparison, which leaves logged keys out
+    PERFORM partmig.conversion_make_log(conversion, format('conv_%s_undo', conversion), false, pm_new,
+                                        format('conv_%s_reverse', conversion));
+  END IF;
+END
+$fn$;
+
+-- The undo log (conversion_make_undo_log) and its triggers on every
+-- partition of the new table that lacks them, before the swap (QUIET names
+-- the custom setting that keeps the triggers silent in partmig's own
+-- session until then: its re-copies are not changes to undo).  A new table
+-- whose triggers an earlier sql_version made on the table itself keeps
+-- them.
 CREATE OR REPLACE FUNCTION partmig.conversion_install_undo_log(conversion bigint, quiet text)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 #variable_conflict use_variable
@@ -461,22 +494,20 @@ DECLARE
   pm_new oid;
   pm_rel oid;
 BEGIN
+  PERFORM partmig.conversion_make_undo_log(conversion);
   SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
   r := pm_row.r;
   pm_new := to_regclass(format('%I.%I', r.table_schema, r.shadow_name));
-  IF r.state = 'swapped' OR pm_new IS NULL OR pm_new = r.old_oid THEN
-    RAISE EXCEPTION 'partmig: conversion %: the undo log is made on the new table before the swap', conversion;
+  IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = pm_new AND t.tgname = 'partmig_reverse') THEN
+    RETURN;
   END IF;
-  -- no sequence: entries are taken in any order (a key's re-copy reads its
-  -- current rows, whatever entry named it); the key's index serves the
-  -- rounds (all entries of a key together) and finalize's comparison,
-  -- which leaves logged keys out
-  PERFORM partmig.conversion_make_log(conversion, format('conv_%s_undo', conversion), false, pm_new,
-                                      format('conv_%s_reverse', conversion));
-  -- the triggers on each partition (conversion_leaf_triggers); the seal's,
-  -- partmig_reverse_all, disabled until the seal enables it, a few
-  -- partitions at a time
-  FOR pm_rel IN SELECT t.relid FROM pg_partition_tree(pm_new) t WHERE t.isleaf AND t.level > 0 LOOP
+  -- the seal's, partmig_reverse_all, is made by the seal, a few partitions
+  -- at a time (made here, disabled, it cost the apply another trigger a
+  -- partition)
+  FOR pm_rel IN SELECT t.relid FROM pg_partition_tree(pm_new) t
+                 WHERE t.isleaf AND t.level > 0
+                   AND (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = t.relid
+                          AND g.tgname IN ('partmig_reverse', 'partmig_reverse_move')) < 2 LOOP
     PERFORM partmig.conversion_leaf_triggers(conversion, pm_rel, quiet, false);
   END LOOP;
 END
@@ -559,9 +590,11 @@ BEGIN
 END
 $fn$;
 
--- The seal, second part: partmig_reverse_all enabled on LEAVES (partitions
--- of the new table), each locked SHARE ROW EXCLUSIVE by itself, briefly;
--- returns how many were enabled.  The caller scans them (next function)
+-- The seal, second part: partmig_reverse_all made, enabled, on LEAVES
+-- (partitions of the new table; enabled where an earlier sql_version made
+-- it disabled), each locked SHARE ROW EXCLUSIVE by itself, briefly;
+-- returns on how many.  Partitions without the undo log's other triggers
+-- are conversion_seal_fresh's.  The caller scans them (next function)
 -- in a later transaction.
 CREATE OR REPLACE FUNCTION partmig.conversion_seal_leaves(conversion bigint, leaves oid[])
 RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
@@ -571,12 +604,20 @@ DECLARE
   r partmig.conversions;
   pm_leaf oid;
   pm_n integer := 0;
+  pm_cloned boolean;
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion, leaves);
   r := pm_row.r;
+  pm_cloned := EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = pm_row.new_table AND t.tgname = 'partmig_reverse');
   FOREACH pm_leaf IN ARRAY leaves LOOP
     IF EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = pm_leaf AND g.tgname = 'partmig_reverse_all'
                                             AND g.tgenabled = 'D') THEN
+      EXECUTE format('ALTER TABLE ONLY %s ENABLE ALWAYS TRIGGER partmig_reverse_all', pm_leaf::regclass);
+      pm_n := pm_n + 1;
+    ELSIF NOT pm_cloned AND EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = pm_leaf AND g.tgname = 'partmig_reverse')
+          AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = pm_leaf AND g.tgname = 'partmig_reverse_all') THEN
+      EXECUTE format('CREATE TRIGGER partmig_reverse_all AFTER INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()',
+                     pm_leaf::regclass, format('%I.%I', 'partmig', format('conv_%s_reverse', conversion)));
       EXECUTE format('ALTER TABLE ONLY %s ENABLE ALWAYS TRIGGER partmig_reverse_all', pm_leaf::regclass);
       pm_n := pm_n + 1;
     END IF;
@@ -906,6 +947,7 @@ REVOKE ALL ON FUNCTION partmig.conversion_install_capture(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_resync(bigint, integer, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_resync_rows(bigint, integer, boolean, anyarray) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_install_undo_log(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION partmig.conversion_make_undo_log(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_resync_back(bigint, integer, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_seal_undo_log(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION partmig.conversion_undo_scan(bigint, oid[], boolean) FROM PUBLIC;
