@@ -11,8 +11,9 @@
 # rollback compares the two tables row by row, logs every key whose row
 # differs, and carries the new table back as it is: none of those changes
 # undone silently, none refused for good.  For a key of its own and for one
-# that holds the partition column; a float changed in its last digit, with
-# rollback's session printing floats short (extra_float_digits = 0).
+# that holds the partition column (with a json column: rows compared by
+# their text, not the server's hash); a float changed in its last digit,
+# with rollback's session printing floats short (extra_float_digits = 0).
 set -u
 . "$PARTMIG_SOURCE/tests/lib/pg.sh"
 . "$PARTMIG_SOURCE/tests/lib/assert.sh"
@@ -33,9 +34,12 @@ for key in "id" "id, created_at"; do
 db=$(echo "k_$key" | tr -c 'a-z_\n' '_')
 psql_q "CREATE DATABASE $db" >/dev/null
 export PGDATABASE=$db
+# the second shape has a json column: json has no hash function, so rows
+# are compared by their text (md5), pinned against the session's settings
+extra=""; [ "$key" = "id, created_at" ] && extra=", doc json NOT NULL DEFAULT '{\"a\": 1}'"
 echo "== key ($key)"
 psql_q "CREATE TABLE public.orders (id bigint NOT NULL, created_at timestamptz NOT NULL, amount numeric NOT NULL, note text,
-        price float8 NOT NULL DEFAULT 0.3, PRIMARY KEY ($key));
+        price float8 NOT NULL DEFAULT 0.3$extra, PRIMARY KEY ($key));
     INSERT INTO public.orders SELECT g, now() - (g % 300) * interval '1 day' - g * interval '1 second', g, 'row ' || g
         FROM generate_series(1, 20000) g" >/dev/null
 run_cmd "$PARTMIG" apply -d "$T/mig" --jobs 2
@@ -78,7 +82,7 @@ gone=$(psql_q "SELECT c.oid::regclass FROM pg_inherits i JOIN pg_class c ON c.oi
     WHERE i.inhparent = 'public.orders'::regclass ORDER BY c.relname OFFSET 6 LIMIT 1")
 psql_q "ALTER TABLE public.orders DETACH PARTITION $gone" >/dev/null
 psql_q "CREATE TABLE public.expected AS SELECT * FROM public.orders" >/dev/null
-changed=$(psql_q "SELECT count(*) FROM public.expected e JOIN public.orders_partmig_old o USING (id) WHERE e IS DISTINCT FROM o")
+changed=$(psql_q "SELECT count(*) FROM public.expected e JOIN public.orders_partmig_old o USING (id) WHERE e::text IS DISTINCT FROM o::text")
 assert_eq "$([ "$changed" -gt 1000 ] && echo many)" many "the old table differs from the new one in many rows unlogged ($changed)"
 
 run_cmd "$PARTMIG" finalize public.orders

@@ -24,7 +24,7 @@ SELECT indexes_are('partmig', 'conversions', ARRAY['conversions_pkey', 'conversi
 SELECT functions_are('partmig', ARRAY['conversion_log_column', 'conversion_set_keys', 'conversion_row',
                      'conversion_guard', 'conversion_make_log', 'conversion_install_capture', 'conversion_resync',
                      'conversion_resync_rows', 'conversion_install_undo_log', 'conversion_resync_back',
-                     'conversion_resync_back_rows', 'conversion_seal_undo_log', 'conversion_undo_scan', 'conversion_seal_leaves', 'conversion_undo_target', 'conversion_undo_gather', 'conversion_undo_compare', 'conversion_key_part_list', 'conversion_row_text_hash', 'conversion_leaf_triggers', 'conversion_seal_fresh', 'conversion_make_undo_log'],
+                     'conversion_resync_back_rows', 'conversion_seal_undo_log', 'conversion_undo_scan', 'conversion_seal_leaves', 'conversion_undo_target', 'conversion_undo_gather', 'conversion_undo_compare', 'conversion_key_part_list', 'conversion_row_hash', 'conversion_keys_typed', 'conversion_leaf_triggers', 'conversion_seal_fresh', 'conversion_make_undo_log'],
                      'schema partmig has sql/conversion.sql''s functions');
 SELECT is((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'partmig'::regnamespace
             AND has_function_privilege('public', p.oid, 'EXECUTE')), 0::bigint, 'PUBLIC may execute none of them');
