@@ -149,6 +149,8 @@ bool sql_parse_text_array(const char *text, Arena *a, const char ***out, int *n)
  * backoff on lock timeouts and deadlocks (bounded); BODY runs inside. */
 typedef bool (*LockedBody)(PgConn *c, void *ctx, Err *err);
 bool run_locked(PgConn *c, const char *what, LockedBody body, void *ctx, Err *err);
+/* The same for a few partitions' DDL: tries of at most 40 ms, many of them. */
+bool run_locked_brief(PgConn *c, const char *what, LockedBody body, void *ctx, Err *err);
 
 /* ---- the conversion context, shared by convert*.c and finalize.c ---- */
 

@@ -136,6 +136,19 @@ const char *conv_quiet_setting(Conv *v)
     return arena_printf(v->a, "partmig.conv_%s_quiet", v->row.id);
 }
 
+/* A few partitions' DDL (partmig's triggers made or dropped): each try
+ * waits at most LEAF_LOCK_MS, so that writers queued behind it wait no
+ * longer -- autovacuum, vacuuming a partition, yields only after the
+ * server's deadlock_timeout (1 s) -- and many tries, paused between. */
+#define LEAF_LOCK_MS 40
+#define LEAF_RETRIES 60
+
+bool run_locked_brief(PgConn *c, const char *what, LockedBody body, void *ctx, Err *err)
+{
+    Locked l = {body, ctx, LEAF_LOCK_MS, LEAF_RETRIES};
+    return locked_run(c, what, &l, err);
+}
+
 bool conv_locked(Conv *v, const char *what, LockedBody body, Err *err)
 {
     Locked l = {body, v, conv_lock_ms(v), v->o && v->o->lock_retries > 0 ? v->o->lock_retries : DEFAULT_RETRIES};

@@ -350,8 +350,8 @@ bool conv_drop_leaf_triggers(Conv *v, Err *err)
         }
         bool more = pg_nrows(r) > 0;
         pg_result_free(r);
-        bool ok = !more ||
-                  run_locked(v->c, "removing partmig's triggers from the partitions", drop_leaf_triggers_body, &b, err);
+        bool ok = !more || run_locked_brief(v->c, "removing partmig's triggers from the partitions",
+                                            drop_leaf_triggers_body, &b, err);
         buf_free(&b);
         if (!ok || !more)
             return ok;
@@ -433,8 +433,8 @@ static bool scan_leaves(Conv *v, const char *oids, const char *names, void *ctx,
     (void)names;
     Scan *s = ctx;
     SealLeaves l = {v, oids, "{}"};
-    return run_locked(v->c, "logging every change to the new table's partitions from now on", seal_leaves_body, &l,
-                      err) &&
+    return run_locked_brief(v->c, "logging every change to the new table's partitions from now on", seal_leaves_body,
+                            &l, err) &&
            undo_scan(v, oids, s->all_rows, &s->rows, err) &&
            (!strcmp(l.fresh, "{}") || undo_scan(v, l.fresh, true, &s->rows, err));
 }
