@@ -616,9 +616,7 @@ BEGIN
       pm_n := pm_n + 1;
     ELSIF NOT pm_cloned AND EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = pm_leaf AND g.tgname = 'partmig_reverse')
           AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = pm_leaf AND g.tgname = 'partmig_reverse_all') THEN
-      EXECUTE format('CREATE TRIGGER partmig_reverse_all AFTER INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()',
-                     pm_leaf::regclass, format('%I.%I', 'partmig', format('conv_%s_reverse', conversion)));
-      EXECUTE format('ALTER TABLE ONLY %s ENABLE ALWAYS TRIGGER partmig_reverse_all', pm_leaf::regclass);
+      PERFORM partmig.conversion_leaf_triggers(conversion, pm_leaf, format('partmig.conv_%s_quiet', conversion), true);
       pm_n := pm_n + 1;
     END IF;
   END LOOP;
