@@ -724,6 +724,7 @@ DECLARE
   pm_h text;
   pm_leaf oid;
   pm_typed boolean;
+  pm_probe bigint;
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_undo_target(conversion, leaves);
   r := pm_row.r;
@@ -737,11 +738,12 @@ BEGIN
       RETURN false;
     END IF;
     -- a type without an extended hash function: the server finds out at
-    -- the first row hashed (either table's)
+    -- the first row hashed, of the old table (the same types; the new
+    -- table's first row would lock every partition); none there: the text
     BEGIN
-      EXECUTE format('SELECT %s FROM %s n LIMIT 1', partmig.conversion_row_hash(r.old_oid, 'n', true), pm_new::regclass);
-      EXECUTE format('SELECT %s FROM ONLY %s n LIMIT 1', partmig.conversion_row_hash(r.old_oid, 'n', true), pm_row.tbl);
-      pm_typed := true;
+      EXECUTE format('SELECT %s FROM ONLY %s n LIMIT 1', partmig.conversion_row_hash(r.old_oid, 'n', true), pm_row.tbl)
+        INTO pm_probe;
+      pm_typed := pm_probe IS NOT NULL;
     EXCEPTION WHEN undefined_function THEN
       pm_typed := false;
     END;
