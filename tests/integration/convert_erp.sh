@@ -14,7 +14,6 @@ pg_start
 W="$PARTMIG_TOOLS/tools/convert_writer"
 [ -x "$W" ] || W="$PARTMIG_TOOLS/convert_writer"
 TABLES="journal_entries:created_at audit_logs:created_at workflow_logs:run_at"
-fingerprint() { psql_q "SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM public.$1 t"; }
 # TABLE's rows but those whose key conversion ID changed since the swap:
 # in its undo log, or on a row of its new table NEW written since
 fingerprint_unlogged() { psql_q "SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM public.$1 t WHERE NOT EXISTS (SELECT 1 FROM partmig.conv_$2_undo u WHERE u.id = t.id) AND NOT EXISTS (SELECT 1 FROM public.$3 n WHERE n.id = t.id AND $(written_since_swap "$2" n))"; }

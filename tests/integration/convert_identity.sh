@@ -32,7 +32,6 @@ SQL
 TABLES="ledger_a ledger_d"
 kind() { psql_q "SELECT attidentity FROM pg_attribute WHERE attrelid = 'public.$1'::regclass AND attname = 'id'"; }
 seqopts() { psql_q "SELECT s.sequencename || ':' || start_value || ':' || increment_by || ':' || cache_size FROM pg_sequences s WHERE format('%I.%I', s.schemaname, s.sequencename) = pg_get_serial_sequence('public.$1', 'id')"; }
-fingerprint() { psql_q "SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM public.$1 t"; }
 # TABLE's rows but those whose key conversion ID changed since the swap:
 # in its undo log, or on a row of its new table NEW written since
 fingerprint_unlogged() { psql_q "SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM public.$1 t WHERE NOT EXISTS (SELECT 1 FROM partmig.conv_$2_undo u WHERE u.id = t.id) AND NOT EXISTS (SELECT 1 FROM public.$3 n WHERE n.id = t.id AND $(written_since_swap "$2" n))"; }

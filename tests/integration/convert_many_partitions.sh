@@ -11,7 +11,6 @@ set -u
 . "$PARTMIG_SOURCE/tests/lib/assert.sh"
 cd "$PARTMIG_SOURCE"
 pg_start
-fingerprint() { psql_q "SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM public.$1 t"; }
 POL="$PARTMIG_TEST_DIR/policies"
 mkdir -p "$POL"
 

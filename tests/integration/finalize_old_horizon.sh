@@ -17,13 +17,7 @@ cd "$PARTMIG_SOURCE"
 pg_start
 T=$PARTMIG_TEST_DIR
 
-mkdir -p "$T/pol"
-cat >"$T/pol/orders.lua" <<'LUA'
-partition "orders" { schema = "public", column = "created_at", interval = "1 month", premake = 2,
-  primary_key = { "id", "created_at" }, existing = { method = "copy" } }
-LUA
-run_cmd "$PARTMIG" compile "$T/pol" -o "$T/mig"
-assert_eq "$RC" 0 "compile ($ERR)"
+orders_copy_policy "$T"
 
 psql_q "CREATE TABLE public.orders (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL,
         amount numeric NOT NULL, note text);

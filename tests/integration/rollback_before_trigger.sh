@@ -15,15 +15,8 @@ set -u
 cd "$PARTMIG_SOURCE"
 pg_start
 T=$PARTMIG_TEST_DIR
-fingerprint() { psql_q "SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM public.$1 t"; }
 
-mkdir -p "$T/pol"
-cat >"$T/pol/orders.lua" <<'LUA'
-partition "orders" { schema = "public", column = "created_at", interval = "1 month", premake = 2,
-  primary_key = { "id", "created_at" }, existing = { method = "copy" } }
-LUA
-run_cmd "$PARTMIG" compile "$T/pol" -o "$T/mig"
-assert_eq "$RC" 0 "compile ($ERR)"
+orders_copy_policy "$T"
 
 # renumber: the id moves by a million; shift: created_at a second earlier,
 # within its month (a BEFORE trigger may not move a row to another partition)

@@ -112,3 +112,23 @@ SQL
     done
     return 1
 }
+
+# fingerprint TABLE: public.TABLE's row count and the md5 of its rows in id
+# order, to compare a table with what was committed, row for row.
+fingerprint() {
+    psql_q "SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM public.$1 t"
+}
+
+# orders_copy_policy DIR: the one-table policy the undo log's tests convert
+# (public.orders by created_at, monthly, premake 2, primary key (id,
+# created_at), the copy method), compiled into DIR/mig; a failed compile
+# is a failed check (tests/lib/assert.sh).
+orders_copy_policy() {
+    mkdir -p "$1/pol"
+    cat >"$1/pol/orders.lua" <<'LUA'
+partition "orders" { schema = "public", column = "created_at", interval = "1 month", premake = 2,
+  primary_key = { "id", "created_at" }, existing = { method = "copy" } }
+LUA
+    run_cmd "$PARTMIG" compile "$1/pol" -o "$1/mig"
+    assert_eq "$RC" 0 "compile ($ERR)"
+}
