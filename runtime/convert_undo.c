@@ -334,20 +334,20 @@ bool conv_drop_leaf_triggers(Conv *v, Err *err)
     const char *params[] = {arena_printf(v->a, "%s()", v->q_reverse)};
     for (;;) {
         PgResult *r = NULL;
+        /* every trigger calling the function, by its name (whatever it is:
+         * each round drops what it read, so the loop ends) */
         if (!pg_exec(v->c,
-                     "SELECT g.tgrelid::pg_catalog.regclass::text FROM pg_catalog.pg_trigger g"
+                     "SELECT g.tgname::text, g.tgrelid::pg_catalog.regclass::text FROM pg_catalog.pg_trigger g"
                      " JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid"
                      " WHERE g.tgfoid = pg_catalog.to_regprocedure($1) AND g.tgparentid = 0 AND c.relkind <> 'p'"
-                     " GROUP BY g.tgrelid ORDER BY g.tgrelid"
-                     " LIMIT greatest(1, pg_catalog.current_setting('max_locks_per_transaction')::int / 8)",
+                     " ORDER BY g.tgrelid, g.tgname"
+                     " LIMIT greatest(3, pg_catalog.current_setting('max_locks_per_transaction')::int * 3 / 8)",
                      1, params, &r, err))
             return false;
         Buf b = {0};
-        for (int i = 0; i < pg_nrows(r); i++) {
-            static const char *const names[] = {"partmig_reverse", "partmig_reverse_move", "partmig_reverse_all"};
-            for (size_t k = 0; k < sizeof names / sizeof *names; k++)
-                buf_printf(&b, "DROP TRIGGER IF EXISTS %s ON %s;\n", names[k], pg_get(r, i, 0));
-        }
+        for (int i = 0; i < pg_nrows(r); i++)
+            buf_printf(&b, "DROP TRIGGER IF EXISTS %s ON %s;\n", quote_ident_str(v->a, pg_get(r, i, 0)),
+                       pg_get(r, i, 1));
         bool more = pg_nrows(r) > 0;
         pg_result_free(r);
         bool ok = !more || run_locked_brief(v->c, "removing partmig's triggers from the partitions",
