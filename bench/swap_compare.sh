@@ -84,9 +84,10 @@ for round in $(seq 1 "$ROUNDS"); do
             q postgres "CREATE DATABASE $db TEMPLATE tpl_$layout STRATEGY FILE_COPY"
             q "$db" "CHECKPOINT"
             if [ -n "$WRITER" ]; then
-                rm -f "$W/stop"
+                rm -f "$W/stop" "$W/stop.ready"
                 PGDATABASE=$db "$TOOLS/rate_writer" je "$WRITER" 2 "$W/stop" $WCOL >"$W/w$n.out" 2>&1 &
                 wp=$!
+                writer_ready "$W/stop" "$wp" || { echo "writer did not start: $(cat "$W/w$n.out")"; exit 1; }
                 sleep 1
             fi
             t0=$(date +%s.%N)

@@ -69,7 +69,7 @@ static bool finalize_body(PgConn *c, void *ctx, Err *err)
             if (present)
                 buf_printf(&b,
                            "CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql"
-                           " SET search_path = pg_catalog, pg_temp AS $pm$BEGIN RETURN NULL; END$pm$;\n",
+                           " SET search_path = pg_catalog, pg_temp AS $pm$BEGIN RETURN NEW; END$pm$;\n",
                            fn);
         }
     bool ok = (b.len == 0 || conv_script(c, &b, err)) && conv_set_state(v, "finalized", err);

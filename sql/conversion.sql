@@ -143,6 +143,8 @@ DECLARE
   pm_oldk text;
   pm_newk text;
   pm_body text;
+  pm_vk text;
+  pm_vsel text;
 BEGIN
   SELECT * INTO pm_row FROM partmig.conversion_row(conversion);
   r := pm_row.r;
@@ -159,9 +161,10 @@ BEGIN
   -- another table: the capture refuses; the undo log's function does
   -- nothing (its triggers are on each partition, and a partition detached
   -- since keeps them: what is written to it is no longer the table's)
-  pm_body := format($body$BEGIN
+  IF seq THEN
+    pm_body := format($body$BEGIN
   IF coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) IS DISTINCT FROM %L::pg_catalog.oid THEN
-    %s
+    RAISE EXCEPTION 'partmig: this trigger function is not for table %%', TG_RELID::pg_catalog.regclass;
   END IF;
   IF TG_OP <> 'INSERT' THEN INSERT INTO %s (%s, %s) VALUES (%s, OLD.%I); END IF;
   IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (%s, OLD.%I) IS DISTINCT FROM (%s, NEW.%I)) THEN
@@ -169,10 +172,32 @@ BEGIN
   END IF;
   RETURN NULL;
 END$body$,
-    tbl, CASE WHEN seq THEN 'RAISE EXCEPTION ''partmig: this trigger function is not for table %'', TG_RELID::pg_catalog.regclass;'
-                   ELSE 'RETURN NULL;' END,
-    pm_log, pm_kl, pm_part, pm_oldk, r.part_column, pm_oldk, r.part_column, pm_newk, r.part_column,
-    pm_log, pm_kl, pm_part, pm_newk, r.part_column);
+      tbl, pm_log, pm_kl, pm_part, pm_oldk, r.part_column, pm_oldk, r.part_column, pm_newk, r.part_column,
+      pm_log, pm_kl, pm_part, pm_newk, r.part_column);
+  ELSE
+    -- The undo log's function runs as a trigger of each partition, and
+    -- PL/pgSQL compiles a function once per trigger in every session that
+    -- fires it, each copy keeping a cached plan per expression and
+    -- statement it ran.  Every relation invalidation (a partition's trigger
+    -- made or dropped, thousands at the seal, finalize and rollback) has
+    -- each session walk all its cached plans: with five per copy at 1,431
+    -- partitions, writers fell behind the invalidations and stalled for
+    -- 0.1-1 s.  So: one statement (one plan a copy), its conditions in its
+    -- WHERE clause, and RETURN NEW (a variable: no plan; an AFTER trigger's
+    -- value is ignored).
+    SELECT string_agg(format('pm_k%s', i), ', ' ORDER BY i), string_agg(format('pm_v.pm_k%s', i), ', ' ORDER BY i)
+      INTO pm_vk, pm_vsel FROM generate_series(1, cardinality(r.key_columns)) i;
+    pm_body := format($body$BEGIN
+  INSERT INTO %s (%s, %s)
+  SELECT %s, pm_v.pm_p FROM (VALUES (%s, OLD.%I, TG_OP <> 'INSERT'),
+      (%s, NEW.%I, TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (%s, OLD.%I) IS DISTINCT FROM (%s, NEW.%I))))
+    AS pm_v (%s, pm_p, pm_w)
+   WHERE pm_v.pm_w AND coalesce(pg_catalog.pg_partition_root(TG_RELID), TG_RELID) = %L::pg_catalog.oid;
+  RETURN NEW;
+END$body$,
+      pm_log, pm_kl, pm_part, pm_vsel, pm_oldk, r.part_column, pm_newk, r.part_column, pm_oldk, r.part_column, pm_newk, r.part_column,
+      pm_vk, tbl);
+  END IF;
   -- the body as a literal (%L): no name can end a dollar quote
   EXECUTE format('CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER'
                  ' SET search_path = pg_catalog, pg_temp AS %L', pm_fn, pm_body);

@@ -8,7 +8,7 @@
 -- before it).  Bump the version on any change to this file or to
 -- conversion.sql.
 --
--- partmig sql_version: 9
+-- partmig sql_version: 10
 
 -- key/value facts about the ledger itself: 'ledger_version', 'sql_version'
 CREATE TABLE IF NOT EXISTS partmig.meta (
@@ -116,6 +116,9 @@ ALTER TABLE partmig.conversions ADD COLUMN IF NOT EXISTS undo_swap_xid bigint;
 -- since, conversion_seal_fresh); rollback compares the two tables row by
 -- row (conversion_undo_compare replaces conversion_undo_vanished)
 -- (conversion.sql).
+-- sql_version 10: no new column; the undo log's trigger function is one
+-- statement (one cached plan per partition's copy of it in a session, not
+-- five: each relation invalidation walks them all) (conversion.sql).
 CREATE UNIQUE INDEX IF NOT EXISTS conversions_active ON partmig.conversions (table_schema, table_name)
     WHERE state NOT IN ('finalized', 'rolled_back');
 

@@ -32,7 +32,7 @@ triggers() { psql_q "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'partmig%
 STOP="$PARTMIG_TEST_DIR/stop"
 "$PARTMIG_TOOLS/rate_writer" journal_entries 200 2 "$STOP" >"$PARTMIG_TEST_DIR/w.out" 2>&1 &
 writer=$!
-sleep 1
+writer_ready "$STOP" "$writer" || fail "the writer did not start: $(cat "$PARTMIG_TEST_DIR/w.out")"
 
 # another session holds ROW EXCLUSIVE (as a long writer would) until
 # finalize has retried its lock once, then 0.4 s more

@@ -132,3 +132,16 @@ LUA
     run_cmd "$PARTMIG" compile "$1/pol" -o "$1/mig"
     assert_eq "$RC" 0 "compile ($ERR)"
 }
+
+# writer_ready STOP PID: wait until rate_writer PID (started with the stop
+# file STOP) has every client connected and warm (STOP.ready), up to 120 s;
+# fails if it ended first.  Its schedule starts then.
+writer_ready() {
+    local _
+    for _ in $(seq 1200); do
+        [ -e "$1.ready" ] && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}

@@ -13,7 +13,11 @@
  * its own evenly spaced schedule); a transaction's latency counts from its
  * scheduled start, so a stall shows as the queue it builds, as an application
  * at a fixed load sees it.  RATE = 0: a closed loop (capacity).
- * STOP: a number of seconds, or a file whose existence ends the run.
+ * STOP: a number of seconds, or a file whose existence ends the run.  With a
+ * file, STOP.ready appears once every client is connected and has planned
+ * its statement once (a cold backend's first plan over thousands of
+ * partitions takes tens of ms, and reading the rows takes seconds there):
+ * the schedule starts then, so wait for it before what is to be measured.
  * Prints one line:
  *   rate_writer ops=N errors=N seconds=S tps=X max_ms=M late=L at=T first_late=F last_ms=E
  * (late: transactions over 100 ms from their schedule; at: wall clock, UTC,
@@ -85,16 +89,22 @@ typedef struct {
 } Rows;
 
 /* one client: runs until STOP, fills T */
-static int client(const char *update, long long maxid, const Rows *rows, double rate, int clients, int k,
-                  const char *stop, double seconds, Tally *t)
+static int client(const char *update, const char *explain, long long maxid, const Rows *rows, double rate, int clients, int k,
+                  const char *stop, double seconds, const int sync[2][2], Tally *t)
 {
     Err err;
     err_clear(&err);
     PgConn *conn = pg_connect(NULL, &err);
-    if (!conn) {
+    /* warm: the statement planned once (EXPLAIN writes nothing) */
+    const char *first[2] = {rows->n > 0 ? rows->id[0] : "1", rows->n > 0 ? rows->value[0] : NULL};
+    if (!conn || !pg_exec(conn, explain, rows->n > 0 ? 2 : 1, first, NULL, &err)) {
         err_print(&err);
         return 1;
     }
+    /* ready; then wait for the others (the go pipe closes) */
+    char byte = 'r';
+    if (write(sync[0][1], &byte, 1) != 1 || read(sync[1][0], &byte, 1) != 0)
+        return 1;
     unsigned seed = 7919u * (unsigned)(k + 1);
     double interval = rate > 0 ? (double)clients / rate : 0;
     double start = mono_s(), wall0 = wall_s();
@@ -207,6 +217,13 @@ int main(int argc, char **argv)
     }
     pg_close(conn);
     conn = NULL;
+    /* sync[0]: each client's byte when ready; sync[1]: closed to start them */
+    int sync[2][2];
+    if (pipe(sync[0]) != 0 || pipe(sync[1]) != 0) {
+        perror("rate_writer");
+        goto done;
+    }
+    const char *explain = arena_printf(&a, "EXPLAIN %s", update);
     for (int k = 0; k < clients; k++) {
         if (pipe(pipes[k]) != 0 || (pids[k] = fork()) < 0) {
             perror("rate_writer");
@@ -215,14 +232,30 @@ int main(int argc, char **argv)
         if (pids[k] == 0) {
             Tally mine = {0};
             close(pipes[k][0]);
-            int crc = client(update, maxid, &rows, rate, clients, k, stop, seconds, &mine);
+            close(sync[0][0]);
+            close(sync[1][1]);
+            int crc = client(update, explain, maxid, &rows, rate, clients, k, stop, seconds, sync, &mine);
             ssize_t w = write(pipes[k][1], &mine, sizeof mine);
             _exit(crc || w != (ssize_t)sizeof mine ? 1 : 0);
         }
         close(pipes[k][1]);
     }
+    close(sync[0][1]);
+    close(sync[1][0]);
+    int ready = 0;
+    char byte;
+    while (ready < clients && read(sync[0][0], &byte, 1) == 1)
+        ready++;
+    close(sync[0][0]);
+    if (ready == clients && seconds == 0) {
+        const char *flag = arena_printf(&a, "%s.ready", stop);
+        FILE *f = fopen(flag, "w");
+        if (f)
+            fclose(f);
+    }
+    close(sync[1][1]); /* go */
     Tally all = {0};
-    bool ok = true;
+    bool ok = ready == clients;
     for (int k = 0; k < clients; k++) {
         Tally one = {0};
         if (read(pipes[k][0], &one, sizeof one) != (ssize_t)sizeof one)
