@@ -89,8 +89,8 @@ typedef struct {
 } Rows;
 
 /* one client: runs until STOP, fills T */
-static int client(const char *update, const char *explain, long long maxid, const Rows *rows, double rate, int clients, int k,
-                  const char *stop, double seconds, const int sync[2][2], Tally *t)
+static int client(const char *update, const char *explain, long long maxid, const Rows *rows, double rate, int clients,
+                  int k, const char *stop, double seconds, const int sync[2][2], Tally *t)
 {
     Err err;
     err_clear(&err);
